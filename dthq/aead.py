@@ -1,0 +1,224 @@
+"""AEAD algorithms behind one interface, from two independent backends.
+
+Output layout follows each algorithm's standard: ``ciphertext || tag`` for
+AES-GCM and ChaCha20-Poly1305, ``tag || ciphertext`` (V || C) for AES-SIV
+(RFC 5297), whose nonce is the last associated-data component. Both backends
+must produce identical bytes; the interop tests hold them to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from dthq.errors import AuthenticationError, UnsupportedError
+from dthq.registry import Registry
+
+
+@dataclass(frozen=True)
+class AEADSpec:
+    name: str
+    key_size: int
+    nonce_size: int  # the size our record layer uses
+    tag_size: int = 16
+    tag_first: bool = False
+    # Records a single key may protect before it must be replaced
+    # (RFC 8446 §5.5 for AES-GCM; the others are bounded by our 32-bit sequence).
+    max_records: int = 2**32 - 1
+
+
+AES_128_GCM = AEADSpec("AES-128-GCM", 16, 12, max_records=int(2**24.5))
+AES_256_GCM = AEADSpec("AES-256-GCM", 32, 12, max_records=int(2**24.5))
+CHACHA20_POLY1305 = AEADSpec("ChaCha20-Poly1305", 32, 12)
+AES_256_SIV = AEADSpec("AES-256-SIV", 64, 12, tag_first=True, max_records=2**32 - 1)
+
+SPECS: dict[str, AEADSpec] = {
+    s.name: s for s in (AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305, AES_256_SIV)
+}
+
+
+class Cipher(Protocol):
+    """A keyed AEAD instance."""
+
+    def encrypt(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes: ...
+
+    def decrypt(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class AEADBackend:
+    """One algorithm from one library: ``new(key)`` returns a keyed :class:`Cipher`."""
+
+    spec: AEADSpec
+    backend: str
+    nonce_sizes: range  # nonce lengths (bytes) this library accepts for the algorithm
+    _make: Callable[[bytes], Cipher]
+
+    def accepts_nonce(self, size: int) -> bool:
+        return size in self.nonce_sizes
+
+    def new(self, key: bytes) -> Cipher:
+        if len(key) != self.spec.key_size:
+            raise UnsupportedError(
+                f"{self.spec.name} takes a {self.spec.key_size}-byte key, got {len(key)} bytes"
+            )
+        return self._make(key)
+
+
+def _check_nonce(backend: str, spec: AEADSpec, sizes: range, nonce: bytes) -> None:
+    if len(nonce) not in sizes:
+        raise UnsupportedError(
+            f"{backend} {spec.name} takes nonces of {sizes.start}..{sizes.stop - 1} bytes, "
+            f"got {len(nonce)}"
+        )
+
+
+def _check_length(spec: AEADSpec, ciphertext: bytes) -> None:
+    if len(ciphertext) < spec.tag_size:
+        raise AuthenticationError(
+            f"{spec.name} ciphertext is {len(ciphertext)} bytes, shorter than its "
+            f"{spec.tag_size}-byte tag"
+        )
+
+
+# --- pyca/cryptography -------------------------------------------------------
+
+_PYCA_GCM_NONCES = range(8, 129)  # AESGCM's documented limits
+_TWELVE = range(12, 13)
+_PYCA_SIV_NONCES = range(0, 2**16)  # any length; empty means deterministic (no nonce)
+
+
+class _PycaCipher:
+    __slots__ = ("_impl", "_invalid_tag", "_nonces", "_siv", "_spec")
+
+    def __init__(self, impl: object, spec: AEADSpec, nonces: range, invalid_tag: type) -> None:
+        self._impl = impl
+        self._spec = spec
+        self._nonces = nonces
+        self._siv = spec.tag_first
+        self._invalid_tag = invalid_tag
+
+    def encrypt(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        _check_nonce("cryptography", self._spec, self._nonces, nonce)
+        if self._siv:
+            return self._impl.encrypt(plaintext, [aad, nonce] if nonce else [aad])  # type: ignore[attr-defined]
+        return self._impl.encrypt(nonce, plaintext, aad)  # type: ignore[attr-defined]
+
+    def decrypt(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+        _check_nonce("cryptography", self._spec, self._nonces, nonce)
+        _check_length(self._spec, ciphertext)
+        try:
+            if self._siv:
+                return self._impl.decrypt(ciphertext, [aad, nonce] if nonce else [aad])  # type: ignore[attr-defined]
+            return self._impl.decrypt(nonce, ciphertext, aad)  # type: ignore[attr-defined]
+        except self._invalid_tag:
+            raise AuthenticationError(f"{self._spec.name} tag did not verify") from None
+
+
+def _pyca_backend(spec: AEADSpec) -> AEADBackend:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers import aead
+
+    impl_class, nonces = {
+        "AES-128-GCM": (aead.AESGCM, _PYCA_GCM_NONCES),
+        "AES-256-GCM": (aead.AESGCM, _PYCA_GCM_NONCES),
+        "ChaCha20-Poly1305": (aead.ChaCha20Poly1305, _TWELVE),
+        "AES-256-SIV": (aead.AESSIV, _PYCA_SIV_NONCES),
+    }[spec.name]
+    return AEADBackend(
+        spec,
+        "cryptography",
+        nonces,
+        lambda key: _PycaCipher(impl_class(key), spec, nonces, InvalidTag),
+    )
+
+
+# --- PyCryptodome --------------------------------------------------------------
+
+_PYCRYPTODOME_GCM_NONCES = range(1, 2**16)
+
+
+class _PycryptodomeCipher:
+    """PyCryptodome cipher objects are single-use, so one is made per call."""
+
+    __slots__ = ("_key", "_new", "_nonces", "_spec")
+
+    def __init__(self, key: bytes, spec: AEADSpec, nonces: range, new: Callable) -> None:
+        self._key = key
+        self._spec = spec
+        self._nonces = nonces
+        self._new = new
+
+    def encrypt(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        _check_nonce("pycryptodome", self._spec, self._nonces, nonce)
+        cipher = self._new(self._key, nonce)
+        cipher.update(aad)
+        ct, tag = cipher.encrypt_and_digest(plaintext)
+        return tag + ct if self._spec.tag_first else ct + tag
+
+    def decrypt(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+        _check_nonce("pycryptodome", self._spec, self._nonces, nonce)
+        _check_length(self._spec, ciphertext)
+        size = self._spec.tag_size
+        if self._spec.tag_first:
+            tag, body = ciphertext[:size], ciphertext[size:]
+        else:
+            body, tag = ciphertext[:-size], ciphertext[-size:]
+        cipher = self._new(self._key, nonce)
+        cipher.update(aad)
+        try:
+            return cipher.decrypt_and_verify(body, tag)
+        except ValueError:  # PyCryptodome's "MAC check failed"
+            raise AuthenticationError(f"{self._spec.name} tag did not verify") from None
+
+
+def _pycryptodome_backend(spec: AEADSpec) -> AEADBackend:
+    from Crypto.Cipher import AES, ChaCha20_Poly1305
+
+    def gcm(key: bytes, nonce: bytes) -> object:
+        return AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=16)
+
+    def chacha(key: bytes, nonce: bytes) -> object:
+        return ChaCha20_Poly1305.new(key=key, nonce=nonce)
+
+    def siv(key: bytes, nonce: bytes) -> object:
+        return AES.new(key, AES.MODE_SIV, nonce=nonce or None)
+
+    new, nonces = {
+        "AES-128-GCM": (gcm, _PYCRYPTODOME_GCM_NONCES),
+        "AES-256-GCM": (gcm, _PYCRYPTODOME_GCM_NONCES),
+        # PyCryptodome also takes 8- and 24-byte nonces, but those are other
+        # algorithms (original ChaCha20 / XChaCha20); we offer the RFC 8439 one.
+        "ChaCha20-Poly1305": (chacha, _TWELVE),
+        "AES-256-SIV": (siv, range(0, 2**16)),
+    }[spec.name]
+    return AEADBackend(
+        spec, "pycryptodome", nonces, lambda key: _PycryptodomeCipher(key, spec, nonces, new)
+    )
+
+
+AEADS: Registry[AEADBackend] = Registry("AEAD")
+
+
+def _register() -> None:
+    for spec in SPECS.values():
+        for backend, build in (
+            ("cryptography", _pyca_backend),
+            ("pycryptodome", _pycryptodome_backend),
+        ):
+            try:
+                made = build(spec)
+            except ImportError as exc:
+                AEADS.register_unavailable(
+                    spec.name, backend, f"{backend} is not installed ({exc})"
+                )
+            else:
+                AEADS.register(spec.name, backend, lambda made=made: made)
+
+
+_register()
+
+
+def get_aead(name: str, backend: str | None = None) -> AEADBackend:
+    return AEADS.get(name, backend)

@@ -1,0 +1,124 @@
+"""DTHQ as a :class:`~dthq.scheme.Scheme`: provisioning, then the three-flight handshake."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from dthq.compression import Codec, edge_profile, make_codec
+from dthq.errors import UnsupportedError
+from dthq.handshake import (
+    Auth,
+    Initiator,
+    InitiatorConfig,
+    PeerRecord,
+    Responder,
+    ResponderConfig,
+)
+from dthq.record import RekeyPolicy
+from dthq.scheme import Session
+from dthq.signatures import SigningKey
+from dthq.suites import suite_for
+from dthq.transport import MemoryTransport
+
+AUTH_CHOICES = {
+    "psk": Auth.PSK,
+    "mldsa": Auth.MLDSA65,
+    "mldsa44": Auth.MLDSA44,
+    "mldsa65": Auth.MLDSA65,
+}
+DEVICE_ID = b"device-A"
+SERVICE_ID = b"service-B"
+
+
+class DTHQScheme:
+    """One DTHQ configuration. Construction is provisioning (PSK, long-term keys);
+    ``establish`` is one complete handshake, as the benchmarks time it."""
+
+    name = "dthq"
+    quantum_safe = "yes"
+
+    def __init__(
+        self,
+        *,
+        key_length: int = 256,
+        kem: str = "ML-KEM-768",
+        auth: str = "psk",
+        chacha: bool = False,
+        edge: str | None = None,
+        codec: str | None = None,
+        brotli_quality: int = 5,
+        kem_backend: str | None = None,
+        aead_backend: str | None = None,
+        rekey: RekeyPolicy | None = None,
+    ) -> None:
+        if auth not in AUTH_CHOICES:
+            raise UnsupportedError(f"unknown auth {auth!r}; choose {', '.join(AUTH_CHOICES)}")
+        self.suite = suite_for(key_length, chacha=chacha)
+        self.kem = kem
+        self.auth = AUTH_CHOICES[auth]
+        self.kem_backend = kem_backend
+        self.aead_backend = aead_backend
+        self.rekey = rekey
+        codec_name = codec or (edge_profile(edge).codec if edge else "none")
+        self.codec: Codec = make_codec(codec_name, brotli_quality=brotli_quality)
+        self.edge = edge
+        # Provisioning (Algorithm 1's registration): happens once, outside the handshake.
+        if self.auth is Auth.PSK:
+            psk = os.urandom(self.suite.hash_len)
+            self._device_key = None
+            self._service_key = None
+            as_seen_by_b = as_seen_by_a = PeerRecord(Auth.PSK, psk=psk)
+        else:
+            signature = self.auth.signature
+            assert signature is not None
+            self._device_key = SigningKey.generate(signature.name)
+            self._service_key = SigningKey.generate(signature.name)
+            as_seen_by_b = PeerRecord(self.auth, verify_key=self._device_key.public_bytes)
+            as_seen_by_a = PeerRecord(self.auth, verify_key=self._service_key.public_bytes)
+        self.initiator_config = InitiatorConfig(
+            DEVICE_ID,
+            SERVICE_ID,
+            self.suite,
+            as_seen_by_a,
+            kem=kem,
+            kem_backend=kem_backend,
+            signing_key=self._device_key,
+        )
+        self.responder_config = ResponderConfig(
+            SERVICE_ID,
+            {DEVICE_ID: as_seen_by_b},
+            signing_keys={self.auth: self._service_key} if self._service_key else {},
+            kem_backend=kem_backend,
+        )
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {
+            "kem": self.kem,
+            "auth": "psk" if self.auth is Auth.PSK else self.auth.signature.name,  # type: ignore[union-attr]
+            "key_length": self.suite.key_length,
+            "aead": self.suite.aead_name,
+            "hash": self.suite.hash_name,
+            "codec": self.codec.name,
+            "edge": self.edge,
+        }
+
+    def establish(self, now_ms: int = 0) -> Session:
+        transport = MemoryTransport()
+        a = Initiator(self.initiator_config)
+        b = Responder(self.responder_config)
+        transport.send("A", a.start(), "HELLO")
+        reply = b.receive(transport.receive("B"))
+        assert reply is not None
+        transport.send("B", reply, "REPLY")
+        transport.send("A", a.receive(transport.receive("A")), "FINISH")
+        b.receive(transport.receive("B"))
+        options: dict[str, Any] = {"rekey": self.rekey, "aead_backend": self.aead_backend}
+        return Session(
+            self.name,
+            a.session(now_ms, codec=self.codec, **options),
+            b.session(now_ms, codec=self.codec, **options),
+            transport.log,
+            self.params,
+        )

@@ -1,0 +1,31 @@
+"""One error hierarchy for everything the protocol can reject.
+
+Every failure path raises a subclass of :class:`DTHQError`, so callers (and the
+CLI) can tell a user error from a bug: anything else escaping is a bug.
+"""
+
+from __future__ import annotations
+
+
+class DTHQError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class DecodeError(DTHQError):
+    """Bytes that do not parse: truncated, oversized, trailing data, bad field."""
+
+
+class AuthenticationError(DTHQError):
+    """A MAC, signature, AEAD tag or key confirmation did not verify."""
+
+
+class ReplayError(DTHQError):
+    """A record that was already accepted, or is older than the replay window."""
+
+
+class UnsupportedError(DTHQError):
+    """A version, algorithm, suite, mode or backend this build does not offer."""
+
+
+class StateError(DTHQError):
+    """An operation that is illegal in the current state (wrong flight, closed session)."""

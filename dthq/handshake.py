@@ -1,0 +1,397 @@
+"""The DTHQ handshake as two sans-I/O state machines (after h11).
+
+Bytes in, bytes out: ``Initiator.start()`` gives HELLO, ``Responder.receive(HELLO)``
+gives REPLY, ``Initiator.receive(REPLY)`` gives FINISH, ``Responder.receive(FINISH)``
+completes B. No sockets, no clocks: time is passed to ``session(now_ms)``.
+
+Any failure (a malformed, unexpected, forged or downgraded flight) raises a
+:class:`~dthq.errors.DTHQError` and moves the machine to CLOSED, dropping every
+secret; a closed or unfinished machine never releases session keys.
+"""
+
+from __future__ import annotations
+
+import enum
+import hmac
+import os
+import struct
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+from dthq.compression import Codec
+from dthq.errors import AuthenticationError, DecodeError, StateError, UnsupportedError
+from dthq.kem import SPECS as KEM_SPECS
+from dthq.kem import spec_for_wire_id
+from dthq.keyexchange import MODES, InitiatorExchange, Mode, parse_mode
+from dthq.keyschedule import KeySchedule
+from dthq.record import RecordLayer, RekeyPolicy
+from dthq.signatures import SignatureSpec, SigningKey, spec_named, verify
+from dthq.suites import SUITES, Suite, suite_by_id
+from dthq.wire import (
+    FINISH,
+    HELLO,
+    MESSAGE_NAMES,
+    NONCE_SIZE,
+    REPLY,
+    VERSION,
+    Finish,
+    Hello,
+    Reply,
+    message_type,
+)
+
+Random = Callable[[int], bytes]
+SIG_CONTEXT = {REPLY: b"dthq1 REPLY", FINISH: b"dthq1 FINISH"}
+
+
+class Auth(enum.IntEnum):
+    PSK = 1
+    MLDSA44 = 2
+    MLDSA65 = 3
+
+    @property
+    def signature(self) -> SignatureSpec | None:
+        return {Auth.MLDSA44: spec_named("ML-DSA-44"), Auth.MLDSA65: spec_named("ML-DSA-65")}.get(
+            self
+        )
+
+
+def parse_auth(value: int) -> Auth:
+    try:
+        return Auth(value)
+    except ValueError:
+        raise UnsupportedError(f"unknown authentication method {value}") from None
+
+
+class State(enum.Enum):
+    START = "start"
+    WAIT_REPLY = "wait-reply"
+    WAIT_HELLO = "wait-hello"
+    WAIT_FINISH = "wait-finish"
+    ESTABLISHED = "established"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class PeerRecord:
+    """What provisioning registered about a peer: its PSK or its ML-DSA public key."""
+
+    auth: Auth
+    psk: bytes | None = None
+    verify_key: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if self.auth is Auth.PSK and (self.psk is None or len(self.psk) < 16):
+            raise UnsupportedError("psk authentication needs a PSK of at least 16 bytes")
+        if self.auth is not Auth.PSK and not self.verify_key:
+            raise UnsupportedError(f"{self.auth.name} authentication needs the peer's public key")
+
+
+@dataclass(frozen=True)
+class InitiatorConfig:
+    """Device A: its id, the service it expects, what it proposes, its credentials."""
+
+    id_a: bytes
+    id_b: bytes
+    suite: Suite
+    peer: PeerRecord  # B as registered at A (the PSK, or B's ML-DSA public key)
+    kem: str = "ML-KEM-768"
+    kem_backend: str | None = None
+    signing_key: SigningKey | None = None
+    mode: Mode = Mode.MLKEM
+
+
+@dataclass(frozen=True)
+class ResponderConfig:
+    """Service B: its id, the devices it knows, and what it accepts."""
+
+    id_b: bytes
+    devices: Mapping[bytes, PeerRecord]
+    signing_keys: Mapping[Auth, SigningKey] = field(default_factory=dict)
+    suites: frozenset[int] = frozenset(SUITES)
+    kems: frozenset[str] = frozenset(KEM_SPECS)
+    kem_backend: str | None = None
+
+
+def _ids(id_a: bytes, id_b: bytes) -> bytes:
+    return struct.pack(">B", len(id_a)) + id_a + struct.pack(">B", len(id_b)) + id_b
+
+
+class _Machine:
+    """What both roles share: state, the transcript, closing on failure."""
+
+    def __init__(self, state: State, random: Random) -> None:
+        self.state = state
+        self._random = random
+        self._schedule: KeySchedule | None = None
+        self._secrets: tuple[bytes, bytes] | None = None  # (A->B, B->A)
+        self._suite: Suite | None = None
+        self._ids = b""
+        self.peer_id: bytes | None = None
+
+    @property
+    def established(self) -> bool:
+        return self.state is State.ESTABLISHED
+
+    @property
+    def suite(self) -> Suite:
+        if self._suite is None:
+            raise StateError("no suite negotiated yet")
+        return self._suite
+
+    def _expect(self, flight: bytes, state: State, kind: int) -> None:
+        got = message_type(flight)
+        if self.state is not state or got != kind:
+            raise StateError(
+                f"unexpected {MESSAGE_NAMES[got]} in state {self.state.value}"
+                + ("" if self.state is not state else f" (expected {MESSAGE_NAMES[kind]})")
+            )
+
+    def _step(
+        self, flight: bytes, state: State, kind: int, handler: Callable[[bytes], bytes | None]
+    ) -> bytes | None:
+        """Run one flight's handler; any failure mid-handshake closes the machine."""
+        if self.state is State.CLOSED:
+            raise StateError("handshake is closed after an earlier failure")
+        if self.state is State.ESTABLISHED:
+            raise StateError("unexpected flight after the handshake completed")
+        try:
+            self._expect(flight, state, kind)
+            return handler(flight)
+        except BaseException:
+            self._close()
+            raise
+
+    def _close(self) -> None:
+        self.state = State.CLOSED
+        if self._schedule is not None:
+            self._schedule.wipe()
+        self._schedule = None
+        self._secrets = None
+
+    def _session(self, outgoing: int, now_ms: int, **options: object) -> RecordLayer:
+        if self.state is not State.ESTABLISHED or self._secrets is None:
+            raise StateError(f"no session keys in state {self.state.value}")
+        a2b, b2a = self._secrets
+        send, receive = (a2b, b2a) if outgoing == 0 else (b2a, a2b)
+        return RecordLayer(self.suite, send, receive, self._ids, now_ms, **options)  # type: ignore[arg-type]
+
+
+def _check_version(version: int, what: str) -> None:
+    if version != VERSION:
+        raise UnsupportedError(
+            f"{what} has protocol version {version}; this build speaks {VERSION}"
+        )
+
+
+def _check_confirm(
+    schedule: KeySchedule, suite: Suite, role: bytes, got: bytes, th: bytes, what: str
+) -> None:
+    if len(got) != suite.hash_len:
+        raise DecodeError(f"{what} confirmation is {len(got)} bytes, expected {suite.hash_len}")
+    if not hmac.compare_digest(got, schedule.confirm_mac(role, th)):
+        raise AuthenticationError(f"{what} key confirmation failed")
+
+
+def _check_signature(
+    auth: Auth, peer: PeerRecord, signature: bytes, message: bytes, kind: int
+) -> None:
+    spec = auth.signature
+    if spec is None:
+        if signature:
+            raise DecodeError(f"{MESSAGE_NAMES[kind]} carries a signature in psk mode")
+        return
+    assert peer.verify_key is not None  # PeerRecord guarantees it
+    verify(spec, peer.verify_key, signature, message, SIG_CONTEXT[kind])
+
+
+class Initiator(_Machine):
+    """Role A, the device."""
+
+    def __init__(self, config: InitiatorConfig, *, random: Random = os.urandom) -> None:
+        super().__init__(State.START, random)
+        if config.peer.auth is not Auth.PSK and config.signing_key is None:
+            raise UnsupportedError("ML-DSA authentication needs the device's signing key")
+        if (
+            config.peer.auth.signature
+            and config.signing_key
+            and (config.signing_key.spec != config.peer.auth.signature)
+        ):
+            raise UnsupportedError("device signing key does not match the chosen ML-DSA level")
+        self.config = config
+        self._suite = config.suite
+        self._hello = b""
+        self._reply = b""
+        self._exchange: InitiatorExchange | None = None
+
+    def start(self) -> bytes:
+        if self.state is not State.START:
+            raise StateError(f"start() in state {self.state.value}")
+        try:
+            return self._start()
+        except BaseException:
+            self._close()
+            raise
+
+    def _start(self) -> bytes:
+        c = self.config
+        kem_id = KEM_SPECS[c.kem].wire_id if c.kem in KEM_SPECS else -1
+        if kem_id < 0:
+            raise UnsupportedError(f"unknown KEM {c.kem!r}; choose {', '.join(KEM_SPECS)}")
+        self._exchange = MODES[c.mode][0](kem_id, c.kem_backend)
+        hello = Hello(
+            VERSION,
+            c.mode,
+            c.peer.auth,
+            kem_id,
+            c.suite.wire_id,
+            c.id_a,
+            self._random(NONCE_SIZE),
+            self._exchange.share(),
+        )
+        self._hello = hello.to_bytes()
+        self.state = State.WAIT_REPLY
+        return self._hello
+
+    def receive(self, flight: bytes) -> bytes:
+        """REPLY in, FINISH out; afterwards A is established."""
+        result = self._step(flight, State.WAIT_REPLY, REPLY, self._on_reply)
+        assert result is not None
+        return result
+
+    def _on_reply(self, flight: bytes) -> bytes:
+        c = self.config
+        reply = Reply.from_bytes(flight)
+        _check_version(reply.version, "REPLY")
+        if reply.id_b != c.id_b:
+            raise AuthenticationError(f"REPLY comes from {reply.id_b!r}, expected {c.id_b!r}")
+        assert self._exchange is not None
+        shared = self._exchange.finish(reply.kem_ciphertext)
+        schedule = KeySchedule(c.suite, c.peer.psk if c.peer.auth is Auth.PSK else None)
+        self._schedule = schedule
+        schedule.mix_shared_secret(shared)
+        th = schedule.transcript_hash
+        _check_signature(
+            c.peer.auth, c.peer, reply.signature, th(self._hello, reply.signed_part()), REPLY
+        )
+        _check_confirm(
+            schedule, c.suite, b"b", reply.confirm, th(self._hello, reply.confirmed_part()), "REPLY"
+        )
+        finish = Finish(VERSION, b"", b"")
+        if c.signing_key is not None:
+            message = th(self._hello, flight, finish.signed_part())
+            finish = replace(finish, signature=c.signing_key.sign(message, SIG_CONTEXT[FINISH]))
+        finish = replace(
+            finish,
+            confirm=schedule.confirm_mac(b"a", th(self._hello, flight, finish.confirmed_part())),
+        )
+        out = finish.to_bytes()
+        self._secrets = schedule.traffic_secrets(th(self._hello, flight, out))
+        schedule.wipe()
+        self._ids = _ids(c.id_a, c.id_b)
+        self.peer_id = c.id_b
+        self.state = State.ESTABLISHED
+        return out
+
+    def session(
+        self,
+        now_ms: int,
+        *,
+        codec: Codec | None = None,
+        rekey: RekeyPolicy | None = None,
+        aead_backend: str | None = None,
+    ) -> RecordLayer:
+        """A's record layer; StateError unless the handshake completed."""
+        return self._session(0, now_ms, codec=codec, rekey=rekey, aead_backend=aead_backend)
+
+
+class Responder(_Machine):
+    """Role B, the edge or cloud service."""
+
+    def __init__(self, config: ResponderConfig, *, random: Random = os.urandom) -> None:
+        super().__init__(State.WAIT_HELLO, random)
+        self.config = config
+        self._transcript = b""
+        self._peer: PeerRecord | None = None
+        self._auth = Auth.PSK
+
+    def receive(self, flight: bytes) -> bytes | None:
+        """HELLO in, REPLY out; then FINISH in, nothing out, and B is established."""
+        if self.state is State.WAIT_FINISH:
+            return self._step(flight, State.WAIT_FINISH, FINISH, self._on_finish)
+        return self._step(flight, State.WAIT_HELLO, HELLO, self._on_hello)
+
+    def _on_hello(self, flight: bytes) -> bytes:
+        c = self.config
+        hello = Hello.from_bytes(flight)
+        _check_version(hello.version, "HELLO")
+        mode = parse_mode(hello.mode)
+        suite = suite_by_id(hello.suite_id)
+        if suite.wire_id not in c.suites:
+            raise UnsupportedError(f"suite {suite.name} is not accepted by this service")
+        kem = spec_for_wire_id(hello.kem_id)
+        if kem.name not in c.kems:
+            raise UnsupportedError(f"{kem.name} is not accepted by this service")
+        auth = parse_auth(hello.auth)
+        peer = c.devices.get(hello.id_a)
+        if peer is None:
+            raise AuthenticationError(f"device {hello.id_a!r} is not registered")
+        if peer.auth is not auth:
+            raise AuthenticationError(
+                f"device {hello.id_a!r} is registered for {peer.auth.name}, HELLO asks {auth.name}"
+            )
+        signing_key = c.signing_keys.get(auth)
+        if auth.signature is not None and signing_key is None:
+            raise UnsupportedError(f"this service has no {auth.name} signing key")
+        ciphertext, shared = MODES[mode][1](hello.kem_id, c.kem_backend).respond(hello.key_share)
+        schedule = KeySchedule(suite, peer.psk if auth is Auth.PSK else None)
+        self._schedule = schedule
+        schedule.mix_shared_secret(shared)
+        th = schedule.transcript_hash
+        reply = Reply(VERSION, c.id_b, self._random(NONCE_SIZE), ciphertext, b"", b"")
+        if signing_key is not None:
+            message = th(flight, reply.signed_part())
+            reply = replace(reply, signature=signing_key.sign(message, SIG_CONTEXT[REPLY]))
+        reply = replace(
+            reply, confirm=schedule.confirm_mac(b"b", th(flight, reply.confirmed_part()))
+        )
+        out = reply.to_bytes()
+        self._suite, self._peer, self._auth = suite, peer, auth
+        self._transcript = flight + out
+        self._ids = _ids(hello.id_a, c.id_b)
+        self.peer_id = hello.id_a
+        self.state = State.WAIT_FINISH
+        return out
+
+    def _on_finish(self, flight: bytes) -> None:
+        finish = Finish.from_bytes(flight)
+        _check_version(finish.version, "FINISH")
+        schedule, peer = self._schedule, self._peer
+        assert schedule is not None and peer is not None
+        th = schedule.transcript_hash
+        _check_signature(
+            self._auth, peer, finish.signature, th(self._transcript, finish.signed_part()), FINISH
+        )
+        _check_confirm(
+            schedule,
+            self.suite,
+            b"a",
+            finish.confirm,
+            th(self._transcript, finish.confirmed_part()),
+            "FINISH",
+        )
+        self._secrets = schedule.traffic_secrets(th(self._transcript, flight))
+        schedule.wipe()
+        self.state = State.ESTABLISHED
+        return None
+
+    def session(
+        self,
+        now_ms: int,
+        *,
+        codec: Codec | None = None,
+        rekey: RekeyPolicy | None = None,
+        aead_backend: str | None = None,
+    ) -> RecordLayer:
+        """B's record layer; StateError unless the handshake completed."""
+        return self._session(1, now_ms, codec=codec, rekey=rekey, aead_backend=aead_backend)

@@ -1,0 +1,113 @@
+"""The optional liboqs backend, and the probe that keeps it from building itself.
+
+liboqs-python, when it cannot load the liboqs shared library at import, git-clones
+and builds liboqs with cmake. That must never happen here (no network, no surprise
+builds), so we look for the library ourselves, load it with ctypes to be sure it
+works, and import ``oqs`` only then. The probe reads the file system only: no
+``ctypes.util.find_library``, which runs ``ldconfig`` in a subprocess.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dthq.errors import DecodeError
+
+if TYPE_CHECKING:
+    from dthq.kem import KEM, DecapsulationKey, KEMSpec
+    from dthq.registry import Registry
+
+_SYSTEM_DIRS = (
+    "/usr/local/lib",
+    "/usr/lib",
+    "/usr/lib64",
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+)
+
+
+def candidate_dirs() -> list[Path]:
+    """Where liboqs-python itself would look, then the usual system places."""
+    install = Path(os.environ.get("OQS_INSTALL_PATH") or Path.home() / "_oqs")
+    dirs = [install / "lib", install / "lib64"]
+    dirs += [Path(p) for p in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep) if p]
+    dirs += [Path(p) for p in _SYSTEM_DIRS]
+    return dirs
+
+
+def probe() -> tuple[Path | None, str]:
+    """(path of a loadable liboqs, "") or (None, the reason it is unavailable)."""
+    tried: list[str] = []
+    for directory in candidate_dirs():
+        for path in sorted(directory.glob("liboqs.so*")) if directory.is_dir() else ():
+            try:
+                ctypes.CDLL(str(path))
+            except OSError as exc:
+                tried.append(f"{path} does not load ({exc})")
+                continue
+            return path, ""
+    where = ", ".join(str(d) for d in candidate_dirs()[:2])
+    detail = f"; {'; '.join(tried)}" if tried else ""
+    return None, (
+        f"liboqs shared library not found (looked in {where}, LD_LIBRARY_PATH and system "
+        f"lib dirs){detail}; set OQS_INSTALL_PATH to a liboqs install to enable it"
+    )
+
+
+class _OqsDecapsulationKey:
+    def __init__(self, kem: object, spec: KEMSpec) -> None:
+        self._kem = kem
+        self._spec = spec
+
+    def decapsulate(self, ciphertext: bytes) -> bytes:
+        from dthq.kem import check_ct
+
+        check_ct(self._spec, ciphertext)
+        return bytes(self._kem.decap_secret(ciphertext))  # type: ignore[attr-defined]
+
+
+class OqsKEM:
+    backend = "liboqs"
+
+    def __init__(self, spec: KEMSpec) -> None:
+        import oqs  # safe: register() only offers this class after probe() succeeded
+
+        self.spec = spec
+        self._oqs = oqs
+
+    def generate(self, seed: bytes | None = None) -> tuple[DecapsulationKey, bytes]:
+        from dthq.kem import check_seed
+
+        kem = self._oqs.KeyEncapsulation(self.spec.name)
+        if seed is None:
+            ek = kem.generate_keypair()
+        else:
+            check_seed(self.spec, seed)
+            ek = kem.generate_keypair_seed(seed)
+        return _OqsDecapsulationKey(kem, self.spec), bytes(ek)
+
+    def encapsulate(self, ek: bytes) -> tuple[bytes, bytes]:
+        from dthq.kem import check_ek
+
+        check_ek(self.spec, ek)
+        with self._oqs.KeyEncapsulation(self.spec.name) as kem:
+            try:
+                ct, ss = kem.encap_secret(ek)
+            except RuntimeError:
+                raise DecodeError(f"{self.spec.name} encapsulation key is malformed") from None
+        return bytes(ct), bytes(ss)
+
+
+def register(registry: Registry[KEM], specs: list[KEMSpec]) -> None:
+    path, reason = probe()
+    if path is not None and importlib.util.find_spec("oqs") is None:  # finds, never imports
+        path, reason = None, "liboqs-python is not installed (pip install 'dthq-bench[liboqs]')"
+    for spec in specs:
+        if path is None:
+            registry.register_unavailable(spec.name, "liboqs", reason)
+        else:
+            registry.register(spec.name, "liboqs", lambda spec=spec: OqsKEM(spec))

@@ -1,0 +1,114 @@
+"""Seeded, reproducible sensor telemetry like the paper's devices (§3.3).
+
+- MAX30102 pulse oximeter: heart rate, SpO2, and the infrared PPG waveform it
+  samples (here 100 samples/s, 18-bit ADC counts: a large DC level with a ~1.5 %
+  pulsatile component, systolic peak plus dicrotic notch).
+- MLX90614 infrared thermometer: body temperature in °C (0.02 °C resolution).
+
+Vitals follow a slow random walk around a per-patient baseline, heart rate with
+respiratory sinus arrhythmia, so consecutive readings look like a resting adult.
+The same seed gives the same bytes on every machine.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from dataclasses import dataclass
+
+from dthq.errors import UnsupportedError
+
+PPG_RATE_HZ = 100
+SIZES = {"small": 0, "medium": 4096, "large": 16384}  # 0: one reading, ~100 B
+
+
+@dataclass
+class _Vitals:
+    hr: float
+    spo2: float
+    temp: float
+
+
+class TelemetryGenerator:
+    def __init__(self, seed: int = 0, patient: str = "P0001", start_ms: int = 1_767_225_600_000):
+        self._rng = random.Random(seed)
+        self.patient = patient
+        self._t_ms = start_ms
+        rng = self._rng
+        self._baseline = _Vitals(
+            rng.uniform(60, 85), rng.uniform(96.0, 99.0), rng.uniform(36.4, 37.0)
+        )
+        self._now = _Vitals(self._baseline.hr, self._baseline.spo2, self._baseline.temp)
+        self._phase = 0.0  # cardiac phase, in beats
+        self._dc = rng.uniform(90_000, 120_000)
+
+    def _step(self, seconds: float) -> None:
+        """Mean-reverting random walk (Ornstein-Uhlenbeck) of each vital sign."""
+        rng, b, v = self._rng, self._baseline, self._now
+        v.hr += 0.05 * (b.hr - v.hr) * seconds + rng.gauss(0, 0.6) * math.sqrt(seconds)
+        v.spo2 += 0.1 * (b.spo2 - v.spo2) * seconds + rng.gauss(0, 0.1) * math.sqrt(seconds)
+        v.temp += 0.01 * (b.temp - v.temp) * seconds + rng.gauss(0, 0.005) * math.sqrt(seconds)
+        v.spo2 = min(v.spo2, 100.0)
+        self._t_ms += int(seconds * 1000)
+
+    def _ppg(self, count: int) -> list[int]:
+        """IR PPG samples: each beat a systolic Gaussian plus a smaller dicrotic wave."""
+        rng = self._rng
+        samples = []
+        for i in range(count):
+            t = i / PPG_RATE_HZ
+            breathing = 0.04 * math.sin(2 * math.pi * 0.25 * t)  # sinus arrhythmia, 15/min
+            self._phase += self._now.hr * (1 + breathing) / 60 / PPG_RATE_HZ
+            x = self._phase % 1.0
+            pulse = math.exp(-((x - 0.2) ** 2) / 0.006) + 0.35 * math.exp(-((x - 0.5) ** 2) / 0.01)
+            ac = 0.015 * self._dc * pulse
+            wander = 0.003 * self._dc * math.sin(2 * math.pi * 0.25 * t)
+            samples.append(int(self._dc - ac + wander + rng.gauss(0, 25)))
+        return samples
+
+    def reading(self) -> dict[str, object]:
+        """One sensor reading: the paper's 'small' payload."""
+        self._step(1.0)
+        v = self._now
+        return {
+            "pid": self.patient,
+            "ts": self._t_ms,
+            "hr": round(v.hr),
+            "spo2": round(v.spo2, 1),
+            "temp": round(v.temp * 50) / 50,  # MLX90614: 0.02 °C steps
+            "dev": "MAX30102+MLX90614",
+        }
+
+    def payload(self, size: str) -> bytes:
+        """JSON bytes: ``small`` is one reading; ``medium``/``large`` are exactly 4/16 KiB
+        windows of readings with their PPG samples."""
+        if size not in SIZES:
+            raise UnsupportedError(f"unknown data size {size!r}; choose {', '.join(SIZES)}")
+        if size == "small":
+            return encode(self.reading())
+        limit = SIZES[size]
+        window: dict[str, object] = {"pid": self.patient, "rate_hz": PPG_RATE_HZ, "readings": []}
+        readings: list[dict[str, object]] = window["readings"]  # type: ignore[assignment]
+        while True:
+            reading = self.reading()
+            samples = self._ppg(PPG_RATE_HZ // 4)
+            reading["ppg_ir"] = samples
+            readings.append(reading)
+            if len(encode(window)) <= limit:
+                continue
+            # Fill the window with as many of the last reading's samples as fit.
+            while samples and len(encode(window)) > limit:
+                samples.pop()
+            if len(encode(window)) > limit:
+                readings.pop()
+            return _pad(encode(window), limit)
+
+
+def encode(obj: object) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def _pad(data: bytes, limit: int) -> bytes:
+    """A few bytes of trailing JSON whitespace, so every window is exactly ``limit`` bytes."""
+    return data + b" " * (limit - len(data))

@@ -1,0 +1,1 @@
+"""Results JSON -> tables, plots, HTML and the comparison with the paper."""
