@@ -1,0 +1,51 @@
+"""Shared fixtures: provisioned DTHQ configurations and fresh handshake machines."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from dthq.dthq_scheme import DTHQScheme
+from dthq.errors import StateError
+from dthq.handshake import Initiator, Responder
+
+settings.register_profile(
+    "default", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=200
+)
+settings.load_profile("default")
+
+
+@cache
+def scheme(auth: str = "psk", key_length: int = 256, kem: str = "ML-KEM-768") -> DTHQScheme:
+    """Provisioning is slow for ML-DSA (key generation), so each configuration is made once."""
+    return DTHQScheme(auth=auth, key_length=key_length, kem=kem)
+
+
+def machines(s: DTHQScheme) -> tuple[Initiator, Responder]:
+    return Initiator(s.initiator_config), Responder(s.responder_config)
+
+
+def run(s: DTHQScheme) -> tuple[Initiator, Responder, list[bytes]]:
+    """A complete honest handshake: (A, B, [HELLO, REPLY, FINISH])."""
+    a, b = machines(s)
+    hello = a.start()
+    reply = b.receive(hello)
+    assert reply is not None
+    finish = a.receive(reply)
+    assert b.receive(finish) is None
+    return a, b, [hello, reply, finish]
+
+
+def assert_no_keys(*parties: Initiator | Responder) -> None:
+    """No session key is released by any of these machines."""
+    for party in parties:
+        assert not party.established
+        with pytest.raises(StateError):
+            party.session(0)
+
+
+@pytest.fixture(params=["psk", "mldsa"])
+def auth_scheme(request: pytest.FixtureRequest) -> DTHQScheme:
+    return scheme(request.param)

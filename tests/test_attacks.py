@@ -1,0 +1,331 @@
+"""Active attacks on the handshake. Each asserts the specific error and that no
+session key is released by either party."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from conftest import assert_no_keys, machines, run, scheme
+
+from dthq.dthq_scheme import DTHQScheme
+from dthq.errors import (
+    AuthenticationError,
+    DecodeError,
+    DTHQError,
+    StateError,
+    UnsupportedError,
+)
+from dthq.handshake import Auth, Initiator, PeerRecord, Responder, State
+from dthq.signatures import SigningKey
+from dthq.wire import MAX_FLIGHT_SIZE, NONCE_SIZE, Finish, Hello, Reply
+
+Spans = list[tuple[int, int, tuple[type[DTHQError], ...]]]
+DECODE = (DecodeError,)
+AUTH = (AuthenticationError,)
+UNSUP = (UnsupportedError,)
+
+
+def hello_spans(h: Hello) -> Spans:
+    """Byte ranges of HELLO's fields and the error flipping a byte there must cause."""
+    id_end = 8 + len(h.id_a)
+    nonce_end = id_end + NONCE_SIZE
+    return [
+        (0, 1, DECODE),  # type: unknown message type
+        (1, 7, UNSUP),  # version, mode, auth, KEM id, suite id: all unknown after 0xff
+        (7, 8, DECODE),  # id length
+        (8, id_end, AUTH),  # id: an unregistered device
+        (id_end, nonce_end, AUTH),  # nonce: B answers, A's transcript disagrees
+        (nonce_end, nonce_end + 2, DECODE),  # key share length
+        # key share: B rejects a malformed ML-KEM key, or A's transcript disagrees
+        (nonce_end + 2, nonce_end + 2 + len(h.key_share), (DecodeError, AuthenticationError)),
+    ]
+
+
+def reply_spans(r: Reply) -> Spans:
+    id_end = 3 + len(r.id_b)
+    ct = id_end + NONCE_SIZE
+    sig = ct + 2 + len(r.kem_ciphertext)
+    conf = sig + 2 + len(r.signature)
+    return [
+        (0, 1, DECODE),
+        (1, 2, UNSUP),
+        (2, 3, DECODE),
+        (3, id_end, AUTH),  # id: not the service A expects
+        (id_end, ct, AUTH),  # nonce
+        (ct, ct + 2, DECODE),  # ciphertext length
+        (ct + 2, sig, AUTH),  # ciphertext: implicit rejection, then failed confirmation
+        (sig, sig + 2, DECODE),  # signature length
+        (sig + 2, conf, AUTH),  # signature
+        (conf, conf + 1, DECODE),  # confirmation length
+        (conf + 1, conf + 1 + len(r.confirm), AUTH),
+    ]
+
+
+def finish_spans(f: Finish) -> Spans:
+    conf = 4 + len(f.signature)
+    return [
+        (0, 1, DECODE),
+        (1, 2, UNSUP),
+        (2, 4, DECODE),
+        (4, conf, AUTH),
+        (conf, conf + 1, DECODE),
+        (conf + 1, conf + 1 + len(f.confirm), AUTH),
+    ]
+
+
+def expected_error(spans: Spans, index: int) -> tuple[type[DTHQError], ...]:
+    for start, end, errors in spans:
+        if start <= index < end:
+            return errors
+    raise AssertionError(f"byte {index} is in no field")
+
+
+def flip(data: bytes, index: int) -> bytes:
+    return data[:index] + bytes([data[index] ^ 0xFF]) + data[index + 1 :]
+
+
+def test_spans_cover_every_byte(auth_scheme: DTHQScheme) -> None:
+    _, _, (hello, reply, finish) = run(auth_scheme)
+    for spans, flight in ((hello_spans(Hello.from_bytes(hello)), hello),
+                          (reply_spans(Reply.from_bytes(reply)), reply),
+                          (finish_spans(Finish.from_bytes(finish)), finish)):
+        assert spans[0][0] == 0 and spans[-1][1] == len(flight)
+        assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
+
+
+def test_flip_every_byte_of_hello(auth_scheme: DTHQScheme) -> None:
+    probe, _ = machines(auth_scheme)
+    original = probe.start()
+    spans = hello_spans(Hello.from_bytes(original))
+    for i in range(len(original)):
+        a, b = machines(auth_scheme)
+        hello = flip(a.start(), i)
+        with pytest.raises(expected_error(spans, i)):
+            reply = b.receive(hello)  # B may accept a tampered nonce or key share...
+            assert reply is not None
+            a.receive(reply)  # ...but then A's transcript disagrees
+        assert_no_keys(a, b)
+
+
+def test_flip_every_byte_of_reply(auth_scheme: DTHQScheme) -> None:
+    a0, b0 = machines(auth_scheme)
+    spans = reply_spans(Reply.from_bytes(b0.receive(a0.start())))  # type: ignore[arg-type]
+    for i in range(sum(e - s for s, e, _ in spans)):
+        a, b = machines(auth_scheme)
+        reply = b.receive(a.start())
+        assert reply is not None
+        with pytest.raises(expected_error(spans, i)):
+            a.receive(flip(reply, i))
+        assert a.state is State.CLOSED
+        assert_no_keys(a, b)
+
+
+def test_flip_every_byte_of_finish(auth_scheme: DTHQScheme) -> None:
+    a, b = machines(auth_scheme)
+    reply = b.receive(a.start())
+    assert reply is not None
+    finish = a.receive(reply)
+    spans = finish_spans(Finish.from_bytes(finish))
+    # B's state before FINISH is reproduced for each flip by a fresh handshake.
+    for i in range(len(finish)):
+        a, b = machines(auth_scheme)
+        reply = b.receive(a.start())
+        assert reply is not None
+        with pytest.raises(expected_error(spans, i)):
+            b.receive(flip(a.receive(reply), i))
+        assert b.state is State.CLOSED
+        assert_no_keys(b)
+
+
+@pytest.mark.parametrize("flight", [0, 1, 2], ids=["HELLO", "REPLY", "FINISH"])
+def test_truncate_every_flight_at_every_length(auth_scheme: DTHQScheme, flight: int) -> None:
+    a0, b0 = machines(auth_scheme)
+    hello = a0.start()
+    reply = b0.receive(hello)
+    assert reply is not None
+    finish = a0.receive(reply)
+    data = (hello, reply, finish)[flight]
+    for length in range(len(data)):
+        a, b = machines(auth_scheme)
+        h = a.start()
+        if flight == 0:
+            target, cut = b, h[:length]
+        else:
+            r = b.receive(h)
+            assert r is not None
+            if flight == 1:
+                target, cut = a, r[:length]
+            else:
+                target, cut = b, a.receive(r)[:length]
+        with pytest.raises(DecodeError):
+            target.receive(cut)
+        assert_no_keys(target)
+
+
+@pytest.mark.parametrize("extra", [b"\x00", b"\x00" * MAX_FLIGHT_SIZE])
+def test_oversized_or_padded_flights(extra: bytes) -> None:
+    a, b = machines(scheme())
+    with pytest.raises(DecodeError):
+        b.receive(a.start() + extra)
+    assert_no_keys(a, b)
+    a, b = machines(scheme())
+    reply = b.receive(a.start())
+    assert reply is not None
+    with pytest.raises(DecodeError):
+        a.receive(reply + extra)
+    assert_no_keys(a, b)
+
+
+def test_replayed_hello_to_the_same_service() -> None:
+    a, b = machines(scheme())
+    hello = a.start()
+    b.receive(hello)
+    with pytest.raises(StateError):
+        b.receive(hello)
+    assert b.state is State.CLOSED
+    assert_no_keys(b)
+
+
+def test_replayed_finish_from_an_old_session(auth_scheme: DTHQScheme) -> None:
+    _, _, (_, _, old_finish) = run(auth_scheme)
+    a, b = machines(auth_scheme)
+    b.receive(a.start())
+    with pytest.raises(AuthenticationError):
+        b.receive(old_finish)
+    assert_no_keys(b)
+
+
+def test_replayed_reply_from_an_old_session(auth_scheme: DTHQScheme) -> None:
+    _, _, (_, old_reply, _) = run(auth_scheme)
+    a, _ = machines(auth_scheme)
+    a.start()
+    with pytest.raises(AuthenticationError):
+        a.receive(old_reply)
+    assert_no_keys(a)
+
+
+def test_reflect_reply_back_to_service(auth_scheme: DTHQScheme) -> None:
+    a, b = machines(auth_scheme)
+    reply = b.receive(a.start())
+    assert reply is not None
+    with pytest.raises(StateError):
+        b.receive(reply)
+    assert_no_keys(a, b)
+
+
+def test_reflect_hello_back_to_device() -> None:
+    a, _ = machines(scheme())
+    with pytest.raises(StateError):
+        a.receive(a.start())
+    assert_no_keys(a)
+
+
+def test_splice_flights_from_two_sessions(auth_scheme: DTHQScheme) -> None:
+    a1, b1 = machines(auth_scheme)
+    a2, b2 = machines(auth_scheme)
+    reply1 = b1.receive(a1.start())
+    reply2 = b2.receive(a2.start())
+    assert reply1 is not None and reply2 is not None
+    with pytest.raises(AuthenticationError):
+        a2.receive(reply1)  # B1's answer to A1's HELLO, delivered to A2
+    finish1 = a1.receive(reply1)
+    with pytest.raises(AuthenticationError):
+        b2.receive(finish1)  # A1's FINISH delivered to B2
+    assert_no_keys(a2, b2)
+
+
+def test_wrong_psk() -> None:
+    s = scheme("psk")
+    wrong = dataclasses.replace(s.initiator_config, peer=PeerRecord(Auth.PSK, psk=b"w" * 32))
+    a, b = Initiator(wrong), Responder(s.responder_config)
+    reply = b.receive(a.start())
+    assert reply is not None
+    with pytest.raises(AuthenticationError, match="confirmation"):
+        a.receive(reply)
+    assert_no_keys(a, b)
+
+
+def test_wrong_service_mldsa_key() -> None:
+    s = scheme("mldsa")
+    impostor = SigningKey.generate("ML-DSA-65")
+    wrong = dataclasses.replace(
+        s.initiator_config, peer=PeerRecord(Auth.MLDSA65, verify_key=impostor.public_bytes)
+    )
+    a, b = Initiator(wrong), Responder(s.responder_config)
+    reply = b.receive(a.start())
+    assert reply is not None
+    with pytest.raises(AuthenticationError, match="signature"):
+        a.receive(reply)
+    assert_no_keys(a, b)
+
+
+def test_wrong_device_mldsa_key() -> None:
+    s = scheme("mldsa")
+    impostor = SigningKey.generate("ML-DSA-65")
+    forged = dataclasses.replace(s.initiator_config, signing_key=impostor)
+    a, b = Initiator(forged), Responder(s.responder_config)
+    reply = b.receive(a.start())
+    assert reply is not None
+    with pytest.raises(AuthenticationError, match="signature"):
+        b.receive(a.receive(reply))
+    assert_no_keys(b)
+
+
+def _tamper_hello(s: DTHQScheme, **changes: int) -> tuple[Initiator, Responder, bytes]:
+    a, b = machines(s)
+    hello = Hello.from_bytes(a.start())
+    return a, b, dataclasses.replace(hello, **changes).to_bytes()
+
+
+def test_suite_downgrade_is_detected(auth_scheme: DTHQScheme) -> None:
+    # AES-256-GCM -> AES-128-GCM: B accepts the weaker suite, A's transcript catches it.
+    a, b, hello = _tamper_hello(auth_scheme, suite_id=0x01)
+    reply = b.receive(hello)
+    assert reply is not None
+    with pytest.raises(AuthenticationError):
+        a.receive(reply)
+    assert_no_keys(a, b)
+
+
+def test_suite_downgrade_refused_by_policy() -> None:
+    s = scheme()
+    strict = dataclasses.replace(s.responder_config, suites=frozenset({0x02}))
+    a = Initiator(s.initiator_config)
+    b = Responder(strict)
+    hello = dataclasses.replace(Hello.from_bytes(a.start()), suite_id=0x01).to_bytes()
+    with pytest.raises(UnsupportedError, match="not accepted"):
+        b.receive(hello)
+    assert_no_keys(a, b)
+
+
+def test_kem_id_change_is_rejected() -> None:
+    # ML-KEM-768 -> ML-KEM-1024: the 768 key share has the wrong length for 1024.
+    _, b, hello = _tamper_hello(scheme(), kem_id=0x0202)
+    with pytest.raises(DecodeError, match="encapsulation key"):
+        b.receive(hello)
+    assert_no_keys(b)
+
+
+def test_auth_downgrade_to_psk_is_rejected() -> None:
+    _, b, hello = _tamper_hello(scheme("mldsa"), auth=Auth.PSK)
+    with pytest.raises(AuthenticationError, match="registered for"):
+        b.receive(hello)
+    assert_no_keys(b)
+
+
+def test_mode_and_version_changes_are_unsupported() -> None:
+    for change in ({"mode": 9}, {"version": 2}):
+        _, b, hello = _tamper_hello(scheme(), **change)
+        with pytest.raises(UnsupportedError):
+            b.receive(hello)
+        assert_no_keys(b)
+
+
+def test_failed_handshake_drops_secrets() -> None:
+    a, b = machines(scheme())
+    reply = b.receive(a.start())
+    assert reply is not None
+    with pytest.raises(AuthenticationError):
+        a.receive(flip(reply, len(reply) - 1))
+    assert a._schedule is None and a._secrets is None
