@@ -120,6 +120,8 @@ def _ids(id_a: bytes, id_b: bytes) -> bytes:
 class _Machine:
     """What both roles share: state, the transcript, closing on failure."""
 
+    role = ""  # "A" or "B"
+
     def __init__(self, state: State, random: Random) -> None:
         self.state = state
         self._random = random
@@ -169,12 +171,31 @@ class _Machine:
         self._schedule = None
         self._secrets = None
 
-    def _session(self, outgoing: int, now_ms: int, **options: object) -> RecordLayer:
+    def session(
+        self,
+        now_ms: int,
+        *,
+        codec: Codec | None = None,
+        rekey: RekeyPolicy | None = None,
+        aead_backend: str | None = None,
+        max_payload: int = 1 << 24,
+    ) -> RecordLayer:
+        """This party's record layer; StateError unless the handshake completed."""
         if self.state is not State.ESTABLISHED or self._secrets is None:
             raise StateError(f"no session keys in state {self.state.value}")
         a2b, b2a = self._secrets
-        send, receive = (a2b, b2a) if outgoing == 0 else (b2a, a2b)
-        return RecordLayer(self.suite, send, receive, self._ids, now_ms, **options)  # type: ignore[arg-type]
+        send, receive = (a2b, b2a) if self.role == "A" else (b2a, a2b)
+        return RecordLayer(
+            self.suite,
+            send,
+            receive,
+            self._ids,
+            now_ms,
+            codec=codec,
+            rekey=rekey,
+            aead_backend=aead_backend,
+            max_payload=max_payload,
+        )
 
 
 def _check_version(version: int, what: str) -> None:
@@ -207,6 +228,8 @@ def _check_signature(
 
 class Initiator(_Machine):
     """Role A, the device."""
+
+    role = "A"
 
     def __init__(self, config: InitiatorConfig, *, random: Random = os.urandom) -> None:
         super().__init__(State.START, random)
@@ -293,20 +316,11 @@ class Initiator(_Machine):
         self.state = State.ESTABLISHED
         return out
 
-    def session(
-        self,
-        now_ms: int,
-        *,
-        codec: Codec | None = None,
-        rekey: RekeyPolicy | None = None,
-        aead_backend: str | None = None,
-    ) -> RecordLayer:
-        """A's record layer; StateError unless the handshake completed."""
-        return self._session(0, now_ms, codec=codec, rekey=rekey, aead_backend=aead_backend)
-
 
 class Responder(_Machine):
     """Role B, the edge or cloud service."""
+
+    role = "B"
 
     def __init__(self, config: ResponderConfig, *, random: Random = os.urandom) -> None:
         super().__init__(State.WAIT_HELLO, random)
@@ -384,14 +398,3 @@ class Responder(_Machine):
         schedule.wipe()
         self.state = State.ESTABLISHED
         return None
-
-    def session(
-        self,
-        now_ms: int,
-        *,
-        codec: Codec | None = None,
-        rekey: RekeyPolicy | None = None,
-        aead_backend: str | None = None,
-    ) -> RecordLayer:
-        """B's record layer; StateError unless the handshake completed."""
-        return self._session(1, now_ms, codec=codec, rekey=rekey, aead_backend=aead_backend)

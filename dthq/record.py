@@ -124,6 +124,11 @@ class RecordLayer:
         return self._min_record
 
     @property
+    def records_per_epoch(self) -> int:
+        """Records sealed under one key before the sender rekeys (policy, capped by the AEAD)."""
+        return self._max_records
+
+    @property
     def send_epoch(self) -> int:
         return self._send.epoch
 

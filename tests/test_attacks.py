@@ -4,6 +4,7 @@ session key is released by either party."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import pytest
 from conftest import assert_no_keys, machines, run, scheme
@@ -87,11 +88,13 @@ def flip(data: bytes, index: int) -> bytes:
 
 def test_spans_cover_every_byte(auth_scheme: DTHQScheme) -> None:
     _, _, (hello, reply, finish) = run(auth_scheme)
-    for spans, flight in ((hello_spans(Hello.from_bytes(hello)), hello),
-                          (reply_spans(Reply.from_bytes(reply)), reply),
-                          (finish_spans(Finish.from_bytes(finish)), finish)):
+    for spans, flight in (
+        (hello_spans(Hello.from_bytes(hello)), hello),
+        (reply_spans(Reply.from_bytes(reply)), reply),
+        (finish_spans(Finish.from_bytes(finish)), finish),
+    ):
         assert spans[0][0] == 0 and spans[-1][1] == len(flight)
-        assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
 
 
 def test_flip_every_byte_of_hello(auth_scheme: DTHQScheme) -> None:

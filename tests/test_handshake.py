@@ -18,11 +18,12 @@ KEMS_AVAILABLE = [n for n in ("ML-KEM-512", "ML-KEM-768", "ML-KEM-1024") if KEMS
 COMBOS = list(itertools.product(KEMS_AVAILABLE, ["psk", "mldsa44", "mldsa65"], KEY_LENGTHS))
 
 
-@pytest.mark.parametrize(("kem", "auth", "key_length"), COMBOS,
-                         ids=[f"{k}-{a}-{kl}" for k, a, kl in COMBOS])
+@pytest.mark.parametrize(
+    ("kem", "auth", "key_length"), COMBOS, ids=[f"{k}-{a}-{kl}" for k, a, kl in COMBOS]
+)
 def test_every_combination_round_trips(kem: str, auth: str, key_length: int) -> None:
     s = scheme(auth, key_length, kem)
-    a, b, flights = run(s)
+    a, b, _flights = run(s)
     assert a.state is b.state is State.ESTABLISHED
     assert b.peer_id == s.initiator_config.id_a and a.peer_id == s.responder_config.id_b
     sa, sb = a.session(5), b.session(5)
@@ -102,7 +103,7 @@ def test_closed_machine_stays_closed() -> None:
 
 
 def test_flight_after_established_is_refused_without_closing() -> None:
-    a, b, (hello, reply, finish) = run(scheme())
+    a, b, (_hello, reply, finish) = run(scheme())
     with pytest.raises(StateError):
         b.receive(finish)
     with pytest.raises(StateError):

@@ -1,0 +1,88 @@
+"""The ``dthq`` command: JSON outputs, and one-line errors for bad arguments."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from dthq.cli import main
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.mark.parametrize("auth", ["psk", "mldsa"])
+@pytest.mark.parametrize("key_length", ["128", "256", "512"])
+def test_handshake_json(auth: str, key_length: str) -> None:
+    result = invoke(
+        "handshake", "--kem", "ML-KEM-768", "--auth", auth, "--key-length", key_length, "--json"
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    for key in (
+        "scheme",
+        "kem",
+        "auth",
+        "key_length",
+        "aead",
+        "flights",
+        "record_overhead_bytes",
+        "handshake_ms",
+        "established",
+    ):
+        assert key in data
+    assert data["scheme"] == "dthq" and data["kem"] == "ML-KEM-768"
+    assert data["key_length"] == int(key_length)
+    assert (
+        data["aead"]
+        == {"128": "AES-128-GCM", "256": "AES-256-GCM", "512": "AES-256-SIV"}[key_length]
+    )
+    # HELLO: 7 fixed bytes, 1+8 id, 32 nonce, 2+1184 ML-KEM-768 key
+    assert len(data["flights"]) == 3 and data["flights"][0] == 1234
+    assert data["established"] is True and data["handshake_ms"] > 0
+    assert data["record_overhead_bytes"] == 30
+    if auth == "mldsa":
+        assert data["auth"] == "ML-DSA-65" and data["flights"][1] > 3309
+
+
+def test_backends_json() -> None:
+    result = invoke("backends", "--json")
+    assert result.exit_code == 0
+    rows = json.loads(result.output)
+    names = {(r["kind"], r["name"], r["backend"]) for r in rows}
+    for aead in ("AES-128-GCM", "AES-256-GCM", "ChaCha20-Poly1305", "AES-256-SIV"):
+        assert ("AEAD", aead, "cryptography") in names and ("AEAD", aead, "pycryptodome") in names
+    assert ("KEM", "ML-KEM-768", "cryptography") in names
+    assert ("KEM", "ML-KEM-512", "liboqs") in names
+    for row in rows:
+        assert set(row) == {"kind", "name", "backend", "available", "reason"}
+        assert row["available"] or row["reason"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["handshake", "--key-length", "64"],
+        ["handshake", "--kem", "ML-KEM-9"],
+        ["handshake", "--auth", "rsa"],
+        ["handshake", "--chacha", "--key-length", "128"],
+        ["handshake", "--rounds", "0"],
+        ["nosuchcommand"],
+        ["handshake", "--no-such-option"],
+    ],
+)
+def test_bad_arguments_give_one_line_errors(args: list[str]) -> None:
+    result = invoke(*args)
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert "Traceback" not in result.output
+
+
+def test_help_is_helpful() -> None:
+    result = invoke("handshake", "--help")
+    assert result.exit_code == 0
+    assert "--key-length" in result.output and "AES-256-SIV" in result.output

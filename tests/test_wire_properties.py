@@ -1,0 +1,82 @@
+"""Property tests: parse(serialize(x)) == x for every wire message, and arbitrary
+bytes never raise anything but our DecodeError (records: our error hierarchy)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from conftest import run, scheme
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dthq.errors import DecodeError, DTHQError
+from dthq.record import HEADER_SIZE, RecordLayer
+from dthq.wire import FINISH, HELLO, NONCE_SIZE, REPLY, Finish, Hello, Reply
+
+u8 = st.integers(0, 255)
+ids = st.binary(min_size=1, max_size=64)
+nonces = st.binary(min_size=NONCE_SIZE, max_size=NONCE_SIZE)
+confirms = st.binary(min_size=32, max_size=64)
+
+hellos = st.builds(
+    Hello, u8, u8, u8, st.integers(0, 0xFFFF), u8, ids, nonces, st.binary(min_size=1, max_size=4096)
+)
+replies = st.builds(
+    Reply, u8, ids, nonces, st.binary(max_size=4096), st.binary(max_size=8192), confirms
+)
+finishes = st.builds(Finish, u8, st.binary(max_size=8192), confirms)
+
+
+@given(hellos)
+def test_hello_round_trip(m: Hello) -> None:
+    assert Hello.from_bytes(m.to_bytes()) == m
+
+
+@given(replies)
+def test_reply_round_trip(m: Reply) -> None:
+    assert Reply.from_bytes(m.to_bytes()) == m
+
+
+@given(finishes)
+def test_finish_round_trip(m: Finish) -> None:
+    assert Finish.from_bytes(m.to_bytes()) == m
+
+
+def _only_decode_errors(data: bytes) -> None:
+    for parser in (Hello.from_bytes, Reply.from_bytes, Finish.from_bytes):
+        with contextlib.suppress(DecodeError):
+            parser(data)
+
+
+@given(st.binary(max_size=2048))
+def test_arbitrary_bytes_raise_only_decode_error(data: bytes) -> None:
+    _only_decode_errors(data)
+
+
+@given(st.sampled_from([HELLO, REPLY, FINISH]), st.binary(max_size=2048))
+def test_typed_arbitrary_bytes_raise_only_decode_error(kind: int, body: bytes) -> None:
+    _only_decode_errors(bytes([kind, 1]) + body)
+
+
+@given(st.one_of(hellos, replies, finishes), st.data())
+def test_mutated_messages_raise_only_decode_error(
+    m: Hello | Reply | Finish, data: st.DataObject
+) -> None:
+    raw = bytearray(m.to_bytes())
+    index = data.draw(st.integers(0, len(raw) - 1))
+    raw[index] = data.draw(u8)
+    cut = data.draw(st.integers(0, len(raw)))
+    _only_decode_errors(bytes(raw[:cut]))
+
+
+@pytest.fixture(scope="module")
+def receiver() -> RecordLayer:
+    _, b, _ = run(scheme())
+    return b.session(0)
+
+
+@given(data=st.binary(max_size=HEADER_SIZE + 64))
+def test_arbitrary_records_raise_only_our_errors(receiver: RecordLayer, data: bytes) -> None:
+    with contextlib.suppress(DTHQError):
+        receiver.open(data)
