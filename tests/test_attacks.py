@@ -238,27 +238,27 @@ def test_splice_flights_from_two_sessions(auth_scheme: DTHQScheme) -> None:
     assert_no_keys(a2, b2)
 
 
-def test_wrong_psk() -> None:
-    s = scheme("psk")
-    wrong = dataclasses.replace(s.initiator_config, peer=PeerRecord(Auth.PSK, psk=b"w" * 32))
-    a, b = Initiator(wrong), Responder(s.responder_config)
+@pytest.mark.parametrize(
+    ("auth", "wrong_peer", "match"),
+    [
+        ("psk", lambda: PeerRecord(Auth.PSK, psk=b"w" * 32), "confirmation"),
+        (
+            "mldsa",
+            lambda: PeerRecord(
+                Auth.MLDSA65, verify_key=SigningKey.generate("ML-DSA-65").public_bytes
+            ),
+            "signature",
+        ),
+    ],
+    ids=["wrong-psk", "wrong-service-mldsa-key"],
+)
+def test_device_with_wrong_credentials_for_the_service(auth: str, wrong_peer, match: str) -> None:
+    s = scheme(auth)
+    a = Initiator(dataclasses.replace(s.initiator_config, peer=wrong_peer()))
+    b = Responder(s.responder_config)
     reply = b.receive(a.start())
     assert reply is not None
-    with pytest.raises(AuthenticationError, match="confirmation"):
-        a.receive(reply)
-    assert_no_keys(a, b)
-
-
-def test_wrong_service_mldsa_key() -> None:
-    s = scheme("mldsa")
-    impostor = SigningKey.generate("ML-DSA-65")
-    wrong = dataclasses.replace(
-        s.initiator_config, peer=PeerRecord(Auth.MLDSA65, verify_key=impostor.public_bytes)
-    )
-    a, b = Initiator(wrong), Responder(s.responder_config)
-    reply = b.receive(a.start())
-    assert reply is not None
-    with pytest.raises(AuthenticationError, match="signature"):
+    with pytest.raises(AuthenticationError, match=match):
         a.receive(reply)
     assert_no_keys(a, b)
 
