@@ -16,6 +16,7 @@ from dthq.errors import (
 )
 from dthq.handshake import Auth, Initiator, InitiatorConfig, PeerRecord, Responder, ResponderConfig
 from dthq.kem import KEMS, get_kem
+from dthq.keyschedule import hkdf
 from dthq.record import Record, RecordLayer, RekeyPolicy
 from dthq.scheme import SCHEMES, Channel, Scheme, Session, load_plugins
 from dthq.suites import KEY_LENGTHS, Suite, suite_for
@@ -59,6 +60,7 @@ __all__ = [
     "edge_profile",
     "get_aead",
     "get_kem",
+    "hkdf",
     "load_plugins",
     "make_codec",
     "suite_for",
