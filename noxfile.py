@@ -1,17 +1,35 @@
-"""Sessions: ``nox -s tests``, ``nox -s lint``. Arguments after ``--`` replace the defaults."""
+"""Sessions: ``nox -s bench``, ``nox -s tests``, ``nox -s lint``, ``nox -s regress``.
+
+Arguments after ``--`` are passed on and replace (or, for bench, override) the defaults.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import nox
 
 nox.options.sessions = ["tests", "lint"]
 nox.options.reuse_existing_virtualenvs = True
 
+BASELINE = "reports/baseline/results.json"
+
 
 def install(session: nox.Session, *extras: str) -> None:
     """The one install helper: this project, editable, with the named extras."""
     spec = f".[{','.join(extras)}]" if extras else "."
     session.install("-e", spec)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run the quick benchmark profile and write the report to reports/latest/.
+
+    nox -s bench -- --profile full        # more rounds and the 1-100 MB bulk sweep
+    nox -s bench -- --only table3         # one suite
+    """
+    install(session, "bench")
+    session.run("dthq", "bench", "--profile", "quick", "--out", "reports/latest", *session.posargs)
 
 
 @nox.session
@@ -27,3 +45,27 @@ def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6")
     session.run("ruff", "check", *(session.posargs or ["."]))
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def regress(session: nox.Session) -> None:
+    """Regression gate: run the quick profile, compare with a baseline results.json.
+
+    nox -s regress                            # against reports/baseline/results.json
+    nox -s regress -- OLD.json                # against another baseline
+    nox -s regress -- OLD.json NEW.json       # compare two existing results, no run
+    """
+    install(session, "bench")
+    args = list(session.posargs)
+    baseline = args[0] if args else BASELINE
+    if not Path(baseline).exists():
+        session.error(
+            f"no baseline at {baseline}: make one on this machine with "
+            f"`dthq bench --out {Path(baseline).parent}`"
+        )
+    if len(args) >= 2:
+        current = args[1]
+    else:
+        session.run("dthq", "bench", "--profile", "quick", "--out", "reports/regress-current")
+        current = "reports/regress-current/results.json"
+    session.run("dthq", "compare", baseline, current, "--threshold", "10%")

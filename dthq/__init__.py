@@ -3,6 +3,7 @@
 The public API (what ``baselines`` and ``bench`` may import) is re-exported here.
 """
 
+from dthq import linkmodel, scenarios
 from dthq.aead import AEADS, get_aead
 from dthq.compression import EDGE_PROFILES, compress_adaptive, edge_profile, make_codec
 from dthq.dthq_scheme import DTHQScheme
@@ -61,6 +62,8 @@ __all__ = [
     "get_aead",
     "get_kem",
     "hkdf",
+    "linkmodel",
+    "scenarios",
     "load_plugins",
     "make_codec",
     "suite_for",

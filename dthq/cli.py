@@ -10,11 +10,12 @@ import json
 import statistics
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import click
 
-from dthq.errors import DTHQError
+from dthq.errors import DTHQError, UnsupportedError
 from dthq.suites import KEY_LENGTHS
 
 
@@ -154,6 +155,231 @@ def handshake(
         click.echo(f"{key:22} {value}")
 
 
+def _bench_dir() -> Path:
+    here = Path(__file__).resolve().parents[1] / "bench"
+    if not (here / "conftest.py").exists():
+        raise UnsupportedError(
+            f"benchmark suites not found at {here}: run from a source checkout "
+            "installed with `pip install -e '.[bench]'`"
+        )
+    return here
+
+
+@main.command()
+@click.option(
+    "--profile",
+    "profile_name",
+    type=click.Choice(["quick", "full"]),
+    default="quick",
+    show_default=True,
+    help="quick: a few minutes on 2 cores; full: more rounds and the 1-100 MB bulk sweep.",
+)
+@click.option(
+    "--only",
+    default=None,
+    metavar="EXPR",
+    help="Run a subset: a suite (primitives, table3, table4) or a pytest -k expression.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports/latest"),
+    show_default=True,
+    help="Directory for results.json, tables, figures and report.html.",
+)
+def bench(profile_name: str, only: str | None, out: Path) -> None:
+    """Run the benchmark suites and write the report.
+
+    Measures the primitives (the floor), Table 3 (DTHQ beside RSA-2048, ECC-256
+    and TLS 1.3 classical / hybrid / ML-KEM) and Table 4 (DTHQ over key length x
+    edge x data size), then writes the report to OUT.
+    """
+    import pytest
+
+    from dthq.scenarios import profile
+    from reports.build import write_report
+    from reports.results import from_benchmark_json
+
+    chosen = profile(profile_name)
+    suites = {
+        "primitives": "test_primitives.py",
+        "table3": "test_table3.py",
+        "table4": "test_table4.py",
+    }
+    bench_dir = _bench_dir()
+    targets = [str(bench_dir / suites[only])] if only in suites else [str(bench_dir)]
+    out.mkdir(parents=True, exist_ok=True)
+    raw_path = out / "benchmark-raw.json"
+    args = [
+        *targets,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--no-header",
+        "-rN",
+        f"--profile={profile_name}",
+        f"--benchmark-json={raw_path}",
+        f"--benchmark-max-time={chosen.max_time_s}",
+        f"--benchmark-min-rounds={chosen.min_rounds}",
+        "--benchmark-columns=median,iqr,rounds",
+        "--benchmark-sort=fullname",
+        "--benchmark-disable-gc",
+        "--benchmark-quiet",
+        "-o",
+        "console_output_style=classic",
+        "--capture=sys",
+    ]
+    if only and only not in suites:
+        args += ["-k", only]
+    start = time.perf_counter()
+    with _Progress() as progress:
+        code = pytest.main(args, plugins=[progress])
+    wall = time.perf_counter() - start
+    if code != 0:
+        raise click.ClickException(f"benchmarks failed (pytest exit {int(code)}); see above")
+    raw = json.loads(raw_path.read_text())
+    results = from_benchmark_json(
+        raw,
+        profile=profile_name,
+        messages_per_session=chosen.messages_per_session,
+        wall_time_s=wall,
+    )
+    written = write_report(results, out)
+    click.echo(
+        f"{len(raw['benchmarks'])} benchmarks in {wall:.0f} s; wrote {len(written)} "
+        f"files to {out}/ (open {out / 'report.html'})"
+    )
+
+
+class _Progress:
+    """A pytest plugin that drives a rich progress bar, one step per benchmark."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        self._bar = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=False,
+        )
+        self._task = self._bar.add_task("benchmarks", total=None)
+
+    def __enter__(self) -> _Progress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()
+
+    def pytest_collection_finish(self, session: Any) -> None:
+        self._bar.update(self._task, total=len(session.items))
+
+    def pytest_runtest_logreport(self, report: Any) -> None:
+        if report.when == "call" or (report.when == "setup" and report.skipped):
+            self._bar.update(self._task, advance=1, description=report.nodeid.split("::")[-1])
+
+
+@main.command()
+@click.argument("results_file", metavar="RESULTS", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory to write the report to.",
+)
+def report(results_file: Path, out: Path) -> None:
+    """Write tables, figures, the paper comparison and report.html from RESULTS.
+
+    RESULTS is a results.json (ours) or the raw pytest-benchmark JSON of the
+    bench suites.
+    """
+    from reports.build import write_report
+    from reports.results import FORMAT, ResultsError, from_benchmark_json, load, validate
+
+    try:
+        raw = json.loads(results_file.read_text())
+    except OSError as exc:
+        raise ResultsError(f"{results_file}: cannot read ({exc.strerror})") from None
+    except json.JSONDecodeError as exc:
+        raise ResultsError(
+            f"{results_file}: not valid JSON (truncated?) at line {exc.lineno}: {exc.msg}"
+        ) from None
+    if isinstance(raw, dict) and raw.get("format") == FORMAT:
+        results = load(results_file)
+    elif isinstance(raw, dict) and "benchmarks" in raw and "machine_info" in raw:
+        results = from_benchmark_json(raw)
+        validate(results, str(results_file))
+    else:
+        raise ResultsError(f"{results_file}: neither a dthq results.json nor pytest-benchmark JSON")
+    written = write_report(results, out)
+    click.echo(f"wrote {len(written)} files to {out}/")
+
+
+@main.command()
+@click.argument("baseline", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("current", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--threshold",
+    default="10%",
+    show_default=True,
+    help="Smallest normalised change that counts, e.g. 10% or 0.1.",
+)
+@click.option(
+    "--show",
+    type=click.Choice(["moved", "all"]),
+    default="moved",
+    show_default=True,
+    help="Print only figures that moved, or every figure.",
+)
+def compare(baseline: Path, current: Path, threshold: str, show: str) -> None:
+    """Regression gate: exit 1 if CURRENT is slower than BASELINE beyond the threshold.
+
+    Figures are compared as ratios to each run's primitive floor (geometric mean
+    of the primitive medians measured in the same run), so a slower or noisier
+    machine does not fail the gate while a regression in our code does.
+    """
+    from tabulate import tabulate
+
+    from reports.compare import compare as run_compare
+    from reports.compare import parse_threshold
+    from reports.results import load
+
+    try:
+        limit = parse_threshold(threshold)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--threshold") from None
+    changes = run_compare(load(baseline), load(current), limit)
+    shown = [c for c in changes if show == "all" or c.verdict != "not significant"]
+    if shown:
+        click.echo(
+            tabulate(
+                [
+                    [
+                        c.figure,
+                        f"{c.baseline:.4g}",
+                        f"{c.current:.4g}",
+                        f"{c.ratio:.3f}",
+                        f"{c.noise:.1%}",
+                        c.verdict,
+                    ]
+                    for c in shown
+                ],
+                headers=["figure", "baseline", "current", "normalised ratio", "noise", "verdict"],
+            )
+        )
+    slower = [c for c in changes if c.verdict == "slower"]
+    faster = [c for c in changes if c.verdict == "faster"]
+    click.echo(
+        f"{len(changes)} figures: {len(slower)} slower, {len(faster)} faster, "
+        f"{len(changes) - len(slower) - len(faster)} not significant "
+        f"(threshold {limit:.0%})"
+    )
+    if slower:
+        raise click.exceptions.Exit(1)
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def backends(as_json: bool) -> None:
@@ -186,3 +412,7 @@ def backends(as_json: bool) -> None:
             headers=["kind", "name", "backend", "available", "reason"],
         )
     )
+
+
+if __name__ == "__main__":
+    main()

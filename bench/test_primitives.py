@@ -1,0 +1,140 @@
+"""The floor: each KEM, signature, AEAD and codec alone, on the same payloads the
+composite benchmarks use. Each median is cross-checked against ``timeit``."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import timeit
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+import dthq
+from dthq.compression import make_codec
+from dthq.scenarios import SIZES
+from dthq.signatures import SigningKey
+
+PAYLOADS = {size: dthq.TelemetryGenerator(seed=1).payload(size) for size in SIZES}
+
+
+def _timeit_median_us(fn: Callable[[], Any]) -> float:
+    """A direct ``timeit`` of the same call, for the harness cross-check."""
+    timer = timeit.Timer(fn)
+    number, _ = timer.autorange()  # at least 0.2 s per repeat
+    return statistics.median(t / number for t in timer.repeat(repeat=5, number=number)) * 1e6
+
+
+def run(benchmark: Any, name: str, fn: Callable[[], Any], **info: Any) -> None:
+    benchmark.extra_info.update(suite="primitives", name=name, **info)
+    benchmark(fn)
+    benchmark.extra_info["timeit_median_us"] = _timeit_median_us(fn)
+
+
+KEMS = [n for n in ("ML-KEM-512", "ML-KEM-768", "ML-KEM-1024") if dthq.KEMS.backends(n)]
+
+
+@pytest.mark.parametrize("kem", KEMS)
+@pytest.mark.parametrize("op", ["keygen", "encaps", "decaps"])
+def test_kem(benchmark: Any, kem: str, op: str) -> None:
+    impl = dthq.get_kem(kem)
+    dk, ek = impl.generate()
+    ct, _ = impl.encapsulate(ek)
+    fn = {
+        "keygen": impl.generate,
+        "encaps": lambda: impl.encapsulate(ek),
+        "decaps": lambda: dk.decapsulate(ct),
+    }[op]
+    run(benchmark, f"kem/{kem}/{op}", fn, kem=kem, op=op, backend=impl.backend)
+
+
+@pytest.mark.parametrize("level", ["ML-DSA-44", "ML-DSA-65"])
+@pytest.mark.parametrize("op", ["sign", "verify"])
+def test_signature(benchmark: Any, level: str, op: str) -> None:
+    from dthq.signatures import spec_named, verify
+
+    key = SigningKey.generate(level)
+    message = os.urandom(64)
+    sig = key.sign(message, b"ctx")
+    fn = {
+        "sign": lambda: key.sign(message, b"ctx"),
+        "verify": lambda: verify(spec_named(level), key.public_bytes, sig, message, b"ctx"),
+    }[op]
+    run(benchmark, f"sig/{level}/{op}", fn, op=op)
+
+
+AEADS = ["AES-128-GCM", "AES-256-GCM", "ChaCha20-Poly1305", "AES-256-SIV"]
+
+
+@pytest.mark.parametrize("backend", ["cryptography", "pycryptodome"])
+@pytest.mark.parametrize("aead", AEADS)
+@pytest.mark.parametrize("size", SIZES)
+def test_aead_seal_open(benchmark: Any, aead: str, backend: str, size: str) -> None:
+    impl = dthq.get_aead(aead, backend)
+    cipher = impl.new(os.urandom(impl.spec.key_size))
+    nonce, aad, data = os.urandom(12), os.urandom(30), PAYLOADS[size]
+
+    def seal_open() -> bytes:
+        return cipher.decrypt(nonce, cipher.encrypt(nonce, data, aad), aad)
+
+    run(
+        benchmark,
+        f"aead/{aead}/{backend}/{size}",
+        seal_open,
+        aead=aead,
+        backend=backend,
+        size=size,
+        bytes=len(data),
+    )
+
+
+@pytest.mark.parametrize("codec", ["lz4", "brotli"])
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("op", ["compress", "decompress"])
+def test_codec(benchmark: Any, codec: str, size: str, op: str) -> None:
+    impl = make_codec(codec)
+    data = PAYLOADS[size]
+    packed = impl.compress(data)
+    fn = {
+        "compress": lambda: impl.compress(data),
+        "decompress": lambda: impl.decompress(packed, len(data)),
+    }[op]
+    run(
+        benchmark,
+        f"codec/{codec}/{op}/{size}",
+        fn,
+        codec=codec,
+        size=size,
+        op=op,
+        bytes_in=len(data),
+        bytes_out=len(packed),
+    )
+
+
+def test_hkdf(benchmark: Any) -> None:
+    ikm = os.urandom(32)
+    run(benchmark, "kdf/HKDF-SHA256/64B", lambda: dthq.hkdf("sha256", ikm, b"salt", b"info", 64))
+
+
+def test_rsa_oaep(benchmark: Any) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    public = key.public_key()
+    secret = os.urandom(32)
+    run(
+        benchmark,
+        "pke/RSA-2048-OAEP/encrypt+decrypt",
+        lambda: key.decrypt(public.encrypt(secret, oaep), oaep),
+    )
+
+
+def test_ecdh_p256(benchmark: Any) -> None:
+    peer = ec.generate_private_key(ec.SECP256R1()).public_key()
+
+    def keygen_exchange() -> bytes:
+        return ec.generate_private_key(ec.SECP256R1()).exchange(ec.ECDH(), peer)
+
+    run(benchmark, "kex/ECDH-P256/keygen+exchange", keygen_exchange)

@@ -1,0 +1,97 @@
+"""Table 4: DTHQ (ML-KEM-768, psk) over key length x edge type x data size.
+
+- al: compress + encrypt + in-memory transfer + decrypt + decompress of one payload;
+- cc: cryptographic cost, the measured counterpart of the paper's Eq. 9: one
+  handshake plus AEAD seal and open of the compressed payload, no compression.
+Comm (bits) and the modelled link time are computed from the record's size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import scheme
+
+import dthq
+from dthq.compression import compress_adaptive
+from dthq.linkmodel import link_for
+from dthq.scenarios import PROFILES, TABLE4, Table4Cell
+
+CELLS = [pytest.param(cell, id=cell.key) for cell in TABLE4]
+
+
+def _payload(cell: Table4Cell) -> bytes:
+    return dthq.TelemetryGenerator(seed=1).payload(cell.size)  # the primitives' bytes too
+
+
+def _info(benchmark: Any, cell: Table4Cell, figure: str, s: Any, payload: bytes) -> None:
+    session = s.establish()
+    record = session.initiator.seal(payload, 1)
+    codec_id, body = compress_adaptive(s.codec, payload)
+    benchmark.extra_info.update(
+        suite="table4",
+        cell=cell.key,
+        key_length=cell.key_length,
+        edge=cell.edge,
+        size=cell.size,
+        figure=figure,
+        codec=s.codec.name,
+        aead=s.suite.aead_name,
+        compressed=codec_id != 0,
+        payload_bytes=len(payload),
+        compressed_bytes=len(body),
+        record_bytes=len(record),
+        comm_bits=len(record) * 8,
+        link=link_for(cell.edge).name,
+        modelled_link_ms=link_for(cell.edge).transfer_ms(len(record)),
+    )
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_al(benchmark: Any, cell: Table4Cell) -> None:
+    s = scheme("dthq", key_length=cell.key_length, edge=cell.edge)
+    payload = _payload(cell)
+    session = s.establish()
+    seal, open_ = session.initiator.seal, session.responder.open
+    _info(benchmark, cell, "al", s, payload)
+    assert benchmark(lambda: open_(seal(payload, 1))) == payload
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_cc(benchmark: Any, cell: Table4Cell) -> None:
+    edge_scheme = scheme("dthq", key_length=cell.key_length, edge=cell.edge)
+    _, body = compress_adaptive(edge_scheme.codec, _payload(cell))
+    s = scheme("dthq", key_length=cell.key_length, codec="none")
+
+    def crypto_cost() -> bytes:
+        session = s.establish()
+        return session.responder.open(session.initiator.seal(body, 1))
+
+    _info(benchmark, cell, "cc", edge_scheme, _payload(cell))
+    assert benchmark(crypto_cost) == body
+
+
+@pytest.mark.parametrize(
+    "total", PROFILES["full"].bulk_sizes, ids=[f"{n >> 20}MB" for n in PROFILES["full"].bulk_sizes]
+)
+def test_bulk(benchmark: Any, bench_profile: Any, total: int) -> None:
+    """DTHQ (KL 256, far edge: LZ4) moving 1-100 MB of telemetry in 16 KiB records."""
+    if total not in bench_profile.bulk_sizes:
+        pytest.skip(f"the {total >> 20} MB bulk sweep runs in the full profile only")
+    session = scheme("dthq", key_length=256, edge="far").establish()
+    block = _payload(Table4Cell(256, "far", "large"))
+    chunks = [block] * (total // len(block))
+    seal, open_ = session.initiator.seal, session.responder.open
+
+    def move_all() -> int:
+        return sum(len(open_(seal(chunk, 1))) for chunk in chunks)
+
+    benchmark.extra_info.update(
+        suite="bulk",
+        total_bytes=len(block) * len(chunks),
+        records=len(chunks),
+        codec="lz4",
+        key_length=256,
+    )
+    assert benchmark.pedantic(move_all, rounds=3, iterations=1) == len(block) * len(chunks)

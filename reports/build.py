@@ -1,0 +1,130 @@
+"""results -> the report directory: results.json, tables, comparison, figures, HTML."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from tabulate import tabulate
+
+from reports import figures, paper, tables, targets
+
+FILES = (
+    "results.json",
+    "table3.md",
+    "table3.csv",
+    "table4.md",
+    "table4.csv",
+    "paper-comparison.md",
+    "targets.md",
+    "figure-table4.png",
+    "figure-handshake.png",
+    "report.html",
+)
+
+
+def _comparison_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    headers = ["Source", "Claim", "Paper", "Ours (median)", "Ratio ours/paper", "Verdict"]
+    return headers, [
+        [c.source, c.claim, c.paper, c.ours, c.ratio, c.verdict] for c in paper.claims(results)
+    ]
+
+
+def _target_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    headers = ["Target", "Measured", "Limit", "Verdict", "How"]
+    rows = []
+    for t in targets.evaluate(results):
+        measured = "-" if t.measured is None else f"{t.measured:.3g}{t.unit}"
+        rows.append([t.name, measured, f"{t.limit:g}{t.unit}", t.verdict, t.how])
+    return headers, rows
+
+
+def write_report(results: dict[str, Any], out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    machine = tables.machine_line(results)
+    written = []
+
+    def put(name: str, text: str) -> None:
+        (out / name).write_text(text)
+        written.append(out / name)
+
+    put("results.json", json.dumps(results, indent=1) + "\n")
+    t3 = tables.table3_rows(results)
+    t4 = tables.table4_rows(results)
+    put(
+        "table3.md",
+        f"# Table 3 (measured beside the paper)\n\nMachine: {machine}\n\n"
+        f"{tables.markdown(tables.TABLE3_HEADERS, t3)}\n\n{tables.TABLE3_NOTE}\n",
+    )
+    put("table3.csv", tables.csv_text(tables.TABLE3_HEADERS, t3))
+    put(
+        "table4.md",
+        f"# Table 4 (measured beside the paper)\n\nMachine: {machine}\n\n"
+        f"{tables.markdown(tables.TABLE4_HEADERS, t4)}\n\n{tables.TABLE4_NOTE}\n",
+    )
+    put("table4.csv", tables.csv_text(tables.TABLE4_HEADERS, t4))
+    ch, cr = _comparison_rows(results)
+    put(
+        "paper-comparison.md",
+        f"# The paper's claims on this machine\n\nMachine: {machine}\n\n"
+        f"{tables.markdown(ch, cr)}\n\n{paper.DEFINITIONS}",
+    )
+    th, tr = _target_rows(results)
+    put("targets.md", f"# Performance targets\n\nMachine: {machine}\n\n{tables.markdown(th, tr)}\n")
+    images = []
+    for name, draw in (
+        ("figure-table4.png", figures.table4_figure),
+        ("figure-handshake.png", figures.handshake_figure),
+    ):
+        if draw(results, out / name):
+            written.append(out / name)
+            images.append(out / name)
+    put("report.html", _html(results, machine, t3, t4, (ch, cr), (th, tr), images))
+    return written
+
+
+def _table_html(headers: list[str], rows: list[list[Any]]) -> str:
+    return tabulate(rows, headers=headers, tablefmt="html", disable_numparse=True)
+
+
+def _html(
+    results: dict[str, Any],
+    machine: str,
+    t3: list[list[Any]],
+    t4: list[list[Any]],
+    comparison: tuple[list[str], list[list[str]]],
+    target_table: tuple[list[str], list[list[str]]],
+    images: list[Path],
+) -> str:
+    pictures = "".join(
+        f'<figure><img alt="{html.escape(p.stem)}" src="data:image/png;base64,'
+        f'{base64.b64encode(p.read_bytes()).decode()}"></figure>'
+        for p in images
+    )
+    meta = html.escape(json.dumps(results["metadata"], indent=1))
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>DTHQ bench report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.85em; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }}
+th {{ background: #f0f0f0; }} tr:nth-child(even) {{ background: #fafafa; }}
+img {{ max-width: 100%; }} .note {{ color: #555; max-width: 70em; }}
+pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.8em; }}
+</style></head><body>
+<h1>DTHQ bench report</h1>
+<p>Machine: {html.escape(machine)}. Generated {html.escape(results.get("created", ""))} by
+{html.escape(results.get("generator", ""))}.</p>
+<h2>Table 3: DTHQ beside the baselines</h2>{_table_html(tables.TABLE3_HEADERS, t3)}
+<p class="note">{html.escape(tables.TABLE3_NOTE)}</p>
+<h2>Table 4: DTHQ by key length, edge and size</h2>{_table_html(tables.TABLE4_HEADERS, t4)}
+<p class="note">{html.escape(tables.TABLE4_NOTE)}</p>
+<h2>Figures</h2>{pictures}
+<h2>The paper's claims on this machine</h2>{_table_html(*comparison)}
+<h2>Performance targets</h2>{_table_html(*target_table)}
+<h2>Metadata</h2><pre>{meta}</pre>
+</body></html>
+"""
