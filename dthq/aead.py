@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from functools import cache
+from typing import Any, Protocol
 
 from dthq.errors import AuthenticationError, UnsupportedError
 from dthq.registry import Registry
@@ -66,12 +67,16 @@ class AEADBackend:
         return self._make(key)
 
 
+def _bad_nonce(backend: str, spec: AEADSpec, sizes: range, nonce: bytes) -> None:
+    raise UnsupportedError(
+        f"{backend} {spec.name} takes nonces of {sizes.start}..{sizes.stop - 1} bytes, "
+        f"got {len(nonce)}"
+    )
+
+
 def _check_nonce(backend: str, spec: AEADSpec, sizes: range, nonce: bytes) -> None:
     if len(nonce) not in sizes:
-        raise UnsupportedError(
-            f"{backend} {spec.name} takes nonces of {sizes.start}..{sizes.stop - 1} bytes, "
-            f"got {len(nonce)}"
-        )
+        _bad_nonce(backend, spec, sizes, nonce)
 
 
 def _check_length(spec: AEADSpec, ciphertext: bytes) -> None:
@@ -90,28 +95,44 @@ _PYCA_SIV_NONCES = range(0, 2**16)  # any length; empty means deterministic (no 
 
 
 class _PycaCipher:
-    __slots__ = ("_impl", "_invalid_tag", "_nonces", "_siv", "_spec")
+    """AES-GCM / ChaCha20-Poly1305: the library's own (nonce, data, aad) call order."""
 
-    def __init__(self, impl: object, spec: AEADSpec, nonces: range, invalid_tag: type) -> None:
-        self._impl = impl
+    __slots__ = ("_decrypt", "_encrypt", "_invalid_tag", "_nonces", "_spec")
+
+    def __init__(self, impl: Any, spec: AEADSpec, nonces: range, invalid_tag: type) -> None:
+        self._encrypt = impl.encrypt
+        self._decrypt = impl.decrypt
         self._spec = spec
         self._nonces = nonces
-        self._siv = spec.tag_first
         self._invalid_tag = invalid_tag
 
     def encrypt(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
-        _check_nonce("cryptography", self._spec, self._nonces, nonce)
-        if self._siv:
-            return self._impl.encrypt(plaintext, [aad, nonce] if nonce else [aad])  # type: ignore[attr-defined]
-        return self._impl.encrypt(nonce, plaintext, aad)  # type: ignore[attr-defined]
+        if len(nonce) not in self._nonces:
+            _bad_nonce("cryptography", self._spec, self._nonces, nonce)
+        return self._encrypt(nonce, plaintext, aad)
 
     def decrypt(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
-        _check_nonce("cryptography", self._spec, self._nonces, nonce)
+        if len(nonce) not in self._nonces:
+            _bad_nonce("cryptography", self._spec, self._nonces, nonce)
         _check_length(self._spec, ciphertext)
         try:
-            if self._siv:
-                return self._impl.decrypt(ciphertext, [aad, nonce] if nonce else [aad])  # type: ignore[attr-defined]
-            return self._impl.decrypt(nonce, ciphertext, aad)  # type: ignore[attr-defined]
+            return self._decrypt(nonce, ciphertext, aad)
+        except self._invalid_tag:
+            raise AuthenticationError(f"{self._spec.name} tag did not verify") from None
+
+
+class _PycaSIV(_PycaCipher):
+    """AES-SIV: associated data is a list, the nonce its last component (RFC 5297)."""
+
+    __slots__ = ()
+
+    def encrypt(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+        return self._encrypt(plaintext, [aad, nonce] if nonce else [aad])
+
+    def decrypt(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+        _check_length(self._spec, ciphertext)
+        try:
+            return self._decrypt(ciphertext, [aad, nonce] if nonce else [aad])
         except self._invalid_tag:
             raise AuthenticationError(f"{self._spec.name} tag did not verify") from None
 
@@ -130,7 +151,9 @@ def _pyca_backend(spec: AEADSpec) -> AEADBackend:
         spec,
         "cryptography",
         nonces,
-        lambda key: _PycaCipher(impl_class(key), spec, nonces, InvalidTag),
+        lambda key: (_PycaSIV if spec.tag_first else _PycaCipher)(
+            impl_class(key), spec, nonces, InvalidTag
+        ),
     )
 
 
@@ -220,5 +243,7 @@ def _register() -> None:
 _register()
 
 
+@cache
 def get_aead(name: str, backend: str | None = None) -> AEADBackend:
+    """An AEAD backend; cached, as it holds no key or per-call state."""
     return AEADS.get(name, backend)

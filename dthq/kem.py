@@ -7,6 +7,7 @@ Wire identifiers are the TLS NamedGroup code points for pure ML-KEM
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Protocol
 
 from dthq.errors import DecodeError, UnsupportedError
@@ -141,7 +142,9 @@ def _register() -> None:
 _register()
 
 
+@cache
 def get_kem(name: str, backend: str | None = None) -> KEM:
+    """A KEM instance; cached, as backends hold no per-call state."""
     return KEMS.get(name, backend)
 
 

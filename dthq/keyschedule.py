@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import struct
 from dataclasses import dataclass
+from functools import cache
 
 from dthq.errors import UnsupportedError
 from dthq.suites import Suite
@@ -22,14 +23,26 @@ from dthq.suites import Suite
 LABEL_PREFIX = b"dthq1 "
 
 
+@cache
+def digest_size(hash_name: str) -> int:
+    return hashlib.new(hash_name).digest_size
+
+
+@cache
+def empty_hash(hash_name: str) -> bytes:
+    return hashlib.new(hash_name).digest()
+
+
 def hkdf_extract(hash_name: str, salt: bytes, ikm: bytes) -> bytes:
     if not salt:
-        salt = bytes(hashlib.new(hash_name).digest_size)
+        salt = bytes(digest_size(hash_name))
     return hmac.digest(salt, ikm, hash_name)
 
 
 def hkdf_expand(hash_name: str, prk: bytes, info: bytes, length: int) -> bytes:
-    hash_len = hashlib.new(hash_name).digest_size
+    hash_len = digest_size(hash_name)
+    if 0 < length <= hash_len:  # one block: the key schedule's every call
+        return hmac.digest(prk, info + b"\x01", hash_name)[:length]
     if not 0 <= length <= 255 * hash_len:
         raise UnsupportedError(
             f"HKDF-{hash_name.upper()} output of {length} bytes is outside 0..{255 * hash_len}"
@@ -72,15 +85,10 @@ class KeySchedule:
         self._handshake: bytes | None = None
 
     def transcript_hash(self, *parts: bytes) -> bytes:
-        h = hashlib.new(self._h)
-        for part in parts:
-            h.update(part)
-        return h.digest()
+        return hashlib.new(self._h, b"".join(parts)).digest()
 
     def _derived(self, secret: bytes) -> bytes:
-        return expand_label(
-            self._h, secret, b"derived", hashlib.new(self._h).digest(), self.suite.hash_len
-        )
+        return expand_label(self._h, secret, b"derived", empty_hash(self._h), self.suite.hash_len)
 
     def mix_shared_secret(self, shared: bytes) -> None:
         self._handshake = hkdf_extract(self._h, self._derived(self._early), shared)

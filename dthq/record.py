@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from dthq.aead import AEADBackend, Cipher, get_aead
 from dthq.compression import DECODERS, NONE_ID, Codec, Raw, compress_adaptive
@@ -36,8 +37,7 @@ class RekeyPolicy:
     max_age_ms: int = 3_600_000
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     payload: bytes
     epoch: int
     sequence: int
@@ -140,9 +140,6 @@ class RecordLayer:
         self.closed = True
         self._send = self._recv = None  # type: ignore[assignment]
 
-    def _nonce(self, iv: int, seq: int) -> bytes:
-        return (iv ^ seq).to_bytes(self._nonce_size, "big")
-
     def seal(self, payload: bytes, now_ms: int) -> bytes:
         if self.closed:
             raise StateError("session is closed")
@@ -158,7 +155,8 @@ class RecordLayer:
         header = HEADER.pack(
             RECORD_VERSION, codec_id, send.epoch, seq, now_ms >> 32, now_ms & 0xFFFFFFFF
         )
-        sealed = send.cipher.encrypt(self._nonce(send.iv, seq), body, header + self._ids)
+        nonce = (send.iv ^ seq).to_bytes(self._nonce_size, "big")  # IV XOR sequence
+        sealed = send.cipher.encrypt(nonce, body, header + self._ids)
         self._send_seq = seq + 1
         return header + sealed
 
@@ -172,9 +170,10 @@ class RecordLayer:
 
     def open(self, record: bytes) -> bytes:
         """The payload of a verified record (see :meth:`open_record`)."""
-        return self.open_record(record).payload
+        return self.open_record(record)[0]
 
     def open_record(self, record: bytes) -> Record:
+        """Verify, decrypt and decompress one record; on any failure nothing changes."""
         if self.closed:
             raise StateError("session is closed")
         if len(record) < self._min_record:
@@ -203,9 +202,8 @@ class RecordLayer:
                 f"record claims key epoch {epoch}; only {recv.epoch} or {recv.epoch + 1} are valid"
             )
         header = record[:HEADER_SIZE]
-        body = recv.cipher.decrypt(
-            self._nonce(recv.iv, seq), record[HEADER_SIZE:], header + self._ids
-        )
+        nonce = (recv.iv ^ seq).to_bytes(self._nonce_size, "big")
+        body = recv.cipher.decrypt(nonce, record[HEADER_SIZE:], header + self._ids)
         payload = DECODERS[flags].decompress(body, self.max_payload) if flags != NONE_ID else body
         if len(payload) > self.max_payload:
             raise DecodeError(f"payload of {len(payload)} bytes exceeds {self.max_payload}")

