@@ -52,15 +52,17 @@ def test_handshake(benchmark: Any, row: Table3Row) -> None:
     benchmark(s.establish)
 
 
+@pytest.mark.parametrize("figure", ["latency", "crypto"])
 @pytest.mark.parametrize("row", ROWS)
-def test_latency(benchmark: Any, row: Table3Row) -> None:
-    s = _scheme(row, compress=True)
+def test_one_message_session(benchmark: Any, row: Table3Row, figure: str) -> None:
+    """latency: with the edge's compression; crypto (comp. overhead): compression off."""
+    s = _scheme(row, compress=figure == "latency")
 
     def one_message() -> bytes:
         session = s.establish()
         return session.responder.open(session.initiator.seal(READING, 1))
 
-    _info(benchmark, row, "latency", s.establish())
+    _info(benchmark, row, figure, s.establish())
     assert benchmark(one_message) == READING
 
 
@@ -70,18 +72,6 @@ def test_message(benchmark: Any, row: Table3Row) -> None:
     seal, open_ = session.initiator.seal, session.responder.open
     _info(benchmark, row, "message", session)
     assert benchmark(lambda: open_(seal(READING, 1))) == READING
-
-
-@pytest.mark.parametrize("row", ROWS)
-def test_crypto(benchmark: Any, row: Table3Row) -> None:
-    s = _scheme(row, compress=False)
-
-    def crypto_only() -> bytes:
-        session = s.establish()
-        return session.responder.open(session.initiator.seal(READING, 1))
-
-    _info(benchmark, row, "crypto", s.establish())
-    assert benchmark(crypto_only) == READING
 
 
 @pytest.mark.parametrize("row", [r for r in ROWS if r.values[0].scheme == "tls13"])

@@ -296,18 +296,12 @@ def report(results_file: Path, out: Path) -> None:
     bench suites.
     """
     from reports.build import write_report
-    from reports.results import FORMAT, ResultsError, from_benchmark_json, load, validate
+    from reports.results import FORMAT, ResultsError, from_benchmark_json, read_json, validate
 
-    try:
-        raw = json.loads(results_file.read_text())
-    except OSError as exc:
-        raise ResultsError(f"{results_file}: cannot read ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise ResultsError(
-            f"{results_file}: not valid JSON (truncated?) at line {exc.lineno}: {exc.msg}"
-        ) from None
+    raw = read_json(results_file)
     if isinstance(raw, dict) and raw.get("format") == FORMAT:
-        results = load(results_file)
+        validate(raw, str(results_file))
+        results = raw
     elif isinstance(raw, dict) and "benchmarks" in raw and "machine_info" in raw:
         results = from_benchmark_json(raw)
         validate(results, str(results_file))

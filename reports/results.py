@@ -242,19 +242,24 @@ _REQUIRED = {
 }
 
 
-def load(path: str | Path) -> dict[str, Any]:
-    """Read and validate a results.json; every problem is a ResultsError naming it."""
+def read_json(path: str | Path) -> Any:
+    """Parse a JSON file; unreadable or truncated files are a ResultsError naming the problem."""
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as exc:
         raise ResultsError(f"{path}: cannot read ({exc.strerror})") from None
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ResultsError(
             f"{path}: not valid JSON (truncated?) at line {exc.lineno}: {exc.msg}"
         ) from None
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Read and validate a results.json; every problem is a ResultsError naming it."""
+    data = read_json(path)
     validate(data, str(path))
     return data
 
