@@ -112,12 +112,13 @@ def _primitives(benches: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "name": info["name"],
             "median_us": t["median"],
             "iqr_us": t["iqr"],
+            "min_us": t["min"],
             "rounds": t["rounds"],
             "timeit_median_us": info.get("timeit_median_us"),
+            "timeit_min_us": info.get("timeit_min_us"),
+            "reference_us": info.get("reference_us"),
         }
-        entry.update(
-            {k: v for k, v in info.items() if k not in ("suite", "name", "timeit_median_us")}
-        )
+        entry.update({k: v for k, v in info.items() if k not in entry and k != "suite"})
         out.append(entry)
     return sorted(out, key=lambda e: e["name"])
 
