@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import time
-import timeit
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -36,40 +35,6 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
     machine_info["dthq"] = collect()
     machine_info["dthq"]["profile"] = config.getoption("--profile")
     machine_info["dthq"]["slowdown"] = os.environ.get(SLOWDOWN_ENV)
-
-
-def _reference() -> Any:
-    """A fixed mix of interpreter work and C crypto, timed beside every benchmark."""
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    aead, nonce, block = AESGCM(bytes(32)), bytes(12), bytes(1024)
-
-    def work() -> bytes:
-        key = dthq.hkdf("sha256", block[:32], b"salt", b"reference", 32)
-        return aead.encrypt(nonce, block, key)
-
-    return work
-
-
-REFERENCE = _reference()
-
-
-def reference_us() -> float:
-    """Fastest of a few short repeats: the machine's speed right now."""
-    return min(timeit.repeat(REFERENCE, number=200, repeat=5)) / 200 * 1e6
-
-
-@pytest.fixture(autouse=True)
-def _local_reference(request: pytest.FixtureRequest) -> Any:
-    """Time the reference just before and after each benchmark (their mean is stored), so
-    the regression gate can divide each figure by the machine's speed at that moment."""
-    if "benchmark" not in request.fixturenames:
-        yield
-        return
-    benchmark = request.getfixturevalue("benchmark")
-    before = reference_us()
-    yield
-    benchmark.extra_info["reference_us"] = (before + reference_us()) / 2
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ inside the commands that need them, so ``dthq backends`` stays fast and light.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import time
@@ -231,6 +232,7 @@ def bench(profile_name: str, only: str | None, out: Path) -> None:
     ]
     if only and only not in suites:
         args += ["-k", only]
+    _pin_to_one_cpu()
     start = time.perf_counter()
     with _Progress() as progress:
         code = pytest.main(args, plugins=[progress])
@@ -249,6 +251,14 @@ def bench(profile_name: str, only: str | None, out: Path) -> None:
         f"{len(raw['benchmarks'])} benchmarks in {wall:.0f} s; wrote {len(written)} "
         f"files to {out}/ (open {out / 'report.html'})"
     )
+
+
+def _pin_to_one_cpu() -> None:
+    """Run on one CPU (the last one allowed, away from CPU 0's interrupts): a run that hops
+    between cores of different load drifts by tens of percent on a shared machine."""
+    if hasattr(os, "sched_setaffinity"):
+        allowed = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {max(allowed)})
 
 
 class _Progress:

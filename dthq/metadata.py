@@ -83,6 +83,9 @@ def collect() -> dict[str, Any]:
         "cpu_model": cpu["model"],
         "cpu_flags": cpu["flags"],
         "cpu_count": os.cpu_count(),
+        "cpu_affinity": sorted(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else None,
         "machine": platform.machine(),
         "os": f"{platform.system()} {platform.release()}",
         "python": sys.version.split()[0],

@@ -1,18 +1,17 @@
 """The regression gate: compare two results files on ratios, not absolute times.
 
-Each figure is divided by an in-run reference: the time of a fixed reference
-workload measured just before and after that very benchmark (bench/conftest.py),
-which follows the speed of a shared machine from moment to moment. Results
-without it fall back to the run's floor, the geometric mean of the primitive
-times (KEM, AEAD, codec, ...) over the primitives both runs share.
+Each figure is divided by its run's floor: the geometric mean of the primitive
+times (KEM, AEAD, codec, ...) measured in the same run, over the primitives both
+runs share. A uniformly slower or busier machine moves the floor with everything
+else and passes; our own code getting slower moves its figures against the floor
+and fails.
 
 The gate compares each figure's fastest round, not its median: contention only
-ever adds time, so the minimum is the most repeatable estimate of what our code
-costs (the reports show medians). A uniformly slower or busier machine moves the
-reference with everything else and passes; our own code getting slower moves its
-figures against the reference and fails. A change inside the threshold, or inside
-the runs' own IQR noise, is "not significant" (reported apart from faster/slower,
-as pyperf does).
+ever adds time, so the minimum is the most repeatable estimate of what the code
+costs (the reports show medians). `dthq bench` also pins itself to one CPU, so a
+run does not hop between cores of different load. A change inside the threshold,
+or inside the runs' own IQR noise, is "not significant" (reported apart from
+faster/slower, as pyperf does).
 """
 
 from __future__ import annotations
@@ -21,11 +20,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-Figure = tuple[float, float, float | None]  # (time, relative noise, reference time)
+Figure = tuple[float, float]  # (fastest round, relative noise: IQR / median)
 
 
 def _fig(t: dict[str, float]) -> Figure:
-    return t.get("min", t["median"]), t["iqr"] / t["median"], t.get("reference_us")
+    return t.get("min", t["median"]), t["iqr"] / t["median"]
 
 
 def figures(results: dict[str, Any]) -> dict[str, Figure]:
@@ -34,7 +33,6 @@ def figures(results: dict[str, Any]) -> dict[str, Figure]:
         out[f"primitive {p['name']}"] = (
             p.get("min_us", p["median_us"]),
             p["iqr_us"] / p["median_us"],
-            p.get("reference_us"),
         )
     for r in results["table3"]:
         for fig in ("handshake_ms", "latency_ms", "message_ms", "comp_overhead_ms"):
@@ -73,9 +71,8 @@ def compare(baseline: dict[str, Any], current: dict[str, Any], threshold: float)
     base, cur = figures(baseline), figures(current)
     changes = []
     for name in sorted(base.keys() & cur.keys()):
-        (bm, bn, bref), (cm, cn, cref) = base[name], cur[name]
-        local = bool(bref and cref)  # the reference was timed beside this very benchmark
-        ratio = (cm / cref) / (bm / bref) if local else (cm / cur_floor) / (bm / base_floor)  # type: ignore[operator]
+        (bm, bn), (cm, cn) = base[name], cur[name]
+        ratio = (cm / cur_floor) / (bm / base_floor)
         noise = (bn + cn) / 2
         moved = abs(ratio - 1)
         if moved <= threshold or moved <= noise:

@@ -30,13 +30,10 @@ def _quantile(data: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
-def timing(
-    stats: dict[str, Any], scale: float, reference_us: float | None = None
-) -> dict[str, float]:
-    """A pytest-benchmark stats block in one unit (scale: seconds -> unit), with the
-    reference workload's time measured beside it (for the regression gate)."""
+def timing(stats: dict[str, Any], scale: float) -> dict[str, float]:
+    """A pytest-benchmark stats block in one unit (scale: seconds -> unit)."""
     data = stats.get("data") or [stats["median"]]
-    out = {
+    return {
         "median": stats["median"] * scale,
         "min": stats["min"] * scale,
         "q1": stats["q1"] * scale,
@@ -46,13 +43,6 @@ def timing(
         "p99": _quantile(data, 0.99) * scale,
         "rounds": stats["rounds"],
     }
-    if reference_us is not None:
-        out["reference_us"] = reference_us
-    return out
-
-
-def _t(bench: dict[str, Any], scale: float) -> dict[str, float]:
-    return timing(bench["stats"], scale, bench.get("extra_info", {}).get("reference_us"))
 
 
 def rate(stats: dict[str, Any]) -> dict[str, float]:
@@ -116,7 +106,6 @@ def _primitives(benches: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "rounds": t["rounds"],
             "timeit_median_us": info.get("timeit_median_us"),
             "timeit_min_us": info.get("timeit_min_us"),
-            "reference_us": info.get("reference_us"),
         }
         entry.update({k: v for k, v in info.items() if k not in entry and k != "suite"})
         out.append(entry)
@@ -139,17 +128,17 @@ def _table3(benches: list[dict[str, Any]], m: int) -> list[dict[str, Any]]:
             "scheme": spec.label,
             "paper_row": spec.paper,
             "quantum_safe": info["quantum_safe"],
-            "handshake_ms": _t(got["handshake"], 1e3),
-            "latency_ms": _t(got["latency"], 1e3),
+            "handshake_ms": timing(got["handshake"]["stats"], 1e3),
+            "latency_ms": timing(got["latency"]["stats"], 1e3),
             # Derived from two measured medians, not measured as one loop.
             "latency_amortised_ms": {
                 "median": (hs["median"] / m + msg["median"]) * 1e3,
                 "messages_per_session": m,
                 "derived": True,
             },
-            "message_ms": _t(got["message"], 1e3),
+            "message_ms": timing(got["message"]["stats"], 1e3),
             "throughput_msg_s": rate(msg),
-            "comp_overhead_ms": _t(got["crypto"], 1e3),
+            "comp_overhead_ms": timing(got["crypto"]["stats"], 1e3),
             "handshake_bytes": info["handshake_bytes"],
             "flights": info["flights"],
             "record_overhead_bytes": info["record_overhead_bytes"],
@@ -161,7 +150,7 @@ def _table3(benches: list[dict[str, Any]], m: int) -> list[dict[str, Any]]:
             ),
         }
         if "handshake_tcp" in got:
-            row["handshake_tcp_ms"] = _t(got["handshake_tcp"], 1e3)
+            row["handshake_tcp_ms"] = timing(got["handshake_tcp"]["stats"], 1e3)
         rows.append(row)
     return rows
 
