@@ -366,19 +366,20 @@ def compare(baseline: Path, current: Path, threshold: str, show: str) -> None:
                         f"{c.current:.4g}",
                         f"{c.ratio:.3f}",
                         f"{c.noise:.1%}",
-                        c.verdict,
+                        c.verdict if c.gated else f"{c.verdict} (floor, not gated)",
                     ]
                     for c in shown
                 ],
                 headers=["figure", "baseline", "current", "normalised ratio", "noise", "verdict"],
             )
         )
-    slower = [c for c in changes if c.verdict == "slower"]
-    faster = [c for c in changes if c.verdict == "faster"]
+    gated = [c for c in changes if c.gated]
+    slower = [c for c in gated if c.verdict == "slower"]
+    faster = [c for c in gated if c.verdict == "faster"]
     click.echo(
-        f"{len(changes)} figures: {len(slower)} slower, {len(faster)} faster, "
-        f"{len(changes) - len(slower) - len(faster)} not significant "
-        f"(threshold {limit:.0%})"
+        f"{len(gated)} gated figures: {len(slower)} slower, {len(faster)} faster, "
+        f"{len(gated) - len(slower) - len(faster)} not significant (threshold {limit:.0%}); "
+        f"{len(changes) - len(gated)} primitive floor figures reported, not gated"
     )
     if slower:
         raise click.exceptions.Exit(1)

@@ -67,8 +67,9 @@ def test_slowed_dthq_fails_the_gate(runs: dict[str, Path]) -> None:
 
 
 def test_same_code_same_machine_passes(runs: dict[str, Path]) -> None:
-    # On the shared 2-core CI machine, reruns of unchanged code were seen to move single
-    # figures by up to ~40 % even on their fastest rounds, so this end-to-end check uses
-    # 60 %: still far below the 3x slowdown above. test_reports.py pins the 10 % logic.
-    result = _compare(runs["base"], runs["again"], "60%")
+    # dthq bench pins itself to one CPU and the gate compares fastest rounds; pinned full
+    # reruns on the shared 2-core CI machine passed at 10 %, but short subset runs are
+    # noisier, so this end-to-end check allows 25 % (still far below the 3x slowdown
+    # above). test_reports.py pins the 10 % logic exactly.
+    result = _compare(runs["base"], runs["again"], "25%")
     assert result.returncode == 0, result.stdout
