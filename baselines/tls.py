@@ -204,7 +204,7 @@ class TLS13Scheme:
                 if out:
                     flights.append(Flight(role, f"flight-{len(flights) + 1}", out))
                     peer.bio_write(out)
-            if all(done.values()) and not any(_pending(c) for c in (client, server)):
+            if all(done.values()):  # every output was drained and delivered above
                 break
         else:
             raise StateError("TLS handshake did not complete")
@@ -264,7 +264,3 @@ class TLS13Scheme:
         if (group or "").lower() != self.group.lower():
             raise UnsupportedError(f"negotiated group {group!r}, asked for {self.group}")
         return group
-
-
-def _pending(conn: SSL.Connection) -> bool:
-    return conn.want_read() is False and bool(_lib.BIO_ctrl_pending(conn._from_ssl))

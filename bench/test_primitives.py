@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 import dthq
+from dthq import scenarios
 from dthq.compression import make_codec
 from dthq.scenarios import SIZES
 from dthq.signatures import SigningKey
@@ -36,7 +37,7 @@ def run(benchmark: Any, name: str, fn: Callable[[], Any], **info: Any) -> None:
     benchmark.extra_info.update(timeit_median_us=median, timeit_min_us=fastest)
 
 
-KEMS = [n for n in ("ML-KEM-512", "ML-KEM-768", "ML-KEM-1024") if dthq.KEMS.backends(n)]
+KEMS = [n for n in scenarios.KEMS if dthq.KEMS.backends(n)]  # those a backend offers here
 
 
 @pytest.mark.parametrize("kem", KEMS)

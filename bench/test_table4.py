@@ -14,7 +14,7 @@ import pytest
 from conftest import scheme
 
 import dthq
-from dthq.compression import compress_adaptive
+from dthq.compression import NONE_ID, compress_adaptive
 from dthq.linkmodel import link_for
 from dthq.scenarios import PROFILES, TABLE4, Table4Cell
 
@@ -29,6 +29,7 @@ def _info(benchmark: Any, cell: Table4Cell, figure: str, s: Any, payload: bytes)
     session = s.establish()
     record = session.initiator.seal(payload, 1)
     codec_id, body = compress_adaptive(s.codec, payload)
+    link = link_for(cell.edge)
     benchmark.extra_info.update(
         suite="table4",
         cell=cell.key,
@@ -38,13 +39,13 @@ def _info(benchmark: Any, cell: Table4Cell, figure: str, s: Any, payload: bytes)
         figure=figure,
         codec=s.codec.name,
         aead=s.suite.aead_name,
-        compressed=codec_id != 0,
+        compressed=codec_id != NONE_ID,
         payload_bytes=len(payload),
         compressed_bytes=len(body),
         record_bytes=len(record),
         comm_bits=len(record) * 8,
-        link=link_for(cell.edge).name,
-        modelled_link_ms=link_for(cell.edge).transfer_ms(len(record)),
+        link=link.name,
+        modelled_link_ms=link.transfer_ms(len(record)),
     )
 
 

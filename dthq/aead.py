@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from dthq.errors import AuthenticationError, UnsupportedError
 from dthq.registry import Registry
@@ -67,16 +67,12 @@ class AEADBackend:
         return self._make(key)
 
 
-def _bad_nonce(backend: str, spec: AEADSpec, sizes: range, nonce: bytes) -> None:
+def _bad_nonce(backend: str, spec: AEADSpec, sizes: range, nonce: bytes) -> NoReturn:
+    """Callers check ``len(nonce) not in sizes`` inline (seal/open's hot path)."""
     raise UnsupportedError(
         f"{backend} {spec.name} takes nonces of {sizes.start}..{sizes.stop - 1} bytes, "
         f"got {len(nonce)}"
     )
-
-
-def _check_nonce(backend: str, spec: AEADSpec, sizes: range, nonce: bytes) -> None:
-    if len(nonce) not in sizes:
-        _bad_nonce(backend, spec, sizes, nonce)
 
 
 def _check_length(spec: AEADSpec, ciphertext: bytes) -> None:
@@ -174,14 +170,16 @@ class _PycryptodomeCipher:
         self._new = new
 
     def encrypt(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
-        _check_nonce("pycryptodome", self._spec, self._nonces, nonce)
+        if len(nonce) not in self._nonces:
+            _bad_nonce("pycryptodome", self._spec, self._nonces, nonce)
         cipher = self._new(self._key, nonce)
         cipher.update(aad)
         ct, tag = cipher.encrypt_and_digest(plaintext)
         return tag + ct if self._spec.tag_first else ct + tag
 
     def decrypt(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
-        _check_nonce("pycryptodome", self._spec, self._nonces, nonce)
+        if len(nonce) not in self._nonces:
+            _bad_nonce("pycryptodome", self._spec, self._nonces, nonce)
         _check_length(self._spec, ciphertext)
         size = self._spec.tag_size
         if self._spec.tag_first:

@@ -6,11 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dthq.compression import EDGE_PROFILES
 from dthq.errors import UnsupportedError
 from dthq.suites import KEY_LENGTHS
+from dthq.telemetry import SIZES as TELEMETRY_SIZES
 
-EDGES = ("far", "near")
-SIZES = ("small", "medium", "large")
+EDGES = tuple(EDGE_PROFILES)  # far, near
+SIZES = tuple(TELEMETRY_SIZES)  # small, medium, large
 KEMS = ("ML-KEM-768", "ML-KEM-1024", "ML-KEM-512")
 TABLE3_KEY_LENGTH = 256
 TABLE3_EDGE = "near"

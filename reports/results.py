@@ -112,10 +112,16 @@ def _primitives(benches: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda e: e["name"])
 
 
-def _table3(benches: list[dict[str, Any]], m: int) -> list[dict[str, Any]]:
-    figures: dict[str, dict[str, dict[str, Any]]] = {}
+def _by_figure(benches: list[dict[str, Any]], key: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """{row or cell key: {figure: benchmark}}."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
     for b in benches:
-        figures.setdefault(b["extra_info"]["row"], {})[b["extra_info"]["figure"]] = b
+        out.setdefault(b["extra_info"][key], {})[b["extra_info"]["figure"]] = b
+    return out
+
+
+def _table3(benches: list[dict[str, Any]], m: int) -> list[dict[str, Any]]:
+    figures = _by_figure(benches, "row")
     rows = []
     for spec in scenarios.TABLE3:
         got = figures.get(spec.key, {})
@@ -156,9 +162,7 @@ def _table3(benches: list[dict[str, Any]], m: int) -> list[dict[str, Any]]:
 
 
 def _table4(benches: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    figures: dict[str, dict[str, dict[str, Any]]] = {}
-    for b in benches:
-        figures.setdefault(b["extra_info"]["cell"], {})[b["extra_info"]["figure"]] = b
+    figures = _by_figure(benches, "cell")
     rows = []
     for cell in scenarios.TABLE4:
         got = figures.get(cell.key, {})
@@ -245,6 +249,21 @@ def read_json(path: str | Path) -> Any:
         raise ResultsError(
             f"{path}: not valid JSON (truncated?) at line {exc.lineno}: {exc.msg}"
         ) from None
+
+
+def from_file(path: str | Path) -> dict[str, Any]:
+    """A validated results dict from our results.json or from raw pytest-benchmark JSON."""
+    raw = read_json(path)
+    if isinstance(raw, dict) and "benchmarks" in raw and "machine_info" in raw:
+        try:
+            raw = from_benchmark_json(raw)
+        except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+            raise ResultsError(
+                f"{path}: pytest-benchmark JSON not from these bench suites "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
+    validate(raw, str(path))
+    return raw
 
 
 def load(path: str | Path) -> dict[str, Any]:

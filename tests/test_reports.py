@@ -221,6 +221,16 @@ def test_report_accepts_raw_benchmark_json(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "out" / "results.json").read_text())["schema_version"] == 1
 
 
+def test_foreign_benchmark_json_is_a_clear_error(tmp_path: Path) -> None:
+    raw = fake_benchmark_json()
+    del raw["benchmarks"][0]["extra_info"]["name"]
+    path = tmp_path / "foreign.json"
+    path.write_text(json.dumps(raw))
+    result = CliRunner().invoke(main, ["report", str(path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: ") and "not from these bench suites" in result.output
+
+
 def test_unchanged_input_is_not_mutated() -> None:
     base = results()
     snapshot = copy.deepcopy(base)
