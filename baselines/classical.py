@@ -11,10 +11,18 @@ import os
 from typing import Any
 
 import dthq
-from dthq import AuthenticationError, DecodeError, MemoryTransport, Session, UnsupportedError
+from dthq import (
+    AuthenticationError,
+    DecodeError,
+    MemoryTransport,
+    RecordLayer,
+    Session,
+    SessionKeys,
+    UnsupportedError,
+)
 
 NONCE = 32
-IDS = b"\x08device-A\x09service-B"  # both ids, length-prefixed, as DTHQ binds them
+DEVICE_ID, SERVICE_ID = b"device-A", b"service-B"  # the ids DTHQ's scheme binds
 
 
 class ClassicalScheme:
@@ -102,18 +110,16 @@ class ClassicalScheme:
         t.send("A", self._confirm(secret_a, b"a", flight1 + flight2), "FINISH")
         self._verify(secret_b, b"a", flight1 + flight2, t.receive("B"))
         transcript = flight1 + flight2 + t.log[-1].data
-        a2b, b2a = (
-            self._key(secret_a, b"a2b", transcript),
-            self._key(secret_a, b"b2a", transcript),
-        )
-        b_a2b, b_b2a = (
-            self._key(secret_b, b"a2b", transcript),
-            self._key(secret_b, b"b2a", transcript),
-        )
+        th = hashlib.new(self._h, transcript).digest()
+
+        def keys(role: str, secret: bytes) -> SessionKeys:
+            a2b, b2a = self._key(secret, b"a2b", transcript), self._key(secret, b"b2a", transcript)
+            return SessionKeys(role, self.suite, a2b, b2a, DEVICE_ID, SERVICE_ID, th)
+
         return Session(
             self.name,
-            dthq.RecordLayer(self.suite, a2b, b2a, IDS, now_ms, codec=self.codec),
-            dthq.RecordLayer(self.suite, b_b2a, b_a2b, IDS, now_ms, codec=self.codec),
+            RecordLayer.from_keys(keys("A", secret_a), now_ms, codec=self.codec),
+            RecordLayer.from_keys(keys("B", secret_b), now_ms, codec=self.codec),
             t.log,
             self.params,
         )

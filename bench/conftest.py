@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
-import baselines  # noqa: F401  (registers the baselines in dthq.SCHEMES)
 import dthq
-from dthq.metadata import collect
-from dthq.scenarios import Profile, profile
+from dthq.harness.metadata import collect
+from dthq.harness.scenarios import Profile, profile
+
+dthq.load_plugins()  # the baselines (and any installed scheme) are entry points
 
 SLOWDOWN_ENV = "DTHQ_BENCH_SLOWDOWN"
 
@@ -68,8 +69,8 @@ def _inject_slowdown() -> Any:
     if factor == 1:
         yield
         return
-    from dthq.dthq_scheme import DTHQScheme
-    from dthq.record import RecordLayer
+    from dthq.protocol.record import RecordLayer
+    from dthq.schemes.dthq import DTHQScheme
 
     patch = pytest.MonkeyPatch()
     patch.setattr(DTHQScheme, "establish", _slowed(DTHQScheme.establish, factor))

@@ -14,12 +14,15 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 import dthq
-from dthq import scenarios
-from dthq.compression import make_codec
-from dthq.scenarios import SIZES
-from dthq.signatures import SigningKey
+from dthq.crypto.aead import get_aead
+from dthq.crypto.kem import KEMS, get_kem
+from dthq.crypto.signatures import SigningKey
+from dthq.harness import scenarios
+from dthq.harness.scenarios import SIZES
+from dthq.harness.telemetry import TelemetryGenerator
+from dthq.protocol.compression import make_codec
 
-PAYLOADS = {size: dthq.TelemetryGenerator(seed=1).payload(size) for size in SIZES}
+PAYLOADS = {size: TelemetryGenerator(seed=1).payload(size) for size in SIZES}
 
 
 def _timeit_us(fn: Callable[[], Any]) -> tuple[float, float]:
@@ -37,13 +40,13 @@ def run(benchmark: Any, name: str, fn: Callable[[], Any], **info: Any) -> None:
     benchmark.extra_info.update(timeit_median_us=median, timeit_min_us=fastest)
 
 
-KEMS = [n for n in scenarios.KEMS if dthq.KEMS.backends(n)]  # those a backend offers here
+KEMS = [n for n in scenarios.KEMS if KEMS.backends(n)]  # those a backend offers here
 
 
 @pytest.mark.parametrize("kem", KEMS)
 @pytest.mark.parametrize("op", ["keygen", "encaps", "decaps"])
 def test_kem(benchmark: Any, kem: str, op: str) -> None:
-    impl = dthq.get_kem(kem)
+    impl = get_kem(kem)
     dk, ek = impl.generate()
     ct, _ = impl.encapsulate(ek)
     fn = {
@@ -57,7 +60,7 @@ def test_kem(benchmark: Any, kem: str, op: str) -> None:
 @pytest.mark.parametrize("level", ["ML-DSA-44", "ML-DSA-65"])
 @pytest.mark.parametrize("op", ["sign", "verify"])
 def test_signature(benchmark: Any, level: str, op: str) -> None:
-    from dthq.signatures import spec_named, verify
+    from dthq.crypto.signatures import spec_named, verify
 
     key = SigningKey.generate(level)
     message = os.urandom(64)
@@ -76,7 +79,7 @@ AEADS = ["AES-128-GCM", "AES-256-GCM", "ChaCha20-Poly1305", "AES-256-SIV"]
 @pytest.mark.parametrize("aead", AEADS)
 @pytest.mark.parametrize("size", SIZES)
 def test_aead_seal_open(benchmark: Any, aead: str, backend: str, size: str) -> None:
-    impl = dthq.get_aead(aead, backend)
+    impl = get_aead(aead, backend)
     cipher = impl.new(os.urandom(impl.spec.key_size))
     nonce, aad, data = os.urandom(12), os.urandom(30), PAYLOADS[size]
 

@@ -14,9 +14,10 @@ import pytest
 from conftest import scheme
 
 import dthq
-from dthq.scenarios import TABLE3, TABLE3_EDGE, TABLE3_KEY_LENGTH, TABLE3_SIZE, Table3Row
+from dthq.harness.scenarios import TABLE3, TABLE3_EDGE, TABLE3_KEY_LENGTH, TABLE3_SIZE, Table3Row
+from dthq.harness.telemetry import TelemetryGenerator
 
-READING = dthq.TelemetryGenerator(seed=1).payload(TABLE3_SIZE)
+READING = TelemetryGenerator(seed=1).payload(TABLE3_SIZE)
 ROWS = [pytest.param(row, id=row.key) for row in TABLE3]
 
 

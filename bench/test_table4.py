@@ -13,16 +13,16 @@ from typing import Any
 import pytest
 from conftest import scheme
 
-import dthq
-from dthq.compression import NONE_ID, compress_adaptive
-from dthq.linkmodel import link_for
-from dthq.scenarios import PROFILES, TABLE4, Table4Cell
+from dthq.harness.linkmodel import link_for
+from dthq.harness.scenarios import PROFILES, TABLE4, Table4Cell
+from dthq.harness.telemetry import TelemetryGenerator
+from dthq.protocol.compression import NONE_ID, compress_adaptive
 
 CELLS = [pytest.param(cell, id=cell.key) for cell in TABLE4]
 
 
 def _payload(cell: Table4Cell) -> bytes:
-    return dthq.TelemetryGenerator(seed=1).payload(cell.size)  # the primitives' bytes too
+    return TelemetryGenerator(seed=1).payload(cell.size)  # the primitives' bytes too
 
 
 def _info(benchmark: Any, cell: Table4Cell, figure: str, s: Any, payload: bytes) -> None:

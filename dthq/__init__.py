@@ -1,12 +1,12 @@
 """DTHQ bench: a minimal, real DTHQ protocol and the harness that measures it.
 
-The public API (what ``baselines`` and ``bench`` may import) is re-exported here.
+This module re-exports the public API: what a scheme author (``baselines`` is one)
+or a user driving the protocol needs. Everything else is imported from its module:
+``dthq.crypto`` (primitives), ``dthq.protocol`` (the protocol), ``dthq.harness``
+(what the benchmarks measure).
 """
 
-from dthq import linkmodel, scenarios
-from dthq.aead import AEADS, get_aead
-from dthq.compression import EDGE_PROFILES, compress_adaptive, edge_profile, make_codec
-from dthq.dthq_scheme import DTHQScheme
+from dthq.crypto.hkdf import hkdf
 from dthq.errors import (
     AuthenticationError,
     DecodeError,
@@ -15,35 +15,39 @@ from dthq.errors import (
     StateError,
     UnsupportedError,
 )
-from dthq.handshake import Auth, Initiator, InitiatorConfig, PeerRecord, Responder, ResponderConfig
-from dthq.kem import KEMS, get_kem
-from dthq.keyschedule import hkdf
-from dthq.record import Record, RecordLayer, RekeyPolicy
-from dthq.scheme import SCHEMES, Channel, Scheme, Session, load_plugins
-from dthq.suites import KEY_LENGTHS, Suite, suite_for
-from dthq.telemetry import TelemetryGenerator
-from dthq.transport import Flight, MemoryTransport
+from dthq.protocol.compression import edge_profile, make_codec
+from dthq.protocol.config import (
+    Auth,
+    InitiatorConfig,
+    KeyProvider,
+    Mode,
+    PeerRecord,
+    ResponderConfig,
+)
+from dthq.protocol.handshake import Initiator, Responder
+from dthq.protocol.keyschedule import SessionKeys
+from dthq.protocol.record import Record, RecordLayer, RekeyPolicy
+from dthq.protocol.suites import KEY_LENGTHS, Suite, suite_for
+from dthq.schemes import SCHEMES, Channel, DTHQScheme, Scheme, Session, load_plugins
+from dthq.transport import Flight, MemoryTransport, Transport
 
 __version__ = "0.1.0"
 
-SCHEMES.register("dthq", "dthq", lambda: DTHQScheme)
-
 __all__ = [
-    "AEADS",
-    "KEMS",
-    "SCHEMES",
-    "EDGE_PROFILES",
     "KEY_LENGTHS",
+    "SCHEMES",
     "Auth",
     "AuthenticationError",
     "Channel",
-    "DecodeError",
     "DTHQError",
     "DTHQScheme",
+    "DecodeError",
     "Flight",
     "Initiator",
     "InitiatorConfig",
+    "KeyProvider",
     "MemoryTransport",
+    "Mode",
     "PeerRecord",
     "Record",
     "RecordLayer",
@@ -53,17 +57,13 @@ __all__ = [
     "ResponderConfig",
     "Scheme",
     "Session",
+    "SessionKeys",
     "StateError",
     "Suite",
-    "TelemetryGenerator",
+    "Transport",
     "UnsupportedError",
-    "compress_adaptive",
     "edge_profile",
-    "get_aead",
-    "get_kem",
     "hkdf",
-    "linkmodel",
-    "scenarios",
     "load_plugins",
     "make_codec",
     "suite_for",

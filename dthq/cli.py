@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from dthq.errors import DTHQError, UnsupportedError
-from dthq.suites import KEY_LENGTHS
+from dthq.protocol.suites import KEY_LENGTHS
 
 
 class _Group(click.Group):
@@ -113,8 +113,8 @@ def handshake(
     (ephemeral ML-KEM key generation included; provisioning of the PSK or
     ML-DSA keys is not). It is a wall-clock figure for this machine only.
     """
-    from dthq.dthq_scheme import DTHQScheme
-    from dthq.telemetry import TelemetryGenerator
+    from dthq.harness.telemetry import TelemetryGenerator
+    from dthq.schemes.dthq import DTHQScheme
 
     scheme = DTHQScheme(
         key_length=int(key_length),
@@ -197,7 +197,7 @@ def bench(profile_name: str, only: str | None, out: Path) -> None:
     """
     import pytest
 
-    from dthq.scenarios import profile
+    from dthq.harness.scenarios import profile
     from reports.build import write_report
     from reports.results import from_benchmark_json
 
@@ -381,8 +381,8 @@ def compare(baseline: Path, current: Path, threshold: str, show: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def backends(as_json: bool) -> None:
     """List every KEM and AEAD backend, whether it is available, and why not."""
-    from dthq.aead import AEADS
-    from dthq.kem import KEMS
+    from dthq.crypto.aead import AEADS
+    from dthq.crypto.kem import KEMS
 
     rows = [
         {

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 
-from dthq import scenarios
+from dthq.harness import scenarios
 
 COLOURS = {"far": "#d95f02", "near": "#1b9e77"}
 

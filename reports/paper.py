@@ -6,7 +6,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from dthq import scenarios
+from dthq.harness import scenarios
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import dthq
-from dthq import linkmodel, scenarios
+from dthq.harness import linkmodel, scenarios
 
 SCHEMA_VERSION = 1
 FORMAT = "dthq-bench-results"

@@ -8,7 +8,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from dthq import scenarios
+from dthq.harness import scenarios
 
 
 def fmt(value: float | None, digits: int = 3) -> str:

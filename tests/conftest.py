@@ -7,9 +7,10 @@ from functools import cache
 import pytest
 from hypothesis import HealthCheck, settings
 
-from dthq.dthq_scheme import DTHQScheme
 from dthq.errors import StateError
-from dthq.handshake import Initiator, Responder
+from dthq.protocol.handshake import Initiator, Responder
+from dthq.protocol.record import RecordLayer
+from dthq.schemes.dthq import DTHQScheme
 
 settings.register_profile(
     "default", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=200
@@ -38,12 +39,17 @@ def run(s: DTHQScheme) -> tuple[Initiator, Responder, list[bytes]]:
     return a, b, [hello, reply, finish]
 
 
+def channel(party: Initiator | Responder, now_ms: int = 0, **options: object) -> RecordLayer:
+    """The record layer of an established party, built from its released keys."""
+    return RecordLayer.from_keys(party.session_keys(), now_ms, **options)  # type: ignore[arg-type]
+
+
 def assert_no_keys(*parties: Initiator | Responder) -> None:
     """No session key is released by any of these machines."""
     for party in parties:
         assert not party.established
         with pytest.raises(StateError):
-            party.session(0)
+            party.session_keys()
 
 
 @pytest.fixture(params=["psk", "mldsa"])

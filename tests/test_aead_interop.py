@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dthq.aead import SPECS, get_aead
+from dthq.crypto.aead import SPECS, get_aead
 from dthq.errors import AuthenticationError
 
 

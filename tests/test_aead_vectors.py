@@ -1,4 +1,4 @@
-"""Wycheproof AEAD vectors through OUR wrapper (dthq.aead), for both backends.
+"""Wycheproof AEAD vectors through OUR wrapper (dthq.crypto.aead), for both backends.
 
 Only key sizes of algorithms we offer are collected (no AES-192-GCM, no
 AES-128/192-SIV); nonce sizes a backend cannot take skip with the reason.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from vectors import Vector, wycheproof
 
-from dthq.aead import get_aead
+from dthq.crypto.aead import get_aead
 from dthq.errors import DTHQError
 
 BACKENDS = ["cryptography", "pycryptodome"]

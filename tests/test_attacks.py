@@ -9,7 +9,7 @@ import itertools
 import pytest
 from conftest import assert_no_keys, machines, run, scheme
 
-from dthq.dthq_scheme import DTHQScheme
+from dthq.crypto.signatures import SigningKey
 from dthq.errors import (
     AuthenticationError,
     DecodeError,
@@ -17,9 +17,10 @@ from dthq.errors import (
     StateError,
     UnsupportedError,
 )
-from dthq.handshake import Auth, Initiator, PeerRecord, Responder, State
-from dthq.signatures import SigningKey
-from dthq.wire import MAX_FLIGHT_SIZE, NONCE_SIZE, Finish, Hello, Reply
+from dthq.protocol.config import Auth, PeerRecord
+from dthq.protocol.handshake import Initiator, Responder, State
+from dthq.protocol.wire import MAX_FLIGHT_SIZE, NONCE_SIZE, Finish, Hello, Reply
+from dthq.schemes.dthq import DTHQScheme
 
 Spans = list[tuple[int, int, tuple[type[DTHQError], ...]]]
 DECODE = (DecodeError,)
@@ -331,4 +332,4 @@ def test_failed_handshake_drops_secrets() -> None:
     assert reply is not None
     with pytest.raises(AuthenticationError):
         a.receive(flip(reply, len(reply) - 1))
-    assert a._schedule is None and a._secrets is None
+    assert a._schedule is None and a._keys is None

@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dthq.compression import (
+from dthq.errors import DecodeError, UnsupportedError
+from dthq.harness.telemetry import SIZES, TelemetryGenerator
+from dthq.protocol.compression import (
     DECODERS,
     EDGE_PROFILES,
     NONE_ID,
@@ -17,8 +19,6 @@ from dthq.compression import (
     edge_profile,
     make_codec,
 )
-from dthq.errors import DecodeError, UnsupportedError
-from dthq.telemetry import SIZES, TelemetryGenerator
 
 CODECS = ["none", "lz4", "brotli"]
 

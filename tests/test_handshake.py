@@ -6,13 +6,13 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from conftest import assert_no_keys, machines, run, scheme
+from conftest import assert_no_keys, channel, machines, run, scheme
 
+from dthq.crypto.kem import KEMS
 from dthq.errors import AuthenticationError, DecodeError, StateError, UnsupportedError
-from dthq.handshake import State
-from dthq.kem import KEMS
-from dthq.suites import KEY_LENGTHS
-from dthq.telemetry import TelemetryGenerator
+from dthq.harness.telemetry import TelemetryGenerator
+from dthq.protocol.handshake import State
+from dthq.protocol.suites import KEY_LENGTHS
 
 KEMS_AVAILABLE = [n for n in ("ML-KEM-512", "ML-KEM-768", "ML-KEM-1024") if KEMS.backends(n)]
 COMBOS = list(itertools.product(KEMS_AVAILABLE, ["psk", "mldsa44", "mldsa65"], KEY_LENGTHS))
@@ -26,7 +26,7 @@ def test_every_combination_round_trips(kem: str, auth: str, key_length: int) -> 
     a, b, _flights = run(s)
     assert a.state is b.state is State.ESTABLISHED
     assert b.peer_id == s.initiator_config.id_a and a.peer_id == s.responder_config.id_b
-    sa, sb = a.session(5), b.session(5)
+    sa, sb = channel(a, 5), channel(b, 5)
     readings = TelemetryGenerator(seed=key_length)
     for i in range(5):
         payload = readings.payload("small")
@@ -37,7 +37,7 @@ def test_every_combination_round_trips(kem: str, auth: str, key_length: int) -> 
 
 def test_directions_use_different_keys() -> None:
     a, b, _ = run(scheme())
-    sa, sb = a.session(0), b.session(0)
+    sa, sb = channel(a), channel(b)
     # A's record opened by A itself (a reflection) must fail: direction keys differ.
     record = sa.seal(b"reading", 1)
     with pytest.raises(AuthenticationError):
@@ -49,7 +49,7 @@ def test_sessions_have_fresh_keys() -> None:
     s = scheme()
     (a1, _, f1), (a2, _, f2) = run(s), run(s)
     assert f1 != f2
-    r1, r2 = a1.session(0).seal(b"x", 1), a2.session(0).seal(b"x", 1)
+    r1, r2 = channel(a1).seal(b"x", 1), channel(a2).seal(b"x", 1)
     assert r1 != r2
 
 
@@ -102,17 +102,46 @@ def test_closed_machine_stays_closed() -> None:
         b.receive(a.start())
 
 
-def test_flight_after_established_is_refused_without_closing() -> None:
+def test_flight_after_established_closes_the_machine() -> None:
+    # A replayed or stray flight to an established machine is an attack or a bug:
+    # the machine closes, and keys it has not yet released are never released.
     a, b, (_hello, reply, finish) = run(scheme())
-    with pytest.raises(StateError):
+    with pytest.raises(StateError, match="after the handshake completed"):
         b.receive(finish)
+    with pytest.raises(StateError, match="after the handshake completed"):
+        a.receive(reply)
+    assert a.state is b.state is State.CLOSED
+    assert_no_keys(a, b)
+
+
+def test_session_keys_are_released_exactly_once() -> None:
+    a, b, _ = run(scheme())
+    keys_a, keys_b = a.session_keys(), b.session_keys()
+    with pytest.raises(StateError, match="already released"):
+        a.session_keys()
+    with pytest.raises(StateError, match="already released"):
+        b.session_keys()
+    # Both ends hold the same keys, each knowing its own direction.
+    assert (keys_a.role, keys_b.role) == ("A", "B")
+    assert keys_a.send_secret == keys_b.receive_secret != keys_a.receive_secret
+    assert keys_a.transcript_hash == keys_b.transcript_hash
+    assert (keys_a.id_a, keys_a.id_b) == (keys_b.id_a, keys_b.id_b) == (b"device-A", b"service-B")
+    assert keys_a.suite == keys_b.suite
+    assert keys_a.send_secret.hex() not in repr(keys_a)  # secrets stay out of logs
+
+
+def test_session_keys_after_release_then_stray_flight() -> None:
+    a, _b, (_hello, reply, _finish) = run(scheme())
+    a.session_keys()
     with pytest.raises(StateError):
         a.receive(reply)
-    assert a.established and b.established
+    assert a.state is State.CLOSED
+    with pytest.raises(StateError):
+        a.session_keys()
 
 
 def test_unknown_kem_or_chacha_misuse_is_unsupported() -> None:
-    from dthq.dthq_scheme import DTHQScheme
+    from dthq.schemes.dthq import DTHQScheme
 
     with pytest.raises(UnsupportedError):
         DTHQScheme(kem="ML-KEM-9999").establish()
@@ -123,7 +152,7 @@ def test_unknown_kem_or_chacha_misuse_is_unsupported() -> None:
 
 
 def test_chacha_alternative_round_trips() -> None:
-    from dthq.dthq_scheme import DTHQScheme
+    from dthq.schemes.dthq import DTHQScheme
 
     session = DTHQScheme(key_length=256, chacha=True).establish()
     assert session.params["aead"] == "ChaCha20-Poly1305"

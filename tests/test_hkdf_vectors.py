@@ -1,12 +1,12 @@
-"""Wycheproof HKDF vectors through our HKDF (dthq.keyschedule)."""
+"""Wycheproof HKDF vectors through our HKDF (dthq.protocol.keyschedule)."""
 
 from __future__ import annotations
 
 import pytest
 from vectors import Vector, wycheproof
 
+from dthq.crypto.hkdf import hkdf
 from dthq.errors import UnsupportedError
-from dthq.keyschedule import hkdf
 
 PARAMS = [
     param

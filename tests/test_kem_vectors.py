@@ -1,4 +1,4 @@
-"""Wycheproof ML-KEM vectors through our KEM backends (dthq.kem).
+"""Wycheproof ML-KEM vectors through our KEM backends (dthq.crypto.kem).
 
 Decapsulation and seeded key generation for every available backend; the
 encapsulation-key validity check (FIPS 203 modulus check) for the invalid
@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from vectors import Vector, wycheproof
 
+from dthq.crypto.kem import KEMS
 from dthq.errors import DecodeError, DTHQError
-from dthq.kem import KEMS
 
 LEVELS = ("768", "1024")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dthq import kem_liboqs
+from dthq.crypto.kem import liboqs as kem_liboqs
 
 SCRIPT = r"""
 import json, sys
@@ -21,7 +21,7 @@ def hook(event, args):
     if event.startswith(("subprocess.", "os.system", "os.exec", "os.posix_spawn", "os.fork")):
         events.append(event)
 sys.addaudithook(hook)
-from dthq.kem import KEMS
+from dthq.crypto.kem import KEMS
 from dthq.cli import main  # the CLI's import path too
 rows = [(e.name, e.backend, e.available, e.reason) for e in KEMS.entries()]
 print(json.dumps({"events": events, "oqs_imported": "oqs" in sys.modules, "rows": rows}))

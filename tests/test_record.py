@@ -7,17 +7,17 @@ legitimate record still opens.
 from __future__ import annotations
 
 import pytest
-from conftest import run, scheme
+from conftest import channel, run, scheme
 
-from dthq.compression import BROTLI_ID, LZ4_ID, NONE_ID, make_codec
 from dthq.errors import AuthenticationError, DecodeError, ReplayError, StateError
-from dthq.record import HEADER_SIZE, REPLAY_WINDOW, RecordLayer, RekeyPolicy
-from dthq.telemetry import TelemetryGenerator
+from dthq.harness.telemetry import TelemetryGenerator
+from dthq.protocol.compression import BROTLI_ID, LZ4_ID, NONE_ID, make_codec
+from dthq.protocol.record import HEADER_SIZE, REPLAY_WINDOW, RecordLayer, RekeyPolicy
 
 
 def pair(key_length: int = 256, **options) -> tuple[RecordLayer, RecordLayer]:
     a, b, _ = run(scheme("psk", key_length))
-    return a.session(0, **options), b.session(0, **options)
+    return channel(a, 0, **options), channel(b, 0, **options)
 
 
 class _Spy:
@@ -182,8 +182,8 @@ def test_timestamp_out_of_range() -> None:
 
 def test_decompression_bomb_is_refused_before_expanding() -> None:
     a, b, _ = run(scheme())
-    sender = a.session(0, codec=make_codec("brotli"), max_payload=1 << 24)
-    receiver = b.session(0, max_payload=4096)
+    sender = channel(a, 0, codec=make_codec("brotli"), max_payload=1 << 24)
+    receiver = channel(b, 0, max_payload=4096)
     bomb = sender.seal(b"\x00" * (1 << 20), 1)
     assert len(bomb) < 200
     with pytest.raises(DecodeError, match="limit"):

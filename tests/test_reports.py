@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from dthq.cli import main
-from dthq.scenarios import TABLE3, TABLE4
+from dthq.harness.scenarios import TABLE3, TABLE4
 from reports.build import FILES, write_report
 from reports.compare import compare, parse_threshold
 from reports.results import SCHEMA_VERSION, ResultsError, from_benchmark_json, load, validate

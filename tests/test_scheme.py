@@ -7,9 +7,9 @@ from importlib.metadata import EntryPoint
 import pytest
 
 import dthq
-from dthq import scheme as scheme_module
 from dthq.errors import UnsupportedError
-from dthq.transport import MemoryTransport
+from dthq.schemes import base as scheme_module
+from dthq.transport import MemoryTransport, Transport
 
 
 def test_dthq_is_registered_and_establishes() -> None:
@@ -19,7 +19,7 @@ def test_dthq_is_registered_and_establishes() -> None:
     assert [f.sender for f in session.flights] == ["A", "B", "A"]
     assert session.handshake_bytes == sum(len(f.data) for f in session.flights)
     assert session.params["codec"] == "lz4" and session.params["aead"] == "AES-128-GCM"
-    assert cls.quantum_safe in dthq.scheme.QUANTUM_SAFE
+    assert cls.quantum_safe in dthq.schemes.base.QUANTUM_SAFE
     record = session.initiator.seal(b"spo2=97", 1)
     assert len(record) == len(b"spo2=97") + session.initiator.overhead
     assert session.responder.open(record) == b"spo2=97"
@@ -47,7 +47,7 @@ def test_entry_point_plugins_register(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_memory_transport_is_ordered_and_counts_bytes() -> None:
-    t = MemoryTransport()
+    t: Transport = MemoryTransport()
     t.send("A", b"one", "HELLO")
     t.send("A", b"three", "record")
     t.send("B", b"xy")
@@ -57,3 +57,34 @@ def test_memory_transport_is_ordered_and_counts_bytes() -> None:
         t.receive("B")
     with pytest.raises(dthq.StateError):
         t.send("C", b"")
+
+
+class _LoggingTransport(MemoryTransport):
+    """A second Transport: any object with send/receive/log carries a handshake."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, str]] = []
+
+    def send(self, sender: str, data: bytes, name: str = "record") -> None:
+        self.calls.append(("send", sender))
+        super().send(sender, data, name)
+
+    def receive(self, receiver: str) -> bytes:
+        self.calls.append(("receive", receiver))
+        return super().receive(receiver)
+
+
+def test_a_scheme_establishes_over_any_transport() -> None:
+    transport = _LoggingTransport()
+    session = dthq.DTHQScheme().establish(now_ms=0, transport=transport)
+    assert transport.calls == [
+        ("send", "A"),
+        ("receive", "B"),
+        ("send", "B"),
+        ("receive", "A"),
+        ("send", "A"),
+        ("receive", "B"),
+    ]
+    assert session.flights == transport.log
+    assert session.responder.open(session.initiator.seal(b"hr=61", 1)) == b"hr=61"

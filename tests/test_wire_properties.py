@@ -6,13 +6,13 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from conftest import run, scheme
+from conftest import channel, run, scheme
 from hypothesis import given
 from hypothesis import strategies as st
 
 from dthq.errors import DecodeError, DTHQError
-from dthq.record import HEADER_SIZE, RecordLayer
-from dthq.wire import FINISH, HELLO, NONCE_SIZE, REPLY, Finish, Hello, Reply
+from dthq.protocol.record import HEADER_SIZE, RecordLayer
+from dthq.protocol.wire import FINISH, HELLO, NONCE_SIZE, REPLY, Finish, Hello, Reply
 
 u8 = st.integers(0, 255)
 ids = st.binary(min_size=1, max_size=64)
@@ -73,7 +73,7 @@ def test_mutated_messages_raise_only_decode_error(
 @pytest.fixture(scope="module")
 def receiver() -> RecordLayer:
     _, b, _ = run(scheme())
-    return b.session(0)
+    return channel(b)
 
 
 @given(data=st.binary(max_size=HEADER_SIZE + 64))

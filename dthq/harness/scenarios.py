@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dthq.compression import EDGE_PROFILES
 from dthq.errors import UnsupportedError
-from dthq.suites import KEY_LENGTHS
-from dthq.telemetry import SIZES as TELEMETRY_SIZES
+from dthq.harness.telemetry import SIZES as TELEMETRY_SIZES
+from dthq.protocol.compression import EDGE_PROFILES
+from dthq.protocol.suites import KEY_LENGTHS
 
 EDGES = tuple(EDGE_PROFILES)  # far, near
 SIZES = tuple(TELEMETRY_SIZES)  # small, medium, large

@@ -1,4 +1,4 @@
-"""HKDF (RFC 5869) and the DTHQ key schedule, shaped after TLS 1.3's (RFC 8446 §7.1).
+"""The DTHQ key schedule, shaped after TLS 1.3's (RFC 8446 §7.1), over HKDF (RFC 5869).
 
     early     = Extract(salt=0,                       ikm=PSK or 0)
     handshake = Extract(salt=Derive(early, "derived"), ikm=KEM shared secret or Kq)
@@ -14,57 +14,58 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, field
 
-from dthq.errors import UnsupportedError
-from dthq.suites import Suite
+from dthq.crypto.hkdf import empty_hash, hkdf_expand, hkdf_extract
+from dthq.protocol.suites import Suite
 
 LABEL_PREFIX = b"dthq1 "
-
-
-@cache
-def digest_size(hash_name: str) -> int:
-    return hashlib.new(hash_name).digest_size
-
-
-@cache
-def empty_hash(hash_name: str) -> bytes:
-    return hashlib.new(hash_name).digest()
-
-
-def hkdf_extract(hash_name: str, salt: bytes, ikm: bytes) -> bytes:
-    if not salt:
-        salt = bytes(digest_size(hash_name))
-    return hmac.digest(salt, ikm, hash_name)
-
-
-def hkdf_expand(hash_name: str, prk: bytes, info: bytes, length: int) -> bytes:
-    hash_len = digest_size(hash_name)
-    if 0 < length <= hash_len:  # one block: the key schedule's every call
-        return hmac.digest(prk, info + b"\x01", hash_name)[:length]
-    if not 0 <= length <= 255 * hash_len:
-        raise UnsupportedError(
-            f"HKDF-{hash_name.upper()} output of {length} bytes is outside 0..{255 * hash_len}"
-        )
-    out = b""
-    block = b""
-    counter = 1
-    while len(out) < length:
-        block = hmac.digest(prk, block + info + bytes([counter]), hash_name)
-        out += block
-        counter += 1
-    return out[:length]
-
-
-def hkdf(hash_name: str, ikm: bytes, salt: bytes, info: bytes, length: int) -> bytes:
-    return hkdf_expand(hash_name, hkdf_extract(hash_name, salt, ikm), info, length)
 
 
 def expand_label(hash_name: str, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
     full = LABEL_PREFIX + label
     info = struct.pack(">HB", length, len(full)) + full + struct.pack(">B", len(context)) + context
     return hkdf_expand(hash_name, secret, info, length)
+
+
+def encode_ids(id_a: bytes, id_b: bytes) -> bytes:
+    """Both ids, length-prefixed, A first: how every record binds them into its AAD."""
+    return struct.pack(">B", len(id_a)) + id_a + struct.pack(">B", len(id_b)) + id_b
+
+
+@dataclass(frozen=True)
+class SessionKeys:
+    """What a completed handshake releases, exactly once, to the party that ran it.
+
+    Everything a consumer (the record layer, an encrypted store, another record
+    format) needs to derive its own keys: the suite, both directions' epoch-0 traffic
+    secrets, both ids and the transcript hash. ``role`` says which direction is this
+    party's own. Secrets are kept out of ``repr``.
+    """
+
+    role: str  # "A" (device) or "B" (service)
+    suite: Suite
+    a2b: bytes = field(repr=False)
+    b2a: bytes = field(repr=False)
+    id_a: bytes
+    id_b: bytes
+    transcript_hash: bytes
+
+    def __post_init__(self) -> None:
+        if self.role not in ("A", "B"):
+            raise ValueError(f"role must be A or B, not {self.role!r}")  # a bug, never input
+
+    @property
+    def send_secret(self) -> bytes:
+        return self.a2b if self.role == "A" else self.b2a
+
+    @property
+    def receive_secret(self) -> bytes:
+        return self.b2a if self.role == "A" else self.a2b
+
+    @property
+    def ids(self) -> bytes:
+        return encode_ids(self.id_a, self.id_b)
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dthq.aead import SPECS as AEAD_SPECS
-from dthq.aead import AEADSpec
+from dthq.crypto.aead import SPECS as AEAD_SPECS
+from dthq.crypto.aead import AEADSpec
 from dthq.errors import UnsupportedError
 
 KEY_LENGTHS = (128, 256, 512)

@@ -1,25 +1,19 @@
-"""DTHQ as a :class:`~dthq.scheme.Scheme`: provisioning, then the three-flight handshake."""
+"""DTHQ as a :class:`~dthq.schemes.base.Scheme`: provisioning, then the three-flight handshake."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
-from dthq.compression import Codec, edge_profile, make_codec
+from dthq.crypto.signatures import SigningKey
 from dthq.errors import UnsupportedError
-from dthq.handshake import (
-    Auth,
-    Initiator,
-    InitiatorConfig,
-    PeerRecord,
-    Responder,
-    ResponderConfig,
-)
-from dthq.record import RekeyPolicy
-from dthq.scheme import Session
-from dthq.signatures import SigningKey
-from dthq.suites import suite_for
-from dthq.transport import MemoryTransport
+from dthq.protocol.compression import Codec, edge_profile, make_codec
+from dthq.protocol.config import Auth, InitiatorConfig, PeerRecord, ResponderConfig
+from dthq.protocol.handshake import Initiator, Responder
+from dthq.protocol.record import RecordLayer, RekeyPolicy
+from dthq.protocol.suites import suite_for
+from dthq.schemes.base import Session
+from dthq.transport import MemoryTransport, Transport
 
 AUTH_CHOICES = {
     "psk": Auth.PSK,
@@ -104,8 +98,9 @@ class DTHQScheme:
             "edge": self.edge,
         }
 
-    def establish(self, now_ms: int = 0) -> Session:
-        transport = MemoryTransport()
+    def establish(self, now_ms: int = 0, transport: Transport | None = None) -> Session:
+        """One complete handshake over ``transport`` (in memory unless given)."""
+        transport = transport or MemoryTransport()
         a = Initiator(self.initiator_config)
         b = Responder(self.responder_config)
         transport.send("A", a.start(), "HELLO")
@@ -114,11 +109,15 @@ class DTHQScheme:
         transport.send("B", reply, "REPLY")
         transport.send("A", a.receive(transport.receive("A")), "FINISH")
         b.receive(transport.receive("B"))
-        options: dict[str, Any] = {"rekey": self.rekey, "aead_backend": self.aead_backend}
+        options: dict[str, Any] = {
+            "codec": self.codec,
+            "rekey": self.rekey,
+            "aead_backend": self.aead_backend,
+        }
         return Session(
             self.name,
-            a.session(now_ms, codec=self.codec, **options),
-            b.session(now_ms, codec=self.codec, **options),
+            RecordLayer.from_keys(a.session_keys(), now_ms, **options),
+            RecordLayer.from_keys(b.session_keys(), now_ms, **options),
             transport.log,
             self.params,
         )

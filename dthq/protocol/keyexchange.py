@@ -1,23 +1,20 @@
 """Key establishment modes (paper Eq. 2) behind one seam.
 
-A mode turns A's key share into a shared secret on both sides. ``mlkem`` is
-here; the simulated-QKD mode (a later addition) registers itself the same way,
-with its key id as the share and ``Kq`` as the secret.
+A mode turns A's key share into a shared secret on both sides. Its factories receive
+the party's whole configuration (not just a KEM id), so a mode can use whatever
+provisioning gave it: the KEM and its backend for ``mlkem``, a key provider (the
+QKD key manager, role Q) for ``qkd``. ``mlkem`` is here; a mode registers by adding
+its factories to :data:`MODES`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from enum import IntEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
+from dthq.crypto.kem import KEM, DecapsulationKey, get_kem, spec_for_wire_id
 from dthq.errors import StateError, UnsupportedError
-from dthq.kem import KEM, DecapsulationKey, get_kem, spec_for_wire_id
-
-
-class Mode(IntEnum):
-    MLKEM = 1
-    QKD = 2
+from dthq.protocol.config import InitiatorConfig, Mode, ResponderConfig
 
 
 class InitiatorExchange(Protocol):
@@ -60,14 +57,20 @@ class MLKEMResponder:
         return self._kem.encapsulate(share)
 
 
-# mode -> (initiator factory, responder factory), each taking (kem wire id, backend).
-ExchangeFactories = tuple[
-    Callable[[int, str | None], InitiatorExchange], Callable[[int, str | None], ResponderExchange]
-]
-MODES: dict[Mode, ExchangeFactories] = {
-    Mode.MLKEM: (
-        lambda kem_id, backend: MLKEMInitiator(get_kem(spec_for_wire_id(kem_id).name, backend)),
-        lambda kem_id, backend: MLKEMResponder(get_kem(spec_for_wire_id(kem_id).name, backend)),
+class ModeFactories(NamedTuple):
+    """How each side of one mode is built: A from its config; B from its config and
+    the KEM id A's HELLO named."""
+
+    initiator: Callable[[InitiatorConfig], InitiatorExchange]
+    responder: Callable[[ResponderConfig, int], ResponderExchange]
+
+
+MODES: dict[Mode, ModeFactories] = {
+    Mode.MLKEM: ModeFactories(
+        lambda config: MLKEMInitiator(get_kem(config.kem, config.kem_backend)),
+        lambda config, kem_id: MLKEMResponder(
+            get_kem(spec_for_wire_id(kem_id).name, config.kem_backend)
+        ),
     ),
 }
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, NoReturn, Protocol
 
+from dthq.crypto.registry import Registry
 from dthq.errors import AuthenticationError, UnsupportedError
-from dthq.registry import Registry
 
 
 @dataclass(frozen=True)

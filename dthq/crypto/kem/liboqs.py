@@ -15,11 +15,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dthq.crypto.kem.spec import KEM, DecapsulationKey, KEMSpec, check_ct, check_ek, check_seed
 from dthq.errors import DecodeError
 
 if TYPE_CHECKING:
-    from dthq.kem import KEM, DecapsulationKey, KEMSpec
-    from dthq.registry import Registry
+    from dthq.crypto.registry import Registry
 
 _SYSTEM_DIRS = (
     "/usr/local/lib",
@@ -64,8 +64,6 @@ class _OqsDecapsulationKey:
         self._spec = spec
 
     def decapsulate(self, ciphertext: bytes) -> bytes:
-        from dthq.kem import check_ct
-
         check_ct(self._spec, ciphertext)
         return bytes(self._kem.decap_secret(ciphertext))  # type: ignore[attr-defined]
 
@@ -80,8 +78,6 @@ class OqsKEM:
         self._oqs = oqs
 
     def generate(self, seed: bytes | None = None) -> tuple[DecapsulationKey, bytes]:
-        from dthq.kem import check_seed
-
         kem = self._oqs.KeyEncapsulation(self.spec.name)
         if seed is None:
             ek = kem.generate_keypair()
@@ -91,8 +87,6 @@ class OqsKEM:
         return _OqsDecapsulationKey(kem, self.spec), bytes(ek)
 
     def encapsulate(self, ek: bytes) -> tuple[bytes, bytes]:
-        from dthq.kem import check_ek
-
         check_ek(self.spec, ek)
         with self._oqs.KeyEncapsulation(self.spec.name) as kem:
             try:

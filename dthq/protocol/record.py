@@ -14,11 +14,11 @@ import struct
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from dthq.aead import AEADBackend, Cipher, get_aead
-from dthq.compression import DECODERS, NONE_ID, Codec, Raw, compress_adaptive
+from dthq.crypto.aead import AEADBackend, Cipher, get_aead
 from dthq.errors import AuthenticationError, DecodeError, ReplayError, StateError
-from dthq.keyschedule import TrafficKeys, next_traffic_keys, traffic_keys
-from dthq.suites import Suite
+from dthq.protocol.compression import DECODERS, NONE_ID, Codec, Raw, compress_adaptive
+from dthq.protocol.keyschedule import SessionKeys, TrafficKeys, next_traffic_keys, traffic_keys
+from dthq.protocol.suites import Suite
 
 RECORD_VERSION = 1
 HEADER = struct.Struct(">BBHIHI")  # the u48 timestamp is split into u16 + u32
@@ -117,6 +117,30 @@ class RecordLayer:
         self._nonce_size = suite.aead.nonce_size
         self._min_record = HEADER_SIZE + suite.aead.tag_size
         self.closed = False
+
+    @classmethod
+    def from_keys(
+        cls,
+        keys: SessionKeys,
+        now_ms: int,
+        *,
+        codec: Codec | None = None,
+        rekey: RekeyPolicy | None = None,
+        aead_backend: str | None = None,
+        max_payload: int = 1 << 24,
+    ) -> RecordLayer:
+        """The record layer of the party that ``keys`` were released to."""
+        return cls(
+            keys.suite,
+            keys.send_secret,
+            keys.receive_secret,
+            keys.ids,
+            now_ms,
+            codec=codec,
+            rekey=rekey,
+            aead_backend=aead_backend,
+            max_payload=max_payload,
+        )
 
     @property
     def overhead(self) -> int:

@@ -75,7 +75,7 @@ def _openssl_versions() -> dict[str, str | None]:
 
 
 def collect() -> dict[str, Any]:
-    from dthq.kem_liboqs import probe
+    from dthq.crypto.kem.liboqs import probe
 
     liboqs_path, liboqs_reason = probe()
     cpu = _cpu()

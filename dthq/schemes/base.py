@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
-from dthq.registry import Registry
+from dthq.crypto.registry import Registry
 from dthq.transport import Flight
 
 QUANTUM_SAFE = ("no", "hybrid", "yes")
@@ -55,7 +55,9 @@ ENTRY_POINT_GROUP = "dthq.schemes"
 
 
 def load_plugins() -> None:
-    """Register schemes that installed distributions offer as entry points."""
+    """Register the schemes installed distributions offer as ``dthq.schemes`` entry
+    points (this project's baselines among them); idempotent. The runner and the CLI
+    call it, so an installed third-party scheme appears in ``dthq bench``."""
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name in SCHEMES.names(available_only=False):
             continue

@@ -2,11 +2,14 @@
 
 Bytes in, bytes out: ``Initiator.start()`` gives HELLO, ``Responder.receive(HELLO)``
 gives REPLY, ``Initiator.receive(REPLY)`` gives FINISH, ``Responder.receive(FINISH)``
-completes B. No sockets, no clocks: time is passed to ``session(now_ms)``.
+completes B. No sockets, no clocks. Once established, a machine hands its keys out
+exactly once as :class:`~dthq.protocol.keyschedule.SessionKeys` (after aioquic's
+key callbacks): the caller builds the record layer, or whatever else consumes them.
 
 Any failure (a malformed, unexpected, forged or downgraded flight) raises a
 :class:`~dthq.errors.DTHQError` and moves the machine to CLOSED, dropping every
-secret; a closed or unfinished machine never releases session keys.
+secret; so does any flight after establishment. A closed or unfinished machine never
+releases keys, and neither does one that already released them.
 """
 
 from __future__ import annotations
@@ -14,20 +17,24 @@ from __future__ import annotations
 import enum
 import hmac
 import os
-import struct
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 
-from dthq.compression import Codec
+from dthq.crypto.kem import SPECS as KEM_SPECS
+from dthq.crypto.kem import spec_for_wire_id
+from dthq.crypto.signatures import verify
 from dthq.errors import AuthenticationError, DecodeError, StateError, UnsupportedError
-from dthq.kem import SPECS as KEM_SPECS
-from dthq.kem import spec_for_wire_id
-from dthq.keyexchange import MODES, InitiatorExchange, Mode, parse_mode
-from dthq.keyschedule import KeySchedule
-from dthq.record import RecordLayer, RekeyPolicy
-from dthq.signatures import SignatureSpec, SigningKey, spec_named, verify
-from dthq.suites import SUITES, Suite, suite_by_id
-from dthq.wire import (
+from dthq.protocol.config import (
+    Auth,
+    InitiatorConfig,
+    PeerRecord,
+    ResponderConfig,
+    parse_auth,
+)
+from dthq.protocol.keyexchange import MODES, InitiatorExchange, parse_mode
+from dthq.protocol.keyschedule import KeySchedule, SessionKeys
+from dthq.protocol.suites import Suite, suite_by_id
+from dthq.protocol.wire import (
     FINISH,
     HELLO,
     MESSAGE_NAMES,
@@ -44,25 +51,6 @@ Random = Callable[[int], bytes]
 SIG_CONTEXT = {REPLY: b"dthq1 REPLY", FINISH: b"dthq1 FINISH"}
 
 
-class Auth(enum.IntEnum):
-    PSK = 1
-    MLDSA44 = 2
-    MLDSA65 = 3
-
-    @property
-    def signature(self) -> SignatureSpec | None:
-        return {Auth.MLDSA44: spec_named("ML-DSA-44"), Auth.MLDSA65: spec_named("ML-DSA-65")}.get(
-            self
-        )
-
-
-def parse_auth(value: int) -> Auth:
-    try:
-        return Auth(value)
-    except ValueError:
-        raise UnsupportedError(f"unknown authentication method {value}") from None
-
-
 class State(enum.Enum):
     START = "start"
     WAIT_REPLY = "wait-reply"
@@ -70,51 +58,6 @@ class State(enum.Enum):
     WAIT_FINISH = "wait-finish"
     ESTABLISHED = "established"
     CLOSED = "closed"
-
-
-@dataclass(frozen=True)
-class PeerRecord:
-    """What provisioning registered about a peer: its PSK or its ML-DSA public key."""
-
-    auth: Auth
-    psk: bytes | None = None
-    verify_key: bytes | None = None
-
-    def __post_init__(self) -> None:
-        if self.auth is Auth.PSK and (self.psk is None or len(self.psk) < 16):
-            raise UnsupportedError("psk authentication needs a PSK of at least 16 bytes")
-        if self.auth is not Auth.PSK and not self.verify_key:
-            raise UnsupportedError(f"{self.auth.name} authentication needs the peer's public key")
-
-
-@dataclass(frozen=True)
-class InitiatorConfig:
-    """Device A: its id, the service it expects, what it proposes, its credentials."""
-
-    id_a: bytes
-    id_b: bytes
-    suite: Suite
-    peer: PeerRecord  # B as registered at A (the PSK, or B's ML-DSA public key)
-    kem: str = "ML-KEM-768"
-    kem_backend: str | None = None
-    signing_key: SigningKey | None = None
-    mode: Mode = Mode.MLKEM
-
-
-@dataclass(frozen=True)
-class ResponderConfig:
-    """Service B: its id, the devices it knows, and what it accepts."""
-
-    id_b: bytes
-    devices: Mapping[bytes, PeerRecord]
-    signing_keys: Mapping[Auth, SigningKey] = field(default_factory=dict)
-    suites: frozenset[int] = frozenset(SUITES)
-    kems: frozenset[str] = frozenset(KEM_SPECS)
-    kem_backend: str | None = None
-
-
-def _ids(id_a: bytes, id_b: bytes) -> bytes:
-    return struct.pack(">B", len(id_a)) + id_a + struct.pack(">B", len(id_b)) + id_b
 
 
 class _Machine:
@@ -126,9 +69,9 @@ class _Machine:
         self.state = state
         self._random = random
         self._schedule: KeySchedule | None = None
-        self._secrets: tuple[bytes, bytes] | None = None  # (A->B, B->A)
+        self._keys: SessionKeys | None = None  # until released, exactly once
+        self._released = False
         self._suite: Suite | None = None
-        self._ids = b""
         self.peer_id: bytes | None = None
 
     @property
@@ -152,11 +95,13 @@ class _Machine:
     def _step(
         self, flight: bytes, state: State, kind: int, handler: Callable[[bytes], bytes | None]
     ) -> bytes | None:
-        """Run one flight's handler; any failure mid-handshake closes the machine."""
+        """Run one flight's handler; any failure, or any flight once established,
+        closes the machine."""
         if self.state is State.CLOSED:
             raise StateError("handshake is closed after an earlier failure")
         if self.state is State.ESTABLISHED:
-            raise StateError("unexpected flight after the handshake completed")
+            self._close()
+            raise StateError("unexpected flight after the handshake completed; closed")
         try:
             self._expect(flight, state, kind)
             return handler(flight)
@@ -169,33 +114,22 @@ class _Machine:
         if self._schedule is not None:
             self._schedule.wipe()
         self._schedule = None
-        self._secrets = None
+        self._keys = None
 
-    def session(
-        self,
-        now_ms: int,
-        *,
-        codec: Codec | None = None,
-        rekey: RekeyPolicy | None = None,
-        aead_backend: str | None = None,
-        max_payload: int = 1 << 24,
-    ) -> RecordLayer:
-        """This party's record layer; StateError unless the handshake completed."""
-        if self.state is not State.ESTABLISHED or self._secrets is None:
+    def _establish(self, keys: SessionKeys) -> None:
+        self._keys = keys
+        self.state = State.ESTABLISHED
+
+    def session_keys(self) -> SessionKeys:
+        """This party's :class:`SessionKeys`, released once; StateError before the
+        handshake completed, after a failure, or on a second request."""
+        if self._released:
+            raise StateError("session keys were already released")
+        if self.state is not State.ESTABLISHED or self._keys is None:
             raise StateError(f"no session keys in state {self.state.value}")
-        a2b, b2a = self._secrets
-        send, receive = (a2b, b2a) if self.role == "A" else (b2a, a2b)
-        return RecordLayer(
-            self.suite,
-            send,
-            receive,
-            self._ids,
-            now_ms,
-            codec=codec,
-            rekey=rekey,
-            aead_backend=aead_backend,
-            max_payload=max_payload,
-        )
+        keys, self._keys = self._keys, None
+        self._released = True
+        return keys
 
 
 def _check_version(version: int, what: str) -> None:
@@ -261,7 +195,7 @@ class Initiator(_Machine):
         kem_id = KEM_SPECS[c.kem].wire_id if c.kem in KEM_SPECS else -1
         if kem_id < 0:
             raise UnsupportedError(f"unknown KEM {c.kem!r}; choose {', '.join(KEM_SPECS)}")
-        self._exchange = MODES[c.mode][0](kem_id, c.kem_backend)
+        self._exchange = MODES[c.mode].initiator(c)
         hello = Hello(
             VERSION,
             c.mode,
@@ -309,11 +243,11 @@ class Initiator(_Machine):
             confirm=schedule.confirm_mac(b"a", th(self._hello, flight, finish.confirmed_part())),
         )
         out = finish.to_bytes()
-        self._secrets = schedule.traffic_secrets(th(self._hello, flight, out))
+        transcript_hash = th(self._hello, flight, out)
+        a2b, b2a = schedule.traffic_secrets(transcript_hash)
         schedule.wipe()
-        self._ids = _ids(c.id_a, c.id_b)
         self.peer_id = c.id_b
-        self.state = State.ESTABLISHED
+        self._establish(SessionKeys("A", c.suite, a2b, b2a, c.id_a, c.id_b, transcript_hash))
         return out
 
 
@@ -357,7 +291,8 @@ class Responder(_Machine):
         signing_key = c.signing_keys.get(auth)
         if auth.signature is not None and signing_key is None:
             raise UnsupportedError(f"this service has no {auth.name} signing key")
-        ciphertext, shared = MODES[mode][1](hello.kem_id, c.kem_backend).respond(hello.key_share)
+        exchange = MODES[mode].responder(c, hello.kem_id)
+        ciphertext, shared = exchange.respond(hello.key_share)
         schedule = KeySchedule(suite, peer.psk if auth is Auth.PSK else None)
         self._schedule = schedule
         schedule.mix_shared_secret(shared)
@@ -372,7 +307,6 @@ class Responder(_Machine):
         out = reply.to_bytes()
         self._suite, self._peer, self._auth = suite, peer, auth
         self._transcript = flight + out
-        self._ids = _ids(hello.id_a, c.id_b)
         self.peer_id = hello.id_a
         self.state = State.WAIT_FINISH
         return out
@@ -394,7 +328,11 @@ class Responder(_Machine):
             th(self._transcript, finish.confirmed_part()),
             "FINISH",
         )
-        self._secrets = schedule.traffic_secrets(th(self._transcript, flight))
+        transcript_hash = th(self._transcript, flight)
+        a2b, b2a = schedule.traffic_secrets(transcript_hash)
         schedule.wipe()
-        self.state = State.ESTABLISHED
+        assert self.peer_id is not None
+        self._establish(
+            SessionKeys("B", self.suite, a2b, b2a, self.peer_id, self.config.id_b, transcript_hash)
+        )
         return None

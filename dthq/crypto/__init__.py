@@ -1,0 +1,1 @@
+"""Primitives behind registries: AEAD, KEM backends, ML-DSA signatures, HKDF."""
