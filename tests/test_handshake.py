@@ -4,6 +4,8 @@ the state machine refuses flights out of order."""
 from __future__ import annotations
 
 import itertools
+import os
+from dataclasses import replace
 
 import pytest
 from conftest import assert_no_keys, channel, machines, run, scheme
@@ -11,7 +13,9 @@ from conftest import assert_no_keys, channel, machines, run, scheme
 from dthq.crypto.kem import KEMS
 from dthq.errors import AuthenticationError, DecodeError, StateError, UnsupportedError
 from dthq.harness.telemetry import TelemetryGenerator
-from dthq.protocol.handshake import State
+from dthq.protocol.config import InitiatorConfig, Mode, ResponderConfig
+from dthq.protocol.handshake import Initiator, Responder, State
+from dthq.protocol.keyexchange import MODES, ModeFactories
 from dthq.protocol.suites import KEY_LENGTHS
 
 KEMS_AVAILABLE = [n for n in ("ML-KEM-512", "ML-KEM-768", "ML-KEM-1024") if KEMS.backends(n)]
@@ -157,3 +161,74 @@ def test_chacha_alternative_round_trips() -> None:
     session = DTHQScheme(key_length=256, chacha=True).establish()
     assert session.params["aead"] == "ChaCha20-Poly1305"
     assert session.responder.open(session.initiator.seal(b"hr=71", 3)) == b"hr=71"
+
+
+class _KeyTable:
+    """A KeyProvider as a QKD key manager would be (ETSI GS QKD 014's shape): A asks for
+    a fresh key and gets its id; B fetches the same key by that id."""
+
+    def __init__(self) -> None:
+        self.keys: dict[bytes, bytes] = {}
+
+    def enc_keys(self, size: int) -> tuple[bytes, bytes]:
+        key_id = os.urandom(16)
+        self.keys[key_id] = os.urandom(size)
+        return key_id, self.keys[key_id]
+
+    def dec_keys(self, key_id: bytes, size: int) -> bytes:
+        if key_id not in self.keys:
+            raise AuthenticationError("unknown key id")
+        return self.keys[key_id][:size]
+
+
+class _ProviderInitiator:
+    def __init__(self, config: InitiatorConfig) -> None:
+        assert config.key_provider is not None
+        self._provider, self._key = config.key_provider, b""
+
+    def share(self) -> bytes:
+        key_id, self._key = self._provider.enc_keys(32)
+        return key_id
+
+    def finish(self, response: bytes) -> bytes:
+        return self._key
+
+
+class _ProviderResponder:
+    def __init__(self, config: ResponderConfig) -> None:
+        assert config.key_provider is not None
+        self._provider = config.key_provider
+
+    def respond(self, share: bytes) -> tuple[bytes, bytes]:
+        return b"", self._provider.dec_keys(share, 32)
+
+
+def test_a_mode_receives_its_key_provider_through_the_config(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The seam the QKD mode plugs into: a mode is built from the party's config, so a key
+    provider given at provisioning reaches it, and the handshake keys come from it."""
+    monkeypatch.setitem(
+        MODES,
+        Mode.QKD,
+        ModeFactories(_ProviderInitiator, lambda config, _kem_id: _ProviderResponder(config)),
+    )
+    table = _KeyTable()
+    s = scheme()
+    a_config = replace(s.initiator_config, mode=Mode.QKD, key_provider=table)
+    b_config = replace(s.responder_config, key_provider=table)
+    a, b = Initiator(a_config), Responder(b_config)
+    hello = a.start()
+    reply = b.receive(hello)
+    assert reply is not None
+    b.receive(a.receive(reply))
+    assert len(table.keys) == 1 and next(iter(table.keys)) in hello  # the key id travelled
+    sa, sb = channel(a), channel(b)
+    assert sb.open(sa.seal(b"temp=36.9", 1)) == b"temp=36.9"
+    # Without the provider's key B cannot follow: a forgotten key id fails the handshake.
+    a2, b2 = Initiator(a_config), Responder(b_config)
+    hello2 = a2.start()
+    table.keys.clear()
+    with pytest.raises(AuthenticationError, match="unknown key id"):
+        b2.receive(hello2)
+    assert_no_keys(a2, b2)
