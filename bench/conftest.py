@@ -1,7 +1,7 @@
-"""pytest-benchmark harness: the profile option, machine metadata, shared fixtures.
+"""pytest-benchmark harness: the profile option, machine metadata, the gate's self-test.
 
-Every benchmark tags itself with ``extra_info``: ``suite`` (primitives, table3,
-table4, bulk), the scenario keys and byte counts; reports/ reads only those.
+Every benchmark tags itself through bench/ingest.py's ``tag_*`` functions; the same
+module turns the tags back into the results model.
 """
 
 from __future__ import annotations
@@ -9,14 +9,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 import pytest
 
 import dthq
 from dthq.harness.metadata import collect
-from dthq.harness.scenarios import Profile, profile
+from dthq.harness.scenarios import PROFILES, Profile, profile
 
 dthq.load_plugins()  # the baselines (and any installed scheme) are entry points
 
@@ -27,26 +26,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--profile",
         default="quick",
-        choices=["quick", "full"],
+        choices=list(PROFILES),
         help="scenario profile: quick (minutes) or full (adds the bulk sweep)",
     )
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
     machine_info["dthq"] = collect()
-    machine_info["dthq"]["profile"] = config.getoption("--profile")
+    chosen = profile(config.getoption("--profile"))
+    machine_info["dthq"]["profile"] = chosen.name
+    machine_info["dthq"]["messages_per_session"] = chosen.messages_per_session
     machine_info["dthq"]["slowdown"] = os.environ.get(SLOWDOWN_ENV)
 
 
 @pytest.fixture(scope="session")
 def bench_profile(request: pytest.FixtureRequest) -> Profile:
     return profile(request.config.getoption("--profile"))
-
-
-@cache
-def scheme(name: str, **options: Any) -> Any:
-    """Provisioned once per configuration (RSA and ML-DSA key generation is not timed)."""
-    return dthq.SCHEMES.get(name)(**options)
 
 
 def _slowed(fn: Callable[..., Any], factor: float) -> Callable[..., Any]:

@@ -13,8 +13,9 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-import dthq
+from bench.ingest import tag_primitive, tag_timeit
 from dthq.crypto.aead import get_aead
+from dthq.crypto.hkdf import hkdf
 from dthq.crypto.kem import KEMS, get_kem
 from dthq.crypto.signatures import SigningKey
 from dthq.harness import scenarios
@@ -33,11 +34,10 @@ def _timeit_us(fn: Callable[[], Any]) -> tuple[float, float]:
     return statistics.median(per_call), min(per_call)
 
 
-def run(benchmark: Any, name: str, fn: Callable[[], Any], **info: Any) -> None:
-    benchmark.extra_info.update(suite="primitives", name=name, **info)
+def run(benchmark: Any, name: str, fn: Callable[[], Any], **params: Any) -> None:
+    tag_primitive(benchmark, name, **params)
     benchmark(fn)
-    median, fastest = _timeit_us(fn)
-    benchmark.extra_info.update(timeit_median_us=median, timeit_min_us=fastest)
+    tag_timeit(benchmark, *_timeit_us(fn))
 
 
 KEMS = [n for n in scenarios.KEMS if KEMS.backends(n)]  # those a backend offers here
@@ -122,7 +122,7 @@ def test_codec(benchmark: Any, codec: str, size: str, op: str) -> None:
 
 def test_hkdf(benchmark: Any) -> None:
     ikm = os.urandom(32)
-    run(benchmark, "kdf/HKDF-SHA256/64B", lambda: dthq.hkdf("sha256", ikm, b"salt", b"info", 64))
+    run(benchmark, "kdf/HKDF-SHA256/64B", lambda: hkdf("sha256", ikm, b"salt", b"info", 64))
 
 
 def test_rsa_oaep(benchmark: Any) -> None:

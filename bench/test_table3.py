@@ -4,6 +4,8 @@
 - latency: handshake + seal + in-memory transfer + open of one reading;
 - message: seal + open of one reading on an established session (throughput = 1/median);
 - crypto: handshake + seal + open with compression off (the computational overhead).
+
+Rows are the scenario matrix's, plus one per installed plug-in scheme.
 """
 
 from __future__ import annotations
@@ -11,75 +13,71 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import scheme
 
 import dthq
-from dthq.harness.scenarios import TABLE3, TABLE3_EDGE, TABLE3_KEY_LENGTH, TABLE3_SIZE, Table3Row
+from bench.ingest import tag_table3
+from bench.provision import scheme
+from dthq.harness.results import Metric
+from dthq.harness.scenarios import TABLE3_SIZE, Table3Scenario, table3_scenarios
 from dthq.harness.telemetry import TelemetryGenerator
 
 READING = TelemetryGenerator(seed=1).payload(TABLE3_SIZE)
-ROWS = [pytest.param(row, id=row.key) for row in TABLE3]
+ROWS = [pytest.param(row, id=row.key) for row in table3_scenarios(dthq.SCHEMES.names())]
 
 
-def _scheme(row: Table3Row, compress: bool) -> Any:
-    options = dict(row.options, key_length=TABLE3_KEY_LENGTH)
-    if row.scheme != "tls13":  # TLS 1.3 has no record compression
-        options["edge" if compress else "codec"] = TABLE3_EDGE if compress else "none"
-    return scheme(row.scheme, **options)
+def _scheme(row: Table3Scenario, compress: bool) -> Any:
+    return scheme(row.scheme, **row.scheme_options(compress=compress))
 
 
-def _info(benchmark: Any, row: Table3Row, figure: str, session: dthq.Session) -> None:
+def _tag(benchmark: Any, row: Table3Scenario, metric: Metric, session: dthq.Session) -> None:
     record = session.initiator.seal(READING, 1)
     session.responder.open(record)  # keeps a TLS stream in step for the benchmark that follows
-    benchmark.extra_info.update(
-        suite="table3",
-        row=row.key,
-        label=row.label,
-        figure=figure,
-        quantum_safe=_scheme(row, True).quantum_safe,
-        flights=[[f.sender, f.name, f.size] for f in session.flights],
-        handshake_bytes=session.handshake_bytes,
-        record_overhead_bytes=session.initiator.overhead,
-        record_bytes=len(record),
-        payload_bytes=len(READING),
-        params={k: v for k, v in session.params.items() if v is not None},
+    quantum_safe = _scheme(row, True).quantum_safe
+    tag_table3(
+        benchmark,
+        row,
+        metric,
+        quantum_safe=quantum_safe,
+        session=session,
+        record=record,
+        payload=READING,
     )
 
 
 @pytest.mark.parametrize("row", ROWS)
-def test_handshake(benchmark: Any, row: Table3Row) -> None:
+def test_handshake(benchmark: Any, row: Table3Scenario) -> None:
     s = _scheme(row, compress=True)
-    _info(benchmark, row, "handshake", s.establish())
+    _tag(benchmark, row, Metric.HANDSHAKE, s.establish())
     benchmark(s.establish)
 
 
-@pytest.mark.parametrize("figure", ["latency", "crypto"])
+@pytest.mark.parametrize(
+    "metric", [Metric.LATENCY, Metric.COMP_OVERHEAD], ids=["latency", "crypto"]
+)
 @pytest.mark.parametrize("row", ROWS)
-def test_one_message_session(benchmark: Any, row: Table3Row, figure: str) -> None:
+def test_one_message_session(benchmark: Any, row: Table3Scenario, metric: Metric) -> None:
     """latency: with the edge's compression; crypto (comp. overhead): compression off."""
-    s = _scheme(row, compress=figure == "latency")
+    s = _scheme(row, compress=metric is Metric.LATENCY)
 
     def one_message() -> bytes:
         session = s.establish()
         return session.responder.open(session.initiator.seal(READING, 1))
 
-    _info(benchmark, row, figure, s.establish())
+    _tag(benchmark, row, metric, s.establish())
     assert benchmark(one_message) == READING
 
 
 @pytest.mark.parametrize("row", ROWS)
-def test_message(benchmark: Any, row: Table3Row) -> None:
+def test_message(benchmark: Any, row: Table3Scenario) -> None:
     session = _scheme(row, compress=True).establish()
     seal, open_ = session.initiator.seal, session.responder.open
-    _info(benchmark, row, "message", session)
+    _tag(benchmark, row, Metric.MESSAGE, session)
     assert benchmark(lambda: open_(seal(READING, 1))) == READING
 
 
 @pytest.mark.parametrize("row", [r for r in ROWS if r.values[0].scheme == "tls13"])
-def test_handshake_loopback_tcp(benchmark: Any, row: Table3Row) -> None:
+def test_handshake_loopback_tcp(benchmark: Any, row: Table3Scenario) -> None:
     """The TLS rows again over a real loopback TCP connection (measured, not modelled)."""
     s = _scheme(row, compress=False)
-    benchmark.extra_info.update(
-        suite="table3", row=row.key, label=row.label, figure="handshake_tcp"
-    )
+    tag_table3(benchmark, row, Metric.HANDSHAKE_TCP)
     benchmark(s.handshake_over_tcp)

@@ -3,7 +3,7 @@
 - al: compress + encrypt + in-memory transfer + decrypt + decompress of one payload;
 - cc: cryptographic cost, the measured counterpart of the paper's Eq. 9: one
   handshake plus AEAD seal and open of the compressed payload, no compression.
-Comm (bits) and the modelled link time are computed from the record's size.
+Comm (bits) and the modelled link time are derived from the record's size at ingestion.
 """
 
 from __future__ import annotations
@@ -11,56 +11,49 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import scheme
 
-from dthq.harness.linkmodel import link_for
-from dthq.harness.scenarios import PROFILES, TABLE4, Table4Cell
+from bench.ingest import tag_bulk, tag_table4
+from bench.provision import scheme
+from dthq.harness.results import Metric
+from dthq.harness.scenarios import PROFILES, TABLE4, Table4Scenario
 from dthq.harness.telemetry import TelemetryGenerator
 from dthq.protocol.compression import NONE_ID, compress_adaptive
 
 CELLS = [pytest.param(cell, id=cell.key) for cell in TABLE4]
 
 
-def _payload(cell: Table4Cell) -> bytes:
+def _payload(cell: Table4Scenario) -> bytes:
     return TelemetryGenerator(seed=1).payload(cell.size)  # the primitives' bytes too
 
 
-def _info(benchmark: Any, cell: Table4Cell, figure: str, s: Any, payload: bytes) -> None:
-    session = s.establish()
-    record = session.initiator.seal(payload, 1)
+def _tag(benchmark: Any, cell: Table4Scenario, metric: Metric, s: Any, payload: bytes) -> None:
+    record = s.establish().initiator.seal(payload, 1)
     codec_id, body = compress_adaptive(s.codec, payload)
-    link = link_for(cell.edge)
-    benchmark.extra_info.update(
-        suite="table4",
-        cell=cell.key,
-        key_length=cell.key_length,
-        edge=cell.edge,
-        size=cell.size,
-        figure=figure,
+    tag_table4(
+        benchmark,
+        cell,
+        metric,
         codec=s.codec.name,
         aead=s.suite.aead_name,
         compressed=codec_id != NONE_ID,
         payload_bytes=len(payload),
         compressed_bytes=len(body),
         record_bytes=len(record),
-        comm_bits=len(record) * 8,
-        link=link.name,
-        modelled_link_ms=link.transfer_ms(len(record)),
     )
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_al(benchmark: Any, cell: Table4Cell) -> None:
+def test_al(benchmark: Any, cell: Table4Scenario) -> None:
     s = scheme("dthq", key_length=cell.key_length, edge=cell.edge)
     payload = _payload(cell)
     session = s.establish()
     seal, open_ = session.initiator.seal, session.responder.open
-    _info(benchmark, cell, "al", s, payload)
+    _tag(benchmark, cell, Metric.AL, s, payload)
     assert benchmark(lambda: open_(seal(payload, 1))) == payload
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_cc(benchmark: Any, cell: Table4Cell) -> None:
+def test_cc(benchmark: Any, cell: Table4Scenario) -> None:
     edge_scheme = scheme("dthq", key_length=cell.key_length, edge=cell.edge)
     _, body = compress_adaptive(edge_scheme.codec, _payload(cell))
     s = scheme("dthq", key_length=cell.key_length, codec="none")
@@ -69,7 +62,7 @@ def test_cc(benchmark: Any, cell: Table4Cell) -> None:
         session = s.establish()
         return session.responder.open(session.initiator.seal(body, 1))
 
-    _info(benchmark, cell, "cc", edge_scheme, _payload(cell))
+    _tag(benchmark, cell, Metric.CC, edge_scheme, _payload(cell))
     assert benchmark(crypto_cost) == body
 
 
@@ -81,15 +74,15 @@ def test_bulk(benchmark: Any, bench_profile: Any, total: int) -> None:
     if total not in bench_profile.bulk_sizes:
         pytest.skip(f"the {total >> 20} MB bulk sweep runs in the full profile only")
     session = scheme("dthq", key_length=256, edge="far").establish()
-    block = _payload(Table4Cell(256, "far", "large"))
+    block = _payload(Table4Scenario(256, "far", "large"))
     chunks = [block] * (total // len(block))
     seal, open_ = session.initiator.seal, session.responder.open
 
     def move_all() -> int:
         return sum(len(open_(seal(chunk, 1))) for chunk in chunks)
 
-    benchmark.extra_info.update(
-        suite="bulk",
+    tag_bulk(
+        benchmark,
         total_bytes=len(block) * len(chunks),
         records=len(chunks),
         codec="lz4",

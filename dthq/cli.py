@@ -1,23 +1,28 @@
-"""The ``dthq`` command line: the project's one composition root.
+"""The ``dthq`` command line: the project's one composition root, and a thin one.
 
-Only this module may import ``baselines``, ``bench`` and ``reports``, and only
-inside the commands that need them, so ``dthq backends`` stays fast and light.
+Each command parses its options, calls the layer that does the work (the handshake
+probe, the bench runner, the report builder, the gate) and renders the answer. Option
+choices are read from the registries that own them. ``baselines``, ``bench`` and
+``reports`` are imported inside the commands that need them, so ``dthq backends``
+stays fast and light.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import statistics
 import sys
-import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import click
 
-from dthq.errors import DTHQError, UnsupportedError
+from dthq.crypto.kem import KEMS
+from dthq.errors import DTHQError
+from dthq.harness.scenarios import PROFILES
+from dthq.protocol.compression import EDGE_PROFILES
 from dthq.protocol.suites import KEY_LENGTHS
+from dthq.schemes.dthq import AUTH_CHOICES
 
 
 class _Group(click.Group):
@@ -41,6 +46,12 @@ class _Group(click.Group):
         sys.exit(result if isinstance(result, int) else 0)
 
 
+def _table(rows: list[list[Any]], headers: list[str]) -> str:
+    from tabulate import tabulate
+
+    return tabulate(rows, headers=headers)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="dthq-bench", prog_name="dthq")
 def main() -> None:
@@ -49,6 +60,9 @@ def main() -> None:
     \b
     Examples:
       dthq handshake --kem ML-KEM-768 --auth psk --key-length 256 --json
+      dthq bench --profile quick --out reports/latest
+      dthq compare reports/baseline/results.json reports/latest/results.json
+      dthq schemes
       dthq backends
     """
 
@@ -56,13 +70,14 @@ def main() -> None:
 @main.command()
 @click.option(
     "--kem",
+    type=click.Choice(KEMS.names(available_only=False)),
     default="ML-KEM-768",
     show_default=True,
-    help="KEM for the session key: ML-KEM-768, ML-KEM-1024, or ML-KEM-512 (liboqs).",
+    help="KEM for the session key (see `dthq backends` for which are usable here).",
 )
 @click.option(
     "--auth",
-    type=click.Choice(["psk", "mldsa", "mldsa44", "mldsa65"]),
+    type=click.Choice(list(AUTH_CHOICES)),
     default="psk",
     show_default=True,
     help="Peer authentication: device PSK, or ML-DSA signatures (mldsa = ML-DSA-65).",
@@ -77,7 +92,7 @@ def main() -> None:
 @click.option("--chacha", is_flag=True, help="Use ChaCha20-Poly1305 (key length 256 only).")
 @click.option(
     "--edge",
-    type=click.Choice(["far", "near"]),
+    type=click.Choice(list(EDGE_PROFILES)),
     default="near",
     show_default=True,
     help="Edge profile: far = LZ4, near = Brotli, applied to the test record.",
@@ -89,7 +104,7 @@ def main() -> None:
     type=click.IntRange(1, 10_000),
     default=1,
     show_default=True,
-    help="Handshakes to run; the median time is reported.",
+    help="Handshakes to run; the median (and IQR) is reported.",
 )
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Telemetry seed for the test record."
@@ -113,6 +128,7 @@ def handshake(
     (ephemeral ML-KEM key generation included; provisioning of the PSK or
     ML-DSA keys is not). It is a wall-clock figure for this machine only.
     """
+    from dthq.harness.probe import probe_handshake
     from dthq.harness.telemetry import TelemetryGenerator
     from dthq.schemes.dthq import DTHQScheme
 
@@ -125,29 +141,21 @@ def handshake(
         kem_backend=kem_backend,
         aead_backend=aead_backend,
     )
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        session = scheme.establish(now_ms=0)
-        times.append((time.perf_counter() - start) * 1000)
-    reading = TelemetryGenerator(seed).payload("small")
-    record = session.initiator.seal(reading, now_ms=1)
-    established = session.responder.open(record) == reading
-    echo = session.responder.seal(b"ack", now_ms=2)
-    established = established and session.initiator.open(echo) == b"ack"
+    probe = probe_handshake(scheme, TelemetryGenerator(seed).payload("small"), rounds)
     result = {
-        "scheme": scheme.name,
-        **scheme.params,
+        "scheme": probe.scheme,
+        **probe.params,
         "suite": scheme.suite.name,
-        "flights": [f.size for f in session.flights],
-        "flight_names": [f.name for f in session.flights],
-        "handshake_bytes": session.handshake_bytes,
-        "record_overhead_bytes": session.initiator.overhead,
-        "record_bytes": len(record),
-        "payload_bytes": len(reading),
-        "handshake_ms": round(statistics.median(times), 4),
-        "rounds": rounds,
-        "established": established,
+        "flights": [f.size for f in probe.flights],
+        "flight_names": [f.name for f in probe.flights],
+        "handshake_bytes": probe.handshake_bytes,
+        "record_overhead_bytes": probe.record_overhead_bytes,
+        "record_bytes": probe.record_bytes,
+        "payload_bytes": probe.payload_bytes,
+        "handshake_ms": round(probe.handshake_ms.median, 4),
+        "handshake_ms_iqr": round(probe.handshake_ms.iqr, 4),
+        "rounds": probe.handshake_ms.rounds,
+        "established": probe.established,
     }
     if as_json:
         click.echo(json.dumps(result))
@@ -156,21 +164,11 @@ def handshake(
         click.echo(f"{key:22} {value}")
 
 
-def _bench_dir() -> Path:
-    here = Path(__file__).resolve().parents[1] / "bench"
-    if not (here / "conftest.py").exists():
-        raise UnsupportedError(
-            f"benchmark suites not found at {here}: run from a source checkout "
-            "installed with `pip install -e '.[bench]'`"
-        )
-    return here
-
-
 @main.command()
 @click.option(
     "--profile",
     "profile_name",
-    type=click.Choice(["quick", "full"]),
+    type=click.Choice(list(PROFILES)),
     default="quick",
     show_default=True,
     help="quick: a few minutes on 2 cores; full: more rounds and the 1-100 MB bulk sweep.",
@@ -191,104 +189,20 @@ def _bench_dir() -> Path:
 def bench(profile_name: str, only: str | None, out: Path) -> None:
     """Run the benchmark suites and write the report.
 
-    Measures the primitives (the floor), Table 3 (DTHQ beside RSA-2048, ECC-256
-    and TLS 1.3 classical / hybrid / ML-KEM) and Table 4 (DTHQ over key length x
-    edge x data size), then writes the report to OUT.
+    Measures the primitives (the floor), Table 3 (DTHQ beside RSA-2048, ECC-256,
+    TLS 1.3 classical / hybrid / ML-KEM and any installed plug-in scheme) and Table 4
+    (DTHQ over key length x edge x data size), then writes the report to OUT.
     """
-    import pytest
-
-    from dthq.harness.scenarios import profile
+    from bench.runner import run
     from reports.build import write_report
-    from reports.results import from_benchmark_json
 
-    chosen = profile(profile_name)
-    suites = {
-        "primitives": "test_primitives.py",
-        "table3": "test_table3.py",
-        "table4": "test_table4.py",
-    }
-    bench_dir = _bench_dir()
-    targets = [str(bench_dir / suites[only])] if only in suites else [str(bench_dir)]
-    out.mkdir(parents=True, exist_ok=True)
-    raw_path = out / "benchmark-raw.json"
-    args = [
-        *targets,
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "--no-header",
-        "-rN",
-        f"--profile={profile_name}",
-        f"--benchmark-json={raw_path}",
-        f"--benchmark-max-time={chosen.max_time_s}",
-        f"--benchmark-min-rounds={chosen.min_rounds}",
-        "--benchmark-columns=median,iqr,rounds",
-        "--benchmark-sort=fullname",
-        "--benchmark-disable-gc",
-        "--benchmark-quiet",
-        "-o",
-        "console_output_style=classic",
-        "--capture=sys",
-    ]
-    if only and only not in suites:
-        args += ["-k", only]
-    _pin_to_one_cpu()
-    start = time.perf_counter()
-    with _Progress() as progress:
-        code = pytest.main(args, plugins=[progress])
-    wall = time.perf_counter() - start
-    if code != 0:
-        raise click.ClickException(f"benchmarks failed (pytest exit {int(code)}); see above")
-    raw = json.loads(raw_path.read_text())
-    results = from_benchmark_json(
-        raw,
-        profile=profile_name,
-        messages_per_session=chosen.messages_per_session,
-        wall_time_s=wall,
-    )
+    results = run(profile_name, only, out)
     written = write_report(results, out)
+    measured = len(results.primitives) + len(results.table3) + len(results.table4)
     click.echo(
-        f"{len(raw['benchmarks'])} benchmarks in {wall:.0f} s; wrote {len(written)} "
-        f"files to {out}/ (open {out / 'report.html'})"
+        f"{measured} primitives, rows and cells in {results.metadata.wall_time_s:.0f} s; "
+        f"wrote {len(written)} files to {out}/ (open {out / 'report.html'})"
     )
-
-
-def _pin_to_one_cpu() -> None:
-    """Run on one CPU (the last one allowed, away from CPU 0's interrupts): a run that hops
-    between cores of different load drifts by tens of percent on a shared machine."""
-    if hasattr(os, "sched_setaffinity"):
-        allowed = os.sched_getaffinity(0)
-        os.sched_setaffinity(0, {max(allowed)})
-
-
-class _Progress:
-    """A pytest plugin that drives a rich progress bar, one step per benchmark."""
-
-    def __init__(self) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-        self._bar = Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            transient=False,
-        )
-        self._task = self._bar.add_task("benchmarks", total=None)
-
-    def __enter__(self) -> _Progress:
-        self._bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._bar.stop()
-
-    def pytest_collection_finish(self, session: Any) -> None:
-        self._bar.update(self._task, total=len(session.items))
-
-    def pytest_runtest_logreport(self, report: Any) -> None:
-        if report.when == "call" or (report.when == "setup" and report.skipped):
-            self._bar.update(self._task, advance=1, description=report.nodeid.split("::")[-1])
 
 
 @main.command()
@@ -302,13 +216,13 @@ class _Progress:
 def report(results_file: Path, out: Path) -> None:
     """Write tables, figures, the paper comparison and report.html from RESULTS.
 
-    RESULTS is a results.json (ours) or the raw pytest-benchmark JSON of the
-    bench suites.
+    RESULTS is a results.json (ours, any schema version) or the raw pytest-benchmark
+    JSON of the bench suites.
     """
+    from bench.ingest import load_any
     from reports.build import write_report
-    from reports.results import from_file
 
-    written = write_report(from_file(results_file), out)
+    written = write_report(load_any(results_file), out)
     click.echo(f"wrote {len(written)} files to {out}/")
 
 
@@ -328,52 +242,55 @@ def report(results_file: Path, out: Path) -> None:
     show_default=True,
     help="Print only figures that moved, or every figure.",
 )
-def compare(baseline: Path, current: Path, threshold: str, show: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the gate's decision as JSON.")
+def compare(baseline: Path, current: Path, threshold: str, show: str, as_json: bool) -> None:
     """Regression gate: exit 1 if CURRENT is slower than BASELINE beyond the threshold.
 
     Each figure's fastest round is compared as a ratio to its run's primitive
     floor (geometric mean of the primitive times measured in the same run), so a
     slower or busier machine does not fail the gate while a regression in our
-    code does. Primitives are reported but never fail the gate.
+    code does. Primitives are reported but never fail the gate. Differing library,
+    Python or OpenSSL versions between the two runs are printed as warnings.
     """
-    from tabulate import tabulate
-
-    from reports.compare import compare as run_compare
-    from reports.compare import parse_threshold
-    from reports.results import load
+    from dthq.harness.results import load
+    from reports.gate import Verdict, parse_threshold, run_gate
 
     try:
         limit = parse_threshold(threshold)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--threshold") from None
-    changes = run_compare(load(baseline), load(current), limit)
-    shown = [c for c in changes if show == "all" or c.verdict != "not significant"]
-    if shown:
+    gate = run_gate(load(baseline), load(current), limit)
+    if as_json:
         click.echo(
-            tabulate(
-                [
-                    [
-                        c.figure,
-                        f"{c.baseline:.4g}",
-                        f"{c.current:.4g}",
-                        f"{c.ratio:.3f}",
-                        f"{c.noise:.1%}",
-                        c.verdict if c.gated else f"{c.verdict} (floor, not gated)",
-                    ]
-                    for c in shown
-                ],
-                headers=["figure", "baseline", "current", "normalised ratio", "noise", "verdict"],
+            json.dumps(
+                {
+                    "failed": gate.failed,
+                    "threshold": limit,
+                    "warnings": gate.warnings,
+                    "changes": [asdict(c) | {"gated": c.gated} for c in gate.changes],
+                }
             )
         )
-    gated = [c for c in changes if c.gated]
-    slower = [c for c in gated if c.verdict == "slower"]
-    faster = [c for c in gated if c.verdict == "faster"]
-    click.echo(
-        f"{len(gated)} gated figures: {len(slower)} slower, {len(faster)} faster, "
-        f"{len(gated) - len(slower) - len(faster)} not significant (threshold {limit:.0%}); "
-        f"{len(changes) - len(gated)} primitive floor figures reported, not gated"
-    )
-    if slower:
+    else:
+        shown = [c for c in gate.changes if show == "all" or c.verdict != Verdict.NOT_SIGNIFICANT]
+        if shown:
+            rows = [
+                [
+                    c.figure,
+                    f"{c.baseline:.4g}",
+                    f"{c.current:.4g}",
+                    f"{c.ratio:.3f}",
+                    f"{c.noise:.1%}",
+                    c.verdict if c.gated else f"{c.verdict} (floor, not gated)",
+                ]
+                for c in shown
+            ]
+            headers = ["figure", "baseline", "current", "normalised ratio", "noise", "verdict"]
+            click.echo(_table(rows, headers))
+        for warning in gate.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        click.echo(gate.summary())
+    if gate.failed:
         raise click.exceptions.Exit(1)
 
 
@@ -382,8 +299,21 @@ def compare(baseline: Path, current: Path, threshold: str, show: str) -> None:
 def backends(as_json: bool) -> None:
     """List every KEM and AEAD backend, whether it is available, and why not."""
     from dthq.crypto.aead import AEADS
-    from dthq.crypto.kem import KEMS
 
+    _listing([KEMS, AEADS], as_json)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def schemes(as_json: bool) -> None:
+    """List the schemes `dthq bench` measures: DTHQ, the baselines, installed plug-ins."""
+    from dthq.schemes import SCHEMES, load_plugins
+
+    load_plugins()
+    _listing([SCHEMES], as_json)
+
+
+def _listing(registries: list[Any], as_json: bool) -> None:
     rows = [
         {
             "kind": registry.kind,
@@ -392,21 +322,19 @@ def backends(as_json: bool) -> None:
             "available": e.available,
             "reason": e.reason,
         }
-        for registry in (KEMS, AEADS)
+        for registry in registries
         for e in registry.entries()
     ]
     if as_json:
         click.echo(json.dumps(rows))
         return
-    from tabulate import tabulate
-
     click.echo(
-        tabulate(
+        _table(
             [
                 [r["kind"], r["name"], r["backend"], "yes" if r["available"] else "no", r["reason"]]
                 for r in rows
             ],
-            headers=["kind", "name", "backend", "available", "reason"],
+            ["kind", "name", "backend", "available", "reason"],
         )
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from dthq.harness.results import Results, dump, to_dict
 from reports import figures, paper, tables, targets
 
 FILES = (
@@ -26,14 +27,14 @@ FILES = (
 )
 
 
-def _comparison_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+def _comparison_rows(results: Results) -> tuple[list[str], list[list[str]]]:
     headers = ["Source", "Claim", "Paper", "Ours (median)", "Ratio ours/paper", "Verdict"]
     return headers, [
         [c.source, c.claim, c.paper, c.ours, c.ratio, c.verdict] for c in paper.claims(results)
     ]
 
 
-def _target_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+def _target_rows(results: Results) -> tuple[list[str], list[list[str]]]:
     headers = ["Target", "Measured", "Limit", "Verdict", "How"]
     rows = []
     for t in targets.evaluate(results):
@@ -42,7 +43,7 @@ def _target_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return headers, rows
 
 
-def write_report(results: dict[str, Any], out: Path) -> list[Path]:
+def write_report(results: Results, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     machine = tables.machine_line(results)
     written = []
@@ -51,7 +52,7 @@ def write_report(results: dict[str, Any], out: Path) -> list[Path]:
         (out / name).write_text(text)
         written.append(out / name)
 
-    put("results.json", json.dumps(results, indent=1) + "\n")
+    written.append(dump(results, out / "results.json"))
     t3 = tables.table3_rows(results)
     t4 = tables.table4_rows(results)
     put(
@@ -91,7 +92,7 @@ def _table_html(headers: list[str], rows: list[list[Any]]) -> str:
 
 
 def _html(
-    results: dict[str, Any],
+    results: Results,
     machine: str,
     t3: list[list[Any]],
     t4: list[list[Any]],
@@ -104,7 +105,7 @@ def _html(
         f'{base64.b64encode(p.read_bytes()).decode()}"></figure>'
         for p in images
     )
-    meta = html.escape(json.dumps(results["metadata"], indent=1))
+    meta = html.escape(json.dumps(to_dict(results)["metadata"], indent=1))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>DTHQ bench report</title>
 <style>
@@ -116,8 +117,8 @@ img {{ max-width: 100%; }} .note {{ color: #555; max-width: 70em; }}
 pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.8em; }}
 </style></head><body>
 <h1>DTHQ bench report</h1>
-<p>Machine: {html.escape(machine)}. Generated {html.escape(results.get("created", ""))} by
-{html.escape(results.get("generator", ""))}.</p>
+<p>Machine: {html.escape(machine)}. Generated {html.escape(results.created)} by
+{html.escape(results.generator)}.</p>
 <h2>Table 3: DTHQ beside the baselines</h2>{_table_html(tables.TABLE3_HEADERS, t3)}
 <p class="note">{html.escape(tables.TABLE3_NOTE)}</p>
 <h2>Table 4: DTHQ by key length, edge and size</h2>{_table_html(tables.TABLE4_HEADERS, t4)}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
@@ -11,24 +11,27 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 
 from dthq.harness import scenarios
+from dthq.harness.results import Metric, Results, Table3Row, Table4Cell
 
 COLOURS = {"far": "#d95f02", "near": "#1b9e77"}
 
 
-def _errors(rows: list[dict[str, Any]], figure: str) -> list[list[float]]:
-    low = [r[figure]["median"] - r[figure]["q1"] for r in rows]
-    high = [r[figure]["q3"] - r[figure]["median"] for r in rows]
+def _errors(rows: Sequence[Table3Row | Table4Cell], figure: Metric) -> list[list[float]]:
+    """IQR error bars (zero where a migrated result has no quartiles)."""
+    timings = [r[figure] for r in rows]
+    low = [t.median - (t.q1 if t.q1 is not None else t.median) for t in timings]
+    high = [(t.q3 if t.q3 is not None else t.median) - t.median for t in timings]
     return [low, high]
 
 
-def table4_figure(results: dict[str, Any], path: Path) -> Path | None:
-    rows = results["table4"]
+def table4_figure(results: Results, path: Path) -> Path | None:
+    rows = results.table4
     if not rows:
         return None
     panels = [
-        ("al_ms", "AL (ms, log)"),
-        ("cc_ms", "CC (ms, log)"),
-        ("throughput_msg_s", "Throughput (msg/s, log)"),
+        (Metric.AL, "AL (ms, log)"),
+        (Metric.CC, "CC (ms, log)"),
+        (Metric.THROUGHPUT, "Throughput (msg/s, log)"),
     ]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
     groups = [(kl, size) for kl in scenarios.KEY_LENGTHS for size in scenarios.SIZES]
@@ -37,11 +40,7 @@ def table4_figure(results: dict[str, Any], path: Path) -> Path | None:
         for offset, edge in ((-width / 2, "far"), (width / 2, "near")):
             chosen = [
                 next(
-                    (
-                        r
-                        for r in rows
-                        if (r["key_length"], r["size"], r["edge"]) == (kl, size, edge)
-                    ),
+                    (r for r in rows if (r.key_length, r.size, r.edge) == (kl, size, edge)),
                     None,
                 )
                 for kl, size in groups
@@ -50,7 +49,7 @@ def table4_figure(results: dict[str, Any], path: Path) -> Path | None:
             present = [r for r in chosen if r]
             ax.bar(
                 xs,
-                [r[figure]["median"] for r in present],
+                [r[figure].median for r in present],
                 width,
                 yerr=_errors(present, figure),
                 capsize=2,
@@ -69,31 +68,31 @@ def table4_figure(results: dict[str, Any], path: Path) -> Path | None:
     return path
 
 
-def handshake_figure(results: dict[str, Any], path: Path) -> Path | None:
-    rows = results["table3"]
+def handshake_figure(results: Results, path: Path) -> Path | None:
+    rows = results.table3
     if not rows:
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, 4.8))
-    names = [r["scheme"] for r in rows]
+    names = [r.scheme for r in rows]
     colours = [
         "#7570b3"
-        if r["quantum_safe"] == "yes"
+        if r.quantum_safe == "yes"
         else "#e7298a"
-        if r["quantum_safe"] == "hybrid"
-        else "#666666"
+        if r.quantum_safe == "hybrid"
+        else "#666"
         for r in rows
     ]
     left.barh(
         names,
-        [r["handshake_ms"]["median"] for r in rows],
-        xerr=_errors(rows, "handshake_ms"),
+        [r[Metric.HANDSHAKE].median for r in rows],
+        xerr=_errors(rows, Metric.HANDSHAKE),
         color=colours,
         capsize=3,
     )
     left.set_xlabel("handshake (ms, median, IQR bars)")
     left.invert_yaxis()
     left.grid(axis="x", alpha=0.3)
-    right.barh(names, [r["handshake_bytes"] for r in rows], color=colours)
+    right.barh(names, [r.handshake_bytes for r in rows], color=colours)
     right.set_xlabel("handshake bytes on the wire (all flights)")
     right.invert_yaxis()
     right.grid(axis="x", alpha=0.3)

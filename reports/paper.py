@@ -1,12 +1,29 @@
-"""Every quantitative claim of the paper beside our measurement, with a verdict."""
+"""The paper's published numbers, and every quantitative claim of the paper beside our
+measurement, with a verdict."""
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any
 
-from dthq.harness import scenarios
+from dthq.harness.results import Metric, Results, Table3Row, Table4Cell
+
+# The paper's Table 3 (i7-9700K, Windows, Python 3.10), by its row names.
+PAPER_TABLE3: dict[str, dict[Metric, float]] = {
+    "RSA-2048": {Metric.LATENCY: 18.7, Metric.THROUGHPUT: 120, Metric.COMP_OVERHEAD: 22.4},
+    "ECC-256": {Metric.LATENCY: 6.9, Metric.THROUGHPUT: 480, Metric.COMP_OVERHEAD: 8.1},
+    "TLS (AES-GCM)": {Metric.LATENCY: 4.8, Metric.THROUGHPUT: 950, Metric.COMP_OVERHEAD: 5.3},
+    "Proposed DTHQ": {Metric.LATENCY: 1.2, Metric.THROUGHPUT: 3880, Metric.COMP_OVERHEAD: 4.1},
+}
+# The paper's Table 4, (KL, edge, size) -> AL (ms), CC (ms), Thrpt (msg/s); LZ4 far, Brotli near.
+PAPER_TABLE4: dict[tuple[int, str, str], dict[Metric, float]] = {
+    (128, "far", "small"): {Metric.AL: 1.2, Metric.CC: 12, Metric.THROUGHPUT: 67.737},
+    (128, "near", "small"): {Metric.AL: 4.2, Metric.CC: 45, Metric.THROUGHPUT: 3880.330},
+    (256, "far", "medium"): {Metric.AL: 1.3, Metric.CC: 15, Metric.THROUGHPUT: 682.756},
+    (256, "near", "medium"): {Metric.AL: 5.1, Metric.CC: 47, Metric.THROUGHPUT: 2039.359},
+    (512, "far", "large"): {Metric.AL: 2.5, Metric.CC: 21, Metric.THROUGHPUT: 1597.010},
+    (512, "near", "large"): {Metric.AL: 8.4, Metric.CC: 52, Metric.THROUGHPUT: 847.314},
+}
 
 
 @dataclass(frozen=True)
@@ -19,12 +36,9 @@ class Claim:
     verdict: str
 
 
-def _r(rows: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
-    return next((r for r in rows if r.get("key") == key), None)
-
-
-def _m(row: dict[str, Any] | None, figure: str) -> float | None:
-    return row[figure]["median"] if row and figure in row else None
+def _m(row: Table3Row | Table4Cell | None, metric: Metric) -> float | None:
+    timing = row.get(metric) if row else None
+    return timing.median if timing else None
 
 
 def _holds(ok: bool | None) -> str:
@@ -43,19 +57,17 @@ ORDER = ["dthq-mlkem768-psk", "tls13-x25519", "ecc-256", "rsa-2048"]
 PAPER_ORDER = ["Proposed DTHQ", "TLS (AES-GCM)", "ECC-256", "RSA-2048"]
 
 
-def claims(results: dict[str, Any]) -> list[Claim]:
-    t3, t4 = results["table3"], results["table4"]
+TABLE3_CLAIMED = (Metric.LATENCY, Metric.THROUGHPUT, Metric.COMP_OVERHEAD)
+
+
+def claims(results: Results) -> list[Claim]:
+    r = results
     out: list[Claim] = []
-    figure_of = {
-        "latency_ms": "latency_ms",
-        "throughput_msg_s": "throughput_msg_s",
-        "comp_overhead_ms": "comp_overhead_ms",
-    }
     # Table 3, cell by cell.
     for key, paper_name in zip(ORDER, PAPER_ORDER, strict=True):
-        row = _r(t3, key)
-        for figure in figure_of:
-            paper = scenarios.PAPER_TABLE3[paper_name][figure]
+        row = r.row(key)
+        for figure in TABLE3_CLAIMED:
+            paper = PAPER_TABLE3[paper_name][figure]
             ours = _m(row, figure)
             out.append(
                 Claim(
@@ -68,19 +80,16 @@ def claims(results: dict[str, Any]) -> list[Claim]:
                 )
             )
     # Table 3 orderings.
-    for figure, better in (
-        ("latency_ms", "lower"),
-        ("throughput_msg_s", "higher"),
-        ("comp_overhead_ms", "lower"),
-    ):
-        values = [_m(_r(t3, k), figure) for k in ORDER]
+    for figure in TABLE3_CLAIMED:
+        better = "higher" if figure.is_rate else "lower"
+        values = [_m(r.row(k), figure) for k in ORDER]
         if None in values:
             ok = None
         elif better == "lower":
             ok = all(a < b for a, b in itertools.pairwise(values))  # type: ignore[operator]
         else:
             ok = all(a > b for a, b in itertools.pairwise(values))  # type: ignore[operator]
-        paper_vals = [scenarios.PAPER_TABLE3[p][figure] for p in PAPER_ORDER]
+        paper_vals = [PAPER_TABLE3[p][figure] for p in PAPER_ORDER]
         out.append(
             Claim(
                 "Table 3",
@@ -91,8 +100,8 @@ def claims(results: dict[str, Any]) -> list[Claim]:
                 _holds(ok),
             )
         )
-    dthq, tls = _r(t3, "dthq-mlkem768-psk"), _r(t3, "tls13-x25519")
-    lat = (_m(dthq, "latency_ms"), _m(tls, "latency_ms"))
+    dthq, tls = r.row("dthq-mlkem768-psk"), r.row("tls13-x25519")
+    lat = (_m(dthq, Metric.LATENCY), _m(tls, Metric.LATENCY))
     out.append(
         Claim(
             "Abstract / Table 3",
@@ -103,8 +112,7 @@ def claims(results: dict[str, Any]) -> list[Claim]:
             _holds(None if None in lat else lat[0] < lat[1]),
         )
     )  # type: ignore[operator]
-    hyb = _r(t3, "tls13-x25519mlkem768")
-    lat_h = _m(hyb, "latency_ms")
+    lat_h = _m(r.row("tls13-x25519mlkem768"), Metric.LATENCY)
     out.append(
         Claim(
             "(not in paper) deployable alternative",
@@ -121,16 +129,16 @@ def claims(results: dict[str, Any]) -> list[Claim]:
             "Table 3 (consistency)",
             "DTHQ comp. overhead <= latency (latency includes the crypto)",
             "4.1 > 1.2: inconsistent in the paper",
-            f"{_num(_m(dthq, 'comp_overhead_ms'))} vs {_num(lat[0])}",
+            f"{_num(_m(dthq, Metric.COMP_OVERHEAD))} vs {_num(lat[0])}",
             "-",
             "see note: our latency adds compression to the same crypto",
         )
     )
     # Table 4.
-    for (kl, edge, size), paper in scenarios.PAPER_TABLE4.items():
-        row = _r(t4, f"{kl}-{edge}-{size}")
-        for figure in ("al_ms", "cc_ms", "throughput_msg_s"):
-            ours = _m(row, figure)
+    for (kl, edge, size), paper in PAPER_TABLE4.items():
+        cell = r.cell(f"{kl}-{edge}-{size}")
+        for figure in (Metric.AL, Metric.CC, Metric.THROUGHPUT):
+            ours = _m(cell, figure)
             out.append(
                 Claim(
                     "Table 4",
@@ -143,18 +151,18 @@ def claims(results: dict[str, Any]) -> list[Claim]:
             )
     # The paper pairs one size with each key length; compare its edges there.
     edge_claims = (
-        ("Table 4", "al_ms", "far-edge (LZ4) AL below near-edge (Brotli)", "far"),
-        ("§6.4 text", "throughput_msg_s", "near-edge throughput above far-edge", "near"),
+        ("Table 4", Metric.AL, "far-edge (LZ4) AL below near-edge (Brotli)", "far"),
+        ("§6.4 text", Metric.THROUGHPUT, "near-edge throughput above far-edge", "near"),
     )
     for kl, size in ((128, "small"), (256, "medium"), (512, "large")):
         for source, figure, text, winner in edge_claims:
             loser = "near" if winner == "far" else "far"
-            paper_w = scenarios.PAPER_TABLE4[(kl, winner, size)][figure]
-            paper_l = scenarios.PAPER_TABLE4[(kl, loser, size)][figure]
-            ours_w = _m(_r(t4, f"{kl}-{winner}-{size}"), figure)
-            ours_l = _m(_r(t4, f"{kl}-{loser}-{size}"), figure)
+            paper_w = PAPER_TABLE4[(kl, winner, size)][figure]
+            paper_l = PAPER_TABLE4[(kl, loser, size)][figure]
+            ours_w = _m(r.cell(f"{kl}-{winner}-{size}"), figure)
+            ours_l = _m(r.cell(f"{kl}-{loser}-{size}"), figure)
             # "Wins" means lower latency or higher throughput, as the paper's ordering says.
-            better = (lambda w, lo: w < lo) if figure == "al_ms" else (lambda w, lo: w > lo)
+            better = (lambda w, lo: w > lo) if figure.is_rate else (lambda w, lo: w < lo)
             out.append(
                 Claim(
                     source,
@@ -165,8 +173,8 @@ def claims(results: dict[str, Any]) -> list[Claim]:
                     _holds(None if ours_w is None or ours_l is None else better(ours_w, ours_l)),
                 )
             )
-    cc_all = [_m(r, "cc_ms") for r in t4]
-    al_all = [_m(r, "al_ms") for r in t4]
+    cc_all = [c[Metric.CC].median for c in r.table4]
+    al_all = [c[Metric.AL].median for c in r.table4]
     out.append(
         Claim(
             "Table 4 (consistency)",

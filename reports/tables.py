@@ -8,7 +8,8 @@ from typing import Any
 
 from tabulate import tabulate
 
-from dthq.harness import scenarios
+from dthq.harness.results import Distribution, Metric, Results
+from reports.paper import PAPER_TABLE3, PAPER_TABLE4
 
 
 def fmt(value: float | None, digits: int = 3) -> str:
@@ -21,8 +22,12 @@ def fmt(value: float | None, digits: int = 3) -> str:
     )
 
 
-def _spread(t: dict[str, float]) -> str:
-    return f"{fmt(t['median'])} [{fmt(t['q1'])}, {fmt(t['q3'])}]"
+def _spread(t: Distribution | None) -> str:
+    if t is None:
+        return "-"
+    if t.q1 is None or t.q3 is None:
+        return fmt(t.median)
+    return f"{fmt(t.median)} [{fmt(t.q1)}, {fmt(t.q3)}]"
 
 
 TABLE3_HEADERS = [
@@ -42,25 +47,25 @@ TABLE3_HEADERS = [
 ]
 
 
-def table3_rows(results: dict[str, Any]) -> list[list[Any]]:
+def table3_rows(results: Results) -> list[list[Any]]:
     rows = []
-    for r in results["table3"]:
-        paper = scenarios.PAPER_TABLE3.get(r.get("paper_row") or "", {})
+    for r in results.table3:
+        paper = PAPER_TABLE3.get(r.paper_row or "", {})
         rows.append(
             [
-                r["scheme"],
-                r["quantum_safe"],
-                _spread(r["handshake_ms"]),
-                _spread(r["handshake_tcp_ms"]) if "handshake_tcp_ms" in r else "-",
-                _spread(r["latency_ms"]),
-                fmt(r["latency_amortised_ms"]["median"]) if "latency_amortised_ms" in r else "-",
-                _spread(r["throughput_msg_s"]),
-                _spread(r["comp_overhead_ms"]),
-                r["handshake_bytes"],
-                r["record_overhead_bytes"],
-                paper.get("latency_ms", "-"),
-                paper.get("throughput_msg_s", "-"),
-                paper.get("comp_overhead_ms", "-"),
+                r.scheme,
+                r.quantum_safe,
+                _spread(r[Metric.HANDSHAKE]),
+                _spread(r.get(Metric.HANDSHAKE_TCP)),
+                _spread(r[Metric.LATENCY]),
+                fmt(r.latency_amortised_ms),
+                _spread(r[Metric.THROUGHPUT]),
+                _spread(r[Metric.COMP_OVERHEAD]),
+                r.handshake_bytes,
+                r.record_overhead_bytes,
+                paper.get(Metric.LATENCY, "-"),
+                paper.get(Metric.THROUGHPUT, "-"),
+                paper.get(Metric.COMP_OVERHEAD, "-"),
             ]
         )
     return rows
@@ -82,25 +87,24 @@ TABLE4_HEADERS = [
 ]
 
 
-def table4_rows(results: dict[str, Any]) -> list[list[Any]]:
+def table4_rows(results: Results) -> list[list[Any]]:
     rows = []
-    for r in results["table4"]:
-        paper = scenarios.PAPER_TABLE4.get((r["key_length"], r["edge"], r["size"]), {})
-        codec = r["codec"] if r.get("compressed", True) else f"{r['codec']} (sent raw)"
+    for c in results.table4:
+        paper = PAPER_TABLE4.get((c.key_length, c.edge, c.size), {})
         rows.append(
             [
-                r["key_length"],
-                r["edge"],
-                r["size"],
-                codec,
-                _spread(r["al_ms"]),
-                _spread(r["cc_ms"]),
-                r["comm_bits"],
-                _spread(r["throughput_msg_s"]),
-                fmt(r["modelled_link_ms"]),
-                paper.get("al_ms", "-"),
-                paper.get("cc_ms", "-"),
-                paper.get("throughput_msg_s", "-"),
+                c.key_length,
+                c.edge,
+                c.size,
+                c.codec if c.compressed else f"{c.codec} (sent raw)",
+                _spread(c[Metric.AL]),
+                _spread(c[Metric.CC]),
+                c.comm_bits,
+                _spread(c[Metric.THROUGHPUT]),
+                fmt(c.modelled_link_ms),
+                paper.get(Metric.AL, "-"),
+                paper.get(Metric.CC, "-"),
+                paper.get(Metric.THROUGHPUT, "-"),
             ]
         )
     return rows
@@ -118,12 +122,14 @@ def csv_text(headers: list[str], rows: list[list[Any]]) -> str:
     return out.getvalue()
 
 
-def machine_line(results: dict[str, Any]) -> str:
-    m = results["metadata"]
+def machine_line(results: Results) -> str:
+    meta = results.metadata
+    m = meta.machine
     openssl = (m.get("openssl") or {}).get("cryptography")
     return (
         f"{m.get('cpu_model')} ({m.get('cpu_count')} cores), {m.get('os')}, "
-        f"Python {m.get('python')}, {openssl}, profile {m.get('profile')}"
+        f"Python {m.get('python')}, {openssl}, profile {meta.profile} "
+        f"(M = {meta.messages_per_session})"
     )
 
 

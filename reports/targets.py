@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from dthq.harness.results import Metric, Results
 
 TIMEIT_TOLERANCE = 0.10
 QUICK_BUDGET_S = 600
@@ -24,49 +25,43 @@ class Target:
         return "met" if self.measured <= self.limit else "MISSED"
 
 
-def _prim(results: dict[str, Any], name: str) -> float | None:
-    for p in results["primitives"]:
-        if p["name"] == name:
-            return p["median_us"]
-    return None
+def _prim(results: Results, name: str) -> float | None:
+    found = results.primitive(name)
+    return found.time_us.median if found else None
 
 
-def _row(rows: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
-    return next((r for r in rows if r.get("key") == key), None)
-
-
-def evaluate(results: dict[str, Any]) -> list[Target]:
+def evaluate(results: Results) -> list[Target]:
     targets = []
-    cell = _row(results["table4"], "256-far-small")
+    cell = results.cell("256-far-small")
     aead = _prim(results, "aead/AES-256-GCM/cryptography/small")
     targets.append(
         Target(
             "DTHQ seal+open of one small reading vs bare AEAD encrypt+decrypt",
-            cell["al_ms"]["median"] * 1e3 / aead if cell and aead else None,
+            cell[Metric.AL].median * 1e3 / aead if cell and aead else None,
             3.0,
             "x",
             "Table 4 AL for KL 256, far edge (LZ4 with raw fallback), small, over the "
             "AES-256-GCM (cryptography) encrypt+decrypt primitive on the same bytes",
         )
     )
-    dthq_hs = _row(results["table3"], "dthq-mlkem768-psk")
+    dthq_hs = results.row("dthq-mlkem768-psk")
     kem = [_prim(results, f"kem/ML-KEM-768/{op}") for op in ("keygen", "encaps", "decaps")]
     hkdf = _prim(results, "kdf/HKDF-SHA256/64B")
     floor = sum(kem) + 2 * hkdf if None not in kem and hkdf else None  # type: ignore[operator]
     targets.append(
         Target(
             "DTHQ handshake (ML-KEM-768, psk) vs the sum of its primitives",
-            dthq_hs["handshake_ms"]["median"] * 1e3 / floor if dthq_hs and floor else None,
+            dthq_hs[Metric.HANDSHAKE].median * 1e3 / floor if dthq_hs and floor else None,
             1.3,
             "x",
             "primitives: ML-KEM-768 keygen + encaps + decaps + one HKDF-SHA256 per party",
         )
     )
-    tls = _row(results["table3"], "tls13-x25519mlkem768")
+    tls = results.row("tls13-x25519mlkem768")
     targets.append(
         Target(
             "DTHQ handshake (ML-KEM-768, psk) vs TLS 1.3 X25519MLKEM768 in-memory handshake",
-            dthq_hs["handshake_ms"]["median"] / tls["handshake_ms"]["median"]
+            dthq_hs[Metric.HANDSHAKE].median / tls[Metric.HANDSHAKE].median
             if dthq_hs and tls
             else None,
             0.5,
@@ -75,9 +70,9 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
         )
     )
     deviations = [
-        abs(p["median_us"] / p["timeit_median_us"] - 1)
-        for p in results["primitives"]
-        if p.get("timeit_median_us")
+        abs(p.time_us.median / p.timeit_median_us - 1)
+        for p in results.primitives
+        if p.timeit_median_us
     ]
     targets.append(
         Target(
@@ -90,9 +85,9 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
         )
     )
     fastest = [
-        abs(p["min_us"] / p["timeit_min_us"] - 1)
-        for p in results["primitives"]
-        if p.get("timeit_min_us") and p.get("min_us")
+        abs(p.time_us.min / p.timeit_min_us - 1)
+        for p in results.primitives
+        if p.timeit_min_us and p.time_us.min
     ]
     targets.append(
         Target(
@@ -103,8 +98,8 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
             "the same comparison on minimums, which contention on a shared machine disturbs less",
         )
     )
-    wall = results["metadata"].get("wall_time_s")
-    if results["metadata"].get("profile") == "quick":
+    wall = results.metadata.wall_time_s
+    if results.metadata.profile == "quick":
         targets.append(
             Target(
                 "quick profile wall time",

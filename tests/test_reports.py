@@ -1,20 +1,34 @@
-"""Reports: results conversion, strict loading, the report files, and the regression gate."""
+"""Reports: ingestion into the results model, strict loading and migration, the report
+files, and the regression gate."""
 
 from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from bench.ingest import from_benchmark_json
 from dthq.cli import main
-from dthq.harness.scenarios import TABLE3, TABLE4
+from dthq.harness.results import (
+    SCHEMA_VERSION,
+    Metric,
+    Results,
+    ResultsError,
+    dump,
+    from_dict,
+    load,
+    to_dict,
+)
+from dthq.harness.scenarios import PROFILES, TABLE3, TABLE4
 from reports.build import FILES, write_report
-from reports.compare import compare, parse_threshold
-from reports.results import SCHEMA_VERSION, ResultsError, from_benchmark_json, load, validate
+from reports.gate import Verdict, compare, parse_threshold, run_gate
+
+V1_FILE = Path(__file__).parent / "data" / "results-v1.json"  # written by the version-1 code
 
 
 def _stats(median_s: float, spread: float = 0.02) -> dict[str, Any]:
@@ -30,7 +44,9 @@ def _stats(median_s: float, spread: float = 0.02) -> dict[str, Any]:
     }
 
 
-def fake_benchmark_json(scale: float = 1.0, dthq_slowdown: float = 1.0) -> dict[str, Any]:
+def fake_benchmark_json(
+    scale: float = 1.0, dthq_slowdown: float = 1.0, profile: str = "quick"
+) -> dict[str, Any]:
     """A pytest-benchmark JSON shaped like the bench suites' output, with chosen speeds:
     ``scale`` slows the whole machine, ``dthq_slowdown`` only DTHQ's own figures."""
     benches = []
@@ -47,6 +63,7 @@ def fake_benchmark_json(scale: float = 1.0, dthq_slowdown: float = 1.0) -> dict[
                 "extra_info": {
                     "suite": "primitives",
                     "name": name,
+                    "params": {},
                     "timeit_median_us": us * scale * 1.02,
                 },
                 "stats": _stats(us * 1e-6 * scale),
@@ -54,17 +71,19 @@ def fake_benchmark_json(scale: float = 1.0, dthq_slowdown: float = 1.0) -> dict[
         )
     for i, row in enumerate(TABLE3):
         slow = dthq_slowdown if row.scheme == "dthq" else 1.0
-        for figure, ms in (
-            ("handshake", 0.3 + i),
-            ("latency", 0.35 + i),
-            ("message", 0.01),
-            ("crypto", 0.34 + i),
+        for metric, ms in (
+            (Metric.HANDSHAKE, 0.3 + i),
+            (Metric.LATENCY, 0.35 + i),
+            (Metric.MESSAGE, 0.01),
+            (Metric.COMP_OVERHEAD, 0.34 + i),
         ):
             info = {
                 "suite": "table3",
                 "row": row.key,
                 "label": row.label,
-                "figure": figure,
+                "paper_row": row.paper,
+                "edge": row.edge,
+                "metric": metric.value,
                 "quantum_safe": "yes",
                 "flights": [["A", "HELLO", 1234]],
                 "handshake_bytes": 2440,
@@ -75,23 +94,20 @@ def fake_benchmark_json(scale: float = 1.0, dthq_slowdown: float = 1.0) -> dict[
             }
             benches.append({"extra_info": info, "stats": _stats(ms * 1e-3 * scale * slow)})
     for cell in TABLE4:
-        for figure, ms in (("al", 0.01), ("cc", 0.4)):
+        for metric, ms in ((Metric.AL, 0.01), (Metric.CC, 0.4)):
             info = {
                 "suite": "table4",
                 "cell": cell.key,
                 "key_length": cell.key_length,
                 "edge": cell.edge,
                 "size": cell.size,
-                "figure": figure,
+                "metric": metric.value,
                 "codec": "lz4",
                 "aead": "AES-256-GCM",
                 "compressed": cell.size != "small",
                 "payload_bytes": 93,
                 "compressed_bytes": 93,
                 "record_bytes": 123,
-                "comm_bits": 984,
-                "link": "modelled",
-                "modelled_link_ms": 4.1,
             }
             benches.append({"extra_info": info, "stats": _stats(ms * 1e-3 * scale * dthq_slowdown)})
     return {
@@ -103,6 +119,9 @@ def fake_benchmark_json(scale: float = 1.0, dthq_slowdown: float = 1.0) -> dict[
                 "os": "Linux",
                 "python": "3.11",
                 "openssl": {},
+                "libraries": {"cryptography": "50.0.2"},
+                "profile": profile,
+                "messages_per_session": PROFILES[profile].messages_per_session,
             },
         },
         "commit_info": {"id": "abc"},
@@ -112,21 +131,73 @@ def fake_benchmark_json(scale: float = 1.0, dthq_slowdown: float = 1.0) -> dict[
     }
 
 
-def results(**kw: float) -> dict[str, Any]:
+def results(**kw: Any) -> Results:
     return from_benchmark_json(fake_benchmark_json(**kw), wall_time_s=100)
 
 
-def test_results_schema() -> None:
+def test_results_model() -> None:
     r = results()
-    validate(r)
-    assert r["schema_version"] == SCHEMA_VERSION
-    assert {row["scheme"] for row in r["table3"]} == {row.label for row in TABLE3}
-    assert len(r["table4"]) == 18
-    row = r["table3"][0]
-    for key in ("handshake_ms", "latency_ms", "comp_overhead_ms"):
-        assert set(row[key]) >= {"median", "iqr", "q1", "q3", "p95", "p99", "rounds"}
-    assert row["throughput_msg_s"]["median"] == pytest.approx(1 / 0.01e-3)
-    assert r["primitives"][0]["median_us"] > 0
+    assert to_dict(r)["schema_version"] == SCHEMA_VERSION
+    assert {row.scheme for row in r.table3} == {row.label for row in TABLE3}
+    assert len(r.table4) == 18
+    row = r.table3[0]
+    for metric in (Metric.HANDSHAKE, Metric.LATENCY, Metric.COMP_OVERHEAD):
+        t = row[metric]
+        assert None not in (t.median, t.iqr, t.q1, t.q3, t.p95, t.p99, t.min) and t.rounds == 50
+    assert row[Metric.THROUGHPUT].median == pytest.approx(1 / 0.01e-3)
+    assert r.primitives[0].time_us.median > 0
+    # Derived once, at ingestion: amortised latency, bits on the wire, modelled link time.
+    assert row.latency_amortised_ms == pytest.approx(row[Metric.HANDSHAKE].median / 100 + 0.01)
+    cell = r.cell("256-far-small")
+    assert cell is not None and cell.comm_bits == 123 * 8 and cell.modelled_link_ms > 0
+    assert cell[Metric.THROUGHPUT].median == pytest.approx(1 / 0.01e-3)
+
+
+def test_results_round_trip(tmp_path: Path) -> None:
+    r = results()
+    assert load(dump(r, tmp_path / "r.json")) == r
+
+
+def test_version_1_results_still_load() -> None:
+    """A results.json written by the version-1 code (a real subset run) loads unchanged in
+    meaning: same profile, M, rows, figures and machine."""
+    v1 = json.loads(V1_FILE.read_text())
+    assert v1["schema_version"] == 1
+    r = load(V1_FILE)
+    assert (r.metadata.profile, r.metadata.messages_per_session) == ("quick", 100)
+    assert r.metadata.machine["cpu_model"] == v1["metadata"]["cpu_model"]
+    assert [row.key for row in r.table3] == [row["key"] for row in v1["table3"]]
+    for old, new in zip(v1["table3"], r.table3, strict=True):
+        assert new[Metric.HANDSHAKE].median == old["handshake_ms"]["median"]
+        assert new[Metric.THROUGHPUT].q1 == old["throughput_msg_s"]["q1"]
+        assert new.latency_amortised_ms == old["latency_amortised_ms"]["median"]
+        assert new.handshake_bytes == old["handshake_bytes"]
+    for old, new in zip(v1["table4"], r.table4, strict=True):
+        assert new.key == f"{old['key_length']}-{old['edge']}-{old['size']}"
+        assert new[Metric.AL].median == old["al_ms"]["median"] and new.comm_bits == old["comm_bits"]
+    for old, new in zip(v1["primitives"], r.primitives, strict=True):
+        assert (new.name, new.time_us.median, new.time_us.min) == (
+            old["name"],
+            old["median_us"],
+            old["min_us"],
+        )
+    # A migrated file writes out as version 2 and reads back the same.
+    assert from_dict(to_dict(r)) == r
+
+
+def test_full_profile_raw_keeps_profile_and_m_through_report(tmp_path: Path) -> None:
+    """The version-1 bug: `dthq report benchmark-raw.json` relabelled a full run "quick"
+    and amortised over M = 100. Profile and M now come from what the run recorded."""
+    raw = tmp_path / "benchmark-raw.json"
+    raw.write_text(json.dumps(fake_benchmark_json(profile="full")))
+    result = CliRunner().invoke(main, ["report", str(raw), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    r = load(tmp_path / "out" / "results.json")
+    m = PROFILES["full"].messages_per_session
+    assert (r.metadata.profile, r.metadata.messages_per_session) == ("full", m) and m != 100
+    row = r.table3[0]
+    assert row.latency_amortised_ms == pytest.approx(row[Metric.HANDSHAKE].median / m + 0.01)
+    assert "profile full (M = 1000)" in (tmp_path / "out" / "table3.md").read_text()
 
 
 def test_report_files(tmp_path: Path) -> None:
@@ -147,13 +218,24 @@ def test_report_files(tmp_path: Path) -> None:
     [
         (lambda d: d.update(schema_version=99), "schema_version 99"),
         (lambda d: d.pop("format"), "not a dthq-bench-results"),
-        (lambda d: d["table3"][0].pop("handshake_ms"), "table3[0] lacks 'handshake_ms'"),
-        (lambda d: d["table4"][1]["al_ms"].update(median="x"), "table4[1].al_ms.median"),
+        (
+            lambda d: d["table3"][0]["timings"].pop("handshake_ms"),
+            "table3[0].timings lacks 'handshake_ms'",
+        ),
+        (
+            lambda d: d["table4"][1]["timings"]["al_ms"].update(median="x"),
+            "table4[1].timings.al_ms.median is not a number",
+        ),
         (lambda d: d.update(primitives={}), "'primitives' is missing or not a list"),
+        (lambda d: d["metadata"].pop("profile"), "metadata lacks 'profile'"),
+        (
+            lambda d: d["table3"][0]["timings"].update(speed={}),
+            "names an unknown metric 'speed'",
+        ),
     ],
 )
 def test_bad_results_name_the_problem(tmp_path: Path, mutate, message: str) -> None:  # type: ignore[no-untyped-def]
-    data = results()
+    data = to_dict(results())
     mutate(data)
     path = tmp_path / "r.json"
     path.write_text(json.dumps(data))
@@ -163,7 +245,7 @@ def test_bad_results_name_the_problem(tmp_path: Path, mutate, message: str) -> N
 
 def test_truncated_results(tmp_path: Path) -> None:
     path = tmp_path / "r.json"
-    path.write_text(json.dumps(results())[:500])
+    path.write_text(json.dumps(to_dict(results()))[:500])
     with pytest.raises(ResultsError, match="truncated"):
         load(path)
     result = CliRunner().invoke(main, ["report", str(path), "--out", str(tmp_path / "o")])
@@ -178,7 +260,7 @@ def test_gate_passes_a_uniformly_slower_machine() -> None:
 
 def test_gate_fails_a_slower_dthq() -> None:
     changes = compare(results(), results(dthq_slowdown=1.5), threshold=0.10)
-    slower = {c.figure for c in changes if c.verdict == "slower"}
+    slower = {c.figure for c in changes if c.verdict is Verdict.SLOWER}
     assert "table3 dthq-mlkem768-psk handshake_ms" in slower
     assert "table4 256-far-small al_ms" in slower
     assert not any("rsa" in name or "primitive" in name for name in slower)
@@ -186,14 +268,14 @@ def test_gate_fails_a_slower_dthq() -> None:
 
 def test_gate_reports_improvements_apart() -> None:
     changes = compare(results(dthq_slowdown=1.5), results(), threshold=0.10)
-    assert {c.verdict for c in changes} == {"faster", "not significant"}
+    assert {c.verdict for c in changes} == {Verdict.FASTER, Verdict.NOT_SIGNIFICANT}
 
 
 def test_compare_cli_exit_codes(tmp_path: Path) -> None:
     paths = {}
     for name, kw in (("base", {}), ("same", {"scale": 1.7}), ("slow", {"dthq_slowdown": 2.0})):
         paths[name] = tmp_path / f"{name}.json"
-        paths[name].write_text(json.dumps(results(**kw)))
+        dump(results(**kw), paths[name])
     ok = CliRunner().invoke(main, ["compare", str(paths["base"]), str(paths["same"])])
     assert ok.exit_code == 0, ok.output
     bad = CliRunner().invoke(
@@ -218,7 +300,7 @@ def test_report_accepts_raw_benchmark_json(tmp_path: Path) -> None:
     raw.write_text(json.dumps(fake_benchmark_json()))
     result = CliRunner().invoke(main, ["report", str(raw), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "out" / "results.json").read_text())["schema_version"] == 1
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["schema_version"] == 2
 
 
 def test_foreign_benchmark_json_is_a_clear_error(tmp_path: Path) -> None:
@@ -236,3 +318,30 @@ def test_unchanged_input_is_not_mutated() -> None:
     snapshot = copy.deepcopy(base)
     compare(base, results(), 0.1)
     assert base == snapshot
+
+
+def test_gate_warns_when_library_versions_differ(tmp_path: Path) -> None:
+    base = results()
+    machine = dict(base.metadata.machine, libraries={"cryptography": "51.0.0"})
+    current = replace(base, metadata=replace(base.metadata, machine=machine))
+    gate = run_gate(base, current, 0.1)
+    assert gate.warnings == ["library cryptography differs: 50.0.2 in the baseline, 51.0.0 now"]
+    assert not gate.failed
+    dump(base, tmp_path / "a.json")
+    dump(current, tmp_path / "b.json")
+    out = CliRunner().invoke(main, ["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")])
+    assert out.exit_code == 0 and "warning: library cryptography differs" in out.output
+    assert run_gate(base, results(), 0.1).warnings == []
+
+
+def test_compare_json(tmp_path: Path) -> None:
+    dump(results(), tmp_path / "a.json")
+    dump(results(dthq_slowdown=2.0), tmp_path / "b.json")
+    out = CliRunner().invoke(
+        main, ["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--json"]
+    )
+    assert out.exit_code == 1
+    data = json.loads(out.output)
+    assert data["failed"] is True
+    slow = [c for c in data["changes"] if c["verdict"] == "slower"]
+    assert slow and all(c["gated"] for c in slow)

@@ -1,8 +1,10 @@
 """The scenario matrix: defined once, used by bench/ (what to measure) and
-reports/ (how to lay it out and what the paper published beside it)."""
+reports/ (how to lay it out). The paper's published numbers live beside the paper
+comparison, in reports/paper.py."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +21,14 @@ TABLE3_EDGE = "near"
 TABLE3_SIZE = "small"
 
 
+# The options the harness sets on a scheme for Table 3, when the scheme takes them.
+KEY_LENGTH_OPTION = "key_length"
+CODEC_OPTIONS = "edge/codec"  # edge=... with compression, codec="none" without
+STANDARD_OPTIONS = frozenset({KEY_LENGTH_OPTION, CODEC_OPTIONS})
+
+
 @dataclass(frozen=True)
-class Table3Row:
+class Table3Scenario:
     """One scheme as Table 3 compares it: a registered scheme name and its options."""
 
     key: str  # stable id used in results and the regression gate
@@ -28,26 +36,50 @@ class Table3Row:
     scheme: str
     options: dict[str, Any] = field(default_factory=dict)
     paper: str | None = None  # the Table 3 row this corresponds to, if any
+    takes: frozenset[str] = STANDARD_OPTIONS  # which harness options the scheme accepts
+    edge: str = TABLE3_EDGE
+
+    def scheme_options(self, *, compress: bool) -> dict[str, Any]:
+        """The options to build this row's scheme with, compressing or not."""
+        options = dict(self.options)
+        if KEY_LENGTH_OPTION in self.takes:
+            options[KEY_LENGTH_OPTION] = TABLE3_KEY_LENGTH
+        if CODEC_OPTIONS in self.takes:
+            options.update({"edge": self.edge} if compress else {"codec": "none"})
+        return options
 
 
-TABLE3: tuple[Table3Row, ...] = (
-    Table3Row("rsa-2048", "RSA-2048", "rsa-2048", {}, paper="RSA-2048"),
-    Table3Row("ecc-256", "ECC-256", "ecc-256", {}, paper="ECC-256"),
-    Table3Row(
-        "tls13-x25519", "TLS 1.3 (X25519)", "tls13", {"group": "X25519"}, paper="TLS (AES-GCM)"
+TLS_OPTIONS = frozenset({KEY_LENGTH_OPTION})  # TLS 1.3 has no record compression
+
+TABLE3: tuple[Table3Scenario, ...] = (
+    Table3Scenario("rsa-2048", "RSA-2048", "rsa-2048", {}, paper="RSA-2048"),
+    Table3Scenario("ecc-256", "ECC-256", "ecc-256", {}, paper="ECC-256"),
+    Table3Scenario(
+        "tls13-x25519",
+        "TLS 1.3 (X25519)",
+        "tls13",
+        {"group": "X25519"},
+        paper="TLS (AES-GCM)",
+        takes=TLS_OPTIONS,
     ),
-    Table3Row(
-        "tls13-x25519mlkem768", "TLS 1.3 (X25519MLKEM768)", "tls13", {"group": "X25519MLKEM768"}
+    Table3Scenario(
+        "tls13-x25519mlkem768",
+        "TLS 1.3 (X25519MLKEM768)",
+        "tls13",
+        {"group": "X25519MLKEM768"},
+        takes=TLS_OPTIONS,
     ),
-    Table3Row("tls13-mlkem768", "TLS 1.3 (MLKEM768)", "tls13", {"group": "MLKEM768"}),
-    Table3Row(
+    Table3Scenario(
+        "tls13-mlkem768", "TLS 1.3 (MLKEM768)", "tls13", {"group": "MLKEM768"}, takes=TLS_OPTIONS
+    ),
+    Table3Scenario(
         "dthq-mlkem768-psk",
         "DTHQ ML-KEM-768 psk",
         "dthq",
         {"kem": "ML-KEM-768", "auth": "psk"},
         paper="Proposed DTHQ",
     ),
-    Table3Row(
+    Table3Scenario(
         "dthq-mlkem768-mldsa",
         "DTHQ ML-KEM-768 mldsa",
         "dthq",
@@ -56,8 +88,20 @@ TABLE3: tuple[Table3Row, ...] = (
 )
 
 
+def table3_scenarios(registered: Iterable[str]) -> tuple[Table3Scenario, ...]:
+    """The matrix's rows, then one row per other registered scheme (a plug-in), built with
+    its defaults: an installed scheme appears in Table 3 without editing this file."""
+    covered = {row.scheme for row in TABLE3}
+    extra = [
+        Table3Scenario(name, name, name, takes=frozenset())
+        for name in registered
+        if name not in covered
+    ]
+    return (*TABLE3, *extra)
+
+
 @dataclass(frozen=True)
-class Table4Cell:
+class Table4Scenario:
     key_length: int
     edge: str
     size: str
@@ -67,8 +111,8 @@ class Table4Cell:
         return f"{self.key_length}-{self.edge}-{self.size}"
 
 
-TABLE4: tuple[Table4Cell, ...] = tuple(
-    Table4Cell(kl, edge, size) for kl in KEY_LENGTHS for edge in EDGES for size in SIZES
+TABLE4: tuple[Table4Scenario, ...] = tuple(
+    Table4Scenario(kl, edge, size) for kl in KEY_LENGTHS for edge in EDGES for size in SIZES
 )
 
 
@@ -97,22 +141,4 @@ def profile(name: str) -> Profile:
     try:
         return PROFILES[name]
     except KeyError:
-        raise UnsupportedError(f"unknown profile {name!r}; choose quick or full") from None
-
-
-# The paper's published figures (Tables 3 and 4), for side-by-side reports.
-PAPER_TABLE3: dict[str, dict[str, float]] = {
-    "RSA-2048": {"latency_ms": 18.7, "throughput_msg_s": 120, "comp_overhead_ms": 22.4},
-    "ECC-256": {"latency_ms": 6.9, "throughput_msg_s": 480, "comp_overhead_ms": 8.1},
-    "TLS (AES-GCM)": {"latency_ms": 4.8, "throughput_msg_s": 950, "comp_overhead_ms": 5.3},
-    "Proposed DTHQ": {"latency_ms": 1.2, "throughput_msg_s": 3880, "comp_overhead_ms": 4.1},
-}
-# (KL, edge, size) -> the paper's AL (ms), CC (ms), Thrpt (msg/s); codec LZ4 far, Brotli near.
-PAPER_TABLE4: dict[tuple[int, str, str], dict[str, float]] = {
-    (128, "far", "small"): {"al_ms": 1.2, "cc_ms": 12, "throughput_msg_s": 67.737},
-    (128, "near", "small"): {"al_ms": 4.2, "cc_ms": 45, "throughput_msg_s": 3880.330},
-    (256, "far", "medium"): {"al_ms": 1.3, "cc_ms": 15, "throughput_msg_s": 682.756},
-    (256, "near", "medium"): {"al_ms": 5.1, "cc_ms": 47, "throughput_msg_s": 2039.359},
-    (512, "far", "large"): {"al_ms": 2.5, "cc_ms": 21, "throughput_msg_s": 1597.010},
-    (512, "near", "large"): {"al_ms": 8.4, "cc_ms": 52, "throughput_msg_s": 847.314},
-}
+        raise UnsupportedError(f"unknown profile {name!r}; choose {', '.join(PROFILES)}") from None

@@ -1,0 +1,2 @@
+"""The benchmark suites (pytest-benchmark over the scenario matrix), their ingestion into
+the results model (``ingest``), and the runner that runs them (``runner``)."""

@@ -1,0 +1,102 @@
+"""Run the benchmark suites and return their results: ``run(profile, only, out)``.
+
+Callable from Python, from the CLI (``dthq bench``) and from nox. It owns the suite
+list, the pytest-benchmark arguments of each profile, CPU pinning and the progress
+bar; bench/ingest.py turns what pytest-benchmark wrote into the results model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import dthq
+from bench.ingest import from_benchmark_json
+from bench.progress import Progress
+from dthq.errors import DTHQError
+from dthq.harness.results import Results
+from dthq.harness.scenarios import profile as profile_named
+
+BENCH_DIR = Path(__file__).resolve().parent
+SUITES = {
+    "primitives": "test_primitives.py",
+    "table3": "test_table3.py",
+    "table4": "test_table4.py",
+}
+RAW_NAME = "benchmark-raw.json"
+
+
+class BenchmarkFailure(DTHQError):
+    """A benchmark raised or asserted: the run's figures cannot be trusted."""
+
+
+def pin_to_one_cpu() -> int | None:
+    """Run on one CPU (the last one allowed, away from CPU 0's interrupts): a run that hops
+    between cores of different load drifts by tens of percent on a shared machine."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    cpu = max(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpu})
+    return cpu
+
+
+def pytest_args(profile: str, only: str | None, raw_path: Path) -> list[str]:
+    chosen = profile_named(profile)
+    targets = [str(BENCH_DIR / SUITES[only])] if only in SUITES else [str(BENCH_DIR)]
+    args = [
+        *targets,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--no-header",
+        "-rN",
+        f"--profile={chosen.name}",
+        f"--benchmark-json={raw_path}",
+        f"--benchmark-max-time={chosen.max_time_s}",
+        f"--benchmark-min-rounds={chosen.min_rounds}",
+        "--benchmark-columns=median,iqr,rounds",
+        "--benchmark-sort=fullname",
+        "--benchmark-disable-gc",
+        "--benchmark-quiet",
+        "-o",
+        "console_output_style=classic",
+        "--capture=sys",
+    ]
+    if only and only not in SUITES:
+        args += ["-k", only]
+    return args
+
+
+def run(
+    profile: str = "quick",
+    only: str | None = None,
+    out: Path = Path("reports/latest"),
+    *,
+    pin: bool = True,
+    progress: bool = True,
+) -> Results:
+    """Run the suites (``only``: a suite name or a pytest -k expression), leave the raw
+    pytest-benchmark JSON in ``out``, and return the results model."""
+    import pytest
+
+    profile_named(profile)  # an unknown profile fails before anything runs
+    dthq.load_plugins()  # installed schemes join Table 3
+    out.mkdir(parents=True, exist_ok=True)
+    raw_path = out / RAW_NAME
+    if pin:
+        pin_to_one_cpu()
+    plugins = [Progress()] if progress else []
+    start = time.perf_counter()
+    if plugins:
+        with plugins[0]:
+            code = pytest.main(pytest_args(profile, only, raw_path), plugins=plugins)
+    else:
+        code = pytest.main(pytest_args(profile, only, raw_path))
+    wall = time.perf_counter() - start
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        raise BenchmarkFailure(f"no benchmark matches --only {only!r}")
+    if code != 0:
+        raise BenchmarkFailure(f"benchmarks failed (pytest exit {int(code)}); see above")
+    return from_benchmark_json(json.loads(raw_path.read_text()), wall_time_s=wall)

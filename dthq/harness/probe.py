@@ -1,0 +1,63 @@
+"""A quick look at one scheme: time its handshake, then send one record each way.
+
+What ``dthq handshake`` prints. Provisioning happens before (in the scheme's
+constructor); the timed region is ``establish`` alone. The clock is passed in.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dthq.harness.results import Distribution, FlightSize
+from dthq.schemes import Scheme
+
+MS = 1e3
+
+
+@dataclass(frozen=True)
+class HandshakeProbe:
+    scheme: str
+    params: dict[str, Any]
+    flights: tuple[FlightSize, ...]
+    handshake_ms: Distribution
+    record_overhead_bytes: int
+    record_bytes: int
+    payload_bytes: int
+    established: bool  # both records opened to what was sealed
+
+    @property
+    def handshake_bytes(self) -> int:
+        return sum(f.size for f in self.flights)
+
+
+def probe_handshake(
+    scheme: Scheme,
+    payload: bytes,
+    rounds: int = 1,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
+) -> HandshakeProbe:
+    if rounds < 1:
+        raise ValueError("rounds must be at least 1")
+    samples = []
+    for _ in range(rounds):
+        start = clock()
+        session = scheme.establish(now_ms=0)
+        samples.append(clock() - start)
+    record = session.initiator.seal(payload, now_ms=1)
+    established = session.responder.open(record) == payload
+    echo = session.responder.seal(b"ack", now_ms=2)
+    established = established and session.initiator.open(echo) == b"ack"
+    return HandshakeProbe(
+        scheme=scheme.name,
+        params=dict(session.params),
+        flights=tuple(FlightSize(f.sender, f.name, f.size) for f in session.flights),
+        handshake_ms=Distribution.from_samples(samples, MS),
+        record_overhead_bytes=session.initiator.overhead,
+        record_bytes=len(record),
+        payload_bytes=len(payload),
+        established=established,
+    )

@@ -1,0 +1,164 @@
+"""The regression gate: compare two results files on ratios, not absolute times.
+
+Each figure is divided by its run's floor: the geometric mean of the primitive
+times (KEM, AEAD, codec, ...) measured in the same run, over the primitives both
+runs share. A uniformly slower or busier machine moves the floor with everything
+else and passes; our own code getting slower moves its figures against the floor
+and fails.
+
+The gate compares each figure's fastest round, not its median: contention only
+ever adds time, so the minimum is the most repeatable estimate of what the code
+costs (the reports show medians). `dthq bench` also pins itself to one CPU, so a
+run does not hop between cores of different load. A change inside the threshold,
+or inside the runs' own IQR noise, is "not significant" (reported apart from
+faster/slower, as pyperf does).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+from dthq.errors import DTHQError
+from dthq.harness.results import Distribution, Metric, Results
+
+Figure = tuple[float, float]  # (fastest round, relative noise: IQR / median)
+GATED_TABLE3 = (Metric.HANDSHAKE, Metric.LATENCY, Metric.MESSAGE, Metric.COMP_OVERHEAD)
+GATED_TABLE4 = (Metric.AL, Metric.CC)
+
+
+class GateError(DTHQError):
+    """Two results that cannot be compared."""
+
+
+class Verdict(StrEnum):
+    SLOWER = "slower"
+    FASTER = "faster"
+    NOT_SIGNIFICANT = "not significant"
+
+
+def _fig(t: Distribution) -> Figure:
+    return t.fastest, t.relative_noise
+
+
+def figures(results: Results) -> dict[str, Figure]:
+    out: dict[str, Figure] = {}
+    for p in results.primitives:
+        out[f"primitive {p.name}"] = _fig(p.time_us)
+    for r in results.table3:
+        for metric in GATED_TABLE3:
+            if (t := r.get(metric)) is not None:
+                out[f"table3 {r.key} {metric}"] = _fig(t)
+    for c in results.table4:
+        for metric in GATED_TABLE4:
+            out[f"table4 {c.key} {metric}"] = _fig(c[metric])
+    return out
+
+
+def floor(results: Results, names: set[str]) -> float:
+    fastest = [p.time_us.fastest for p in results.primitives if p.name in names]
+    if not fastest:
+        raise GateError("no primitive is shared by both runs: nothing to normalise by")
+    return math.exp(sum(math.log(m) for m in fastest) / len(fastest))
+
+
+@dataclass(frozen=True)
+class Change:
+    figure: str
+    baseline: float
+    current: float
+    ratio: float  # normalised current / normalised baseline
+    noise: float  # relative IQR of the two runs, averaged
+    verdict: Verdict
+
+    @property
+    def gated(self) -> bool:
+        """Only our code's figures can fail the gate; the primitives are the reference
+        itself (library and machine), reported so a moved floor is visible."""
+        return not self.figure.startswith("primitive ")
+
+
+def compare(baseline: Results, current: Results, threshold: float) -> list[Change]:
+    shared_primitives = {p.name for p in baseline.primitives} & {p.name for p in current.primitives}
+    base_floor = floor(baseline, shared_primitives)
+    cur_floor = floor(current, shared_primitives)
+    base, cur = figures(baseline), figures(current)
+    changes = []
+    for name in sorted(base.keys() & cur.keys()):
+        (bm, bn), (cm, cn) = base[name], cur[name]
+        ratio = (cm / cur_floor) / (bm / base_floor)
+        noise = (bn + cn) / 2
+        moved = abs(ratio - 1)
+        if moved <= threshold or moved <= noise:
+            verdict = Verdict.NOT_SIGNIFICANT
+        else:
+            verdict = Verdict.SLOWER if ratio > 1 else Verdict.FASTER
+        changes.append(Change(name, bm, cm, ratio, noise, verdict))
+    return changes
+
+
+@dataclass(frozen=True)
+class GateReport:
+    """The gate's decision over two runs: what moved, and what differs between them."""
+
+    changes: list[Change]
+    threshold: float
+    warnings: list[str]
+
+    @property
+    def gated(self) -> list[Change]:
+        return [c for c in self.changes if c.gated]
+
+    def count(self, verdict: Verdict) -> int:
+        return sum(c.verdict is verdict for c in self.gated)
+
+    @property
+    def failed(self) -> bool:
+        return self.count(Verdict.SLOWER) > 0
+
+    def summary(self) -> str:
+        gated = len(self.gated)
+        return (
+            f"{gated} gated figures: {self.count(Verdict.SLOWER)} slower, "
+            f"{self.count(Verdict.FASTER)} faster, {self.count(Verdict.NOT_SIGNIFICANT)} not "
+            f"significant (threshold {self.threshold:.0%}); {len(self.changes) - gated} "
+            "primitive floor figures reported, not gated"
+        )
+
+
+def environment_differences(baseline: Results, current: Results) -> list[str]:
+    """Library, Python and OpenSSL versions that differ between two runs: a moved figure
+    may be the library's doing, not ours."""
+    b, c = baseline.metadata, current.metadata
+    pairs = {
+        f"library {name}": (b.libraries.get(name), c.libraries.get(name))
+        for name in sorted(set(b.libraries) | set(c.libraries))
+    }
+    pairs["Python"] = (b.machine.get("python"), c.machine.get("python"))
+    for side in sorted(set(b.machine.get("openssl") or {}) | set(c.machine.get("openssl") or {})):
+        pairs[f"OpenSSL of {side}"] = (
+            (b.machine.get("openssl") or {}).get(side),
+            (c.machine.get("openssl") or {}).get(side),
+        )
+    return [
+        f"{what} differs: {old} in the baseline, {new} now"
+        for what, (old, new) in pairs.items()
+        if old != new
+    ]
+
+
+def run_gate(baseline: Results, current: Results, threshold: float) -> GateReport:
+    return GateReport(
+        compare(baseline, current, threshold),
+        threshold,
+        environment_differences(baseline, current),
+    )
+
+
+def parse_threshold(text: str) -> float:
+    """'10%' or '0.1' -> 0.1."""
+    value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    if not 0 < value < 10:
+        raise ValueError(f"threshold {text!r} must be a positive fraction or percentage")
+    return value
