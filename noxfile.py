@@ -1,6 +1,9 @@
-"""Sessions: ``nox -s bench``, ``nox -s tests``, ``nox -s lint``, ``nox -s regress``.
+"""Sessions: ``nox -s bench``, ``nox -s tests``, ``nox -s lint``, ``nox -s regress``,
+``nox -s lock``.
 
 Arguments after ``--`` are passed on and replace (or, for bench, override) the defaults.
+Every session but ``lock`` installs against ``constraints.txt``, so runs on two machines
+use the same library versions.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ nox.options.sessions = ["tests", "lint"]
 nox.options.reuse_existing_virtualenvs = True
 
 BASELINE = "reports/baseline/results.json"
+CONSTRAINTS = "constraints.txt"
+EXTRAS = ("test", "bench", "lint")  # what the lock file covers
 
 
 def install(session: nox.Session, *extras: str) -> None:
-    """The one install helper: this project, editable, with the named extras."""
+    """The one install helper: this project, editable, with the named extras, pinned."""
     spec = f".[{','.join(extras)}]" if extras else "."
-    session.install("-e", spec)
+    session.install("-c", CONSTRAINTS, "-e", spec)
 
 
 @nox.session
@@ -42,7 +47,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff lint and format check."""
-    session.install("ruff>=0.6")
+    session.install("-c", CONSTRAINTS, "ruff")
     session.run("ruff", "check", *(session.posargs or ["."]))
     session.run("ruff", "format", "--check", ".")
 
@@ -69,3 +74,14 @@ def regress(session: nox.Session) -> None:
         session.run("dthq", "bench", "--profile", "quick", "--out", "reports/regress-current")
         current = "reports/regress-current/results.json"
     session.run("dthq", "compare", baseline, current, "--threshold", "10%")
+
+
+@nox.session
+def lock(session: nox.Session) -> None:
+    """Re-resolve the dependencies of every extra and rewrite constraints.txt."""
+    session.install("-e", f".[{','.join(EXTRAS)}]")
+    frozen = session.run("pip", "freeze", "--exclude-editable", silent=True) or ""
+    pins = [line for line in frozen.splitlines() if line and not line.startswith(("-e", "#"))]
+    header = Path(CONSTRAINTS).read_text().splitlines()[:3]
+    Path(CONSTRAINTS).write_text("\n".join([*header, *sorted(pins, key=str.lower)]) + "\n")
+    session.log(f"wrote {len(pins)} pins to {CONSTRAINTS}")
