@@ -25,13 +25,11 @@ from dthq.harness.results import (
     Metric,
     Primitive,
     Results,
-    ResultsError,
     Table3Row,
     Table4Cell,
-    from_dict,
     quantile,
-    read_json,
 )
+from dthq.harness.results_json import ResultsError, from_dict, read_json
 from dthq.harness.scenarios import Table3Scenario, Table4Scenario, profile
 from dthq.schemes import Session
 

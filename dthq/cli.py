@@ -252,7 +252,7 @@ def compare(baseline: Path, current: Path, threshold: str, show: str, as_json: b
     code does. Primitives are reported but never fail the gate. Differing library,
     Python or OpenSSL versions between the two runs are printed as warnings.
     """
-    from dthq.harness.results import load
+    from dthq.harness.results_json import load
     from reports.gate import Verdict, parse_threshold, run_gate
 
     try:

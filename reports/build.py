@@ -10,7 +10,8 @@ from typing import Any
 
 from tabulate import tabulate
 
-from dthq.harness.results import Results, dump, to_dict
+from dthq.harness.results import Results
+from dthq.harness.results_json import dump, to_dict
 from reports import figures, paper, tables, targets
 
 FILES = (

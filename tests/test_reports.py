@@ -14,16 +14,8 @@ from click.testing import CliRunner
 
 from bench.ingest import from_benchmark_json
 from dthq.cli import main
-from dthq.harness.results import (
-    SCHEMA_VERSION,
-    Metric,
-    Results,
-    ResultsError,
-    dump,
-    from_dict,
-    load,
-    to_dict,
-)
+from dthq.harness.results import Metric, Results
+from dthq.harness.results_json import SCHEMA_VERSION, ResultsError, dump, from_dict, load, to_dict
 from dthq.harness.scenarios import PROFILES, TABLE3, TABLE4
 from reports.build import FILES, write_report
 from reports.gate import Verdict, compare, parse_threshold, run_gate

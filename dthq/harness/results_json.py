@@ -1,0 +1,359 @@
+"""results.json: the results model as versioned JSON, read strictly.
+
+:func:`dump` writes ``schema_version`` 2; :func:`load` reads version 2 and migrates
+version 1 (timings beside the other fields of a row, the machine flat in the metadata).
+Anything malformed is a one-line :class:`ResultsError` naming the field and the file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dthq.errors import DTHQError
+from dthq.harness.results import (
+    BulkRun,
+    Distribution,
+    FlightSize,
+    Metadata,
+    Metric,
+    Primitive,
+    Results,
+    Table3Row,
+    Table4Cell,
+)
+
+FORMAT = "dthq-bench-results"
+SCHEMA_VERSION = 2
+TABLE3_REQUIRED = (Metric.HANDSHAKE, Metric.LATENCY, Metric.THROUGHPUT, Metric.COMP_OVERHEAD)
+TABLE4_REQUIRED = (Metric.AL, Metric.CC, Metric.THROUGHPUT)
+
+T = TypeVar("T")
+
+
+class ResultsError(DTHQError):
+    """A results file that is malformed, truncated, or of another version."""
+
+
+# --- writing -------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses, enums and tuples -> JSON values; None fields of a Distribution dropped."""
+    if isinstance(value, Distribution):
+        return {k: v for k, v in value.__dict__.items() if v is not None}
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: _plain(v) for k, v in value.__dict__.items()}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def to_dict(results: Results) -> dict[str, Any]:
+    body = _plain(results)
+    return {"format": FORMAT, "schema_version": SCHEMA_VERSION, **body}
+
+
+def dump(results: Results, path: str | Path) -> Path:
+    path = Path(path)
+    path.write_text(json.dumps(to_dict(results), indent=1) + "\n")
+    return path
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def read_json(path: str | Path) -> Any:
+    """Parse a JSON file; unreadable or truncated files are a ResultsError naming the problem."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultsError(
+            f"{path}: not valid JSON (truncated?) at line {exc.lineno}: {exc.msg}"
+        ) from None
+
+
+def load(path: str | Path) -> Results:
+    """Read a results.json (version 1 or 2); every problem is a ResultsError naming it."""
+    return from_dict(read_json(path), str(path))
+
+
+def from_dict(data: Any, where: str = "results") -> Results:
+    if not isinstance(data, dict):
+        raise ResultsError(f"{where}: top level must be an object")
+    if data.get("format") != FORMAT:
+        raise ResultsError(
+            f"{where}: not a {FORMAT} file (format={data.get('format')!r}); "
+            "pass the results.json written by `dthq bench` or `dthq report`"
+        )
+    version = data.get("schema_version")
+    if version == 1:
+        data = migrate_v1(data, where)
+    elif version != SCHEMA_VERSION:
+        raise ResultsError(
+            f"{where}: schema_version {version!r}, this build reads 1 and {SCHEMA_VERSION}"
+        )
+    return _Parser(where).results(data)
+
+
+class _Parser:
+    """Strict reading: every missing or mistyped field is named with its path."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def fail(self, path: str, problem: str) -> ResultsError:
+        return ResultsError(f"{self.where}: {path} {problem}")
+
+    def obj(self, value: Any, path: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(path, "is missing or not an object")
+        return value
+
+    def field(self, obj: dict[str, Any], key: str, path: str) -> Any:
+        if key not in obj:
+            raise self.fail(path, f"lacks '{key}'")
+        return obj[key]
+
+    def number(self, obj: dict[str, Any], key: str, path: str, *, optional: bool = False) -> Any:
+        if optional and obj.get(key) is None:
+            return None
+        value = self.field(obj, key, path)
+        if not _is_number(value):
+            raise self.fail(f"{path}.{key}", "is not a number")
+        return value
+
+    def integer(self, obj: dict[str, Any], key: str, path: str) -> int:
+        value = self.field(obj, key, path)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.fail(f"{path}.{key}", "is not an integer")
+        return value
+
+    def text(self, obj: dict[str, Any], key: str, path: str, *, optional: bool = False) -> Any:
+        if optional and obj.get(key) is None:
+            return None
+        value = self.field(obj, key, path)
+        if not isinstance(value, str):
+            raise self.fail(f"{path}.{key}", "is not a string")
+        return value
+
+    def rows(
+        self, data: dict[str, Any], key: str, parse: Callable[[dict[str, Any], str], T]
+    ) -> tuple[T, ...]:
+        rows = data.get(key)
+        if not isinstance(rows, list):
+            raise ResultsError(f"{self.where}: '{key}' is missing or not a list")
+        out = []
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict):
+                raise self.fail(f"{key}[{i}]", "is not an object")
+            out.append(parse(row, f"{key}[{i}]"))
+        return tuple(out)
+
+    def distribution(self, value: Any, path: str) -> Distribution:
+        d = self.obj(value, path)
+        optional = {
+            k: self.number(d, k, path, optional=True) for k in ("min", "q1", "q3", "p95", "p99")
+        }
+        return Distribution(
+            median=self.number(d, "median", path),
+            iqr=self.number(d, "iqr", path),
+            rounds=self.integer(d, "rounds", path),
+            **optional,
+        )
+
+    def timings(
+        self, row: dict[str, Any], path: str, required: Sequence[Metric]
+    ) -> dict[Metric, Distribution]:
+        raw = self.obj(row.get("timings"), f"{path}.timings")
+        for metric in required:
+            if metric.value not in raw:
+                raise self.fail(f"{path}.timings", f"lacks '{metric.value}'")
+        out = {}
+        for key, value in raw.items():
+            try:
+                metric = Metric(key)
+            except ValueError:
+                raise self.fail(f"{path}.timings", f"names an unknown metric {key!r}") from None
+            out[metric] = self.distribution(value, f"{path}.timings.{key}")
+        return out
+
+    def metadata(self, value: Any) -> Metadata:
+        m = self.obj(value, "'metadata'")
+        machine = m.get("machine", {})
+        if not isinstance(machine, dict):
+            raise self.fail("metadata.machine", "is not an object")
+        return Metadata(
+            profile=self.text(m, "profile", "metadata"),
+            messages_per_session=self.integer(m, "messages_per_session", "metadata"),
+            machine=machine,
+            wall_time_s=self.number(m, "wall_time_s", "metadata", optional=True),
+            **{
+                k: self.text(m, k, "metadata", optional=True)
+                for k in ("commit", "node", "benchmark_datetime", "pytest_benchmark", "slowdown")
+            },
+        )
+
+    def list(self, value: Any, path: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.fail(path, "is not a list")
+        return value
+
+    def flight(self, value: Any, path: str) -> FlightSize:
+        f = self.obj(value, path)
+        return FlightSize(
+            self.text(f, "sender", path), self.text(f, "name", path), self.integer(f, "size", path)
+        )
+
+    def primitive(self, p: dict[str, Any], path: str) -> Primitive:
+        return Primitive(
+            name=self.text(p, "name", path),
+            time_us=self.distribution(self.field(p, "time_us", path), f"{path}.time_us"),
+            timeit_median_us=self.number(p, "timeit_median_us", path, optional=True),
+            timeit_min_us=self.number(p, "timeit_min_us", path, optional=True),
+            params=p.get("params") or {},
+        )
+
+    def table3(self, r: dict[str, Any], path: str) -> Table3Row:
+        return Table3Row(
+            key=self.text(r, "key", path),
+            scheme=self.text(r, "scheme", path),
+            quantum_safe=self.text(r, "quantum_safe", path),
+            timings=self.timings(r, path, TABLE3_REQUIRED),
+            latency_amortised_ms=self.number(r, "latency_amortised_ms", path),
+            handshake_bytes=self.integer(r, "handshake_bytes", path),
+            record_overhead_bytes=self.integer(r, "record_overhead_bytes", path),
+            record_bytes=self.integer(r, "record_bytes", path),
+            payload_bytes=self.integer(r, "payload_bytes", path),
+            modelled_link_ms=self.number(r, "modelled_link_ms", path),
+            paper_row=self.text(r, "paper_row", path, optional=True),
+            flights=tuple(
+                self.flight(f, f"{path}.flights[{k}]")
+                for k, f in enumerate(self.list(r.get("flights", []), f"{path}.flights"))
+            ),
+            params=r.get("params") or {},
+        )
+
+    def table4(self, c: dict[str, Any], path: str) -> Table4Cell:
+        return Table4Cell(
+            key=self.text(c, "key", path),
+            key_length=self.integer(c, "key_length", path),
+            edge=self.text(c, "edge", path),
+            size=self.text(c, "size", path),
+            codec=self.text(c, "codec", path),
+            aead=self.text(c, "aead", path),
+            timings=self.timings(c, path, TABLE4_REQUIRED),
+            comm_bits=self.integer(c, "comm_bits", path),
+            modelled_link_ms=self.number(c, "modelled_link_ms", path),
+            link=self.text(c, "link", path),
+            payload_bytes=self.integer(c, "payload_bytes", path),
+            compressed_bytes=self.integer(c, "compressed_bytes", path),
+            record_bytes=self.integer(c, "record_bytes", path),
+            compressed=bool(self.field(c, "compressed", path)),
+        )
+
+    def bulk(self, b: dict[str, Any], path: str) -> BulkRun:
+        return BulkRun(
+            total_bytes=self.integer(b, "total_bytes", path),
+            records=self.integer(b, "records", path),
+            codec=self.text(b, "codec", path),
+            key_length=self.integer(b, "key_length", path),
+            time_ms=self.distribution(self.field(b, "time_ms", path), f"{path}.time_ms"),
+            mb_per_s=self.number(b, "mb_per_s", path),
+        )
+
+    def results(self, data: dict[str, Any]) -> Results:
+        return Results(
+            metadata=self.metadata(data.get("metadata")),
+            primitives=self.rows(data, "primitives", self.primitive),
+            table3=self.rows(data, "table3", self.table3),
+            table4=self.rows(data, "table4", self.table4),
+            bulk=self.rows(data, "bulk", self.bulk),
+            created=str(data.get("created", "")),
+            generator=str(data.get("generator", "")),
+        )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# --- version 1 -> 2 --------------------------------------------------------------------
+
+# Version 1 kept timings beside the other fields of a row, the machine's keys flat in
+# the metadata, primitives as flat *_us numbers, and the amortised latency as an object.
+_V1_RUN_KEYS = (
+    "profile",
+    "messages_per_session",
+    "wall_time_s",
+    "commit",
+    "node",
+    "benchmark_datetime",
+    "pytest_benchmark",
+    "slowdown",
+)
+
+
+def migrate_v1(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """A version-1 results dict as version 2 (pure: the input is not changed)."""
+    meta = data.get("metadata")
+    if not isinstance(meta, dict):
+        raise ResultsError(f"{where}: 'metadata' is missing or not an object")
+    out: dict[str, Any] = {k: v for k, v in data.items() if k != "metadata"}
+    out["schema_version"] = SCHEMA_VERSION
+    out["metadata"] = {
+        **{k: meta.get(k) for k in _V1_RUN_KEYS},
+        "machine": {k: v for k, v in meta.items() if k not in _V1_RUN_KEYS},
+    }
+    for section in ("primitives", "table3", "table4", "bulk"):
+        if not isinstance(data.get(section), list):
+            raise ResultsError(f"{where}: '{section}' is missing or not a list")
+    out["primitives"] = [_v1_primitive(p) for p in data["primitives"]]
+    out["table3"] = [_v1_row(r) for r in data["table3"]]
+    out["table4"] = [_v1_row(c) for c in data["table4"]]
+    return out
+
+
+def _v1_primitive(p: Any) -> Any:
+    if not isinstance(p, dict):
+        return p
+    time_us = {"median": p.get("median_us"), "iqr": p.get("iqr_us"), "rounds": p.get("rounds")}
+    if p.get("min_us") is not None:
+        time_us["min"] = p["min_us"]
+    known = {"name", "median_us", "iqr_us", "min_us", "rounds", "timeit_median_us", "timeit_min_us"}
+    return {
+        "name": p.get("name"),
+        "time_us": time_us,
+        "timeit_median_us": p.get("timeit_median_us"),
+        "timeit_min_us": p.get("timeit_min_us"),
+        "params": {k: v for k, v in p.items() if k not in known},
+    }
+
+
+def _v1_row(row: Any) -> Any:
+    if not isinstance(row, dict):
+        return row
+    metrics = {m.value for m in Metric}
+    out = {k: v for k, v in row.items() if k not in metrics}
+    out["timings"] = {k: v for k, v in row.items() if k in metrics}
+    if isinstance(row.get("flights"), list):  # [sender, name, bytes] triples
+        out["flights"] = [
+            dict(zip(("sender", "name", "size"), f, strict=False)) if isinstance(f, list) else f
+            for f in row["flights"]
+        ]
+    amortised = row.get("latency_amortised_ms")
+    if isinstance(amortised, dict):
+        out["latency_amortised_ms"] = amortised.get("median")
+    if "key" not in out and "key_length" in row:  # Table 4 cells were keyed by their axes
+        out["key"] = f"{row['key_length']}-{row.get('edge')}-{row.get('size')}"
+    return out
