@@ -124,8 +124,20 @@ class Primitive:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
+class _Timed:
+    """A row or cell whose figures are looked up by metric: ``row[Metric.HANDSHAKE]``."""
+
+    timings: Mapping[Metric, Distribution]
+
+    def __getitem__(self, metric: Metric) -> Distribution:
+        return self.timings[metric]
+
+    def get(self, metric: Metric) -> Distribution | None:
+        return self.timings.get(metric)
+
+
 @dataclass(frozen=True)
-class Table3Row:
+class Table3Row(_Timed):
     """One scheme as Table 3 compares it."""
 
     key: str
@@ -142,15 +154,9 @@ class Table3Row:
     flights: tuple[FlightSize, ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
 
-    def __getitem__(self, metric: Metric) -> Distribution:
-        return self.timings[metric]
-
-    def get(self, metric: Metric) -> Distribution | None:
-        return self.timings.get(metric)
-
 
 @dataclass(frozen=True)
-class Table4Cell:
+class Table4Cell(_Timed):
     """DTHQ at one key length x edge x data size."""
 
     key: str
@@ -167,12 +173,6 @@ class Table4Cell:
     compressed_bytes: int
     record_bytes: int
     compressed: bool
-
-    def __getitem__(self, metric: Metric) -> Distribution:
-        return self.timings[metric]
-
-    def get(self, metric: Metric) -> Distribution | None:
-        return self.timings.get(metric)
 
 
 @dataclass(frozen=True)
