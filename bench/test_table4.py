@@ -49,7 +49,7 @@ def test_al(benchmark: Any, cell: Table4Scenario) -> None:
     session = s.establish()
     seal, open_ = session.initiator.seal, session.responder.open
     _tag(benchmark, cell, Metric.AL, s, payload)
-    assert benchmark(lambda: open_(seal(payload, 1))) == payload
+    assert benchmark(lambda: open_(seal(payload, 1), 1)) == payload
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -60,7 +60,7 @@ def test_cc(benchmark: Any, cell: Table4Scenario) -> None:
 
     def crypto_cost() -> bytes:
         session = s.establish()
-        return session.responder.open(session.initiator.seal(body, 1))
+        return session.responder.open(session.initiator.seal(body, 1), 1)
 
     _tag(benchmark, cell, Metric.CC, edge_scheme, _payload(cell))
     assert benchmark(crypto_cost) == body
@@ -79,7 +79,7 @@ def test_bulk(benchmark: Any, bench_profile: Any, total: int) -> None:
     seal, open_ = session.initiator.seal, session.responder.open
 
     def move_all() -> int:
-        return sum(len(open_(seal(chunk, 1))) for chunk in chunks)
+        return sum(len(open_(seal(chunk, 1), 1)) for chunk in chunks)
 
     tag_bulk(
         benchmark,

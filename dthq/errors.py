@@ -23,6 +23,10 @@ class ReplayError(DTHQError):
     """A record that was already accepted, or is older than the replay window."""
 
 
+class FreshnessError(ReplayError):
+    """A record whose authenticated timestamp is too old, or too far in the future."""
+
+
 class UnsupportedError(DTHQError):
     """A version, algorithm, suite, mode or backend this build does not offer."""
 

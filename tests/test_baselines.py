@@ -32,8 +32,8 @@ def test_table3_schemes_establish_and_round_trip(row) -> None:  # type: ignore[n
     reading = TelemetryGenerator(1).payload("small")
     record = session.initiator.seal(reading, 1)
     assert reading not in record
-    assert session.responder.open(record) == reading
-    assert session.initiator.open(session.responder.seal(b"ack", 2)) == b"ack"
+    assert session.responder.open(record, 1) == reading
+    assert session.initiator.open(session.responder.seal(b"ack", 2), 2) == b"ack"
 
 
 @pytest.mark.parametrize("group", ["X25519", "X25519MLKEM768", "MLKEM768"])
@@ -60,7 +60,7 @@ def test_tls_key_length_128_and_tampered_record() -> None:
     record = bytearray(session.initiator.seal(b"hello", 1))
     record[-1] ^= 1
     with pytest.raises(dthq.AuthenticationError):
-        session.responder.open(bytes(record))
+        session.responder.open(bytes(record), 1)
 
 
 @pytest.mark.parametrize("name", ["rsa-2048", "ecc-256"])
@@ -69,7 +69,7 @@ def test_classical_records_reject_tampering(name: str) -> None:
     record = bytearray(session.initiator.seal(b"hr=70", 1))
     record[-1] ^= 1
     with pytest.raises(dthq.AuthenticationError):
-        session.responder.open(bytes(record))
+        session.responder.open(bytes(record), 1)
 
 
 def test_rsa_is_flagged_not_forward_secret() -> None:

@@ -34,8 +34,8 @@ def test_every_combination_round_trips(kem: str, auth: str, key_length: int) -> 
     readings = TelemetryGenerator(seed=key_length)
     for i in range(5):
         payload = readings.payload("small")
-        assert sb.open(sa.seal(payload, 10 + i)) == payload
-        assert sa.open(sb.seal(payload[::-1], 10 + i)) == payload[::-1]
+        assert sb.open(sa.seal(payload, 10 + i), 10 + i) == payload
+        assert sa.open(sb.seal(payload[::-1], 10 + i), 10 + i) == payload[::-1]
     assert sa.suite.key_length == key_length
 
 
@@ -45,8 +45,8 @@ def test_directions_use_different_keys() -> None:
     # A's record opened by A itself (a reflection) must fail: direction keys differ.
     record = sa.seal(b"reading", 1)
     with pytest.raises(AuthenticationError):
-        sa.open(record)
-    assert sb.open(record) == b"reading"
+        sa.open(record, 1)
+    assert sb.open(record, 1) == b"reading"
 
 
 def test_sessions_have_fresh_keys() -> None:
@@ -160,7 +160,7 @@ def test_chacha_alternative_round_trips() -> None:
 
     session = DTHQScheme(key_length=256, chacha=True).establish()
     assert session.params["aead"] == "ChaCha20-Poly1305"
-    assert session.responder.open(session.initiator.seal(b"hr=71", 3)) == b"hr=71"
+    assert session.responder.open(session.initiator.seal(b"hr=71", 3), 3) == b"hr=71"
 
 
 class _KeyTable:
@@ -224,7 +224,7 @@ def test_a_mode_receives_its_key_provider_through_the_config(
     b.receive(a.receive(reply))
     assert len(table.keys) == 1 and next(iter(table.keys)) in hello  # the key id travelled
     sa, sb = channel(a), channel(b)
-    assert sb.open(sa.seal(b"temp=36.9", 1)) == b"temp=36.9"
+    assert sb.open(sa.seal(b"temp=36.9", 1), 1) == b"temp=36.9"
     # Without the provider's key B cannot follow: a forgotten key id fails the handshake.
     a2, b2 = Initiator(a_config), Responder(b_config)
     hello2 = a2.start()

@@ -22,7 +22,7 @@ def test_dthq_is_registered_and_establishes() -> None:
     assert cls.quantum_safe in dthq.schemes.base.QUANTUM_SAFE
     record = session.initiator.seal(b"spo2=97", 1)
     assert len(record) == len(b"spo2=97") + session.initiator.overhead
-    assert session.responder.open(record) == b"spo2=97"
+    assert session.responder.open(record, 1) == b"spo2=97"
 
 
 def test_unknown_scheme_is_unsupported() -> None:
@@ -87,4 +87,4 @@ def test_a_scheme_establishes_over_any_transport() -> None:
         ("receive", "B"),
     ]
     assert session.flights == transport.log
-    assert session.responder.open(session.initiator.seal(b"hr=61", 1)) == b"hr=61"
+    assert session.responder.open(session.initiator.seal(b"hr=61", 1), 1) == b"hr=61"

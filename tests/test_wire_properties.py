@@ -79,4 +79,4 @@ def receiver() -> RecordLayer:
 @given(data=st.binary(max_size=HEADER_SIZE + 64))
 def test_arbitrary_records_raise_only_our_errors(receiver: RecordLayer, data: bytes) -> None:
     with contextlib.suppress(DTHQError):
-        receiver.open(data)
+        receiver.open(data, 0)

@@ -24,15 +24,27 @@ class AEADSpec:
     nonce_size: int  # the size our record layer uses
     tag_size: int = 16
     tag_first: bool = False
-    # Records a single key may protect before it must be replaced
-    # (RFC 8446 §5.5 for AES-GCM; the others are bounded by our 32-bit sequence).
-    max_records: int = 2**32 - 1
+    # Usage limits per key (RFC 8446 §5.5, RFC 9147 §4.5.3, draft-irtf-cfrg-aead-limits),
+    # for an attacker advantage of at most 2^-60. Confidentiality: total 16-byte blocks
+    # encrypted (None: no limit below our 32-bit sequence). Integrity: forgery attempts,
+    # i.e. records that fail to decrypt.
+    confidentiality_blocks: float | None = None
+    integrity_limit: int = 2**36
+
+    def max_records(self, max_record_bytes: int) -> int:
+        """Records one key may protect when each carries up to ``max_record_bytes``."""
+        if self.confidentiality_blocks is None:
+            return 2**32 - 1
+        blocks = -(-max_record_bytes // 16) + 1  # payload blocks + the tag/counter block
+        return max(1, min(2**32 - 1, int(self.confidentiality_blocks / blocks)))
 
 
-AES_128_GCM = AEADSpec("AES-128-GCM", 16, 12, max_records=int(2**24.5))
-AES_256_GCM = AEADSpec("AES-256-GCM", 32, 12, max_records=int(2**24.5))
+GCM_BLOCKS = 2**34.5  # RFC 8446 §5.5: 2^24.5 full-size (2^14-byte) records
+AES_128_GCM = AEADSpec("AES-128-GCM", 16, 12, confidentiality_blocks=GCM_BLOCKS)
+AES_256_GCM = AEADSpec("AES-256-GCM", 32, 12, confidentiality_blocks=GCM_BLOCKS)
 CHACHA20_POLY1305 = AEADSpec("ChaCha20-Poly1305", 32, 12)
-AES_256_SIV = AEADSpec("AES-256-SIV", 64, 12, tag_first=True, max_records=2**32 - 1)
+# SIV's synthetic IV is a PRF of the message: no nonce-collision bound below our sequence.
+AES_256_SIV = AEADSpec("AES-256-SIV", 64, 12, tag_first=True)
 
 SPECS: dict[str, AEADSpec] = {
     s.name: s for s in (AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305, AES_256_SIV)

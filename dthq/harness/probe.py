@@ -48,9 +48,9 @@ def probe_handshake(
         session = scheme.establish(now_ms=0)
         samples.append(clock() - start)
     record = session.initiator.seal(payload, now_ms=1)
-    established = session.responder.open(record) == payload
+    established = session.responder.open(record, 1) == payload
     echo = session.responder.seal(b"ack", now_ms=2)
-    established = established and session.initiator.open(echo) == b"ack"
+    established = established and session.initiator.open(echo, 2) == b"ack"
     return HandshakeProbe(
         scheme=scheme.name,
         params=dict(session.params),

@@ -6,6 +6,14 @@ Header (14 bytes, all of it AAD together with both session ids):
 
 A record that fails any check leaves the session exactly as it was: the replay
 window and the epoch only move after the AEAD tag and the payload have verified.
+The one exception is the count of failed decryptions, kept against the AEAD's
+integrity limit (RFC 9147 §4.5.3): past it the session closes.
+
+Receiving tolerates a lossy link (MQTT QoS 0 over radio): a record may come from up
+to ``EpochPolicy.lookahead`` epochs ahead (all of an epoch's records lost), and the
+previous epoch's keys stay for a grace period so late records still open, each epoch
+with its own replay window. The authenticated timestamp is checked against a
+:class:`Freshness` policy with the ``now_ms`` the caller passes in.
 """
 
 from __future__ import annotations
@@ -15,7 +23,13 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from dthq.crypto.aead import AEADBackend, Cipher, get_aead
-from dthq.errors import AuthenticationError, DecodeError, ReplayError, StateError
+from dthq.errors import (
+    AuthenticationError,
+    DecodeError,
+    FreshnessError,
+    ReplayError,
+    StateError,
+)
 from dthq.protocol.compression import DECODERS, NONE_ID, Codec, Raw, compress_adaptive
 from dthq.protocol.keyschedule import SessionKeys, TrafficKeys, next_traffic_keys, traffic_keys
 from dthq.protocol.suites import Suite
@@ -31,10 +45,50 @@ REPLAY_WINDOW = 64
 
 @dataclass(frozen=True)
 class RekeyPolicy:
-    """When the sender moves to the next key epoch (whichever comes first)."""
+    """When the sender moves to the next key epoch (whichever comes first). The AEAD's
+    confidentiality limit for the layer's largest record caps ``max_records`` anyway."""
 
     max_records: int = 1 << 20
     max_age_ms: int = 3_600_000
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How old, or how far ahead of the receiver's clock, a record's timestamp may be.
+
+    The default suits telemetry: a reading older than 30 s is history, not a vital
+    sign. ``Freshness.OFF`` (both None) turns the check off, and only explicitly.
+    """
+
+    max_age_ms: int | None = 30_000
+    max_skew_ms: int | None = 2_000
+
+    def check(self, timestamp_ms: int, now_ms: int) -> None:
+        if self.max_age_ms is not None and now_ms - timestamp_ms > self.max_age_ms:
+            raise FreshnessError(
+                f"record is {now_ms - timestamp_ms} ms old; the limit is {self.max_age_ms} ms"
+            )
+        if self.max_skew_ms is not None and timestamp_ms - now_ms > self.max_skew_ms:
+            raise FreshnessError(
+                f"record is {timestamp_ms - now_ms} ms in the future; "
+                f"the allowed clock skew is {self.max_skew_ms} ms"
+            )
+
+
+Freshness.OFF = Freshness(None, None)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class EpochPolicy:
+    """How a receiver follows the sender's key epochs over a lossy, reordering link."""
+
+    lookahead: int = 4  # epochs ahead a record may come from (each costs one derivation)
+    grace_records: int = REPLAY_WINDOW  # previous epoch stays open for this many new records
+    grace_ms: int = 10_000  # ... or this long after the switch, whichever ends first
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.lookahead <= 64:
+            raise ValueError("lookahead must be 1..64 epochs")  # bounds a forged header's work
 
 
 class Record(NamedTuple):
@@ -73,9 +127,9 @@ class ReplayWindow:
 
 
 class _Direction:
-    """One direction's keys for the current epoch."""
+    """One direction's keys for one epoch (and, receiving, that epoch's replay window)."""
 
-    __slots__ = ("cipher", "epoch", "iv", "keys", "started_ms")
+    __slots__ = ("accepted", "cipher", "epoch", "iv", "keys", "started_ms", "window")
 
     def __init__(self, aead: AEADBackend, keys: TrafficKeys, epoch: int, now_ms: int) -> None:
         self.keys = keys
@@ -83,6 +137,8 @@ class _Direction:
         self.iv = int.from_bytes(keys.iv, "big")
         self.epoch = epoch
         self.started_ms = now_ms
+        self.window = ReplayWindow()
+        self.accepted = 0  # records accepted under this epoch
 
 
 class RecordLayer:
@@ -98,22 +154,34 @@ class RecordLayer:
         *,
         codec: Codec | None = None,
         rekey: RekeyPolicy | None = None,
+        freshness: Freshness | None = None,
+        epochs: EpochPolicy | None = None,
         aead_backend: str | None = None,
         max_payload: int = 1 << 24,
+        integrity_limit: int | None = None,
     ) -> None:
         self.suite = suite
         self._aead = get_aead(suite.aead_name, aead_backend)
         self._ids = ids  # both ids, length-prefixed in A, B order: part of every AAD
         self._codec = codec or Raw()
         policy = rekey or RekeyPolicy()
-        # Rekey before the AEAD's usage limit however the policy is set.
-        self._max_records = min(policy.max_records, suite.aead.max_records, 2**32 - 1)
-        self._max_age_ms = policy.max_age_ms
         self.max_payload = max_payload
+        # Rekey before the AEAD's confidentiality limit for records of this size, however
+        # the policy is set (compression never grows a record: it falls back to raw).
+        self._max_records = min(policy.max_records, suite.aead.max_records(max_payload))
+        self._max_age_ms = policy.max_age_ms
+        self._freshness = Freshness() if freshness is None else freshness
+        self._epochs = epochs or EpochPolicy()
+        self._integrity_limit = integrity_limit or suite.aead.integrity_limit
         self._send = _Direction(self._aead, traffic_keys(suite, send_secret), 0, now_ms)
         self._send_seq = 0
+        self._clock_ms = now_ms  # the last now_ms seen by seal, as given
+        self._last_stamp_ms = now_ms  # the newest timestamp sent
+        self._epoch_age_ms = 0  # forward clock movement since the send epoch began
         self._recv = _Direction(self._aead, traffic_keys(suite, receive_secret), 0, now_ms)
-        self._window = ReplayWindow()
+        self._prev: _Direction | None = None  # the previous epoch, during its grace period
+        self._ahead: list[TrafficKeys] = []  # epochs recv+1.. derived so far, for reuse
+        self._failures = 0  # failed decryptions under the current receive keys
         self._nonce_size = suite.aead.nonce_size
         self._min_record = HEADER_SIZE + suite.aead.tag_size
         self.closed = False
@@ -126,6 +194,8 @@ class RecordLayer:
         *,
         codec: Codec | None = None,
         rekey: RekeyPolicy | None = None,
+        freshness: Freshness | None = None,
+        epochs: EpochPolicy | None = None,
         aead_backend: str | None = None,
         max_payload: int = 1 << 24,
     ) -> RecordLayer:
@@ -138,6 +208,8 @@ class RecordLayer:
             now_ms,
             codec=codec,
             rekey=rekey,
+            freshness=freshness,
+            epochs=epochs,
             aead_backend=aead_backend,
             max_payload=max_payload,
         )
@@ -160,9 +232,15 @@ class RecordLayer:
     def receive_epoch(self) -> int:
         return self._recv.epoch
 
+    @property
+    def failed_decryptions(self) -> int:
+        return self._failures
+
     def close(self) -> None:
         self.closed = True
         self._send = self._recv = None  # type: ignore[assignment]
+        self._prev = None
+        self._ahead = []
 
     def seal(self, payload: bytes, now_ms: int) -> bytes:
         if self.closed:
@@ -171,8 +249,13 @@ class RecordLayer:
             raise DecodeError(f"payload of {len(payload)} bytes exceeds {self.max_payload}")
         if not 0 <= now_ms <= MAX_TIMESTAMP_MS:
             raise DecodeError(f"timestamp {now_ms} ms does not fit the 48-bit header field")
+        # A clock stepped back (NTP) neither reverses timestamps on the wire nor postpones
+        # age-based rekeying: the epoch's age adds up only the clock's forward steps.
+        self._epoch_age_ms += max(0, now_ms - self._clock_ms)
+        self._clock_ms = now_ms
+        now_ms = self._last_stamp_ms = max(now_ms, self._last_stamp_ms)
         send = self._send
-        if self._send_seq >= self._max_records or now_ms - send.started_ms >= self._max_age_ms:
+        if self._send_seq >= self._max_records or self._epoch_age_ms >= self._max_age_ms:
             send = self._rekey_send(now_ms)
         codec_id, body = compress_adaptive(self._codec, payload)
         seq = self._send_seq
@@ -190,14 +273,16 @@ class RecordLayer:
         keys = next_traffic_keys(self.suite, self._send.keys)
         self._send = _Direction(self._aead, keys, self._send.epoch + 1, now_ms)
         self._send_seq = 0
+        self._epoch_age_ms = 0
         return self._send
 
-    def open(self, record: bytes) -> bytes:
+    def open(self, record: bytes, now_ms: int) -> bytes:
         """The payload of a verified record (see :meth:`open_record`)."""
-        return self.open_record(record)[0]
+        return self.open_record(record, now_ms)[0]
 
-    def open_record(self, record: bytes) -> Record:
-        """Verify, decrypt and decompress one record; on any failure nothing changes."""
+    def open_record(self, record: bytes, now_ms: int) -> Record:
+        """Verify, decrypt and decompress one record received at ``now_ms``; on any
+        failure nothing changes (but a failed decryption counts against the limit)."""
         if self.closed:
             raise StateError("session is closed")
         if len(record) < self._min_record:
@@ -211,29 +296,71 @@ class RecordLayer:
             raise DecodeError(f"record version {version}, expected {RECORD_VERSION}")
         if flags & ~CODEC_MASK or flags not in DECODERS:
             raise DecodeError(f"record flags 0x{flags:02x} name no known codec")
-        recv = self._recv
-        window = self._window
-        if epoch == recv.epoch:
-            window.check(seq)
-        elif epoch == recv.epoch + 1:
-            # The peer rekeyed: try the next epoch's keys, adopt them only if this verifies.
-            recv = _Direction(self._aead, next_traffic_keys(self.suite, recv.keys), epoch, 0)
-            window = ReplayWindow()
-        elif epoch < recv.epoch:
-            raise ReplayError(f"record from key epoch {epoch}, already at epoch {recv.epoch}")
-        else:
-            raise AuthenticationError(
-                f"record claims key epoch {epoch}; only {recv.epoch} or {recv.epoch + 1} are valid"
-            )
+        direction = self._direction_for(epoch, now_ms)
+        direction.window.check(seq)
         header = record[:HEADER_SIZE]
-        nonce = (recv.iv ^ seq).to_bytes(self._nonce_size, "big")
-        body = recv.cipher.decrypt(nonce, record[HEADER_SIZE:], header + self._ids)
+        nonce = (direction.iv ^ seq).to_bytes(self._nonce_size, "big")
+        try:
+            body = direction.cipher.decrypt(nonce, record[HEADER_SIZE:], header + self._ids)
+        except AuthenticationError:
+            self._count_failure()
+            raise
+        # Freshness is judged on the authenticated timestamp, so a tampered one is a
+        # forgery (above), and a genuine old record is reported as stale.
+        timestamp_ms = (ts_hi << 32) | ts_lo
+        self._freshness.check(timestamp_ms, now_ms)
         payload = DECODERS[flags].decompress(body, self.max_payload) if flags != NONE_ID else body
         if len(payload) > self.max_payload:
             raise DecodeError(f"payload of {len(payload)} bytes exceeds {self.max_payload}")
         # Everything verified: only now does the session's state move.
-        if recv is not self._recv:
-            self._recv = recv
-            self._window = window
-        window.accept(seq)
-        return Record(payload, epoch, seq, (ts_hi << 32) | ts_lo, flags)
+        if direction.epoch > self._recv.epoch:
+            self._adopt(direction, now_ms)
+        direction.window.accept(seq)
+        direction.accepted += 1
+        return Record(payload, epoch, seq, timestamp_ms, flags)
+
+    def _direction_for(self, epoch: int, now_ms: int) -> _Direction:
+        """The keys for a record's epoch, without changing any state."""
+        recv = self._recv
+        if epoch == recv.epoch:
+            return recv
+        if epoch > recv.epoch:
+            ahead = epoch - recv.epoch
+            if ahead > self._epochs.lookahead:
+                raise AuthenticationError(
+                    f"record claims key epoch {epoch}; at most {self._epochs.lookahead} "
+                    f"ahead of {recv.epoch} are accepted"
+                )
+            # Derive forward (bounded by the look-ahead, and cached); adopted only if the
+            # record verifies.
+            keys = self._ahead
+            while len(keys) < ahead:
+                keys.append(next_traffic_keys(self.suite, keys[-1] if keys else recv.keys))
+            return _Direction(self._aead, keys[ahead - 1], epoch, 0)
+        prev = self._prev
+        if prev is not None and epoch == prev.epoch and self._in_grace(now_ms):
+            return prev
+        raise ReplayError(f"record from key epoch {epoch}, already at epoch {recv.epoch}")
+
+    def _in_grace(self, now_ms: int) -> bool:
+        """The previous epoch stays open for late records: a few, for a short while."""
+        if self._recv.accepted >= self._epochs.grace_records:
+            return False
+        return now_ms - self._recv.started_ms < self._epochs.grace_ms
+
+    def _adopt(self, direction: _Direction, now_ms: int) -> None:
+        skipped = direction.epoch - self._recv.epoch
+        self._prev = self._recv
+        direction.started_ms = now_ms
+        self._recv = direction
+        self._ahead = self._ahead[skipped:]
+        self._failures = 0  # the integrity limit counts per key
+
+    def _count_failure(self) -> None:
+        self._failures += 1
+        if self._failures >= self._integrity_limit:
+            self.close()
+            raise StateError(
+                f"{self._failures} records failed to decrypt: the {self.suite.aead_name} "
+                "integrity limit is reached and the session is closed; run a new handshake"
+            )

@@ -27,7 +27,9 @@ class Channel(Protocol):
 
     def seal(self, payload: bytes, now_ms: int) -> bytes: ...
 
-    def open(self, record: bytes) -> bytes: ...
+    def open(self, record: bytes, now_ms: int) -> bytes:
+        """The payload of a verified record received at ``now_ms``."""
+        ...
 
 
 @dataclass
