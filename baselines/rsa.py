@@ -1,6 +1,8 @@
 """RSA-2048: RSA-OAEP-SHA-256 transport of a random session key to B's long-term key.
 
-Not forward-secret: whoever later obtains B's private key reads every past session.
+Not forward-secret, within its limits: the device PSK is the HKDF salt of every key,
+so B's RSA key alone reveals nothing; whoever later obtains B's RSA key *and* the
+device's PSK reads every past session (an ephemeral exchange would not allow that).
 """
 
 from __future__ import annotations

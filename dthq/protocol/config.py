@@ -12,6 +12,24 @@ from dthq.crypto.kem import SPECS as KEM_SPECS
 from dthq.crypto.signatures import SignatureSpec, SigningKey, spec_named
 from dthq.errors import UnsupportedError
 from dthq.protocol.suites import SUITES, Suite
+from dthq.protocol.wire import MAX_ID_SIZE
+
+
+def check_id(value: bytes, what: str) -> None:
+    """Ids travel as 1-byte-length vectors of at most MAX_ID_SIZE bytes (and in clear)."""
+    if not isinstance(value, bytes) or not 1 <= len(value) <= MAX_ID_SIZE:
+        size = len(value) if isinstance(value, bytes) else type(value).__name__
+        raise UnsupportedError(f"{what} must be 1..{MAX_ID_SIZE} bytes, got {size}")
+
+
+def check_psk(peer: PeerRecord, suite: Suite) -> None:
+    """A PSK shorter than the suite's hash is refused unless explicitly allowed: psk mode
+    is only as strong as the PSK, and one HELLO is an offline guessing oracle for it."""
+    if peer.psk is not None and len(peer.psk) < suite.hash_len and not peer.allow_short_psk:
+        raise UnsupportedError(
+            f"the PSK is {len(peer.psk)} bytes; {suite.name} needs at least {suite.hash_len} "
+            "(a random key, never a password)"
+        )
 
 
 class Mode(enum.IntEnum):
@@ -59,8 +77,9 @@ class PeerRecord:
     """What provisioning registered about a peer: its PSK or its ML-DSA public key."""
 
     auth: Auth
-    psk: bytes | None = None
+    psk: bytes | None = field(default=None, repr=False)
     verify_key: bytes | None = None
+    allow_short_psk: bool = False  # 16 bytes up to the suite's hash length; explicit only
 
     def __post_init__(self) -> None:
         if self.auth is Auth.PSK and (self.psk is None or len(self.psk) < 16):
@@ -83,6 +102,11 @@ class InitiatorConfig:
     mode: Mode = Mode.MLKEM
     key_provider: KeyProvider | None = None
 
+    def __post_init__(self) -> None:
+        check_id(self.id_a, "the device id")
+        check_id(self.id_b, "the service id")
+        check_psk(self.peer, self.suite)
+
 
 @dataclass(frozen=True)
 class ResponderConfig:
@@ -95,3 +119,8 @@ class ResponderConfig:
     kems: frozenset[str] = frozenset(KEM_SPECS)
     kem_backend: str | None = None
     key_provider: KeyProvider | None = None
+
+    def __post_init__(self) -> None:
+        check_id(self.id_b, "the service id")
+        for device in self.devices:
+            check_id(device, "a registered device id")

@@ -29,6 +29,7 @@ from dthq.protocol.config import (
     InitiatorConfig,
     PeerRecord,
     ResponderConfig,
+    check_psk,
     parse_auth,
 )
 from dthq.protocol.keyexchange import MODES, InitiatorExchange, parse_mode
@@ -293,6 +294,7 @@ class Responder(_Machine):
             raise UnsupportedError(f"this service has no {auth.name} signing key")
         exchange = MODES[mode].responder(c, hello.kem_id)
         ciphertext, shared = exchange.respond(hello.key_share)
+        check_psk(peer, suite)  # the device's registered PSK against the suite it asks for
         schedule = KeySchedule(suite, peer.psk if auth is Auth.PSK else None)
         self._schedule = schedule
         schedule.mix_shared_secret(shared)

@@ -82,8 +82,9 @@ class KeySchedule:
         self.suite = suite
         self._h = suite.hash_name
         zeros = bytes(suite.hash_len)
-        self._early = hkdf_extract(self._h, b"", psk if psk is not None else zeros)
-        self._handshake: bytes | None = None
+        # Secrets live in bytearrays so wipe() can overwrite them in place.
+        self._early = bytearray(hkdf_extract(self._h, b"", psk if psk is not None else zeros))
+        self._handshake: bytearray | None = None
 
     def transcript_hash(self, *parts: bytes) -> bytes:
         return hashlib.new(self._h, b"".join(parts)).digest()
@@ -92,9 +93,9 @@ class KeySchedule:
         return expand_label(self._h, secret, b"derived", empty_hash(self._h), self.suite.hash_len)
 
     def mix_shared_secret(self, shared: bytes) -> None:
-        self._handshake = hkdf_extract(self._h, self._derived(self._early), shared)
+        self._handshake = bytearray(hkdf_extract(self._h, self._derived(self._early), shared))
 
-    def _hs(self) -> bytes:
+    def _hs(self) -> bytearray:
         if self._handshake is None:
             raise RuntimeError("mix_shared_secret() must come first")  # a bug, never input
         return self._handshake
@@ -112,7 +113,12 @@ class KeySchedule:
         return a2b, b2a
 
     def wipe(self) -> None:
-        self._early = b""
+        """Overwrite the early and handshake secrets (bytes handed to the primitives, and
+        Python's immutable copies, are beyond reach: this is best effort)."""
+        for secret in (self._early, self._handshake):
+            if secret is not None:
+                secret[:] = bytes(len(secret))
+        self._early = bytearray()
         self._handshake = None
 
 
