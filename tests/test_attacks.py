@@ -32,6 +32,7 @@ def hello_spans(h: Hello) -> Spans:
     """Byte ranges of HELLO's fields and the error flipping a byte there must cause."""
     id_end = 8 + len(h.id_a)
     nonce_end = id_end + NONCE_SIZE
+    share_end = nonce_end + 2 + len(h.key_share)
     return [
         (0, 1, DECODE),  # type: unknown message type
         (1, 7, UNSUP),  # version, mode, auth, KEM id, suite id: all unknown after 0xff
@@ -40,7 +41,8 @@ def hello_spans(h: Hello) -> Spans:
         (id_end, nonce_end, AUTH),  # nonce: B answers, A's transcript disagrees
         (nonce_end, nonce_end + 2, DECODE),  # key share length
         # key share: B rejects a malformed ML-KEM key, or A's transcript disagrees
-        (nonce_end + 2, nonce_end + 2 + len(h.key_share), (DecodeError, AuthenticationError)),
+        (nonce_end + 2, share_end, (DecodeError, AuthenticationError)),
+        (share_end, share_end + 1, DECODE),  # cookie length (the cookie is empty here)
     ]
 
 

@@ -40,8 +40,8 @@ def test_handshake_json(auth: str, key_length: str) -> None:
         data["aead"]
         == {"128": "AES-128-GCM", "256": "AES-256-GCM", "512": "AES-256-SIV"}[key_length]
     )
-    # HELLO: 7 fixed bytes, 1+8 id, 32 nonce, 2+1184 ML-KEM-768 key
-    assert len(data["flights"]) == 3 and data["flights"][0] == 1234
+    # HELLO: 7 fixed bytes, 1+8 id, 32 nonce, 2+1184 ML-KEM-768 key, 1+0 cookie
+    assert len(data["flights"]) == 3 and data["flights"][0] == 1235
     assert data["established"] is True and data["handshake_ms"] > 0
     assert data["record_overhead_bytes"] == 30
     if auth == "mldsa":

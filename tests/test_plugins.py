@@ -73,6 +73,6 @@ def test_installed_scheme_is_benchmarked(site: Path, tmp_path: Path) -> None:
         "yes",
         {"kem": "ML-KEM-1024"},
     )
-    assert row["flights"][0]["size"] == 1618  # HELLO with an ML-KEM-1024 key
+    assert row["flights"][0]["size"] == 1619  # HELLO with an ML-KEM-1024 key
     assert row["timings"]["handshake_ms"]["median"] > 0
     assert "tiny" in (tmp_path / "table3.md").read_text()

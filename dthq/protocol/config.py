@@ -11,6 +11,7 @@ from typing import Protocol
 from dthq.crypto.kem import SPECS as KEM_SPECS
 from dthq.crypto.signatures import SignatureSpec, SigningKey, spec_named
 from dthq.errors import UnsupportedError
+from dthq.protocol.cookie import CookieJar, RetryPolicy
 from dthq.protocol.suites import SUITES, Suite
 from dthq.protocol.wire import MAX_ID_SIZE
 
@@ -119,8 +120,13 @@ class ResponderConfig:
     kems: frozenset[str] = frozenset(KEM_SPECS)
     kem_backend: str | None = None
     key_provider: KeyProvider | None = None
+    retry: RetryPolicy = RetryPolicy.NEVER
+    cookies: CookieJar | None = None  # needed unless retry is NEVER
+    half_open_ms: int = 10_000  # a handshake waiting for FINISH longer than this expires
 
     def __post_init__(self) -> None:
+        if self.retry is not RetryPolicy.NEVER and self.cookies is None:
+            raise UnsupportedError(f"retry policy {self.retry.value} needs a CookieJar")
         check_id(self.id_b, "the service id")
         for device in self.devices:
             check_id(device, "a registered device id")

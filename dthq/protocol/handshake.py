@@ -32,6 +32,7 @@ from dthq.protocol.config import (
     check_psk,
     parse_auth,
 )
+from dthq.protocol.cookie import RetryPolicy
 from dthq.protocol.keyexchange import MODES, InitiatorExchange, parse_mode
 from dthq.protocol.keyschedule import KeySchedule, SessionKeys
 from dthq.protocol.suites import Suite, suite_by_id
@@ -41,10 +42,12 @@ from dthq.protocol.wire import (
     MESSAGE_NAMES,
     NONCE_SIZE,
     REPLY,
+    RETRY,
     VERSION,
     Finish,
     Hello,
     Reply,
+    Retry,
     message_type,
 )
 
@@ -58,6 +61,7 @@ class State(enum.Enum):
     WAIT_HELLO = "wait-hello"
     WAIT_FINISH = "wait-finish"
     ESTABLISHED = "established"
+    RETRY_SENT = "retry-sent"  # B answered with a cookie and keeps nothing: terminal
     CLOSED = "closed"
 
 
@@ -100,6 +104,8 @@ class _Machine:
         closes the machine."""
         if self.state is State.CLOSED:
             raise StateError("handshake is closed after an earlier failure")
+        if self.state is State.RETRY_SENT:
+            raise StateError("this machine sent a RETRY; the repeated HELLO starts a new one")
         if self.state is State.ESTABLISHED:
             self._close()
             raise StateError("unexpected flight after the handshake completed; closed")
@@ -181,6 +187,7 @@ class Initiator(_Machine):
         self._hello = b""
         self._reply = b""
         self._exchange: InitiatorExchange | None = None
+        self._retried = False
 
     def start(self) -> bytes:
         if self.state is not State.START:
@@ -212,10 +219,24 @@ class Initiator(_Machine):
         return self._hello
 
     def receive(self, flight: bytes) -> bytes:
-        """REPLY in, FINISH out; afterwards A is established."""
-        result = self._step(flight, State.WAIT_REPLY, REPLY, self._on_reply)
+        """REPLY in, FINISH out; afterwards A is established. Or, once, RETRY in and the
+        same HELLO with B's cookie out (A is still waiting for REPLY)."""
+        kind = RETRY if flight[:1] == bytes([RETRY]) else REPLY
+        handler = self._on_retry if kind == RETRY else self._on_reply
+        result = self._step(flight, State.WAIT_REPLY, kind, handler)
         assert result is not None
         return result
+
+    def _on_retry(self, flight: bytes) -> bytes:
+        if self._retried:
+            raise StateError("a second RETRY: B already had our cookie'd HELLO")
+        retry = Retry.from_bytes(flight)
+        _check_version(retry.version, "RETRY")
+        # The same HELLO (nonce, key share) with the cookie; it, not the first, is in
+        # the transcript both sides hash.
+        self._hello = replace(Hello.from_bytes(self._hello), cookie=retry.cookie).to_bytes()
+        self._retried = True
+        return self._hello
 
     def _on_reply(self, flight: bytes) -> bytes:
         c = self.config
@@ -263,17 +284,48 @@ class Responder(_Machine):
         self._transcript = b""
         self._peer: PeerRecord | None = None
         self._auth = Auth.PSK
+        self._now_ms = 0
+        self._under_load = False
+        self._hello_ms: int | None = None  # when REPLY went out, for half-open expiry
 
-    def receive(self, flight: bytes) -> bytes | None:
-        """HELLO in, REPLY out; then FINISH in, nothing out, and B is established."""
+    def receive(self, flight: bytes, now_ms: int = 0, *, under_load: bool = False) -> bytes | None:
+        """HELLO in, REPLY (or, under the retry policy, RETRY) out; then FINISH in, nothing
+        out, and B is established. ``now_ms`` dates cookies and half-open handshakes;
+        ``under_load`` is the server's say for the UNDER_LOAD retry policy."""
+        self._now_ms, self._under_load = now_ms, under_load
         if self.state is State.WAIT_FINISH:
             return self._step(flight, State.WAIT_FINISH, FINISH, self._on_finish)
         return self._step(flight, State.WAIT_HELLO, HELLO, self._on_hello)
+
+    def expired(self, now_ms: int) -> bool:
+        """A half-open handshake (REPLY sent, no FINISH) past its time: drop it."""
+        return (
+            self.state is State.WAIT_FINISH
+            and self._hello_ms is not None
+            and now_ms - self._hello_ms > self.config.half_open_ms
+        )
+
+    def _wants_retry(self, hello: Hello) -> bool:
+        policy = self.config.retry
+        if hello.cookie:
+            return False
+        return policy is RetryPolicy.ALWAYS or (
+            policy is RetryPolicy.UNDER_LOAD and self._under_load
+        )
 
     def _on_hello(self, flight: bytes) -> bytes:
         c = self.config
         hello = Hello.from_bytes(flight)
         _check_version(hello.version, "HELLO")
+        # Before any expensive work: answer with a cookie, or check the one echoed back.
+        if self._wants_retry(hello):
+            assert c.cookies is not None  # ResponderConfig guarantees it
+            self.state = State.RETRY_SENT
+            return Retry(VERSION, c.cookies.make(hello, self._now_ms)).to_bytes()
+        if hello.cookie:
+            if c.cookies is None:
+                raise UnsupportedError("HELLO carries a cookie, and this service issues none")
+            c.cookies.check(hello, self._now_ms)
         mode = parse_mode(hello.mode)
         suite = suite_by_id(hello.suite_id)
         if suite.wire_id not in c.suites:
@@ -292,9 +344,9 @@ class Responder(_Machine):
         signing_key = c.signing_keys.get(auth)
         if auth.signature is not None and signing_key is None:
             raise UnsupportedError(f"this service has no {auth.name} signing key")
+        check_psk(peer, suite)  # the device's registered PSK against the suite it asks for
         exchange = MODES[mode].responder(c, hello.kem_id)
         ciphertext, shared = exchange.respond(hello.key_share)
-        check_psk(peer, suite)  # the device's registered PSK against the suite it asks for
         schedule = KeySchedule(suite, peer.psk if auth is Auth.PSK else None)
         self._schedule = schedule
         schedule.mix_shared_secret(shared)
@@ -310,10 +362,13 @@ class Responder(_Machine):
         self._suite, self._peer, self._auth = suite, peer, auth
         self._transcript = flight + out
         self.peer_id = hello.id_a
+        self._hello_ms = self._now_ms
         self.state = State.WAIT_FINISH
         return out
 
     def _on_finish(self, flight: bytes) -> None:
+        if self.expired(self._now_ms):
+            raise StateError(f"half-open handshake expired after {self.config.half_open_ms} ms")
         finish = Finish.from_bytes(flight)
         _check_version(finish.version, "FINISH")
         schedule, peer = self._schedule, self._peer

@@ -17,8 +17,10 @@ NONCE_SIZE = 32
 MAX_ID_SIZE = 64
 MAX_FLIGHT_SIZE = 16 * 1024  # ML-KEM-1024 key share + ML-DSA-87 signature fit well inside
 
-HELLO, REPLY, FINISH = 0x01, 0x02, 0x03
-MESSAGE_NAMES = {HELLO: "HELLO", REPLY: "REPLY", FINISH: "FINISH"}
+MAX_COOKIE_SIZE = 64
+
+HELLO, REPLY, FINISH, RETRY = 0x01, 0x02, 0x03, 0x04
+MESSAGE_NAMES = {HELLO: "HELLO", REPLY: "REPLY", FINISH: "FINISH", RETRY: "RETRY"}
 
 
 class Reader:
@@ -104,8 +106,10 @@ class Hello:
     id_a: bytes
     nonce_a: bytes
     key_share: bytes  # ML-KEM encapsulation key, or a QKD key id
+    cookie: bytes = b""  # empty, or B's RETRY cookie echoed back
 
-    def to_bytes(self) -> bytes:
+    def without_cookie(self) -> bytes:
+        """What a cookie is bound to: every field but the cookie itself."""
         return (
             struct.pack(
                 ">BBBBHB", HELLO, self.version, self.mode, self.auth, self.kem_id, self.suite_id
@@ -114,6 +118,9 @@ class Hello:
             + self.nonce_a
             + _vec16(self.key_share)
         )
+
+    def to_bytes(self) -> bytes:
+        return self.without_cookie() + _vec8(self.cookie)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Hello:
@@ -127,6 +134,7 @@ class Hello:
             id_a=r.vec8("id_a", min_size=1, max_size=MAX_ID_SIZE),
             nonce_a=r.fixed(NONCE_SIZE, "nonce_a"),
             key_share=r.vec16("key_share", min_size=1, max_size=4096),
+            cookie=r.vec8("cookie", max_size=MAX_COOKIE_SIZE),
         )
         r.end()
         return hello
@@ -201,3 +209,24 @@ class Finish:
         )
         r.end()
         return finish
+
+
+@dataclass(frozen=True)
+class Retry:
+    """B -> A instead of REPLY: "repeat your HELLO with this cookie" (stateless for B)."""
+
+    version: int
+    cookie: bytes
+
+    def to_bytes(self) -> bytes:
+        return struct.pack(">BB", RETRY, self.version) + _vec8(self.cookie)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Retry:
+        r = _start(data, RETRY)
+        retry = cls(
+            version=r.u8("version"),
+            cookie=r.vec8("cookie", min_size=1, max_size=MAX_COOKIE_SIZE),
+        )
+        r.end()
+        return retry

@@ -9,7 +9,8 @@ from dthq.crypto.signatures import SigningKey
 from dthq.errors import UnsupportedError
 from dthq.protocol.compression import Codec, edge_profile, make_codec
 from dthq.protocol.config import Auth, InitiatorConfig, PeerRecord, ResponderConfig
-from dthq.protocol.handshake import Initiator, Responder
+from dthq.protocol.cookie import CookieJar, RetryPolicy
+from dthq.protocol.handshake import Initiator, Responder, State
 from dthq.protocol.record import RecordLayer, RekeyPolicy
 from dthq.protocol.suites import suite_for
 from dthq.schemes.base import Session
@@ -45,6 +46,7 @@ class DTHQScheme:
         kem_backend: str | None = None,
         aead_backend: str | None = None,
         rekey: RekeyPolicy | None = None,
+        retry: str = "never",
     ) -> None:
         if auth not in AUTH_CHOICES:
             raise UnsupportedError(f"unknown auth {auth!r}; choose {', '.join(AUTH_CHOICES)}")
@@ -79,11 +81,18 @@ class DTHQScheme:
             kem_backend=kem_backend,
             signing_key=self._device_key,
         )
+        try:
+            policy = RetryPolicy(retry)
+        except ValueError:
+            choices = ", ".join(p.value for p in RetryPolicy)
+            raise UnsupportedError(f"unknown retry policy {retry!r}; choose {choices}") from None
         self.responder_config = ResponderConfig(
             SERVICE_ID,
             {DEVICE_ID: as_seen_by_b},
             signing_keys={self.auth: self._service_key} if self._service_key else {},
             kem_backend=kem_backend,
+            retry=policy,
+            cookies=None if policy is RetryPolicy.NEVER else CookieJar(0),
         )
 
     @property
@@ -96,6 +105,7 @@ class DTHQScheme:
             "hash": self.suite.hash_name,
             "codec": self.codec.name,
             "edge": self.edge,
+            "retry": self.responder_config.retry.value,
         }
 
     def establish(self, now_ms: int = 0, transport: Transport | None = None) -> Session:
@@ -104,11 +114,17 @@ class DTHQScheme:
         a = Initiator(self.initiator_config)
         b = Responder(self.responder_config)
         transport.send("A", a.start(), "HELLO")
-        reply = b.receive(transport.receive("B"))
+        reply = b.receive(transport.receive("B"), now_ms)
         assert reply is not None
+        if b.state is State.RETRY_SENT:  # B kept nothing; a fresh machine takes the retry
+            transport.send("B", reply, "RETRY")
+            transport.send("A", a.receive(transport.receive("A")), "HELLO")
+            b = Responder(self.responder_config)
+            reply = b.receive(transport.receive("B"), now_ms)
+            assert reply is not None
         transport.send("B", reply, "REPLY")
         transport.send("A", a.receive(transport.receive("A")), "FINISH")
-        b.receive(transport.receive("B"))
+        b.receive(transport.receive("B"), now_ms)
         options: dict[str, Any] = {
             "codec": self.codec,
             "rekey": self.rekey,
