@@ -21,6 +21,7 @@ from dthq.harness.results import (
     BulkRun,
     Distribution,
     FlightSize,
+    ForgedHello,
     Metadata,
     Metric,
     Primitive,
@@ -41,6 +42,7 @@ class Suite(StrEnum):
     TABLE3 = "table3"
     TABLE4 = "table4"
     BULK = "bulk"
+    FORGED_HELLO = "forged_hello"
 
 
 # --- writing: what each benchmark records about itself -----------------------------------
@@ -127,6 +129,18 @@ def tag_bulk(
     )
 
 
+def tag_forged_hello(
+    benchmark: Any, *, auth: str, retry: str, hello_bytes: int, response_bytes: int
+) -> None:
+    benchmark.extra_info.update(
+        suite=Suite.FORGED_HELLO.value,
+        auth=auth,
+        retry=retry,
+        hello_bytes=hello_bytes,
+        response_bytes=response_bytes,
+    )
+
+
 # --- reading: pytest-benchmark JSON -> Results --------------------------------------------
 
 
@@ -157,6 +171,16 @@ def from_benchmark_json(raw: Mapping[str, Any], *, wall_time_s: float | None = N
         table3=_table3(by_suite.get(Suite.TABLE3, []), metadata.messages_per_session),
         table4=_table4(by_suite.get(Suite.TABLE4, [])),
         bulk=_bulk(by_suite.get(Suite.BULK, [])),
+        forged_hello=tuple(
+            ForgedHello(
+                auth=b["extra_info"]["auth"],
+                retry=b["extra_info"]["retry"],
+                cpu_us=distribution(b["stats"], US),
+                hello_bytes=b["extra_info"]["hello_bytes"],
+                response_bytes=b["extra_info"]["response_bytes"],
+            )
+            for b in by_suite.get(Suite.FORGED_HELLO, [])
+        ),
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         generator=f"dthq-bench {dthq.__version__}",
     )

@@ -24,6 +24,7 @@ SUITES = {
     "primitives": "test_primitives.py",
     "table3": "test_table3.py",
     "table4": "test_table4.py",
+    "dos": "test_dos.py",
 }
 RAW_NAME = "benchmark-raw.json"
 

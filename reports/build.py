@@ -20,6 +20,7 @@ FILES = (
     "table3.csv",
     "table4.md",
     "table4.csv",
+    "forged-hello.md",
     "paper-comparison.md",
     "targets.md",
     "figure-table4.png",
@@ -68,6 +69,12 @@ def write_report(results: Results, out: Path) -> list[Path]:
         f"{tables.markdown(tables.TABLE4_HEADERS, t4)}\n\n{tables.TABLE4_NOTE}\n",
     )
     put("table4.csv", tables.csv_text(tables.TABLE4_HEADERS, t4))
+    fh = tables.forged_hello_rows(results)
+    put(
+        "forged-hello.md",
+        f"# What a forged HELLO costs B\n\nMachine: {machine}\n\n"
+        f"{tables.markdown(tables.FORGED_HELLO_HEADERS, fh)}\n\n{tables.FORGED_HELLO_NOTE}\n",
+    )
     ch, cr = _comparison_rows(results)
     put(
         "paper-comparison.md",
@@ -84,7 +91,7 @@ def write_report(results: Results, out: Path) -> list[Path]:
         if draw(results, out / name):
             written.append(out / name)
             images.append(out / name)
-    put("report.html", _html(results, machine, t3, t4, (ch, cr), (th, tr), images))
+    put("report.html", _html(results, machine, t3, t4, fh, (ch, cr), (th, tr), images))
     return written
 
 
@@ -97,6 +104,7 @@ def _html(
     machine: str,
     t3: list[list[Any]],
     t4: list[list[Any]],
+    fh: list[list[Any]],
     comparison: tuple[list[str], list[list[str]]],
     target_table: tuple[list[str], list[list[str]]],
     images: list[Path],
@@ -124,6 +132,9 @@ pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.8em; }}
 <p class="note">{html.escape(tables.TABLE3_NOTE)}</p>
 <h2>Table 4: DTHQ by key length, edge and size</h2>{_table_html(tables.TABLE4_HEADERS, t4)}
 <p class="note">{html.escape(tables.TABLE4_NOTE)}</p>
+<h2>What a forged HELLO costs B (the stateless retry)</h2>
+{_table_html(tables.FORGED_HELLO_HEADERS, fh)}
+<p class="note">{html.escape(tables.FORGED_HELLO_NOTE)}</p>
 <h2>Figures</h2>{pictures}
 <h2>The paper's claims on this machine</h2>{_table_html(*comparison)}
 <h2>Performance targets</h2>{_table_html(*target_table)}

@@ -110,6 +110,39 @@ def table4_rows(results: Results) -> list[list[Any]]:
     return rows
 
 
+FORGED_HELLO_HEADERS = [
+    "Auth",
+    "Retry policy",
+    "B's CPU per forged HELLO us",
+    "HELLO B",
+    "B's answer B",
+    "Amplification",
+]
+
+
+def forged_hello_rows(results: Results) -> list[list[Any]]:
+    return [
+        [
+            f.auth,
+            f.retry,
+            _spread(f.cpu_us),
+            f.hello_bytes,
+            f.response_bytes,
+            f"{f.amplification:.2f}x",
+        ]
+        for f in results.forged_hello
+    ]
+
+
+FORGED_HELLO_NOTE = (
+    "A genuine HELLO replayed to B (the worst case: it passes every check). Without the "
+    "retry cookie B encapsulates (and signs, in mldsa mode) and answers with a full REPLY; "
+    "with it, B computes one HMAC, keeps no state and answers with a small RETRY. "
+    "Amplification = bytes B sends / bytes it received (QUIC allows at most 3x before the "
+    "peer's address is validated)."
+)
+
+
 def markdown(headers: list[str], rows: list[list[Any]]) -> str:
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 

@@ -102,6 +102,24 @@ def fake_benchmark_json(
                 "record_bytes": 123,
             }
             benches.append({"extra_info": info, "stats": _stats(ms * 1e-3 * scale * dthq_slowdown)})
+    for auth, retry, us, answer in (
+        ("psk", "never", 200.0, 1169),
+        ("psk", "always", 5.0, 26),
+        ("mldsa", "never", 900.0, 4478),
+        ("mldsa", "always", 5.0, 26),
+    ):
+        benches.append(
+            {
+                "extra_info": {
+                    "suite": "forged_hello",
+                    "auth": auth,
+                    "retry": retry,
+                    "hello_bytes": 1235,
+                    "response_bytes": answer,
+                },
+                "stats": _stats(us * 1e-6 * scale),
+            }
+        )
     return {
         "machine_info": {
             "node": "test",
@@ -202,6 +220,8 @@ def test_report_files(tmp_path: Path) -> None:
     comparison = (tmp_path / "paper-comparison.md").read_text()
     assert "DTHQ latency below TLS latency" in comparison and "Definitions" in comparison
     assert "MODELLED" in (tmp_path / "table4.md").read_text()
+    forged = (tmp_path / "forged-hello.md").read_text()
+    assert "3.63x" in forged and "0.02x" in forged  # mldsa REPLY / HELLO; RETRY / HELLO
     assert (tmp_path / "figure-table4.png").read_bytes()[:4] == b"\x89PNG"
 
 

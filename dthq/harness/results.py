@@ -186,6 +186,21 @@ class BulkRun:
 
 
 @dataclass(frozen=True)
+class ForgedHello:
+    """What one replayed or forged HELLO costs B, under one retry policy."""
+
+    auth: str
+    retry: str  # the policy: "never" (full work) or "always" (a cookie first)
+    cpu_us: Distribution  # B's time to handle the HELLO, one core
+    hello_bytes: int
+    response_bytes: int  # REPLY, or RETRY under the cookie policy
+
+    @property
+    def amplification(self) -> float:
+        return self.response_bytes / self.hello_bytes
+
+
+@dataclass(frozen=True)
 class Metadata:
     """How the run was made: profile, M, wall time, commit, and the machine (pyperf-style)."""
 
@@ -211,6 +226,7 @@ class Results:
     table3: tuple[Table3Row, ...] = ()
     table4: tuple[Table4Cell, ...] = ()
     bulk: tuple[BulkRun, ...] = ()
+    forged_hello: tuple[ForgedHello, ...] = ()
     created: str = ""
     generator: str = ""
 

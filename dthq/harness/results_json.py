@@ -18,6 +18,7 @@ from dthq.harness.results import (
     BulkRun,
     Distribution,
     FlightSize,
+    ForgedHello,
     Metadata,
     Metric,
     Primitive,
@@ -148,9 +149,14 @@ class _Parser:
         return value
 
     def rows(
-        self, data: dict[str, Any], key: str, parse: Callable[[dict[str, Any], str], T]
+        self,
+        data: dict[str, Any],
+        key: str,
+        parse: Callable[[dict[str, Any], str], T],
+        *,
+        optional: bool = False,  # a section added within schema 2: older files lack it
     ) -> tuple[T, ...]:
-        rows = data.get(key)
+        rows = data.get(key, [] if optional else None)
         if not isinstance(rows, list):
             raise ResultsError(f"{self.where}: '{key}' is missing or not a list")
         out = []
@@ -272,6 +278,15 @@ class _Parser:
             mb_per_s=self.number(b, "mb_per_s", path),
         )
 
+    def forged(self, f: dict[str, Any], path: str) -> ForgedHello:
+        return ForgedHello(
+            auth=self.text(f, "auth", path),
+            retry=self.text(f, "retry", path),
+            cpu_us=self.distribution(self.field(f, "cpu_us", path), f"{path}.cpu_us"),
+            hello_bytes=self.integer(f, "hello_bytes", path),
+            response_bytes=self.integer(f, "response_bytes", path),
+        )
+
     def results(self, data: dict[str, Any]) -> Results:
         return Results(
             metadata=self.metadata(data.get("metadata")),
@@ -279,6 +294,10 @@ class _Parser:
             table3=self.rows(data, "table3", self.table3),
             table4=self.rows(data, "table4", self.table4),
             bulk=self.rows(data, "bulk", self.bulk),
+            # Added within schema 2: files written before it have none.
+            forged_hello=self.rows(
+                {"forged_hello": data.get("forged_hello", [])}, "forged_hello", self.forged
+            ),
             created=str(data.get("created", "")),
             generator=str(data.get("generator", "")),
         )
