@@ -52,6 +52,18 @@ def assert_no_keys(*parties: Initiator | Responder) -> None:
             party.session_keys()
 
 
-@pytest.fixture(params=["psk", "mldsa"])
+# The attack sets run over these: both auth modes, every key length, both pyca KEMs,
+# both ML-DSA levels.
+ATTACKED = [
+    pytest.param(("psk", 256, "ML-KEM-768"), id="psk"),
+    pytest.param(("mldsa", 256, "ML-KEM-768"), id="mldsa"),
+    pytest.param(("psk", 128, "ML-KEM-768"), id="psk-128"),
+    pytest.param(("psk", 512, "ML-KEM-768"), id="psk-512"),
+    pytest.param(("psk", 256, "ML-KEM-1024"), id="psk-mlkem1024"),
+    pytest.param(("mldsa44", 512, "ML-KEM-1024"), id="mldsa44-512-mlkem1024"),
+]
+
+
+@pytest.fixture(params=ATTACKED)
 def auth_scheme(request: pytest.FixtureRequest) -> DTHQScheme:
-    return scheme(request.param)
+    return scheme(*request.param)

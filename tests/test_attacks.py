@@ -7,18 +7,22 @@ import dataclasses
 import itertools
 
 import pytest
-from conftest import assert_no_keys, machines, run, scheme
+from conftest import assert_no_keys, channel, machines, run, scheme
 
+from dthq.crypto.kem import get_kem
 from dthq.crypto.signatures import SigningKey
 from dthq.errors import (
     AuthenticationError,
     DecodeError,
     DTHQError,
+    ReplayError,
     StateError,
     UnsupportedError,
 )
+from dthq.protocol.compression import make_codec
 from dthq.protocol.config import Auth, PeerRecord
 from dthq.protocol.handshake import Initiator, Responder, State
+from dthq.protocol.record import RekeyPolicy
 from dthq.protocol.wire import MAX_FLIGHT_SIZE, NONCE_SIZE, Finish, Hello, Reply
 from dthq.schemes.dthq import DTHQScheme
 
@@ -285,11 +289,13 @@ def _tamper_hello(s: DTHQScheme, **changes: int) -> tuple[Initiator, Responder, 
 
 
 def test_suite_downgrade_is_detected(auth_scheme: DTHQScheme) -> None:
-    # AES-256-GCM -> AES-128-GCM: B accepts the weaker suite, A's transcript catches it.
-    a, b, hello = _tamper_hello(auth_scheme, suite_id=0x01)
+    # e.g. AES-256-GCM -> AES-128-GCM: B accepts the weaker suite, A's transcript catches it.
+    other = 0x01 if auth_scheme.suite.wire_id != 0x01 else 0x02
+    a, b, hello = _tamper_hello(auth_scheme, suite_id=other)
     reply = b.receive(hello)
     assert reply is not None
-    with pytest.raises(AuthenticationError):
+    # A's confirmation check fails (or, across hash lengths, its length check first).
+    with pytest.raises((AuthenticationError, DecodeError)):
         a.receive(reply)
     assert_no_keys(a, b)
 
@@ -335,3 +341,135 @@ def test_failed_handshake_drops_secrets() -> None:
     with pytest.raises(AuthenticationError):
         a.receive(flip(reply, len(reply) - 1))
     assert a._schedule is None and a._keys is None
+
+
+# --- attacks the hardening review found missing -------------------------------------
+
+
+def test_kem_swap_with_a_key_share_of_matching_length() -> None:
+    """ML-KEM-768 -> ML-KEM-1024 with a well-formed 1024 key share of the attacker's: B
+    encapsulates to it, but A's transcript (and KEM secret) disagree."""
+    s = scheme()
+    a, b = machines(s)
+    attacker_key = get_kem("ML-KEM-1024").generate()[1]
+    hello = dataclasses.replace(
+        Hello.from_bytes(a.start()), kem_id=0x0202, key_share=attacker_key
+    ).to_bytes()
+    reply = b.receive(hello)
+    assert reply is not None
+    with pytest.raises((AuthenticationError, DecodeError)):
+        a.receive(reply)
+    assert_no_keys(a, b)
+
+
+@pytest.mark.parametrize("field", ["nonce_b", "kem_ciphertext", "confirm", "signature"])
+def test_splice_one_field_of_reply_from_another_session(field: str) -> None:
+    s = scheme("mldsa")
+    a1, b1 = machines(s)
+    a2, b2 = machines(s)
+    r1 = Reply.from_bytes(b1.receive(a1.start()))  # type: ignore[arg-type]
+    r2 = Reply.from_bytes(b2.receive(a2.start()))  # type: ignore[arg-type]
+    spliced = dataclasses.replace(r1, **{field: getattr(r2, field)}).to_bytes()
+    with pytest.raises(AuthenticationError):
+        a1.receive(spliced)
+    assert_no_keys(a1, b1)
+
+
+@pytest.mark.parametrize("field", ["nonce_a", "key_share"])
+def test_splice_one_field_of_hello_from_another_session(field: str) -> None:
+    s = scheme()
+    a1, b1 = machines(s)
+    a2, _ = machines(s)
+    h1, h2 = Hello.from_bytes(a1.start()), Hello.from_bytes(a2.start())
+    reply = b1.receive(dataclasses.replace(h1, **{field: getattr(h2, field)}).to_bytes())
+    assert reply is not None
+    with pytest.raises(AuthenticationError):
+        a1.receive(reply)  # A's transcript has its own field
+    assert_no_keys(a1, b1)
+
+
+@pytest.mark.parametrize("auth", ["psk", "mldsa"])
+def test_device_x_claiming_id_y_with_its_own_credentials(auth: str) -> None:
+    """X and Y are both registered; X sends HELLO as Y but holds only X's PSK / key."""
+    x, y = scheme(auth), DTHQScheme(auth=auth)
+    service = y.responder_config  # B knows Y (and, below, X too)
+    devices = {
+        b"device-Y": service.devices[b"device-A"],
+        b"device-X": x.responder_config.devices[b"device-A"],
+    }
+    signing = dict(service.signing_keys)
+    b = Responder(dataclasses.replace(service, devices=devices, signing_keys=signing))
+    # X's own credentials (its PSK, or its signing key with B's real public key), Y's id.
+    trusted = x.initiator_config.peer if auth == "psk" else y.initiator_config.peer
+    x_as_y = dataclasses.replace(x.initiator_config, id_a=b"device-Y", peer=trusted)
+    a = Initiator(x_as_y)
+    reply = b.receive(a.start())
+    assert reply is not None
+    with pytest.raises(AuthenticationError):
+        b.receive(a.receive(reply))
+    assert_no_keys(b)
+
+
+def test_device_stays_closed_after_a_failure_and_refuses_the_genuine_flight() -> None:
+    s = scheme()
+    a, b = machines(s)
+    reply = b.receive(a.start())
+    assert reply is not None
+    with pytest.raises(AuthenticationError):
+        a.receive(flip(reply, len(reply) - 1))
+    with pytest.raises(StateError, match="closed"):
+        a.receive(reply)  # the genuine REPLY, too late
+    assert_no_keys(a, b)
+
+
+@pytest.mark.parametrize("backend", ["cryptography", "pycryptodome"])
+@pytest.mark.parametrize("key_length", [128, 256, 512])
+def test_nonces_are_unique_across_rekeys_and_directions(backend: str, key_length: int) -> None:
+    a, b, _ = run(scheme("psk", key_length))
+    policy = RekeyPolicy(max_records=5)
+    sa = channel(a, aead_backend=backend, rekey=policy)
+    sb = channel(b, aead_backend=backend, rekey=policy)
+    seen: set[tuple[bytes, bytes]] = set()  # (key, nonce)
+    for i in range(23):
+        for sender, receiver in ((sa, sb), (sb, sa)):
+            record = sender.seal(b"r%d" % i, i)
+            epoch, seq = int.from_bytes(record[2:4], "big"), int.from_bytes(record[4:8], "big")
+            send = sender._send
+            assert send.epoch == epoch
+            nonce = (send.iv ^ seq).to_bytes(12, "big")
+            assert (send.keys.key, nonce) not in seen
+            seen.add((send.keys.key, nonce))
+            assert receiver.open(record, i) == b"r%d" % i
+    assert sa.send_epoch == sb.send_epoch == 4
+    assert len({key for key, _ in seen}) == 10  # 5 epochs x 2 directions, all distinct
+
+
+def test_loss_and_reordering_across_a_rekey() -> None:
+    a, b, _ = run(scheme())
+    policy = RekeyPolicy(max_records=3)
+    sa, sb = channel(a, rekey=policy), channel(b, rekey=policy)
+    records = [sa.seal(b"m%d" % i, i) for i in range(9)]  # epochs 0,0,0,1,1,1,2,2,2
+    arrival = [0, 4, 2, 3, 7, 5, 8]  # 1 and 6 lost; 2 after 4, 3 after 4, 5 after 7
+    got = [sb.open_record(records[i], 100) for i in arrival]
+    assert [r.payload for r in got] == [b"m%d" % i for i in arrival]
+    for i in arrival:  # and every one of them only once
+        with pytest.raises(ReplayError):
+            sb.open(records[i], 100)
+
+
+def test_decompression_bomb_peak_memory_is_bounded() -> None:
+    import tracemalloc
+
+    a, b, _ = run(scheme())
+    sender = channel(a, codec=make_codec("brotli"), max_payload=1 << 26)
+    receiver = channel(b, max_payload=4096)
+    bomb = sender.seal(b"\x00" * (64 << 20), 1)  # 64 MiB of zeros, a few hundred bytes sealed
+    assert len(bomb) < 4096
+    tracemalloc.start()
+    try:
+        with pytest.raises(DecodeError, match="limit"):
+            receiver.open(bomb, 1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20  # refused within a MiB, never expanded
