@@ -1,5 +1,5 @@
-"""Sessions: ``nox -s bench``, ``nox -s tests``, ``nox -s lint``, ``nox -s regress``,
-``nox -s lock``.
+"""Sessions: ``nox -s bench``, ``nox -s tests``, ``nox -s lint``, ``nox -s formal``,
+``nox -s fuzz``, ``nox -s regress``, ``nox -s lock``.
 
 Arguments after ``--`` are passed on and replace (or, for bench, override) the defaults.
 Every session but ``lock`` installs against ``constraints.txt``, so runs on two machines
@@ -8,6 +8,7 @@ use the same library versions.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nox
@@ -74,6 +75,21 @@ def regress(session: nox.Session) -> None:
         session.run("dthq", "bench", "--profile", "quick", "--out", "reports/regress-current")
         current = "reports/regress-current/results.json"
     session.run("dthq", "compare", baseline, current, "--threshold", "10%")
+
+
+def apt_install(session: nox.Session, package: str, command: str) -> None:
+    """A Debian package a session needs, installed when its command is missing."""
+    if shutil.which(command) is None:
+        session.run("apt-get", "update", "-qq", external=True)
+        session.run("apt-get", "install", "-y", "-qq", package, external=True)
+
+
+@nox.session(venv_backend="none")
+def formal(session: nox.Session) -> None:
+    """The spin models of the handshake and the record epochs (formal/): claims hold,
+    and the weakened variants are caught. Installs Debian's spin if it is missing."""
+    apt_install(session, "spin", "spin")
+    session.run("python3", "formal/check.py", *session.posargs)
 
 
 @nox.session

@@ -183,6 +183,30 @@ def test_a_lost_epoch_does_not_kill_the_session() -> None:
     assert sb.open(records[7], NOW) == b"m7"
 
 
+def test_after_a_jump_every_epoch_passed_over_stays_open() -> None:
+    """Records of epochs 0..2 overtaken by one of epoch 3: each late one still opens.
+    (formal/epochs.pml found these cases: keeping only the epoch we jumped from, or only
+    the one just before the new one, loses them.)"""
+    sa, sb = pair(rekey=RekeyPolicy(max_records=2))
+    records = [sa.seal(b"m%d" % i, i) for i in range(8)]  # epochs 0,0,1,1,2,2,3,3
+    sb.open(records[0], NOW)
+    assert sb.open_record(records[6], NOW).epoch == 3  # jumped 0 -> 3
+    for late in (5, 2, 1):  # epochs 2, 1, 0, late
+        assert sb.open_record(records[late], NOW).payload == b"m%d" % late
+    with pytest.raises(ReplayError, match="already"):
+        sb.open(records[5], NOW)  # each passed-over epoch has its own replay window
+    assert sb.receive_epoch == 3 and set(sb._old) == {0, 1, 2}
+
+
+def test_a_late_record_overtaken_across_two_switches_still_opens() -> None:
+    sa, sb = pair(rekey=RekeyPolicy(max_records=2))
+    records = [sa.seal(b"m%d" % i, i) for i in range(8)]  # epochs 0,0,1,1,2,2,3,3
+    sb.open(records[0], NOW)
+    sb.open(records[4], NOW)  # 0 -> 2: epoch 1 passed over
+    sb.open(records[6], NOW)  # 2 -> 3
+    assert sb.open_record(records[3], NOW).epoch == 1  # still within epoch 1's grace
+
+
 def test_look_ahead_is_bounded_and_adopts_only_verified_epochs() -> None:
     sa, sb = pair(rekey=RekeyPolicy(max_records=1), epochs=EpochPolicy(lookahead=2))
     records = [sa.seal(b"x", i) for i in range(4)]  # epochs 0..3

@@ -129,7 +129,17 @@ class ReplayWindow:
 class _Direction:
     """One direction's keys for one epoch (and, receiving, that epoch's replay window)."""
 
-    __slots__ = ("accepted", "cipher", "epoch", "iv", "keys", "started_ms", "window")
+    __slots__ = (
+        "accepted",
+        "cipher",
+        "closed_count",
+        "closed_ms",
+        "epoch",
+        "iv",
+        "keys",
+        "started_ms",
+        "window",
+    )
 
     def __init__(self, aead: AEADBackend, keys: TrafficKeys, epoch: int, now_ms: int) -> None:
         self.keys = keys
@@ -139,6 +149,8 @@ class _Direction:
         self.started_ms = now_ms
         self.window = ReplayWindow()
         self.accepted = 0  # records accepted under this epoch
+        self.closed_count = 0  # receiving: records accepted in all, when it was left behind
+        self.closed_ms = 0
 
 
 class RecordLayer:
@@ -179,7 +191,8 @@ class RecordLayer:
         self._last_stamp_ms = now_ms  # the newest timestamp sent
         self._epoch_age_ms = 0  # forward clock movement since the send epoch began
         self._recv = _Direction(self._aead, traffic_keys(suite, receive_secret), 0, now_ms)
-        self._prev: _Direction | None = None  # the previous epoch, during its grace period
+        self._old: dict[int, _Direction] = {}  # epochs left behind, each open for its grace
+        self._accepted = 0  # records accepted, all epochs
         self._ahead: list[TrafficKeys] = []  # epochs recv+1.. derived so far, for reuse
         self._failures = 0  # failed decryptions under the current receive keys
         self._nonce_size = suite.aead.nonce_size
@@ -239,7 +252,7 @@ class RecordLayer:
     def close(self) -> None:
         self.closed = True
         self._send = self._recv = None  # type: ignore[assignment]
-        self._prev = None
+        self._old = {}
         self._ahead = []
 
     def seal(self, payload: bytes, now_ms: int) -> bytes:
@@ -317,6 +330,7 @@ class RecordLayer:
             self._adopt(direction, now_ms)
         direction.window.accept(seq)
         direction.accepted += 1
+        self._accepted += 1
         return Record(payload, epoch, seq, timestamp_ms, flags)
 
     def _direction_for(self, epoch: int, now_ms: int) -> _Direction:
@@ -337,23 +351,41 @@ class RecordLayer:
             while len(keys) < ahead:
                 keys.append(next_traffic_keys(self.suite, keys[-1] if keys else recv.keys))
             return _Direction(self._aead, keys[ahead - 1], epoch, 0)
-        prev = self._prev
-        if prev is not None and epoch == prev.epoch and self._in_grace(now_ms):
-            return prev
+        late = self._old.get(epoch)
+        if late is not None and self._in_grace(late, now_ms):
+            return late
         raise ReplayError(f"record from key epoch {epoch}, already at epoch {recv.epoch}")
 
-    def _in_grace(self, now_ms: int) -> bool:
-        """The previous epoch stays open for late records: a few, for a short while."""
-        if self._recv.accepted >= self._epochs.grace_records:
-            return False
-        return now_ms - self._recv.started_ms < self._epochs.grace_ms
+    def _in_grace(self, old: _Direction, now_ms: int) -> bool:
+        """An epoch left behind stays open for late records: a few, for a short while,
+        counted from when it was left behind."""
+        return (
+            self._accepted - old.closed_count < self._epochs.grace_records
+            and now_ms - old.closed_ms < self._epochs.grace_ms
+        )
 
     def _adopt(self, direction: _Direction, now_ms: int) -> None:
-        skipped = direction.epoch - self._recv.epoch
-        self._prev = self._recv
+        # Every epoch passed over, from the one we were at up to the new one, stays open
+        # for its own grace period, with its own replay window: after a jump over lost
+        # epochs a record of any of them may still be in flight, and may be overtaken
+        # again by a later switch. formal/epochs.pml found each narrower rule losing
+        # genuine records. At most 2 x lookahead epochs are kept.
+        old = self._recv
+        left = [old] + [
+            _Direction(self._aead, keys, old.epoch + offset, 0)
+            for offset, keys in enumerate(self._ahead[: direction.epoch - old.epoch - 1], 1)
+        ]
+        for d in left:
+            d.closed_count, d.closed_ms = self._accepted, now_ms
+            self._old[d.epoch] = d
+        self._old = {
+            e: d
+            for e, d in sorted(self._old.items())[-2 * self._epochs.lookahead :]
+            if self._in_grace(d, now_ms)
+        }
+        self._ahead = self._ahead[direction.epoch - old.epoch :]
         direction.started_ms = now_ms
         self._recv = direction
-        self._ahead = self._ahead[skipped:]
         self._failures = 0  # the integrity limit counts per key
 
     def _count_failure(self) -> None:
