@@ -18,7 +18,7 @@ nox.options.reuse_existing_virtualenvs = True
 
 BASELINE = "reports/baseline/results.json"
 CONSTRAINTS = "constraints.txt"
-EXTRAS = ("test", "bench", "lint")  # what the lock file covers
+EXTRAS = ("test", "bench", "lint", "fuzz")  # what the lock file covers
 
 
 def install(session: nox.Session, *extras: str) -> None:
@@ -90,6 +90,17 @@ def formal(session: nox.Session) -> None:
     and the weakened variants are caught. Installs Debian's spin if it is missing."""
     apt_install(session, "spin", "spin")
     session.run("python3", "formal/check.py", *session.posargs)
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """Coverage-guided fuzzing (atheris) of every parser, bounded in time.
+
+    nox -s fuzz                        # every target, 20 s each
+    nox -s fuzz -- --seconds 120 record
+    """
+    install(session, "fuzz")
+    session.run("python", "fuzz/run.py", *(session.posargs or ["--seconds", "20"]))
 
 
 @nox.session

@@ -73,15 +73,28 @@ def read_json(path: str | Path) -> Any:
     """Parse a JSON file; unreadable or truncated files are a ResultsError naming the problem."""
     path = Path(path)
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as exc:
         raise ResultsError(f"{path}: cannot read ({exc.strerror})") from None
+    return parse_json(raw, str(path))
+
+
+def parse_json(raw: bytes, where: str = "results") -> Any:
     try:
-        return json.loads(text)
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ResultsError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise ResultsError(
-            f"{path}: not valid JSON (truncated?) at line {exc.lineno}: {exc.msg}"
+            f"{where}: not valid JSON (truncated?) at line {exc.lineno}: {exc.msg}"
         ) from None
+    except RecursionError:
+        raise ResultsError(f"{where}: JSON nested too deeply") from None
+
+
+def loads(raw: bytes, where: str = "results") -> Results:
+    """Results from the bytes of a results.json (what the fuzzer feeds)."""
+    return from_dict(parse_json(raw, where), where)
 
 
 def load(path: str | Path) -> Results:
