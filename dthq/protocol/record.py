@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 from dthq.crypto.aead import AEADBackend, Cipher, get_aead
 from dthq.errors import (
@@ -62,6 +62,7 @@ class Freshness:
 
     max_age_ms: int | None = 30_000
     max_skew_ms: int | None = 2_000
+    OFF: ClassVar[Freshness]
 
     def check(self, timestamp_ms: int, now_ms: int) -> None:
         if self.max_age_ms is not None and now_ms - timestamp_ms > self.max_age_ms:
@@ -75,7 +76,7 @@ class Freshness:
             )
 
 
-Freshness.OFF = Freshness(None, None)  # type: ignore[attr-defined]
+Freshness.OFF = Freshness(None, None)
 
 
 @dataclass(frozen=True)
