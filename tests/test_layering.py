@@ -1,6 +1,6 @@
 """The layering of DESIGN §2, checked on the source.
 
-errors < crypto < protocol < transport < schemes < harness < baselines < bench <
+errors < crypto < protocol < transport < schemes < qkd < harness < baselines < bench <
 reports < cli: a module may import its own layer and the ones below, never one above
 (lazy imports inside functions included). The package root ``dthq`` is the public API
 and sits with the schemes. Baselines use only that public API, and nothing in the
@@ -22,6 +22,7 @@ LAYERS = (
     "dthq.protocol",
     "dthq.transport",
     "dthq.schemes",
+    "dthq.qkd",
     "dthq.harness",
     "baselines",
     "bench",
