@@ -21,6 +21,7 @@ from dthq.crypto.kem import KEMS
 from dthq.errors import DTHQError
 from dthq.harness.scenarios import PROFILES
 from dthq.protocol.compression import EDGE_PROFILES
+from dthq.protocol.config import Mode
 from dthq.protocol.suites import KEY_LENGTHS
 from dthq.schemes.dthq import AUTH_CHOICES
 
@@ -100,6 +101,13 @@ def main() -> None:
 @click.option("--kem-backend", default=None, help="KEM backend (see `dthq backends`).")
 @click.option("--aead-backend", default=None, help="AEAD backend (see `dthq backends`).")
 @click.option(
+    "--mode",
+    type=click.Choice([m.label for m in Mode]),
+    default="mlkem",
+    show_default=True,
+    help="Key establishment: ML-KEM, a key from Q (SIMULATED QKD), or both mixed.",
+)
+@click.option(
     "--rounds",
     type=click.IntRange(1, 10_000),
     default=1,
@@ -118,6 +126,7 @@ def handshake(
     edge: str,
     kem_backend: str | None,
     aead_backend: str | None,
+    mode: str,
     rounds: int,
     seed: int,
     as_json: bool,
@@ -132,15 +141,22 @@ def handshake(
     from dthq.harness.telemetry import TelemetryGenerator
     from dthq.schemes.dthq import DTHQScheme
 
-    scheme = DTHQScheme(
-        key_length=int(key_length),
-        kem=kem,
-        auth=auth,
-        chacha=chacha,
-        edge=edge,
-        kem_backend=kem_backend,
-        aead_backend=aead_backend,
-    )
+    options: dict[str, Any] = {
+        "key_length": int(key_length),
+        "kem": kem,
+        "auth": auth,
+        "chacha": chacha,
+        "edge": edge,
+        "kem_backend": kem_backend,
+        "aead_backend": aead_backend,
+    }
+    if mode == "mlkem":
+        scheme = DTHQScheme(**options)
+    else:
+        from dthq.qkd.scheme import QKDScheme
+
+        scheme = QKDScheme(mode=mode, **options)
+        scheme.key_manager.refill(32 * rounds)  # Q's keys exist before the timed handshakes
     probe = probe_handshake(scheme, TelemetryGenerator(seed).payload("small"), rounds)
     result = {
         "scheme": probe.scheme,
@@ -160,6 +176,8 @@ def handshake(
     if as_json:
         click.echo(json.dumps(result))
         return
+    if mode != "mlkem":
+        click.echo("SIMULATED QKD: Q's keys come from a simulated BB84 link")
     for key, value in result.items():
         click.echo(f"{key:22} {value}")
 

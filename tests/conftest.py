@@ -19,9 +19,18 @@ settings.load_profile("default")
 
 
 @cache
-def scheme(auth: str = "psk", key_length: int = 256, kem: str = "ML-KEM-768") -> DTHQScheme:
-    """Provisioning is slow for ML-DSA (key generation), so each configuration is made once."""
-    return DTHQScheme(auth=auth, key_length=key_length, kem=kem)
+def scheme(
+    auth: str = "psk", key_length: int = 256, kem: str = "ML-KEM-768", mode: str = "mlkem"
+) -> DTHQScheme:
+    """Provisioning is slow for ML-DSA (key generation), so each configuration is made once.
+    The QKD modes get Q, a key manager fed by the simulated link (seeded)."""
+    if mode == "mlkem":
+        return DTHQScheme(auth=auth, key_length=key_length, kem=kem)
+    from dthq.qkd.kme import KeyManager
+    from dthq.qkd.scheme import QKDScheme
+
+    kme = KeyManager("device-A", "service-B", seed=11)
+    return QKDScheme(mode=mode, key_manager=kme, auth=auth, key_length=key_length, kem=kem)
 
 
 def machines(s: DTHQScheme) -> tuple[Initiator, Responder]:
@@ -61,6 +70,9 @@ ATTACKED = [
     pytest.param(("psk", 512, "ML-KEM-768"), id="psk-512"),
     pytest.param(("psk", 256, "ML-KEM-1024"), id="psk-mlkem1024"),
     pytest.param(("mldsa44", 512, "ML-KEM-1024"), id="mldsa44-512-mlkem1024"),
+    pytest.param(("psk", 256, "ML-KEM-768", "qkd"), id="qkd-psk"),
+    pytest.param(("mldsa", 256, "ML-KEM-768", "qkd"), id="qkd-mldsa"),
+    pytest.param(("psk", 256, "ML-KEM-768", "qkd+mlkem"), id="qkd+mlkem-psk"),
 ]
 
 

@@ -34,10 +34,24 @@ def check_psk(peer: PeerRecord, suite: Suite) -> None:
 
 
 class Mode(enum.IntEnum):
-    """Key establishment (paper Eq. 2): an ML-KEM exchange, or a key from QKD."""
+    """Key establishment (paper Eq. 2): an ML-KEM exchange, a key from QKD (Q, the key
+    provider), or both mixed (either alone keeps the session secret)."""
 
     MLKEM = 1
     QKD = 2
+    QKD_MLKEM = 3
+
+    @property
+    def label(self) -> str:
+        return {Mode.MLKEM: "mlkem", Mode.QKD: "qkd", Mode.QKD_MLKEM: "qkd+mlkem"}[self]
+
+    @classmethod
+    def named(cls, label: str) -> Mode:
+        for mode in cls:
+            if mode.label == label:
+                return mode
+        choices = ", ".join(m.label for m in cls)
+        raise UnsupportedError(f"unknown key establishment mode {label!r}; choose {choices}")
 
 
 class Auth(enum.IntEnum):

@@ -8,7 +8,14 @@ from typing import Any
 from dthq.crypto.signatures import SigningKey
 from dthq.errors import UnsupportedError
 from dthq.protocol.compression import Codec, edge_profile, make_codec
-from dthq.protocol.config import Auth, InitiatorConfig, PeerRecord, ResponderConfig
+from dthq.protocol.config import (
+    Auth,
+    InitiatorConfig,
+    KeyProvider,
+    Mode,
+    PeerRecord,
+    ResponderConfig,
+)
 from dthq.protocol.cookie import CookieJar, RetryPolicy
 from dthq.protocol.handshake import Initiator, Responder, State
 from dthq.protocol.record import RecordLayer, RekeyPolicy
@@ -47,7 +54,11 @@ class DTHQScheme:
         aead_backend: str | None = None,
         rekey: RekeyPolicy | None = None,
         retry: str = "never",
+        mode: str = "mlkem",
+        key_providers: tuple[KeyProvider, KeyProvider] | None = None,
     ) -> None:
+        """``mode``: mlkem, qkd or qkd+mlkem. The QKD modes need A's and B's key providers
+        (Q as each sees it); the ``dthq-qkd`` scheme (dthq.qkd.scheme) brings them."""
         if auth not in AUTH_CHOICES:
             raise UnsupportedError(f"unknown auth {auth!r}; choose {', '.join(AUTH_CHOICES)}")
         self.suite = suite_for(key_length, chacha=chacha)
@@ -59,6 +70,12 @@ class DTHQScheme:
         codec_name = codec or (edge_profile(edge).codec if edge else "none")
         self.codec: Codec = make_codec(codec_name, brotli_quality=brotli_quality)
         self.edge = edge
+        self.mode = Mode.named(mode)
+        if self.mode is not Mode.MLKEM and key_providers is None:
+            raise UnsupportedError(
+                f"mode {self.mode.label} needs key providers (Q): use the dthq-qkd scheme"
+            )
+        a_keys, b_keys = key_providers or (None, None)
         # Provisioning (Algorithm 1's registration): happens once, outside the handshake.
         if self.auth is Auth.PSK:
             psk = os.urandom(self.suite.hash_len)
@@ -80,6 +97,8 @@ class DTHQScheme:
             kem=kem,
             kem_backend=kem_backend,
             signing_key=self._device_key,
+            mode=self.mode,
+            key_provider=a_keys,
         )
         try:
             policy = RetryPolicy(retry)
@@ -93,6 +112,7 @@ class DTHQScheme:
             kem_backend=kem_backend,
             retry=policy,
             cookies=None if policy is RetryPolicy.NEVER else CookieJar(0),
+            key_provider=b_keys,
         )
 
     @property
@@ -106,6 +126,7 @@ class DTHQScheme:
             "codec": self.codec.name,
             "edge": self.edge,
             "retry": self.responder_config.retry.value,
+            "mode": self.mode.label,
         }
 
     def establish(self, now_ms: int = 0, transport: Transport | None = None) -> Session:
