@@ -80,6 +80,18 @@ TABLE3: tuple[Table3Scenario, ...] = (
         paper="Proposed DTHQ",
     ),
     Table3Scenario(
+        "dthq-qkd-psk",
+        "DTHQ QKD psk (simulated)",
+        "dthq-qkd",
+        {"mode": "qkd", "auth": "psk", "pool_keys": 40_000},
+    ),
+    Table3Scenario(
+        "dthq-qkd-mlkem768-psk",
+        "DTHQ QKD+ML-KEM-768 psk (simulated)",
+        "dthq-qkd",
+        {"mode": "qkd+mlkem", "auth": "psk", "pool_keys": 40_000},
+    ),
+    Table3Scenario(
         "dthq-mlkem768-mldsa",
         "DTHQ ML-KEM-768 mldsa",
         "dthq",

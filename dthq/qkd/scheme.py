@@ -15,15 +15,27 @@ class QKDScheme(DTHQScheme):
     simulated = True  # Q's keys come from a simulated link: say so wherever it shows
 
     def __init__(
-        self, *, mode: str = "qkd", key_manager: KeyManager | None = None, **options: Any
+        self,
+        *,
+        mode: str = "qkd",
+        key_manager: KeyManager | None = None,
+        pool_keys: int = 4096,
+        **options: Any,
     ) -> None:
-        kme = key_manager or KeyManager(DEVICE_ID.decode(), SERVICE_ID.decode())
+        kme = key_manager or KeyManager(
+            DEVICE_ID.decode(), SERVICE_ID.decode(), max_key_count=pool_keys
+        )
         self.key_manager = kme
         providers = (
             SAEKeys(kme, kme.master_sae_id, kme.slave_sae_id),
             SAEKeys(kme, kme.slave_sae_id, kme.master_sae_id),
         )
         super().__init__(mode=mode, key_providers=providers, **options)
+
+    def top_up(self, handshakes: int) -> None:
+        """Fill Q's pool for this many handshakes now, so no timed handshake waits for the
+        simulated link (its cost is what `dthq qkd` measures)."""
+        self.key_manager.refill(handshakes * 32)
 
     @property
     def params(self) -> dict[str, Any]:
