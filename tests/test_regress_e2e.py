@@ -69,7 +69,9 @@ def test_slowed_dthq_fails_the_gate(runs: dict[str, Path]) -> None:
 def test_same_code_same_machine_passes(runs: dict[str, Path]) -> None:
     # dthq bench pins itself to one CPU and the gate compares fastest rounds; pinned full
     # reruns on the shared 2-core CI machine passed at 10 %, but short subset runs are
-    # noisier, so this end-to-end check allows 25 % (still far below the 3x slowdown
-    # above). test_reports.py pins the 10 % logic exactly.
-    result = _compare(runs["base"], runs["again"], "25%")
+    # noisier: one CI run saw a sub-20 us figure (DTHQ seal+open) move 41 % on unchanged
+    # code. So this end-to-end check allows 50 %, still far below the 3x (+200 %)
+    # slowdown above; test_reports.py pins the 10 % logic exactly. Wall-clock gates on
+    # shared machines are this noisy: instruction counts (issue 11) are the remedy.
+    result = _compare(runs["base"], runs["again"], "50%")
     assert result.returncode == 0, result.stdout
