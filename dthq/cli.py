@@ -63,6 +63,8 @@ def main() -> None:
       dthq handshake --kem ML-KEM-768 --auth psk --key-length 256 --json
       dthq bench --profile quick --out reports/latest
       dthq compare reports/baseline/results.json reports/latest/results.json
+      dthq qkd --qber 0.03 --key-bits 256
+      dthq kme serve --port 8443
       dthq schemes
       dthq backends
     """
@@ -117,6 +119,20 @@ def main() -> None:
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Telemetry seed for the test record."
 )
+@click.option(
+    "--kme",
+    "kme_url",
+    default=None,
+    metavar="URL",
+    help="In a QKD mode, take Q's keys from `dthq kme serve` at this https URL.",
+)
+@click.option(
+    "--pki",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("kme-pki"),
+    show_default=True,
+    help="With --kme: the directory `dthq kme serve` wrote its certificates to.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def handshake(
     kem: str,
@@ -129,6 +145,8 @@ def handshake(
     mode: str,
     rounds: int,
     seed: int,
+    kme_url: str | None,
+    pki: Path,
     as_json: bool,
 ) -> None:
     """Run a full in-process DTHQ handshake, then one record each way.
@@ -150,8 +168,12 @@ def handshake(
         "kem_backend": kem_backend,
         "aead_backend": aead_backend,
     }
+    if kme_url is not None and mode == "mlkem":
+        raise click.UsageError("--kme needs a QKD mode: --mode qkd or --mode qkd+mlkem")
     if mode == "mlkem":
         scheme = DTHQScheme(**options)
+    elif kme_url is not None:
+        scheme = DTHQScheme(mode=mode, key_providers=_remote_keys(kme_url, pki), **options)
     else:
         from dthq.qkd.scheme import QKDScheme
 
@@ -420,6 +442,122 @@ def qkd(
     for key, value in result.items():
         if key not in ("simulated", "aborted"):
             click.echo(f"{key:22} {value}")
+
+
+def _remote_keys(url: str, pki_dir: Path) -> tuple[Any, Any]:
+    """A's and B's KeyProviders over `dthq kme serve`, each with its own certificate."""
+    from dthq.qkd.kme import SAEKeys
+    from dthq.qkd.kme_client import KMEClient
+    from dthq.qkd.pki import PKI
+    from dthq.schemes.dthq import DEVICE_ID, SERVICE_ID
+
+    pki = PKI(pki_dir)
+    a, b = DEVICE_ID.decode(), SERVICE_ID.decode()
+    for path in (pki.ca, *pki.client(a), *pki.client(b)):
+        if not path.exists():
+            raise click.UsageError(f"{path} is missing: point --pki at `dthq kme serve --pki`")
+    return (
+        SAEKeys(KMEClient(url, pki, a), a, b),
+        SAEKeys(KMEClient(url, pki, b), b, a),
+    )
+
+
+@main.group()
+def kme() -> None:
+    """The key manager Q (ETSI GS QKD 014) over HTTPS, fed by the SIMULATED BB84 link."""
+    import importlib.util
+
+    missing = [m for m in ("fastapi", "uvicorn") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise click.UsageError(
+            f"dthq kme needs {' and '.join(missing)}: pip install 'dthq-bench[kme]'"
+        )
+
+
+@kme.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8443, show_default=True, help="0: any."
+)
+@click.option(
+    "--pki",
+    "pki_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("kme-pki"),
+    show_default=True,
+    help="Certificates: made here on first start, reused after.",
+)
+@click.option(
+    "--qber",
+    type=click.FloatRange(0, 0.11),
+    default=0.03,
+    show_default=True,
+    help="Error rate of the simulated link that fills the pool.",
+)
+@click.option(
+    "--fibre-km",
+    type=click.FloatRange(0, 200),
+    default=0.0,
+    show_default=True,
+    help="Fibre length of the simulated link (0.2 dB/km).",
+)
+@click.option("--seed", type=int, default=None, help="Seed the simulated link.")
+def serve(
+    host: str, port: int, pki_dir: Path, qber: float, fibre_km: float, seed: int | None
+) -> None:
+    """Serve Q over HTTPS with mutual TLS until interrupted.
+
+    \b
+    Paths (ETSI GS QKD 014 v1.1.1):
+      GET      /api/v1/keys/{slave_SAE_ID}/status
+      GET|POST /api/v1/keys/{slave_SAE_ID}/enc_keys   (the master, device-A, asks)
+      GET|POST /api/v1/keys/{master_SAE_ID}/dec_keys  (the slave, service-B, asks)
+    The OpenAPI description is at /openapi.json. Each SAE presents the client
+    certificate made for it in --pki; its common name is the SAE ID.
+    """
+    import uvicorn
+
+    from dthq.qkd.bb84 import QuantumChannel
+    from dthq.qkd.kme import KeyManager
+    from dthq.qkd.kme_server import bind, config
+    from dthq.qkd.pki import make_pki
+    from dthq.schemes.dthq import DEVICE_ID, SERVICE_ID
+
+    master, slave = DEVICE_ID.decode(), SERVICE_ID.decode()
+    pki = make_pki(pki_dir, [master, slave])
+    manager = KeyManager(
+        master, slave, channel=QuantumChannel(qber=qber, fibre_km=fibre_km), seed=seed
+    )
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        raise click.UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    url = f"https://{host}:{sock.getsockname()[1]}"
+    cert, key = pki.client(master)
+    click.echo(f"key manager Q (SIMULATED BB84 link, QBER {qber:.1%}) at {url}")
+    click.echo(f"  CA {pki.ca}; SAE certificates {master} and {slave} in {pki.directory}")
+    click.echo(
+        f"  try: curl --cacert {pki.ca} --cert {cert} --key {key} {url}/api/v1/keys/{slave}/status"
+    )
+    manager.refill(64 * 32)  # a first pool, so the first requests do not wait
+    manager.start()
+    try:
+        uvicorn.Server(config(manager, pki, log_level="warning")).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn shut down cleanly, then re-raised the interrupt it caught
+    finally:
+        manager.stop()
+        sock.close()
+    click.echo("key manager stopped")
+
+
+@kme.command()
+def openapi() -> None:
+    """Print the server's OpenAPI description (JSON)."""
+    from dthq.qkd.kme import KeyManager
+    from dthq.qkd.kme_api import make_app
+
+    click.echo(json.dumps(make_app(KeyManager()).openapi(), indent=2))
 
 
 @main.command()

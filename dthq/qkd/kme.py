@@ -13,7 +13,7 @@ import base64
 import threading
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from dthq.errors import DTHQError
 from dthq.qkd.bb84 import QKDAbort, QuantumChannel
@@ -38,6 +38,8 @@ class _Key:
 
 
 class KeyManager:
+    MAX_FAILED_RUNS = 3  # aborted link runs in a row before a request is refused (503)
+
     def __init__(
         self,
         master_sae_id: str = "device-A",
@@ -64,23 +66,36 @@ class KeyManager:
         self._runs = 0
         self._stream = bytearray()  # secret bytes from the link, not yet cut into keys
         self._keys: dict[str, _Key] = {}  # handed to the master, not yet to the slave
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the pool and the delivered-keys table
+        self._link = threading.Lock()  # the simulated link
         self._refiller: threading.Thread | None = None
         self._stop = threading.Event()
 
     # --- the pool ------------------------------------------------------------------------
 
-    def refill(self, min_bytes: int) -> None:
-        """Run the simulated link until the pool holds ``min_bytes`` (or the cap)."""
-        while len(self._stream) < min(min_bytes, self.max_key_count * self.max_key_size // 8):
-            seed = None if self._seed is None else self._seed + self._runs
-            self._runs += 1
-            try:
-                run = distil(self._raw_pulses, self._channel, key_bits=128, seed=seed)
-            except QKDAbort:
-                continue  # a noisy run gives nothing; the pool waits for the next
-            with self._lock:
-                self._stream.extend(b"".join(run.keys))
+    def refill(self, min_bytes: int) -> bool:
+        """Run the simulated link until the pool holds ``min_bytes`` (or the cap).
+
+        False if the link aborted ``MAX_FAILED_RUNS`` runs in a row (too noisy, or an
+        eavesdropper): the caller answers "no key available" rather than waiting forever.
+        """
+        target = min(min_bytes, self.max_key_count * self.max_key_size // 8)
+        failed = 0
+        with self._link:  # one link: runs (and their seeds) never overlap
+            while len(self._stream) < target:
+                seed = None if self._seed is None else self._seed + self._runs
+                self._runs += 1
+                try:
+                    run = distil(self._raw_pulses, self._channel, key_bits=128, seed=seed)
+                except QKDAbort:
+                    failed += 1
+                    if failed == self.MAX_FAILED_RUNS:
+                        return False
+                    continue
+                failed = 0
+                with self._lock:
+                    self._stream.extend(b"".join(run.keys))
+        return True
 
     def start(self, interval_s: float = 0.5, low_water_bytes: int = 64 * 32) -> None:
         """Keep the pool above a low-water mark from a background thread."""
@@ -104,8 +119,11 @@ class KeyManager:
 
     # --- the ETSI GS QKD 014 interface -------------------------------------------------
 
-    def status(self, sae_id: str) -> dict[str, Any]:
-        self._peer_of(sae_id)
+    def status(self, sae_id: str, *, caller: str = "") -> dict[str, Any]:
+        """The key stream between ``caller`` and its peer ``sae_id``."""
+        peer = self._peer_of(sae_id)
+        if caller and caller != peer:
+            raise KeyManagerError(f"no key stream between {caller!r} and {sae_id!r}", 401)
         return {
             "source_KME_ID": self.source_kme_id,
             "target_KME_ID": self.target_kme_id,
@@ -178,12 +196,27 @@ class KeyManager:
         raise KeyManagerError(f"unknown SAE {sae_id!r}", 401)
 
 
+class ETSIKeys(Protocol):
+    """The three calls of ETSI GS QKD 014: :class:`KeyManager` in-process, or
+    :class:`dthq.qkd.kme_client.KMEClient` over HTTPS."""
+
+    def status(self, sae_id: str, *, caller: str = "") -> dict[str, Any]: ...
+
+    def enc_keys(
+        self, slave_sae_id: str, number: int = 1, size: int | None = None, *, caller: str = ""
+    ) -> dict[str, Any]: ...
+
+    def dec_keys(
+        self, master_sae_id: str, key_ids: list[str], *, caller: str = ""
+    ) -> dict[str, Any]: ...
+
+
 class SAEKeys:
     """One SAE's view of the key manager as the handshake's KeyProvider."""
 
     ID_SIZE = 16  # a UUID on the wire
 
-    def __init__(self, kme: KeyManager, sae_id: str, peer_sae_id: str) -> None:
+    def __init__(self, kme: ETSIKeys, sae_id: str, peer_sae_id: str) -> None:
         self.kme, self.sae_id, self.peer = kme, sae_id, peer_sae_id
 
     def enc_keys(self, size: int) -> tuple[bytes, bytes]:
