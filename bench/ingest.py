@@ -9,7 +9,9 @@ suite, its scenario key, the metric it measures, the byte counts it saw). Readin
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import statistics
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
@@ -19,12 +21,15 @@ import dthq
 from dthq.harness.linkmodel import link_for
 from dthq.harness.results import (
     BulkRun,
+    CascadeRun,
     Distribution,
     FlightSize,
     ForgedHello,
     Metadata,
     Metric,
     Primitive,
+    QKDKeyCost,
+    QKDPoint,
     Results,
     Table3Row,
     Table4Cell,
@@ -43,6 +48,9 @@ class Suite(StrEnum):
     TABLE4 = "table4"
     BULK = "bulk"
     FORGED_HELLO = "forged_hello"
+    QKD_SWEEP = "qkd_sweep"
+    QKD_KEY = "qkd_key"
+    CASCADE = "cascade"
 
 
 # --- writing: what each benchmark records about itself -----------------------------------
@@ -104,6 +112,7 @@ def tag_table4(
     benchmark.extra_info.update(
         suite=Suite.TABLE4.value,
         cell=cell.key,
+        kem=cell.kem.label,
         key_length=cell.key_length,
         edge=cell.edge,
         size=cell.size,
@@ -138,6 +147,47 @@ def tag_forged_hello(
         retry=retry,
         hello_bytes=hello_bytes,
         response_bytes=response_bytes,
+    )
+
+
+def tag_qkd_sweep(benchmark: Any, points: list[QKDPoint]) -> None:
+    """A SIMULATED sweep: its points are the figures; the benchmark's time is the sweep's."""
+    benchmark.extra_info.update(
+        suite=Suite.QKD_SWEEP.value, points=[dataclasses.asdict(p) for p in points]
+    )
+
+
+def tag_qkd_key(
+    benchmark: Any, *, key_bits: int, qber: float, raw_pulses: int, rounds: int, keys: int
+) -> None:
+    benchmark.extra_info.update(
+        suite=Suite.QKD_KEY.value,
+        key_bits=key_bits,
+        qber=qber,
+        raw_pulses=raw_pulses,
+        rounds=rounds,
+        keys=keys,
+    )
+
+
+def tag_cascade(
+    benchmark: Any,
+    *,
+    schedule: str,
+    bits: int,
+    qber: float,
+    efficiencies: list[float],
+    rounds: int,
+    block_sizes: tuple[int, ...],
+) -> None:
+    benchmark.extra_info.update(
+        suite=Suite.CASCADE.value,
+        schedule=schedule,
+        bits=bits,
+        qber=qber,
+        efficiencies=efficiencies,
+        rounds=rounds,
+        block_sizes=list(block_sizes),
     )
 
 
@@ -180,6 +230,36 @@ def from_benchmark_json(raw: Mapping[str, Any], *, wall_time_s: float | None = N
                 response_bytes=b["extra_info"]["response_bytes"],
             )
             for b in by_suite.get(Suite.FORGED_HELLO, [])
+        ),
+        qkd_sweep=tuple(
+            QKDPoint(**point)
+            for b in by_suite.get(Suite.QKD_SWEEP, [])
+            for point in b["extra_info"]["points"]
+        ),
+        qkd_keys=tuple(
+            QKDKeyCost(
+                key_bits=b["extra_info"]["key_bits"],
+                qber=b["extra_info"]["qber"],
+                raw_pulses=b["extra_info"]["raw_pulses"],
+                time_ms=distribution(b["stats"], MS),
+                rounds=b["extra_info"]["rounds"],
+                keys=b["extra_info"]["keys"],
+            )
+            for b in by_suite.get(Suite.QKD_KEY, [])
+        ),
+        cascade=tuple(
+            CascadeRun(
+                schedule=b["extra_info"]["schedule"],
+                bits=b["extra_info"]["bits"],
+                qber=b["extra_info"]["qber"],
+                time_ms=distribution(b["stats"], MS),
+                efficiency=statistics.fmean(b["extra_info"]["efficiencies"]),
+                efficiency_max=max(b["extra_info"]["efficiencies"]),
+                runs=len(b["extra_info"]["efficiencies"]),
+                rounds=b["extra_info"]["rounds"],
+                block_sizes=tuple(b["extra_info"]["block_sizes"]),
+            )
+            for b in by_suite.get(Suite.CASCADE, [])
         ),
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         generator=f"dthq-bench {dthq.__version__}",
@@ -290,6 +370,7 @@ def _table4(benches: list[Mapping[str, Any]]) -> tuple[Table4Cell, ...]:
                 compressed_bytes=info["compressed_bytes"],
                 record_bytes=info["record_bytes"],
                 compressed=info["compressed"],
+                kem=info.get("kem", "ML-KEM-768"),
             )
         )
     return tuple(cells)

@@ -25,6 +25,7 @@ SUITES = {
     "table3": "test_table3.py",
     "table4": "test_table4.py",
     "dos": "test_dos.py",
+    "qkd": "test_qkd.py",
 }
 RAW_NAME = "benchmark-raw.json"
 

@@ -217,7 +217,7 @@ def handshake(
     "--only",
     default=None,
     metavar="EXPR",
-    help="Run a subset: a suite (primitives, table3, table4, dos) or a pytest -k expression.",
+    help="Run a subset: a suite (primitives, table3, table4, dos, qkd) or a pytest -k expression.",
 )
 @click.option(
     "--out",
@@ -240,8 +240,10 @@ def bench(profile_name: str, only: str | None, out: Path) -> None:
     written = write_report(results, out)
     r = results
     measured = len(r.primitives) + len(r.table3) + len(r.table4) + len(r.forged_hello)
+    simulated = len(r.qkd_sweep) + len(r.qkd_keys) + len(r.cascade)
     click.echo(
-        f"{measured} primitives, rows, cells and retry figures in {r.metadata.wall_time_s:.0f} s; "
+        f"{measured} measured figures (primitives, rows, cells, retry) and {simulated} QKD "
+        f"figures (simulated link) in {r.metadata.wall_time_s:.0f} s; "
         f"wrote {len(written)} files to {out}/ (open {out / 'report.html'})"
     )
 

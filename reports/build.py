@@ -21,10 +21,13 @@ FILES = (
     "table4.md",
     "table4.csv",
     "forged-hello.md",
+    "qkd.md",
     "paper-comparison.md",
     "targets.md",
     "figure-table4.png",
     "figure-handshake.png",
+    "figure-qkd-rate.png",
+    "figure-cascade.png",
     "report.html",
 )
 
@@ -75,6 +78,10 @@ def write_report(results: Results, out: Path) -> list[Path]:
         f"# What a forged HELLO costs B\n\nMachine: {machine}\n\n"
         f"{tables.markdown(tables.FORGED_HELLO_HEADERS, fh)}\n\n{tables.FORGED_HELLO_NOTE}\n",
     )
+    qkd = _qkd_tables(results)
+    put("qkd.md", f"# QKD, SIMULATED link\n\nMachine: {machine}\n\n" + "\n\n".join(
+        f"## {title}\n\n{tables.markdown(headers, rows)}" for title, headers, rows in qkd
+    ) + f"\n\n{tables.QKD_NOTE}\n")  # fmt: skip
     ch, cr = _comparison_rows(results)
     put(
         "paper-comparison.md",
@@ -87,12 +94,24 @@ def write_report(results: Results, out: Path) -> list[Path]:
     for name, draw in (
         ("figure-table4.png", figures.table4_figure),
         ("figure-handshake.png", figures.handshake_figure),
+        ("figure-qkd-rate.png", figures.qkd_rate_figure),
+        ("figure-cascade.png", figures.cascade_figure),
     ):
         if draw(results, out / name):
             written.append(out / name)
             images.append(out / name)
-    put("report.html", _html(results, machine, t3, t4, fh, (ch, cr), (th, tr), images))
+    put("report.html", _html(results, machine, t3, t4, fh, qkd, (ch, cr), (th, tr), images))
     return written
+
+
+def _qkd_tables(results: Results) -> list[tuple[str, list[str], list[list[Any]]]]:
+    return [
+        ("Secret key rate (SIMULATED)", tables.QKD_SWEEP_HEADERS, tables.qkd_sweep_rows(results)),
+        ("One key: time and rounds (SIMULATED link)", tables.QKD_KEY_HEADERS,
+         tables.qkd_key_rows(results)),
+        ("Cascade alone, beside cascade-python", tables.CASCADE_HEADERS,
+         tables.cascade_rows(results)),
+    ]  # fmt: skip
 
 
 def _table_html(headers: list[str], rows: list[list[Any]]) -> str:
@@ -105,6 +124,7 @@ def _html(
     t3: list[list[Any]],
     t4: list[list[Any]],
     fh: list[list[Any]],
+    qkd: list[tuple[str, list[str], list[list[Any]]]],
     comparison: tuple[list[str], list[list[str]]],
     target_table: tuple[list[str], list[list[str]]],
     images: list[Path],
@@ -135,6 +155,9 @@ pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.8em; }}
 <h2>What a forged HELLO costs B (the stateless retry)</h2>
 {_table_html(tables.FORGED_HELLO_HEADERS, fh)}
 <p class="note">{html.escape(tables.FORGED_HELLO_NOTE)}</p>
+<h2>QKD (SIMULATED link)</h2>
+{"".join(f"<h3>{html.escape(t)}</h3>{_table_html(h, r)}" for t, h, r in qkd)}
+<p class="note">{html.escape(tables.QKD_NOTE)}</p>
 <h2>Figures</h2>{pictures}
 <h2>The paper's claims on this machine</h2>{_table_html(*comparison)}
 <h2>Performance targets</h2>{_table_html(*target_table)}

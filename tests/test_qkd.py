@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from dthq.cli import main
-from dthq.qkd import link
+from dthq.harness import qkdsweep
+from dthq.qkd import link, theory
 from dthq.qkd.amplification import qber_upper, toeplitz
 from dthq.qkd.bb84 import QKDAbort, QuantumChannel, transmit
 from dthq.qkd.cascade import binary_entropy, block_sizes, efficiency, reconcile
@@ -92,9 +93,9 @@ def test_secret_fraction_tracks_theory(q: float) -> None:
     the fixed terms; never more than theory, and under Shor-Preskill's 1 - 2h(Q)."""
     run = link.distil(2_000_000, QuantumChannel(qber=q), seed=7)
     h, h_u = binary_entropy(run.qber_true), binary_entropy(run.qber_bound)
-    theory = 1 - h - run.efficiency * h
-    assert run.secret_fraction <= theory <= 1 - 2 * h
-    assert run.secret_fraction == pytest.approx(theory - (h_u - h), abs=0.01)
+    asymptotic = theory.secret_fraction(run.qber_true, run.efficiency)
+    assert run.secret_fraction <= asymptotic <= theory.secret_fraction(run.qber_true)
+    assert run.secret_fraction == pytest.approx(asymptotic - (h_u - h), abs=0.01)
 
 
 def test_no_key_near_eleven_percent() -> None:
@@ -138,3 +139,37 @@ def test_cli_qkd() -> None:
     assert text.output.startswith("SIMULATED")
     aborted = CliRunner().invoke(main, ["qkd", "--eve", "1", "--json"])
     assert aborted.exit_code == 3 and json.loads(aborted.output)["aborted"] is True
+
+
+def test_theory_matches_the_channel_model() -> None:
+    clean = QuantumChannel(qber=0.0, dark_count=0.0)
+    assert theory.key_rate(clean) == pytest.approx(0.6 / 2)  # detector efficiency, sifting
+    assert theory.secret_fraction(0.11) == pytest.approx(0.0, abs=0.002)  # Shor-Preskill's edge
+    assert theory.key_rate(QuantumChannel(qber=0.03), 1.2) < theory.key_rate(
+        QuantumChannel(qber=0.03), 1.0
+    )
+    far = QuantumChannel(qber=0.02, fibre_km=400)  # dark counts dominate: errors go to 1/2
+    assert theory.sifted_qber(far) > 0.4 and theory.key_rate(far) == 0.0
+
+
+def test_a_sweep_point_sifts_what_it_aims_for_and_stays_under_theory() -> None:
+    channel = QuantumChannel(qber=0.03, fibre_km=25)
+    point = qkdsweep.sweep_point("qber", channel, sifted_bits=30_000, seed=3)
+    assert point.sifted == pytest.approx(30_000, rel=0.03)
+    assert 0 < point.key_rate < point.theory_rate <= point.shor_preskill_rate
+    assert point.efficiency_original is not None and point.efficiency_original > 1
+    dead = qkdsweep.sweep_point("qber", QuantumChannel(qber=0.13), sifted_bits=30_000, seed=3)
+    assert dead.net_bits == 0 and dead.aborted and "exceeds 11%" in dead.aborted
+
+
+@pytest.mark.parametrize("key_bits", [128, 512])
+def test_the_smallest_run_is_the_smallest(key_bits: int) -> None:
+    raw, run = qkdsweep.smallest_run(key_bits, 0.03, seed=key_bits)
+    assert run.keys and all(len(k) * 8 == key_bits for k in run.keys)
+    with pytest.raises(QKDAbort):
+        link.distil(raw // 2, QuantumChannel(qber=0.03), key_bits=key_bits, seed=key_bits)
+
+
+def test_cascade_input_has_exactly_the_asked_errors() -> None:
+    alice, bob = qkdsweep.cascade_input(10_000, 0.03, seed=1)
+    assert int((alice != bob).sum()) == 300

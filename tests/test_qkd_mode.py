@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from conftest import assert_no_keys, channel, machines, run
 
 from dthq.cli import main
-from dthq.errors import AuthenticationError, UnsupportedError
+from dthq.errors import AuthenticationError, FreshnessError, UnsupportedError
 from dthq.qkd.kme import KeyManager, KeyManagerError, SAEKeys
 from dthq.qkd.scheme import QKDScheme
 from dthq.schemes.dthq import DTHQScheme
@@ -157,3 +157,13 @@ def test_cli_handshake_modes(mode: str) -> None:
     assert data["mode"] == mode and data["qkd"] == "simulated" and data["established"]
     text = CliRunner().invoke(main, ["handshake", "--mode", mode])
     assert "SIMULATED QKD" in text.output
+
+
+@pytest.mark.parametrize("mode", ["qkd", "qkd+mlkem"])
+def test_records_of_a_qkd_session_are_fresh_or_refused(mode: str) -> None:
+    a, b, _ = run(QKDScheme(mode=mode, key_manager=KeyManager("device-A", "service-B", seed=9)))
+    sa, sb = channel(a, 0), channel(b, 0)
+    old = sa.seal(b"hr=62", 1_000)
+    with pytest.raises(FreshnessError, match="old"):
+        sb.open(old, 40_000)  # default 30 s window
+    assert sb.open(sa.seal(b"hr=63", 40_000), 40_000) == b"hr=63"

@@ -13,7 +13,7 @@ import pytest
 SUBSET = (
     "test_aead_seal_open and AES-256-GCM and cryptography and small"
     " or test_kem and ML-KEM-768"
-    " or test_al and 256-far-small"
+    " or test_al and 256-far-small and not qkd"
     " or dthq-mlkem768-psk and not tcp"
 )
 

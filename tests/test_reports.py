@@ -90,6 +90,7 @@ def fake_benchmark_json(
             info = {
                 "suite": "table4",
                 "cell": cell.key,
+                "kem": cell.kem.label,
                 "key_length": cell.key_length,
                 "edge": cell.edge,
                 "size": cell.size,
@@ -120,6 +121,7 @@ def fake_benchmark_json(
                 "stats": _stats(us * 1e-6 * scale),
             }
         )
+    benches += fake_qkd_benchmarks(scale)
     return {
         "machine_info": {
             "node": "test",
@@ -141,6 +143,34 @@ def fake_benchmark_json(
     }
 
 
+def fake_qkd_benchmarks(scale: float) -> list[dict[str, Any]]:
+    """The QKD suites' entries: a sweep point of each kind (one aborted), key costs, and
+    Cascade at 3 %, as bench/test_qkd.py tags them."""
+    point = {
+        "sweep": "qber", "qber": 0.03, "fibre_km": 0.0, "raw_pulses": 133_334,
+        "sifted": 40_000, "net_bits": 11_770, "theory_rate": 0.178,
+        "shor_preskill_rate": 0.183, "efficiency": 1.09, "efficiency_original": 1.19,
+        "rounds": 58, "aborted": None, "simulated": True,
+    }  # fmt: skip
+    aborted = {**point, "qber": 0.11, "sifted": None, "net_bits": 0, "efficiency": None,
+               "efficiency_original": None, "rounds": None,
+               "aborted": "estimated QBER 11.7%"}  # fmt: skip
+    fibre = {**point, "sweep": "fibre", "fibre_km": 50.0, "efficiency_original": None}
+    out: list[dict[str, Any]] = [
+        {"extra_info": {"suite": "qkd_sweep", "points": [point, aborted]}, "stats": _stats(1.0)},
+        {"extra_info": {"suite": "qkd_sweep", "points": [fibre]}, "stats": _stats(2.0)},
+    ]
+    for bits, raw in ((128, 20_000), (256, 40_000), (512, 40_000)):
+        info = {"suite": "qkd_key", "key_bits": bits, "qber": 0.03, "raw_pulses": raw,
+                "rounds": 90, "keys": 2}  # fmt: skip
+        out.append({"extra_info": info, "stats": _stats(0.015 * scale)})
+    for schedule, f in (("optimised", [1.06, 1.08]), ("original", [1.16, 1.17])):
+        info = {"suite": "cascade", "schedule": schedule, "bits": 10_000, "qber": 0.03,
+                "efficiencies": f, "rounds": 100, "block_sizes": [32, 128, 5000]}  # fmt: skip
+        out.append({"extra_info": info, "stats": _stats(0.013 * scale)})
+    return out
+
+
 def results(**kw: Any) -> Results:
     return from_benchmark_json(fake_benchmark_json(**kw), wall_time_s=100)
 
@@ -149,7 +179,8 @@ def test_results_model() -> None:
     r = results()
     assert to_dict(r)["schema_version"] == SCHEMA_VERSION
     assert {row.scheme for row in r.table3} == {row.label for row in TABLE3}
-    assert len(r.table4) == 18
+    assert len(r.table4) == 54 and len(r.cells("ML-KEM-768")) == 18  # x3 session-key sources
+    assert r.cell("256-far-small-qkd").kem == "QKD (simulated)"  # type: ignore[union-attr]
     row = r.table3[0]
     for metric in (Metric.HANDSHAKE, Metric.LATENCY, Metric.COMP_OVERHEAD):
         t = row[metric]
@@ -161,6 +192,16 @@ def test_results_model() -> None:
     cell = r.cell("256-far-small")
     assert cell is not None and cell.comm_bits == 123 * 8 and cell.modelled_link_ms > 0
     assert cell[Metric.THROUGHPUT].median == pytest.approx(1 / 0.01e-3)
+    # The SIMULATED QKD sections: points as tagged, Cascade's f averaged over its instances.
+    assert [p.key_rate for p in r.qkd_sweep][:2] == [11_770 / 133_334, 0.0]
+    assert r.qkd_sweep[1].aborted and r.qkd_sweep[1].sifted is None
+    assert [k.key_bits for k in r.qkd_keys] == [128, 256, 512]
+    optimised = r.cascade[0]
+    assert (optimised.efficiency, optimised.efficiency_max, optimised.runs) == (
+        pytest.approx(1.07),
+        1.08,
+        2,
+    )
 
 
 def test_results_round_trip(tmp_path: Path) -> None:
@@ -223,6 +264,16 @@ def test_report_files(tmp_path: Path) -> None:
     forged = (tmp_path / "forged-hello.md").read_text()
     assert "3.63x" in forged and "0.02x" in forged  # mldsa REPLY / HELLO; RETRY / HELLO
     assert (tmp_path / "figure-table4.png").read_bytes()[:4] == b"\x89PNG"
+    table4 = (tmp_path / "table4.md").read_text()
+    assert "| QKD (simulated)" in table4 and "| QKD+ML-KEM-768 (simulated)" in table4
+    qkd = (tmp_path / "qkd.md").read_text()
+    assert qkd.startswith("# QKD, SIMULATED link") and "estimated QBER 11.7%" in qkd
+    assert "cascade-python (B. Rijsman), with BICONF (published)" in qkd and "1.06-1.11" in qkd
+    assert "1.07" in qkd  # the mean f over the Cascade instances
+    for figure in ("figure-qkd-rate.png", "figure-cascade.png"):
+        assert (tmp_path / figure).read_bytes()[:4] == b"\x89PNG"
+    targets = (tmp_path / "targets.md").read_text()
+    assert "Cascade reconciliation efficiency" in targets and "0.052x" in targets
 
 
 @pytest.mark.parametrize(
@@ -244,6 +295,9 @@ def test_report_files(tmp_path: Path) -> None:
             lambda d: d["table3"][0]["timings"].update(speed={}),
             "names an unknown metric 'speed'",
         ),
+        (lambda d: d["qkd_sweep"][0].update(net_bits=1.5), "qkd_sweep[0].net_bits is not an"),
+        (lambda d: d["cascade"][1].update(block_sizes=[1, "x"]), "cascade[1].block_sizes holds"),
+        (lambda d: d["qkd_keys"][0].pop("time_ms"), "qkd_keys[0] lacks 'time_ms'"),
     ],
 )
 def test_bad_results_name_the_problem(tmp_path: Path, mutate, message: str) -> None:  # type: ignore[no-untyped-def]

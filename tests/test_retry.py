@@ -16,8 +16,8 @@ from dthq.protocol.wire import Hello, Retry
 from dthq.schemes.dthq import DTHQScheme
 
 
-def _retrying(auth: str = "psk", policy: RetryPolicy = RetryPolicy.ALWAYS, jar=None):  # type: ignore[no-untyped-def]
-    s = scheme(auth)
+def _retrying(auth: str = "psk", policy: RetryPolicy = RetryPolicy.ALWAYS, jar=None, mode="mlkem"):  # type: ignore[no-untyped-def]
+    s = scheme(auth, mode=mode)
     config = replace(s.responder_config, retry=policy, cookies=jar or CookieJar(0))
     return s, config
 
@@ -46,22 +46,32 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> type[_CountingModes]:
     return _CountingModes
 
 
-@pytest.mark.parametrize("auth", ["psk", "mldsa"])
-def test_retry_round_trip(auth: str, counting: type[_CountingModes]) -> None:
-    s, config = _retrying(auth)
+@pytest.mark.parametrize(
+    ("auth", "mode"),
+    [("psk", "mlkem"), ("mldsa", "mlkem"), ("psk", "qkd"), ("mldsa", "qkd+mlkem")],
+)
+def test_retry_round_trip(auth: str, mode: str, counting: type[_CountingModes]) -> None:
+    s, config = _retrying(auth, mode=mode)
     a = Initiator(s.initiator_config)
     first = Responder(config)
     hello = a.start()
+    kme = getattr(s, "key_manager", None)
+    waiting = kme.awaiting_delivery if kme else 0
     retry = first.receive(hello, 100)
     assert retry is not None and first.state is State.RETRY_SENT
     assert first._schedule is None and counting.built == 0  # no state, no encapsulation
+    if kme:  # nor a key fetched from Q: a forged HELLO cannot burn the device's key
+        assert kme.awaiting_delivery == waiting
     assert len(Retry.from_bytes(retry).cookie) == COOKIE_SIZE
-    assert len(retry) < len(hello) / 40  # no amplification: RETRY is tiny
+    # No amplification: RETRY is tiny (a qkd HELLO carries a 16-byte key id, not a KEM key).
+    assert len(retry) < len(hello) / (2 if mode == "qkd" else 40)
     hello2 = a.receive(retry)
     assert Hello.from_bytes(hello2).cookie and hello2[: len(hello) - 1] == hello[:-1]
     b = Responder(config)
     reply = b.receive(hello2, 200)
     assert reply is not None and counting.built == 1
+    if kme:
+        assert kme.awaiting_delivery == waiting - 1  # fetched now, once
     b.receive(a.receive(reply), 300)
     sa, sb = channel(a), channel(b)
     assert sb.open(sa.seal(b"spo2=98", 400), 400) == b"spo2=98"

@@ -1,7 +1,8 @@
 """The typed results model (after pyperf's Run / Benchmark / BenchmarkSuite).
 
 A :class:`Results` holds one run: its :class:`Metadata`, the primitives (the floor),
-Table 3 rows, Table 4 cells and the bulk sweep. Every timing is a
+Table 3 rows, Table 4 cells, the bulk sweep, the forged-HELLO costs and the SIMULATED
+QKD figures (sweeps, cost per key, Cascade alone). Every timing is a
 :class:`Distribution`; figures are named by :class:`Metric`, never by strings.
 bench/ingest.py is the one place that builds it from pytest-benchmark output;
 results_json.py reads and writes it (versioned, with the version-1 migration).
@@ -173,6 +174,7 @@ class Table4Cell(_Timed):
     compressed_bytes: int
     record_bytes: int
     compressed: bool
+    kem: str = "ML-KEM-768"  # the session key's source: a KEM, or Q's (simulated) QKD keys
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,61 @@ class ForgedHello:
     @property
     def amplification(self) -> float:
         return self.response_bytes / self.hello_bytes
+
+
+@dataclass(frozen=True)
+class QKDPoint:
+    """One SIMULATED BB84 run of a sweep over QBER or fibre length (never measured light)."""
+
+    sweep: str  # "qber" or "fibre"
+    qber: float  # the channel's flip probability
+    fibre_km: float
+    raw_pulses: int
+    sifted: int | None  # None if the run aborted before sifting finished
+    net_bits: int  # secret bits after privacy amplification, minus authentication; 0 if aborted
+    theory_rate: float  # asymptotic bits per pulse at the measured f (f = 1 if aborted)
+    shor_preskill_rate: float  # the same at f = 1
+    efficiency: float | None = None  # f, optimised Cascade schedule; None if aborted first
+    efficiency_original: float | None = None  # f, original Brassard-Salvail schedule
+    rounds: int | None = None  # classical round trips of Cascade
+    aborted: str | None = None
+    simulated: bool = True
+
+    @property
+    def key_rate(self) -> float:
+        """Net secret bits per raw pulse."""
+        return self.net_bits / self.raw_pulses
+
+
+@dataclass(frozen=True)
+class QKDKeyCost:
+    """What one SIMULATED run costs that yields a key of ``key_bits`` (the smallest run that
+    does, at the stated QBER): time on this machine, classical rounds, pulses."""
+
+    key_bits: int
+    qber: float
+    raw_pulses: int
+    time_ms: Distribution
+    rounds: int
+    keys: int  # keys the run produced (at least one)
+    simulated: bool = True
+
+
+@dataclass(frozen=True)
+class CascadeRun:
+    """Cascade alone on ``bits`` sifted bits at ``qber`` (exactly ``round(bits * qber)``
+    errors): the time of one instance, and f over ``runs`` instances (one run's f swings
+    by +-0.05 at 10,000 bits, so the mean is the figure)."""
+
+    schedule: str
+    bits: int
+    qber: float
+    time_ms: Distribution
+    efficiency: float  # mean f over the runs
+    efficiency_max: float
+    runs: int
+    rounds: int  # classical round trips of the timed instance
+    block_sizes: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -227,6 +284,9 @@ class Results:
     table4: tuple[Table4Cell, ...] = ()
     bulk: tuple[BulkRun, ...] = ()
     forged_hello: tuple[ForgedHello, ...] = ()
+    qkd_sweep: tuple[QKDPoint, ...] = ()
+    qkd_keys: tuple[QKDKeyCost, ...] = ()
+    cascade: tuple[CascadeRun, ...] = ()
     created: str = ""
     generator: str = ""
 
@@ -238,3 +298,7 @@ class Results:
 
     def cell(self, key: str) -> Table4Cell | None:
         return next((c for c in self.table4 if c.key == key), None)
+
+    def cells(self, kem: str) -> tuple[Table4Cell, ...]:
+        """Table 4's cells for one session-key source (its label, e.g. "ML-KEM-768")."""
+        return tuple(c for c in self.table4 if c.kem == kem)

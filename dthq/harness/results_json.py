@@ -16,12 +16,15 @@ from typing import Any, TypeVar
 from dthq.errors import DTHQError
 from dthq.harness.results import (
     BulkRun,
+    CascadeRun,
     Distribution,
     FlightSize,
     ForgedHello,
     Metadata,
     Metric,
     Primitive,
+    QKDKeyCost,
+    QKDPoint,
     Results,
     Table3Row,
     Table4Cell,
@@ -153,6 +156,12 @@ class _Parser:
             raise self.fail(f"{path}.{key}", "is not an integer")
         return value
 
+    def integers(self, value: Any, path: str) -> tuple[int, ...]:
+        items = self.list(value, path)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+            raise self.fail(path, "holds something other than integers")
+        return tuple(items)
+
     def text(self, obj: dict[str, Any], key: str, path: str, *, optional: bool = False) -> Any:
         if optional and obj.get(key) is None:
             return None
@@ -279,6 +288,7 @@ class _Parser:
             compressed_bytes=self.integer(c, "compressed_bytes", path),
             record_bytes=self.integer(c, "record_bytes", path),
             compressed=bool(self.field(c, "compressed", path)),
+            kem=self.text(c, "kem", path, optional=True) or "ML-KEM-768",  # added in schema 2
         )
 
     def bulk(self, b: dict[str, Any], path: str) -> BulkRun:
@@ -300,6 +310,48 @@ class _Parser:
             response_bytes=self.integer(f, "response_bytes", path),
         )
 
+    def qkd_point(self, q: dict[str, Any], path: str) -> QKDPoint:
+        optional = {
+            k: self.number(q, k, path, optional=True) for k in ("efficiency", "efficiency_original")
+        }
+        rounds = q.get("rounds")
+        return QKDPoint(
+            sweep=self.text(q, "sweep", path),
+            qber=self.number(q, "qber", path),
+            fibre_km=self.number(q, "fibre_km", path),
+            raw_pulses=self.integer(q, "raw_pulses", path),
+            sifted=None if q.get("sifted") is None else self.integer(q, "sifted", path),
+            net_bits=self.integer(q, "net_bits", path),
+            theory_rate=self.number(q, "theory_rate", path),
+            shor_preskill_rate=self.number(q, "shor_preskill_rate", path),
+            rounds=None if rounds is None else self.integer(q, "rounds", path),
+            aborted=self.text(q, "aborted", path, optional=True),
+            **optional,
+        )
+
+    def qkd_key(self, k: dict[str, Any], path: str) -> QKDKeyCost:
+        return QKDKeyCost(
+            key_bits=self.integer(k, "key_bits", path),
+            qber=self.number(k, "qber", path),
+            raw_pulses=self.integer(k, "raw_pulses", path),
+            time_ms=self.distribution(self.field(k, "time_ms", path), f"{path}.time_ms"),
+            rounds=self.integer(k, "rounds", path),
+            keys=self.integer(k, "keys", path),
+        )
+
+    def cascade(self, c: dict[str, Any], path: str) -> CascadeRun:
+        return CascadeRun(
+            schedule=self.text(c, "schedule", path),
+            bits=self.integer(c, "bits", path),
+            qber=self.number(c, "qber", path),
+            time_ms=self.distribution(self.field(c, "time_ms", path), f"{path}.time_ms"),
+            efficiency=self.number(c, "efficiency", path),
+            efficiency_max=self.number(c, "efficiency_max", path),
+            runs=self.integer(c, "runs", path),
+            rounds=self.integer(c, "rounds", path),
+            block_sizes=self.integers(self.field(c, "block_sizes", path), f"{path}.block_sizes"),
+        )
+
     def results(self, data: dict[str, Any]) -> Results:
         return Results(
             metadata=self.metadata(data.get("metadata")),
@@ -307,10 +359,10 @@ class _Parser:
             table3=self.rows(data, "table3", self.table3),
             table4=self.rows(data, "table4", self.table4),
             bulk=self.rows(data, "bulk", self.bulk),
-            # Added within schema 2: files written before it have none.
-            forged_hello=self.rows(
-                {"forged_hello": data.get("forged_hello", [])}, "forged_hello", self.forged
-            ),
+            forged_hello=self.rows(data, "forged_hello", self.forged, optional=True),
+            qkd_sweep=self.rows(data, "qkd_sweep", self.qkd_point, optional=True),
+            qkd_keys=self.rows(data, "qkd_keys", self.qkd_key, optional=True),
+            cascade=self.rows(data, "cascade", self.cascade, optional=True),
             created=str(data.get("created", "")),
             generator=str(data.get("generator", "")),
         )

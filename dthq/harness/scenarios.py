@@ -113,19 +113,60 @@ def table3_scenarios(registered: Iterable[str]) -> tuple[Table3Scenario, ...]:
 
 
 @dataclass(frozen=True)
+class SessionKeySource:
+    """Table 4's KEM axis: where the session key comes from, and the scheme that does it."""
+
+    label: str
+    suffix: str  # appended to the cell key; "" for the paper's own (ML-KEM-768)
+    scheme: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def simulated(self) -> bool:
+        return "simulated" in self.label
+
+
+PAPER_KEM = SessionKeySource("ML-KEM-768", "", "dthq")
+TABLE4_KEMS: tuple[SessionKeySource, ...] = (
+    PAPER_KEM,
+    SessionKeySource("QKD (simulated)", "-qkd", "dthq-qkd", {"mode": "qkd", "pool_keys": 40_000}),
+    SessionKeySource(
+        "QKD+ML-KEM-768 (simulated)",
+        "-qkd-mlkem768",
+        "dthq-qkd",
+        {"mode": "qkd+mlkem", "pool_keys": 40_000},
+    ),
+)
+
+
+@dataclass(frozen=True)
 class Table4Scenario:
     key_length: int
     edge: str
     size: str
+    kem: SessionKeySource = PAPER_KEM
 
     @property
     def key(self) -> str:
-        return f"{self.key_length}-{self.edge}-{self.size}"
+        return f"{self.key_length}-{self.edge}-{self.size}{self.kem.suffix}"
 
 
 TABLE4: tuple[Table4Scenario, ...] = tuple(
-    Table4Scenario(kl, edge, size) for kl in KEY_LENGTHS for edge in EDGES for size in SIZES
+    Table4Scenario(kl, edge, size, kem)
+    for kem in TABLE4_KEMS
+    for kl in KEY_LENGTHS
+    for edge in EDGES
+    for size in SIZES
 )
+
+# The SIMULATED QKD figures (bench/test_qkd.py): sweeps drawn beside theory, the cost of
+# one key, and Cascade alone beside cascade-python's published figures.
+QKD_QBERS = (0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.10, 0.11)
+QKD_FIBRE_KM = (0.0, 10.0, 25.0, 50.0, 75.0, 100.0)
+QKD_FIBRE_QBER = 0.02
+QKD_KEY_QBER = 0.03
+CASCADE_QBERS = (0.01, 0.03, 0.05)
+CASCADE_BITS = 10_000  # cascade-python's published timings are per 10,000-bit key
 
 
 @dataclass(frozen=True)
@@ -135,6 +176,8 @@ class Profile:
     min_rounds: int
     messages_per_session: int  # M for the amortised latency
     bulk_sizes: tuple[int, ...] = ()  # bytes; full profile only
+    qkd_sifted_bits: int = 40_000  # sifted bits each QKD sweep point aims for
+    cascade_runs: int = 20  # 10,000-bit instances Cascade's mean f is taken over
 
 
 PROFILES: dict[str, Profile] = {
@@ -145,6 +188,8 @@ PROFILES: dict[str, Profile] = {
         min_rounds=100,
         messages_per_session=1000,
         bulk_sizes=(1 << 20, 10 << 20, 100 << 20),
+        qkd_sifted_bits=400_000,
+        cascade_runs=200,
     ),
 }
 

@@ -114,6 +114,11 @@ class KeyManager:
             self._refiller.join()
 
     @property
+    def awaiting_delivery(self) -> int:
+        """Keys handed to the master that its slave has not yet fetched."""
+        return len(self._keys)
+
+    @property
     def stored_key_count(self) -> int:
         return len(self._stream) * 8 // self.key_size
 
