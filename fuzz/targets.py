@@ -18,6 +18,7 @@ from dthq.protocol.record import Freshness, RecordLayer
 from dthq.protocol.suites import suite_for
 from dthq.protocol.wire import Finish, Hello, Reply, Retry
 from dthq.schemes.dthq import DTHQScheme
+from dthq.twin.reading import Reading
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = suite_for(256)
@@ -59,6 +60,7 @@ TARGETS: dict[str, Callable[[bytes], object]] = {
     "lz4": decompress_lz4,
     "brotli": decompress_brotli,
     "results": results_file,
+    "reading": Reading.from_bytes,
 }
 
 
@@ -77,6 +79,10 @@ def seeds(name: str) -> list[bytes]:
         return [make_codec(name).compress(p) for p in payloads]
     if name == "results":
         return [(ROOT / "tests" / "data" / "results-v1.json").read_bytes()]
+    if name == "reading":
+        from dthq.harness.telemetry import TelemetryGenerator
+
+        return [TelemetryGenerator(seed).payload("small") for seed in range(4)]
     raise KeyError(name)
 
 

@@ -23,6 +23,7 @@ LAYERS = (
     "dthq.transport",
     "dthq.schemes",
     "dthq.qkd",
+    "dthq.twin",
     "dthq.harness",
     "baselines",
     "bench",

@@ -6,7 +6,10 @@
 - MLX90614 infrared thermometer: body temperature in °C (0.02 °C resolution).
 
 Vitals follow a slow random walk around a per-patient baseline, heart rate with
-respiratory sinus arrhythmia, so consecutive readings look like a resting adult.
+respiratory sinus arrhythmia, so consecutive readings look like a resting adult. A
+patient can be scripted to deteriorate after a given time (``deteriorate_after_s``):
+heart rate and temperature climb and SpO2 falls, so the twin's alerts have something
+to find.
 The same seed gives the same bytes on every machine.
 """
 
@@ -30,11 +33,25 @@ class _Vitals:
     temp: float
 
 
+# A scripted deterioration (sepsis-like): after onset the baselines drift at these rates
+# per second until the limits, and the vitals follow them through their random walks.
+DETERIORATION = {"hr": (0.5, 150.0), "spo2": (-0.05, 86.0), "temp": (0.01, 39.6)}
+
+
 class TelemetryGenerator:
-    def __init__(self, seed: int = 0, patient: str = "P0001", start_ms: int = 1_767_225_600_000):
+    def __init__(
+        self,
+        seed: int = 0,
+        patient: str = "P0001",
+        start_ms: int = 1_767_225_600_000,
+        deteriorate_after_s: float | None = None,
+    ):
         self._rng = random.Random(seed)
         self.patient = patient
         self._t_ms = start_ms
+        self._onset_ms = (
+            None if deteriorate_after_s is None else start_ms + int(deteriorate_after_s * 1000)
+        )
         rng = self._rng
         self._baseline = _Vitals(
             rng.uniform(60, 85), rng.uniform(96.0, 99.0), rng.uniform(36.4, 37.0)
@@ -46,6 +63,10 @@ class TelemetryGenerator:
     def _step(self, seconds: float) -> None:
         """Mean-reverting random walk (Ornstein-Uhlenbeck) of each vital sign."""
         rng, b, v = self._rng, self._baseline, self._now
+        if self._onset_ms is not None and self._t_ms >= self._onset_ms:
+            for name, (rate, limit) in DETERIORATION.items():
+                moved = getattr(b, name) + rate * seconds
+                setattr(b, name, min(moved, limit) if rate > 0 else max(moved, limit))
         v.hr += 0.05 * (b.hr - v.hr) * seconds + rng.gauss(0, 0.6) * math.sqrt(seconds)
         v.spo2 += 0.1 * (b.spo2 - v.spo2) * seconds + rng.gauss(0, 0.1) * math.sqrt(seconds)
         v.temp += 0.01 * (b.temp - v.temp) * seconds + rng.gauss(0, 0.005) * math.sqrt(seconds)
