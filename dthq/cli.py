@@ -562,6 +562,64 @@ def openapi() -> None:
     click.echo(json.dumps(make_app(KeyManager()).openapi(), indent=2))
 
 
+@main.group()
+def store() -> None:
+    """The twin's encrypted store (SQLite, AES-256-GCM per reading, key epochs)."""
+
+
+def _open_store(db: Path, key_file: Path) -> Any:
+    from dthq.twin.store import Store, StoreError
+
+    if not db.exists():
+        raise click.UsageError(f"{db}: no such store")
+    if key_file.stat().st_mode & 0o077:
+        raise StoreError(f"{key_file} is readable by others: chmod 600 it")
+    return Store(db, key_file.read_bytes())
+
+
+_DB = click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+_KEY_FILE = click.option(
+    "--key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The master secret (at least 32 bytes, mode 0600, kept apart from the store).",
+)
+
+
+@store.command()
+@_DB
+@_KEY_FILE
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def verify(db: Path, key_file: Path, as_json: bool) -> None:
+    """Open every stored reading; exit 1 naming each one that fails authentication."""
+    verified = _open_store(db, key_file).verify()
+    if as_json:
+        click.echo(json.dumps({"checked": verified.checked, "failed": list(verified.failed)}))
+    else:
+        click.echo(f"{verified.checked} records checked, {len(verified.failed)} failed")
+        for line in verified.failed:
+            click.echo(f"  {line}")
+    if verified.failed:
+        raise click.exceptions.Exit(1)
+
+
+@store.command()
+@_DB
+@_KEY_FILE
+def rekey(db: Path, key_file: Path) -> None:
+    """Start a new key epoch; new readings use it, old ones stay readable."""
+    click.echo(f"key epoch {_open_store(db, key_file).rekey()} started")
+
+
+@store.command()
+@_DB
+@_KEY_FILE
+def reencrypt(db: Path, key_file: Path) -> None:
+    """Move every reading to the current key epoch (all or nothing)."""
+    s = _open_store(db, key_file)
+    click.echo(f"{s.reencrypt()} records moved to key epoch {s.epoch}")
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def backends(as_json: bool) -> None:

@@ -1,0 +1,208 @@
+"""The twin's encrypted store: SQLite in WAL mode, every reading sealed with AES-256-GCM.
+
+- AAD = patient id, timestamp, access-policy tag and key epoch (the paper's Eq. 7, plus
+  the epoch), so a sealed reading moved to another row, patient or policy fails to open.
+- Key epochs: :meth:`Store.rekey` starts a new epoch; new readings use it, old ones stay
+  readable through the keyring; :meth:`Store.reencrypt` moves every reading to the
+  current epoch in one transaction (all or nothing).
+- The keyring is in the database only wrapped (AES-256-GCM under a key-encryption key
+  derived with HKDF from a master secret the caller holds, e.g. a 0600 key file kept
+  apart from the data): no data key is stored in clear beside the data.
+- A reading is stored once per (patient, timestamp): storing it again changes nothing.
+- Reading a tampered record raises :class:`~dthq.errors.AuthenticationError` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import struct
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from dthq.crypto.aead import Cipher, get_aead
+from dthq.crypto.hkdf import hkdf
+from dthq.errors import AuthenticationError, DTHQError
+from dthq.twin.reading import Reading
+
+AEAD = "AES-256-GCM"
+NONCE = 12
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS keyring (
+    epoch INTEGER PRIMARY KEY, nonce BLOB NOT NULL, wrapped BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS readings (
+    id INTEGER PRIMARY KEY, pid TEXT NOT NULL, ts INTEGER NOT NULL, policy TEXT NOT NULL,
+    epoch INTEGER NOT NULL REFERENCES keyring(epoch), nonce BLOB NOT NULL,
+    sealed BLOB NOT NULL, UNIQUE (pid, ts)
+);
+"""
+
+
+class StoreError(DTHQError):
+    """The store cannot be opened or used as asked (wrong master secret, bad policy)."""
+
+
+@dataclass(frozen=True)
+class Verified:
+    checked: int
+    failed: tuple[str, ...]  # one line per record that did not open
+
+
+def _aad(pid: str, ts: int, policy: str, epoch: int) -> bytes:
+    # Length-prefixed, so no two (pid, policy) pairs encode alike.
+    p, t = pid.encode(), policy.encode()
+    return (
+        struct.pack(">H", len(p))
+        + p
+        + struct.pack(">QH", ts, len(t))
+        + t
+        + struct.pack(">I", epoch)
+    )
+
+
+class Store:
+    def __init__(self, path: str | Path, master_secret: bytes) -> None:
+        if len(master_secret) < 32:
+            raise StoreError("the master secret must be at least 32 bytes")
+        self.path = Path(path)
+        self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a committed reading survives a crash
+        self._db.executescript(SCHEMA)
+        kek = hkdf("sha256", master_secret, b"dthq twin store", b"key-encryption key", 32)
+        self._kek = get_aead(AEAD).new(kek)
+        self._keys: dict[int, Cipher] = {}
+        for epoch, nonce, wrapped in self._db.execute("SELECT epoch, nonce, wrapped FROM keyring"):
+            try:
+                key = self._kek.decrypt(nonce, wrapped, struct.pack(">I", epoch))
+            except AuthenticationError:
+                raise StoreError(
+                    f"{self.path}: the master secret does not open key epoch {epoch}"
+                ) from None
+            self._keys[epoch] = get_aead(AEAD).new(key)
+        if not self._keys:
+            self.rekey()
+
+    @property
+    def epoch(self) -> int:
+        return max(self._keys)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def rekey(self) -> int:
+        """Start a new key epoch: new readings are sealed under a fresh key."""
+        epoch = max(self._keys, default=-1) + 1
+        key, nonce = os.urandom(32), os.urandom(NONCE)
+        wrapped = self._kek.encrypt(nonce, key, struct.pack(">I", epoch))
+        self._db.execute("INSERT INTO keyring VALUES (?, ?, ?)", (epoch, nonce, wrapped))
+        self._keys[epoch] = get_aead(AEAD).new(key)
+        return epoch
+
+    def put(self, readings: list[Reading], policy: str = "clinical") -> int:
+        """Seal and store readings in one transaction; returns how many were new."""
+        if not policy or len(policy) > 64:
+            raise StoreError("the access-policy tag must be 1..64 characters")
+        epoch, cipher = self.epoch, self._keys[self.epoch]
+        rows = []
+        for r in readings:
+            nonce = os.urandom(NONCE)
+            plain = json.dumps(asdict(r), separators=(",", ":")).encode()
+            sealed = cipher.encrypt(nonce, plain, _aad(r.pid, r.ts, policy, epoch))
+            rows.append((r.pid, r.ts, policy, epoch, nonce, sealed))
+        with self._transaction():
+            before = self._count()
+            self._db.executemany(
+                "INSERT OR IGNORE INTO readings (pid, ts, policy, epoch, nonce, sealed) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            return self._count() - before
+
+    def get(self, pid: str, ts: int) -> Reading | None:
+        row = self._db.execute(
+            "SELECT id, pid, ts, policy, epoch, nonce, sealed FROM readings WHERE pid=? AND ts=?",
+            (pid, ts),
+        ).fetchone()
+        return None if row is None else self._open(row)
+
+    def readings(self, pid: str) -> Iterator[Reading]:
+        rows = self._db.execute(
+            "SELECT id, pid, ts, policy, epoch, nonce, sealed FROM readings "
+            "WHERE pid=? ORDER BY ts",
+            (pid,),
+        )
+        for row in rows:
+            yield self._open(row)
+
+    def verify(self) -> Verified:
+        """Open every record; list the ones that do not (never stop at the first)."""
+        checked, failed = 0, []
+        for row in self._db.execute(
+            "SELECT id, pid, ts, policy, epoch, nonce, sealed FROM readings ORDER BY id"
+        ):
+            checked += 1
+            try:
+                self._open(row)
+            except AuthenticationError as exc:
+                failed.append(str(exc))
+        return Verified(checked, tuple(failed))
+
+    def reencrypt(self) -> int:
+        """Move every reading to the current epoch, all in one transaction."""
+        epoch, cipher = self.epoch, self._keys[self.epoch]
+        rows = self._db.execute(
+            "SELECT id, pid, ts, policy, epoch, nonce, sealed FROM readings WHERE epoch != ?",
+            (epoch,),
+        ).fetchall()
+        updates = []
+        for row in rows:
+            reading = self._open(row)  # a tampered record stops the whole re-encryption
+            nonce = os.urandom(NONCE)
+            plain = json.dumps(asdict(reading), separators=(",", ":")).encode()
+            aad = _aad(reading.pid, reading.ts, row[3], epoch)
+            updates.append((epoch, nonce, cipher.encrypt(nonce, plain, aad), row[0]))
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE readings SET epoch=?, nonce=?, sealed=? WHERE id=?", updates
+            )
+        return len(updates)
+
+    def _open(self, row: tuple) -> Reading:  # type: ignore[type-arg]
+        record_id, pid, ts, policy, epoch, nonce, sealed = row
+        name = f"record {record_id} (patient {pid!r}, ts {ts}, policy {policy!r}, epoch {epoch})"
+        cipher = self._keys.get(epoch)
+        if cipher is None:
+            raise AuthenticationError(f"{name}: no key for its epoch")
+        try:
+            plain = cipher.decrypt(nonce, sealed, _aad(pid, ts, policy, epoch))
+        except AuthenticationError:
+            raise AuthenticationError(
+                f"{name} fails authentication: tampered or misplaced"
+            ) from None
+        reading = Reading.from_bytes(plain)
+        if (reading.pid, reading.ts) != (pid, ts):  # cannot happen with the AAD; belt and braces
+            raise AuthenticationError(f"{name} holds another reading")
+        return reading
+
+    def _count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error: no half-written batch."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        self.db.execute("ROLLBACK" if kind else "COMMIT")
