@@ -257,10 +257,22 @@ class RecordLayer:
         self._ahead = []
 
     def seal(self, payload: bytes, now_ms: int) -> bytes:
-        if self.closed:
-            raise StateError("session is closed")
+        return self.seal_compressed(*self.compress(payload), now_ms)
+
+    def compress(self, payload: bytes, codec: Codec | None = None) -> tuple[int, bytes]:
+        """(codec id, body) for :meth:`seal_compressed`: the session's codec, or ``codec``
+        for this record only (a gateway compressing some batches harder than others).
+        Split from sealing so a pipeline can time the two stages apart."""
         if len(payload) > self.max_payload:
             raise DecodeError(f"payload of {len(payload)} bytes exceeds {self.max_payload}")
+        return compress_adaptive(codec or self._codec, payload)
+
+    def seal_compressed(self, codec_id: int, body: bytes, now_ms: int) -> bytes:
+        """Seal a body :meth:`compress` made; ``codec_id`` goes into the header."""
+        if self.closed:
+            raise StateError("session is closed")
+        if codec_id not in DECODERS:
+            raise DecodeError(f"codec id {codec_id} names no known codec")
         if not 0 <= now_ms <= MAX_TIMESTAMP_MS:
             raise DecodeError(f"timestamp {now_ms} ms does not fit the 48-bit header field")
         # A clock stepped back (NTP) neither reverses timestamps on the wire nor postpones
@@ -271,7 +283,6 @@ class RecordLayer:
         send = self._send
         if self._send_seq >= self._max_records or self._epoch_age_ms >= self._max_age_ms:
             send = self._rekey_send(now_ms)
-        codec_id, body = compress_adaptive(self._codec, payload)
         seq = self._send_seq
         header = HEADER.pack(
             RECORD_VERSION, codec_id, send.epoch, seq, now_ms >> 32, now_ms & 0xFFFFFFFF

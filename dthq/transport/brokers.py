@@ -1,0 +1,211 @@
+"""MQTT brokers the project starts itself, each on a free loopback port.
+
+- :class:`EmbeddedBroker`: amqtt (pure Python, MQTT 3.1.1) on its own event-loop
+  thread in this process: the default, so a fresh machine needs nothing installed.
+- :class:`MosquittoBroker`: Debian's ``mosquitto`` (MQTT 5) as a child process, the
+  reference broker; the tests and the benchmarks start one when the binary exists.
+
+Both are reached through :class:`~dthq.transport.mqtt.MQTTBus` like any external
+broker given with ``--broker mqtt://HOST:PORT``: the same client code for all three.
+Both can be stopped and started again on the same port (the broker-restart tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+from dthq.transport.bus import BusError
+
+LOOPBACK = "127.0.0.1"
+MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/bin/mosquitto")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_listening(port: int, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((LOOPBACK, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise BusError(f"{what} did not start listening on {LOOPBACK}:{port} in {timeout} s")
+
+
+class Broker(Protocol):
+    name: str
+    port: int
+    protocol: int  # paho.MQTTv5 or paho.MQTTv311: what clients should speak
+
+    @property
+    def url(self) -> str: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class _Managed:
+    name = "broker"
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{LOOPBACK}:{self.port}"
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def restart(self, down_s: float = 0.0) -> None:
+        self.stop()
+        time.sleep(down_s)
+        self.start()
+
+    def __enter__(self) -> _Managed:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class EmbeddedBroker(_Managed):
+    """amqtt, in this process, on a thread running its own asyncio loop."""
+
+    name = "amqtt"
+    protocol = 4  # MQTT 3.1.1 only (paho.MQTTv311)
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._broker: Any = None
+        # amqtt logs every refused or dropped client at WARNING; the pipeline counts those.
+        logging.getLogger("amqtt").setLevel(logging.ERROR)
+        logging.getLogger("transitions").setLevel(logging.ERROR)
+
+    @property
+    def version(self) -> str:
+        from importlib.metadata import version
+
+        return f"amqtt {version('amqtt')}"
+
+    def start(self) -> None:
+        from amqtt.broker import Broker as AmqttBroker
+
+        config = {
+            "listeners": {"default": {"type": "tcp", "bind": f"{LOOPBACK}:{self.port}"}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+            },
+        }
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="amqtt", daemon=True)
+        thread.start()
+
+        async def start() -> Any:
+            broker = AmqttBroker(config)
+            await broker.start()
+            return broker
+
+        try:
+            self._broker = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+        except Exception as exc:
+            loop.call_soon_threadsafe(loop.stop)
+            raise BusError(f"amqtt did not start on port {self.port}: {exc}") from None
+        self._loop, self._thread = loop, thread
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+        loop, self._loop = self._loop, None
+        # A broker that fails to shut down cleanly is still stopped with its loop below.
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(self._broker.shutdown(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(5)
+        loop.close()
+
+
+def find_mosquitto() -> str | None:
+    for path in MOSQUITTO_PATHS:
+        if Path(path).exists():
+            return path
+    return shutil.which("mosquitto")
+
+
+class MosquittoBroker(_Managed):
+    """Debian's mosquitto as a child process, configured for loopback only."""
+
+    name = "mosquitto"
+    protocol = 5  # paho.MQTTv5
+
+    def __init__(self, port: int | None = None, binary: str | None = None) -> None:
+        found = binary or find_mosquitto()
+        if not found:
+            raise BusError("mosquitto is not installed (Debian package mosquitto)")
+        self.binary = found
+        self.port = port or free_port()
+        self._dir = tempfile.TemporaryDirectory(prefix="dthq-mosquitto-")
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def version(self) -> str:
+        out = subprocess.run([self.binary, "-h"], capture_output=True, text=True).stdout
+        first = out.splitlines()[0] if out else "mosquitto"
+        return first.removesuffix(".").strip()
+
+    def start(self) -> None:
+        conf = Path(self._dir.name) / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} {LOOPBACK}\n"
+            "allow_anonymous true\n"
+            "persistence false\n"
+            "max_queued_messages 100000\n"
+            "max_inflight_messages 1000\n"
+            "set_tcp_nodelay true\n"
+            "log_dest none\n"
+        )
+        self._proc = subprocess.Popen(
+            [self.binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        try:
+            _wait_listening(self.port, 10, "mosquitto")
+        except BusError:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        proc, self._proc = self._proc, None
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        if proc.stderr:
+            proc.stderr.close()

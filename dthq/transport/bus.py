@@ -1,0 +1,132 @@
+"""The publish/subscribe interface the pipeline runs on, and its in-memory form.
+
+The device, the edge gateway and the cloud twin talk only through a :class:`Bus`:
+``publish`` bytes to a topic, ``subscribe`` a handler to a pattern with MQTT wildcards.
+:class:`MemoryBus` delivers in process (one dispatcher thread, in order, like a broker
+with no network); :class:`~dthq.transport.mqtt.MQTTBus` goes through a real broker.
+A handler runs on the bus's delivery thread; for QoS 1 the message is acknowledged
+only after the handler returns, so a consumer that commits inside its handler and
+dies before returning gets the message again.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from dthq.errors import DTHQError, UnsupportedError
+
+QOS_LEVELS = (0, 1)
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    payload: bytes
+    qos: int
+    received_ns: int  # time.perf_counter_ns() when the bus took it off the wire
+
+
+Handler = Callable[[Message], None]
+
+
+class BusError(DTHQError):
+    """The bus cannot do what was asked (no broker at the URL, refused, closed)."""
+
+
+@dataclass
+class LinkStats:
+    """What a connection went through: the pipeline reports these as the gap."""
+
+    connects: int = 0
+    disconnects: int = 0
+    down_ms: float = 0.0  # total time disconnected after the first connect
+    dropped: int = 0  # QoS 0 publishes refused while disconnected
+    handler_errors: list[str] = field(default_factory=list)
+
+
+class Bus(Protocol):
+    name: str
+    stats: LinkStats
+
+    def subscribe(self, pattern: str, handler: Handler, qos: int = 1) -> None: ...
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> bool:
+        """Hand a message to the bus; False when it was dropped (QoS 0, disconnected)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def check_qos(qos: int) -> int:
+    if qos not in QOS_LEVELS:
+        raise UnsupportedError(f"QoS {qos} is not supported; choose 0 or 1")
+    return qos
+
+
+def topic_matches(pattern: str, topic: str) -> bool:
+    """MQTT topic filter matching (``+`` one level, ``#`` the rest)."""
+    want, have = pattern.split("/"), topic.split("/")
+    for i, part in enumerate(want):
+        if part == "#":
+            return True
+        if i >= len(have) or (part != "+" and part != have[i]):
+            return False
+    return len(want) == len(have)
+
+
+class MemoryBus:
+    """In-process delivery on one thread, in publish order, to every matching handler."""
+
+    name = "memory"
+
+    def __init__(self) -> None:
+        self.stats = LinkStats(connects=1)
+        self._subs: list[tuple[str, Handler, int]] = []
+        self._lock = threading.Lock()
+        # Messages, and events the dispatcher sets when it reaches them (drain).
+        self._queue: queue.SimpleQueue[Message | threading.Event | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._deliver, name="memory-bus", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    def subscribe(self, pattern: str, handler: Handler, qos: int = 1) -> None:
+        with self._lock:
+            self._subs.append((pattern, handler, check_qos(qos)))
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> bool:
+        check_qos(qos)
+        if self._closed:
+            raise BusError("the bus is closed")
+        self._queue.put(Message(topic, bytes(payload), qos, time.perf_counter_ns()))
+        return True
+
+    def drain(self, timeout: float = 10.0) -> None:
+        """Wait until everything published so far has been handled."""
+        done = threading.Event()
+        self._queue.put(done)
+        if not done.wait(timeout):
+            raise BusError(f"the memory bus did not drain in {timeout} s")
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+            self._thread.join(5)
+
+    def _deliver(self) -> None:
+        while (message := self._queue.get()) is not None:
+            if isinstance(message, threading.Event):
+                message.set()
+                continue
+            with self._lock:
+                targets = [h for p, h, _ in self._subs if topic_matches(p, message.topic)]
+            for handler in targets:
+                try:
+                    handler(message)
+                except Exception as exc:  # one bad handler must not stop delivery
+                    self.stats.handler_errors.append(f"{message.topic}: {exc!r}")

@@ -1,0 +1,265 @@
+"""The MQTT bus: paho-mqtt 2.x (callback API version 2) against any broker.
+
+- MQTT 5 where the broker speaks it (Mosquitto), else 3.1.1 (amqtt): the first CONNECT
+  offers 5 and falls back once, on the broker's "unsupported protocol version".
+- ``persistent=True`` keeps the session at the broker across disconnects (MQTT 5
+  clean start off with a session expiry; 3.1.1 clean session off), so QoS 1 messages
+  published while a consumer is away wait for it.
+- Reconnects with exponential backoff (paho's own, 0.1 s doubling to 2 s), and every
+  subscription is renewed on each connect; the time spent disconnected is counted.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import threading
+import time
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from dthq.errors import StateError, UnsupportedError
+from dthq.transport.base import ROLES, Flight, peer_of
+from dthq.transport.bus import BusError, Handler, LinkStats, Message, check_qos, topic_matches
+
+DEFAULT_PORT = 1883
+CONNECT_TIMEOUT_S = 10.0
+SESSION_EXPIRY_S = 3600
+# CONNACK codes meaning "speak an older MQTT": 3.1.1's 1 and MQTT 5's 132. A broker
+# closing the connection before any CONNACK is taken to mean the same.
+_OLD_BROKER = {1, 132}
+_SPOKEN: dict[str, int] = {}  # broker URL -> the protocol it answered, for later clients
+
+
+def parse_broker_url(url: str) -> tuple[str, int]:
+    """``mqtt://HOST[:PORT]`` -> (host, port); anything else is refused with the reason."""
+    parts = urlsplit(url)
+    if parts.scheme != "mqtt":
+        raise UnsupportedError(f"broker URL {url!r}: the scheme must be mqtt:// (no TLS here)")
+    try:
+        port = parts.port or DEFAULT_PORT
+    except ValueError:
+        raise UnsupportedError(f"broker URL {url!r}: the port is not a number 1..65535") from None
+    if not parts.hostname:
+        raise UnsupportedError(f"broker URL {url!r} names no host")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise UnsupportedError(f"broker URL {url!r}: only mqtt://HOST:PORT is understood")
+    return parts.hostname, port
+
+
+def _no_delay(client: paho.Client, userdata: object, sock: socket.socket) -> None:
+    # paho leaves Nagle on: a small publish would wait for the broker's delayed ACK.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class MQTTBus:
+    name = "mqtt"
+
+    def __init__(
+        self,
+        url: str,
+        client_id: str,
+        *,
+        persistent: bool = False,
+        keepalive: int = 30,
+        protocol: int | None = None,
+    ) -> None:
+        """``protocol``: paho.MQTTv5 or paho.MQTTv311 when known (the embedded brokers
+        say); otherwise offered 5, falling back once per broker URL."""
+        self.url = url
+        self.host, self.port = parse_broker_url(url)
+        self.client_id = client_id
+        self.persistent = persistent
+        self.stats = LinkStats()
+        self._subs: list[tuple[str, Handler, int]] = []
+        self._subacks: dict[int, threading.Event] = {}  # SUBSCRIBE mid -> SUBACK seen
+        self._lock = threading.Lock()
+        self._connected = threading.Event()
+        self._refused: str | None = None
+        self._down_since: float | None = None
+        self._closing = False
+        self.protocol = protocol or _SPOKEN.get(url, paho.MQTTv5)
+        client = self._connect(self.protocol, keepalive)
+        if client is None:  # the broker speaks only 3.1.1
+            self.protocol = _SPOKEN[url] = paho.MQTTv311
+            client = self._connect(paho.MQTTv311, keepalive)
+        if client is None:
+            raise BusError(f"{url}: the broker refused MQTT 5 and 3.1.1")
+        self._client = client
+
+    @property
+    def protocol_name(self) -> str:
+        return "MQTT 5" if self.protocol == paho.MQTTv5 else "MQTT 3.1.1"
+
+    def _connect(self, protocol: int, keepalive: int) -> paho.Client | None:
+        v5 = protocol == paho.MQTTv5
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=protocol,
+            clean_session=None if v5 else not self.persistent,
+        )
+        client.max_inflight_messages_set(1000)
+        client.reconnect_delay_set(min_delay=0.1, max_delay=2)  # type: ignore[arg-type]
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_socket_open = _no_delay
+        client.on_subscribe = self._on_subscribe
+        properties = None
+        if v5 and self.persistent:
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = SESSION_EXPIRY_S
+        self._refused, self._old_protocol = None, False
+        self._connected.clear()
+        try:
+            if v5:
+                client.connect(
+                    self.host,
+                    self.port,
+                    keepalive,
+                    clean_start=not self.persistent,
+                    properties=properties,
+                )
+            else:
+                client.connect(self.host, self.port, keepalive)
+        except OSError as exc:
+            raise BusError(f"no MQTT broker at {self.url}: {exc.strerror or exc}") from None
+        client.loop_start()
+        deadline = time.monotonic() + CONNECT_TIMEOUT_S
+        while not self._connected.wait(0.02):
+            if self._refused or time.monotonic() > deadline:
+                client.loop_stop()
+                client.disconnect()
+                if self._old_protocol and v5:
+                    return None
+                raise BusError(
+                    f"{self.url} refused the connection: {self._refused or 'no CONNACK'}"
+                )
+        return client
+
+    # paho callbacks (its network thread)
+
+    def _on_connect(self, client, userdata, flags, reason, properties) -> None:  # type: ignore[no-untyped-def]
+        if reason.is_failure:
+            self._old_protocol = reason.value in _OLD_BROKER
+            self._refused = str(reason)
+            if self._old_protocol:
+                client.disconnect()  # stop paho retrying in this protocol
+            return
+        self.stats.connects += 1
+        if self._down_since is not None:
+            self.stats.down_ms += (time.perf_counter() - self._down_since) * 1000
+            self._down_since = None
+        with self._lock:
+            subs = list(self._subs)
+        for pattern, _, qos in subs:
+            client.subscribe(pattern, qos=qos)
+        self._connected.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:  # type: ignore[no-untyped-def]
+        if self.stats.connects == 0 and self._refused is None:
+            # Closed before any CONNACK: amqtt does this to an MQTT 5 CONNECT it cannot
+            # parse (one with properties), instead of answering "unsupported version".
+            self._refused, self._old_protocol = f"connection closed before CONNACK ({reason})", True
+            return
+        if self._connected.is_set() and not self._closing:
+            self.stats.disconnects += 1
+            self._down_since = time.perf_counter()
+        self._connected.clear()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # type: ignore[no-untyped-def]
+        with self._lock:
+            self._subacks.setdefault(mid, threading.Event()).set()
+
+    def _on_message(self, client, userdata, msg) -> None:  # type: ignore[no-untyped-def]
+        message = Message(msg.topic, msg.payload, msg.qos, time.perf_counter_ns())
+        with self._lock:
+            targets = [h for p, h, _ in self._subs if topic_matches(p, msg.topic)]
+        for handler in targets:
+            try:
+                handler(message)
+            except Exception as exc:  # a bad message must not stop the network loop
+                self.stats.handler_errors.append(f"{msg.topic}: {exc!r}")
+
+    # the Bus interface
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def subscribe(self, pattern: str, handler: Handler, qos: int = 1) -> None:
+        with self._lock:
+            self._subs.append((pattern, handler, check_qos(qos)))
+        if self._connected.is_set():
+            # Wait for the SUBACK: a message published right after must be delivered.
+            with self._lock:
+                result, mid = self._client.subscribe(pattern, qos=qos)
+                done = self._subacks.setdefault(mid, threading.Event())
+            if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                raise BusError(f"subscribe {pattern!r} failed: {paho.error_string(result)}")
+            if not done.wait(CONNECT_TIMEOUT_S):
+                raise BusError(f"{self.url}: no SUBACK for {pattern!r}")
+            with self._lock:
+                self._subacks.pop(mid, None)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1) -> bool:
+        check_qos(qos)
+        info = self._client.publish(topic, payload, qos=qos)
+        if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            return True
+        if qos > 0 and info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
+            return True  # paho keeps it and sends it once reconnected
+        self.stats.dropped += 1
+        return False
+
+    def idle(self) -> bool:
+        """Nothing of ours waiting to go out or to be acknowledged."""
+        return not self._client._out_messages  # paho has no public accessor for this
+
+    def close(self) -> None:
+        self._closing = True
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+class MQTTTransport:
+    """The :class:`~dthq.transport.base.Transport` seam over a broker: A and B each have
+    their own connection and topic, so every flight and record crosses the broker (the
+    Table 3 "latency over MQTT" column). ``receive`` waits up to ``timeout`` seconds."""
+
+    def __init__(self, url: str, *, protocol: int | None = None, timeout: float = 5.0) -> None:
+        tag = os.urandom(4).hex()
+        self._topics = {role: f"dthq/v1/pair/{tag}/{role}" for role in ROLES}
+        self._inbox: dict[str, queue.SimpleQueue[bytes]] = {r: queue.SimpleQueue() for r in ROLES}
+        self._buses = {
+            role: MQTTBus(url, f"dthq-pair-{tag}-{role}", protocol=protocol) for role in ROLES
+        }
+        for role, bus in self._buses.items():
+            inbox = self._inbox[role]
+            bus.subscribe(self._topics[role], lambda m, inbox=inbox: inbox.put(m.payload), qos=1)
+        self.timeout = timeout
+        self.log: list[Flight] = []
+
+    def send(self, sender: str, data: bytes, name: str = "record") -> None:
+        receiver = peer_of(sender)
+        self._buses[sender].publish(self._topics[receiver], data, qos=1)
+        self.log.append(Flight(sender, name, data))
+
+    def receive(self, receiver: str) -> bytes:
+        try:
+            return self._inbox[receiver].get(timeout=self.timeout)
+        except queue.Empty:
+            raise StateError(f"nothing arrived for {receiver} in {self.timeout} s") from None
+
+    def close(self) -> None:
+        for bus in self._buses.values():
+            bus.close()
