@@ -65,6 +65,9 @@ def main() -> None:
       dthq compare reports/baseline/results.json reports/latest/results.json
       dthq qkd --qber 0.03 --key-bits 256
       dthq kme serve --port 8443
+      dthq simulate --patients 20 --rate 2 --duration 30
+      dthq twin show P00001 --store twin.db --key-file twin.key
+      dthq twin serve --patients 12
       dthq schemes
       dthq backends
     """
@@ -618,6 +621,337 @@ def reencrypt(db: Path, key_file: Path) -> None:
     """Move every reading to the current key epoch (all or nothing)."""
     s = _open_store(db, key_file)
     click.echo(f"{s.reencrypt()} records moved to key epoch {s.epoch}")
+
+
+def _key_file_for(path: Path) -> bytes:
+    """The master secret in ``path``, made (32 random bytes, mode 0600) if it is missing."""
+    import os
+
+    from dthq.twin.store import StoreError
+
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(32))
+    elif path.stat().st_mode & 0o077:
+        raise StoreError(f"{path} is readable by others: chmod 600 it")
+    return path.read_bytes()
+
+
+@main.command()
+@click.option("--patients", type=click.IntRange(1, 100_000), default=10, show_default=True)
+@click.option(
+    "--rate",
+    "rate_hz",
+    type=click.FloatRange(0, 100, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Readings per second per patient (Hz).",
+)
+@click.option(
+    "--duration",
+    "duration_s",
+    type=click.FloatRange(0, 86_400, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds of sending.",
+)
+@click.option(
+    "--broker",
+    default=None,
+    metavar="URL",
+    help="mqtt://HOST:PORT of an external broker (e.g. Mosquitto); default: embedded amqtt.",
+)
+@click.option(
+    "--transport",
+    type=click.Choice(["mqtt", "memory"]),
+    default="mqtt",
+    show_default=True,
+    help="memory: the same parties, no broker (in-process delivery).",
+)
+@click.option("--qos", type=click.IntRange(0, 1), default=1, show_default=True, help="Device QoS.")
+@click.option(
+    "--policy",
+    type=click.Choice(["fixed", "adaptive", "immediate"]),
+    default="fixed",
+    show_default=True,
+    help="Gateway batching: fixed (200 ms), adaptive (driven by the twin: deteriorating "
+    "patients at once, stable ones batched longer and compressed harder), immediate.",
+)
+@click.option(
+    "--deteriorating",
+    type=click.FloatRange(0, 1),
+    default=0.2,
+    show_default=True,
+    help="Share of patients scripted to deteriorate (from a fifth into the run, sped up).",
+)
+@click.option(
+    "--faults",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of readings a faulty sensor garbles (the gateway must refuse them).",
+)
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Keep the encrypted store here (default: a temporary one).",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The store's master secret (made, mode 0600, if missing). Needs --store.",
+)
+@click.option(
+    "--fhir-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write each batch's FHIR R4B transaction Bundle here.",
+)
+@click.option(
+    "--fhir-url", default=None, metavar="URL", help="POST each Bundle to this FHIR base URL."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the telemetry.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def simulate(
+    patients: int,
+    rate_hz: float,
+    duration_s: float,
+    broker: str | None,
+    transport: str,
+    qos: int,
+    policy: str,
+    deteriorating: float,
+    faults: float,
+    store_path: Path | None,
+    key_file: Path | None,
+    fhir_dir: Path | None,
+    fhir_url: str | None,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Run the twin pipeline: devices -> MQTT -> edge gateway -> MQTT -> cloud twin.
+
+    Prints the per-stage latency breakdown (p50/p95/p99), end to end device -> twin,
+    throughput, the counts of sent / delivered / rejected / lost / duplicated readings,
+    the alerts and whether the paper's real-time budget holds.
+
+    \b
+    Examples:
+      dthq simulate --patients 20 --rate 2 --duration 30
+      dthq simulate --broker mqtt://127.0.0.1:1883 --policy adaptive --json
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from dthq.pipeline.run import SimConfig
+    from dthq.pipeline.run import simulate as run_pipeline
+    from reports.pipeline import STAGE_HEADERS, stage_rows, summary_lines
+
+    if key_file is not None and store_path is None:
+        raise click.UsageError("--key-file needs --store")
+    secret = _key_file_for(key_file) if key_file is not None else None
+    if store_path is not None and secret is None:
+        raise click.UsageError("--store needs --key-file (the store's master secret)")
+    config = SimConfig(
+        patients=patients,
+        rate_hz=rate_hz,
+        duration_s=duration_s,
+        transport=transport,
+        broker=broker,
+        qos=qos,
+        policy=policy,
+        deteriorating=deteriorating,
+        fault_rate=faults,
+        seed=seed,
+        store=store_path,
+        master_secret=secret,
+        fhir_dir=fhir_dir,
+        fhir_url=fhir_url,
+    )
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[sent]} sent"),
+        TimeRemainingColumn(),
+        disable=as_json or not sys.stderr.isatty(),
+        console=None,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("simulating", total=1.0, sent=0)
+        run = run_pipeline(config, lambda done, sent: bar.update(task, completed=done, sent=sent))
+    if as_json:
+        from dthq.harness.results_json import plain
+
+        click.echo(json.dumps(plain(run)))
+        return
+    for line in summary_lines(run):
+        click.echo(line)
+    click.echo()
+    click.echo(_table(stage_rows(run), STAGE_HEADERS))
+
+
+def _plain_run(run: Any) -> dict[str, Any]:
+    from dthq.harness.results_json import _plain
+
+    return _plain(run)  # type: ignore[no-any-return]
+
+
+@main.group()
+def twin() -> None:
+    """Patients' digital twins, rebuilt from the encrypted store."""
+
+
+@twin.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option("--patients", type=click.IntRange(1, 10_000), default=8, show_default=True)
+@click.option(
+    "--rate",
+    "rate_hz",
+    type=click.FloatRange(0, 100, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Readings per second per patient (Hz).",
+)
+@click.option(
+    "--duration",
+    "duration_s",
+    type=click.FloatRange(0, 86_400, min_open=True),
+    default=3600.0,
+    show_default=True,
+    help="Seconds the simulated patients send for.",
+)
+@click.option(
+    "--broker",
+    default=None,
+    metavar="URL",
+    help="mqtt://HOST:PORT of an external broker; default: embedded amqtt.",
+)
+@click.option(
+    "--transport", type=click.Choice(["mqtt", "memory"]), default="mqtt", show_default=True
+)
+@click.option(
+    "--policy",
+    type=click.Choice(["fixed", "adaptive", "immediate"]),
+    default="adaptive",
+    show_default=True,
+)
+@click.option(
+    "--deteriorating",
+    type=click.FloatRange(0, 1),
+    default=0.25,
+    show_default=True,
+    help="Share of patients scripted to deteriorate.",
+)
+@click.option(
+    "--onset",
+    "onset_s",
+    type=click.FloatRange(0),
+    default=10.0,
+    show_default=True,
+    help="Seconds before the scripted deterioration starts.",
+)
+def twin_serve(
+    host: str,
+    port: int,
+    patients: int,
+    rate_hz: float,
+    duration_s: float,
+    broker: str | None,
+    transport: str,
+    policy: str,
+    deteriorating: float,
+    onset_s: float,
+) -> None:
+    """Serve the live dashboard: every patient's vitals, partial NEWS2, trend and alerts,
+    and the pipeline's stage latencies, updated by server-sent events.
+
+    \b
+    Example:
+      dthq twin serve --patients 12 --rate 2   # then open http://127.0.0.1:8765/
+    """
+    try:
+        import uvicorn
+
+        from dthq.pipeline.dashboard import LivePipeline, app
+    except ImportError as exc:
+        raise click.UsageError(
+            f"the dashboard needs {exc.name}: pip install 'dthq-bench[dashboard]'"
+        ) from None
+    from dthq.pipeline.run import SimConfig
+
+    config = SimConfig(
+        patients=patients,
+        rate_hz=rate_hz,
+        duration_s=duration_s,
+        broker=broker,
+        transport=transport,
+        policy=policy,
+        deteriorating=deteriorating,
+        onset_s=onset_s,
+    )
+    live = LivePipeline(config)
+    live.start()
+    click.echo(f"dashboard on http://{host}:{port}/  (Ctrl-C stops)", err=True)
+    try:
+        uvicorn.run(app(live), host=host, port=port, log_level="warning")
+    finally:
+        live.close()
+
+
+@twin.command()
+@click.argument("patient")
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The store `dthq simulate --store` wrote.",
+)
+@_KEY_FILE
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def show(patient: str, store_path: Path, key_file: Path, as_json: bool) -> None:
+    """Print PATIENT's twin: latest vitals, partial NEWS2, trends and alerts."""
+    from dthq.twin.news2 import LABEL
+    from dthq.twin.twin import PatientTwin
+
+    readings = list(_open_store(store_path, key_file).readings(patient))
+    if not readings:
+        raise click.UsageError(f"no readings of patient {patient!r} in {store_path}")
+    t = PatientTwin.from_readings(patient, readings)
+    latest, score = t.latest, t.score
+    assert latest is not None and score is not None
+    trends = {v: round(t.trend(v), 3) for v in ("hr", "spo2", "temp")}
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "patient": patient,
+                    "readings": len(t.history),
+                    "latest": asdict(latest),
+                    "news2": {**asdict(score), "total": score.total},
+                    "trend_per_min": trends,
+                    "alerts": [
+                        {"ts": a.ts, "reason": a.reason, "total": a.score.total} for a in t.alerts
+                    ],
+                }
+            )
+        )
+        return
+    click.echo(f"patient {patient}: {len(t.history)} readings (latest at ts {latest.ts})")
+    click.echo(
+        f"  heart rate {latest.hr:g} /min   SpO2 {latest.spo2:g} %   temperature {latest.temp:g} °C"
+    )
+    click.echo(
+        f"  {LABEL}: {score.total}" + (f" (scoring 3: {', '.join(score.red)})" if score.red else "")
+    )
+    click.echo("  trend per minute: " + ", ".join(f"{k} {v:+g}" for k, v in trends.items()))
+    click.echo(f"  alerts: {len(t.alerts)}")
+    for a in t.alerts[-10:]:
+        click.echo(f"    ts {a.ts}: {a.reason} (total {a.score.total})")
 
 
 @main.command()

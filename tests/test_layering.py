@@ -25,6 +25,7 @@ LAYERS = (
     "dthq.qkd",
     "dthq.twin",
     "dthq.harness",
+    "dthq.pipeline",
     "baselines",
     "bench",
     "reports",

@@ -23,6 +23,7 @@ class Metric(StrEnum):
 
     HANDSHAKE = "handshake_ms"
     HANDSHAKE_TCP = "handshake_tcp_ms"
+    LATENCY_MQTT = "latency_mqtt_ms"  # handshake + one reading, every flight via a broker
     LATENCY = "latency_ms"
     MESSAGE = "message_ms"
     COMP_OVERHEAD = "comp_overhead_ms"
@@ -257,6 +258,80 @@ class CascadeRun:
     block_sizes: tuple[int, ...]
 
 
+STAGES = (
+    "acquire",
+    "compress",
+    "encrypt",
+    "transmit",
+    "decrypt",
+    "gateway",
+    "twin",
+    "fhir",
+    "store",
+)
+REALTIME_BUDGET_MS = (100.0, 500.0)  # the paper's Table 2 real-time requirement
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    """One run of the twin pipeline (``dthq simulate``, the pipeline bench suite).
+
+    Times are ms per reading as that reading experienced them (a batch's decryption is
+    counted in full for each reading in it). ``transmit`` is both MQTT hops, device to
+    gateway and gateway to cloud; ``gateway`` is validation, the batch wait and the
+    gateway's compression and encryption. Counts are readings; ``lost`` is sent and
+    neither delivered nor rejected. ``cpu_s`` is thread CPU time per party.
+    """
+
+    transport: str  # memory or mqtt
+    broker: str  # amqtt 0.x / mosquitto 2.x / the external URL, "" in memory
+    protocol: str  # MQTT 5, MQTT 3.1.1, or ""
+    patients: int
+    rate_hz: float
+    duration_s: float
+    qos: int
+    policy: str  # fixed or adaptive
+    stages: Mapping[str, Distribution]
+    end_to_end: Distribution | None
+    alert_relevant: Distribution | None  # end to end of readings scoring >= WATCH_TOTAL
+    offered_per_s: float
+    sent_per_s: float
+    delivered_per_s: float
+    counts: Mapping[str, int]  # sent, delivered, rejected, lost, duplicated, dropped
+    rejected: Mapping[str, int]  # by reason
+    alerts: int
+    detection_delay_s: Distribution | None  # first alert after a scripted onset
+    bytes_up: Mapping[str, int]  # payload bytes per hop: device, gateway
+    cpu_s: Mapping[str, float]
+    reconnects: int = 0
+    down_ms: float = 0.0
+
+    @property
+    def key(self) -> str:
+        return (
+            f"{self.broker.split()[0] if self.broker else self.transport}/{self.policy}/"
+            f"{self.patients}x{self.rate_hz:g}Hz/qos{self.qos}"
+        )
+
+    @property
+    def cpu_ms_per_reading(self) -> float | None:
+        delivered = self.counts.get("delivered", 0)
+        return sum(self.cpu_s.values()) * 1000 / delivered if delivered else None
+
+    @property
+    def gateway_bytes_per_reading(self) -> float | None:
+        delivered = self.counts.get("delivered", 0)
+        return self.bytes_up.get("gateway", 0) / delivered if delivered else None
+
+    @property
+    def within_budget(self) -> bool | None:
+        """p99 end to end within the paper's 500 ms upper budget (None: nothing delivered)."""
+        if self.end_to_end is None:
+            return None
+        p99 = self.end_to_end.p99 if self.end_to_end.p99 is not None else self.end_to_end.median
+        return p99 <= REALTIME_BUDGET_MS[1]
+
+
 @dataclass(frozen=True)
 class Metadata:
     """How the run was made: profile, M, wall time, commit, and the machine (pyperf-style)."""
@@ -287,6 +362,7 @@ class Results:
     qkd_sweep: tuple[QKDPoint, ...] = ()
     qkd_keys: tuple[QKDKeyCost, ...] = ()
     cascade: tuple[CascadeRun, ...] = ()
+    pipeline: tuple[PipelineRun, ...] = ()
     created: str = ""
     generator: str = ""
 

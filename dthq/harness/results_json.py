@@ -22,6 +22,7 @@ from dthq.harness.results import (
     ForgedHello,
     Metadata,
     Metric,
+    PipelineRun,
     Primitive,
     QKDKeyCost,
     QKDPoint,
@@ -45,21 +46,21 @@ class ResultsError(DTHQError):
 # --- writing -------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Dataclasses, enums and tuples -> JSON values; None fields of a Distribution dropped."""
     if isinstance(value, Distribution):
         return {k: v for k, v in value.__dict__.items() if v is not None}
     if hasattr(value, "__dataclass_fields__"):
-        return {k: _plain(v) for k, v in value.__dict__.items()}
+        return {k: plain(v) for k, v in value.__dict__.items()}
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
 def to_dict(results: Results) -> dict[str, Any]:
-    body = _plain(results)
+    body = plain(results)
     return {"format": FORMAT, "schema_version": SCHEMA_VERSION, **body}
 
 
@@ -352,6 +353,42 @@ class _Parser:
             block_sizes=self.integers(self.field(c, "block_sizes", path), f"{path}.block_sizes"),
         )
 
+    def counts(self, value: Any, path: str) -> dict[str, int]:
+        d = self.obj(value, path)
+        return {str(k): self.integer(d, k, path) for k in d}
+
+    def pipeline(self, r: dict[str, Any], path: str) -> PipelineRun:
+        def dist(key: str) -> Distribution | None:
+            value = r.get(key)
+            return None if value is None else self.distribution(value, f"{path}.{key}")
+
+        stages = self.obj(self.field(r, "stages", path), f"{path}.stages")
+        cpu = self.obj(self.field(r, "cpu_s", path), f"{path}.cpu_s")
+        return PipelineRun(
+            transport=self.text(r, "transport", path),
+            broker=str(r.get("broker", "")),
+            protocol=str(r.get("protocol", "")),
+            patients=self.integer(r, "patients", path),
+            rate_hz=self.number(r, "rate_hz", path),
+            duration_s=self.number(r, "duration_s", path),
+            qos=self.integer(r, "qos", path),
+            policy=self.text(r, "policy", path),
+            stages={k: self.distribution(v, f"{path}.stages.{k}") for k, v in stages.items()},
+            end_to_end=dist("end_to_end"),
+            alert_relevant=dist("alert_relevant"),
+            offered_per_s=self.number(r, "offered_per_s", path),
+            sent_per_s=self.number(r, "sent_per_s", path),
+            delivered_per_s=self.number(r, "delivered_per_s", path),
+            counts=self.counts(self.field(r, "counts", path), f"{path}.counts"),
+            rejected=self.counts(r.get("rejected", {}), f"{path}.rejected"),
+            alerts=self.integer(r, "alerts", path),
+            detection_delay_s=dist("detection_delay_s"),
+            bytes_up=self.counts(self.field(r, "bytes_up", path), f"{path}.bytes_up"),
+            cpu_s={str(k): self.number(cpu, k, f"{path}.cpu_s") for k in cpu},
+            reconnects=self.integer(r, "reconnects", path),
+            down_ms=self.number(r, "down_ms", path),
+        )
+
     def results(self, data: dict[str, Any]) -> Results:
         return Results(
             metadata=self.metadata(data.get("metadata")),
@@ -363,9 +400,16 @@ class _Parser:
             qkd_sweep=self.rows(data, "qkd_sweep", self.qkd_point, optional=True),
             qkd_keys=self.rows(data, "qkd_keys", self.qkd_key, optional=True),
             cascade=self.rows(data, "cascade", self.cascade, optional=True),
+            pipeline=self.rows(data, "pipeline", self.pipeline, optional=True),
             created=str(data.get("created", "")),
             generator=str(data.get("generator", "")),
         )
+
+
+def pipeline_run(data: Any, where: str = "pipeline run") -> PipelineRun:
+    """One :class:`PipelineRun` from its JSON form (the bench's tag, ``simulate --json``)."""
+    parser = _Parser(where)
+    return parser.pipeline(parser.obj(data, where), where)
 
 
 def _is_number(value: Any) -> bool:

@@ -169,6 +169,15 @@ CASCADE_QBERS = (0.01, 0.03, 0.05)
 CASCADE_BITS = 10_000  # cascade-python's published timings are per 10,000-bit key
 
 
+# The twin pipeline through a broker: (devices, Hz per device). The quick profile leaves
+# out 1,000 devices at 10 Hz (10,000 readings/s offered, minutes to drain on 2 cores).
+PIPELINE_LOADS = ((10, 1.0), (10, 10.0), (100, 1.0), (100, 10.0), (1000, 1.0), (1000, 10.0))
+PIPELINE_BROKERS = ("amqtt", "mosquitto")
+PIPELINE_P99_MS = 100.0  # "the highest rate held with p99 under 100 ms"
+# The §7.1 comparison: one load, both policies, in one run.
+POLICY_LOAD = {"patients": 40, "rate_hz": 2.0, "deteriorating": 0.25, "qos": 1}
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -178,6 +187,15 @@ class Profile:
     bulk_sizes: tuple[int, ...] = ()  # bytes; full profile only
     qkd_sifted_bits: int = 40_000  # sifted bits each QKD sweep point aims for
     cascade_runs: int = 20  # 10,000-bit instances Cascade's mean f is taken over
+    pipeline_s: float = 3.0  # seconds of sending per pipeline load point
+    pipeline_loads: tuple[tuple[int, float], ...] = (
+        (10, 1.0),
+        (10, 10.0),
+        (100, 1.0),
+        (100, 10.0),
+        (1000, 1.0),
+    )
+    policy_s: float = 20.0  # seconds of sending per policy run
 
 
 PROFILES: dict[str, Profile] = {
@@ -190,6 +208,9 @@ PROFILES: dict[str, Profile] = {
         bulk_sizes=(1 << 20, 10 << 20, 100 << 20),
         qkd_sifted_bits=400_000,
         cascade_runs=200,
+        pipeline_s=30.0,
+        pipeline_loads=PIPELINE_LOADS,
+        policy_s=60.0,
     ),
 }
 

@@ -45,8 +45,12 @@ class TelemetryGenerator:
         patient: str = "P0001",
         start_ms: int = 1_767_225_600_000,
         deteriorate_after_s: float | None = None,
+        deterioration_speed: float = 1.0,
     ):
+        """``deterioration_speed`` multiplies the drift rates: the pipeline's short runs
+        use a faster, still scripted, deterioration so alerts come within seconds."""
         self._rng = random.Random(seed)
+        self._speed = deterioration_speed
         self.patient = patient
         self._t_ms = start_ms
         self._onset_ms = (
@@ -65,7 +69,7 @@ class TelemetryGenerator:
         rng, b, v = self._rng, self._baseline, self._now
         if self._onset_ms is not None and self._t_ms >= self._onset_ms:
             for name, (rate, limit) in DETERIORATION.items():
-                moved = getattr(b, name) + rate * seconds
+                moved = getattr(b, name) + rate * self._speed * seconds
                 setattr(b, name, min(moved, limit) if rate > 0 else max(moved, limit))
         v.hr += 0.05 * (b.hr - v.hr) * seconds + rng.gauss(0, 0.6) * math.sqrt(seconds)
         v.spo2 += 0.1 * (b.spo2 - v.spo2) * seconds + rng.gauss(0, 0.1) * math.sqrt(seconds)
@@ -88,9 +92,9 @@ class TelemetryGenerator:
             samples.append(int(self._dc - ac + wander + rng.gauss(0, 25)))
         return samples
 
-    def reading(self) -> dict[str, object]:
-        """One sensor reading: the paper's 'small' payload."""
-        self._step(1.0)
+    def reading(self, seconds: float = 1.0) -> dict[str, object]:
+        """One sensor reading, ``seconds`` after the last: the paper's 'small' payload."""
+        self._step(seconds)
         v = self._now
         return {
             "pid": self.patient,

@@ -68,7 +68,9 @@ class Store:
         if len(master_secret) < 32:
             raise StoreError("the master secret must be at least 32 bytes")
         self.path = Path(path)
-        self._db = sqlite3.connect(self.path, isolation_level=None)
+        # The pipeline opens the store on one thread and writes on its consumer thread;
+        # it never uses one Store from two threads at once.
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed reading survives a crash
         self._db.executescript(SCHEMA)

@@ -4,7 +4,7 @@ authenticated timestamps, a trend, a partial NEWS2 score, and alerts on escalati
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from dthq.twin import news2
@@ -47,6 +47,14 @@ class PatientTwin:
     alerts: list[Alert] = field(default_factory=list)
     duplicates: int = 0
     late: int = 0  # applied out of order (older than the latest)
+
+    @classmethod
+    def from_readings(cls, pid: str, readings: Iterable[Reading]) -> PatientTwin:
+        """The twin rebuilt from stored readings (``dthq twin show``)."""
+        twin = cls(pid)
+        for reading in readings:
+            twin.apply(reading)
+        return twin
 
     @property
     def latest(self) -> Reading | None:
@@ -111,6 +119,9 @@ class Twins:
     def apply(self, reading: Reading) -> Alert | None:
         twin = self._twins.setdefault(reading.pid, PatientTwin(reading.pid))
         return twin.apply(reading)
+
+    def get(self, pid: str) -> PatientTwin | None:
+        return self._twins.get(pid)
 
     def __getitem__(self, pid: str) -> PatientTwin:
         return self._twins[pid]

@@ -1,0 +1,58 @@
+"""Provisioning (Algorithm 1's registration): who may talk to whom, with which PSK.
+
+Every device shares a PSK with its gateway and is bound to one patient; the gateway
+shares a PSK with the cloud. Sessions are PSK-authenticated ML-KEM-768 handshakes
+(the paper's configuration) with the AEAD suite for ``key_length``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from dthq.pipeline.topics import check_party_id
+from dthq.protocol.config import Auth, InitiatorConfig, PeerRecord, ResponderConfig
+from dthq.protocol.suites import Suite, suite_for
+
+CLOUD_ID = "cloud"
+
+
+@dataclass
+class Registry:
+    key_length: int = 256
+    kem: str = "ML-KEM-768"
+    devices: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # id -> (patient, psk)
+    gateways: dict[str, bytes] = field(default_factory=dict)  # id -> psk with the cloud
+
+    @property
+    def suite(self) -> Suite:
+        return suite_for(self.key_length)
+
+    def add_device(self, device: str, patient: str) -> None:
+        check_party_id(device, "device id")
+        self.devices[device] = (patient, os.urandom(self.suite.hash_len))
+
+    def add_gateway(self, gateway: str) -> None:
+        check_party_id(gateway, "gateway id")
+        self.gateways[gateway] = os.urandom(self.suite.hash_len)
+
+    def patient_of(self, device: str) -> str | None:
+        entry = self.devices.get(device)
+        return entry[0] if entry else None
+
+    def device_config(self, device: str, gateway: str) -> InitiatorConfig:
+        psk = self.devices[device][1]
+        peer = PeerRecord(Auth.PSK, psk=psk)
+        return InitiatorConfig(device.encode(), gateway.encode(), self.suite, peer, kem=self.kem)
+
+    def gateway_responder(self, gateway: str) -> ResponderConfig:
+        known = {d.encode(): PeerRecord(Auth.PSK, psk=psk) for d, (_, psk) in self.devices.items()}
+        return ResponderConfig(gateway.encode(), known)
+
+    def gateway_config(self, gateway: str) -> InitiatorConfig:
+        peer = PeerRecord(Auth.PSK, psk=self.gateways[gateway])
+        return InitiatorConfig(gateway.encode(), CLOUD_ID.encode(), self.suite, peer, kem=self.kem)
+
+    def cloud_responder(self) -> ResponderConfig:
+        known = {g.encode(): PeerRecord(Auth.PSK, psk=psk) for g, psk in self.gateways.items()}
+        return ResponderConfig(CLOUD_ID.encode(), known)

@@ -1,0 +1,216 @@
+"""The twin pipeline end to end, through the embedded broker (amqtt), Mosquitto and the
+in-memory bus: every reading accounted for, hostile messages refused and counted, a
+broker restart survived. Mosquitto tests skip (with the reason) only when it is absent;
+.ci/run installs it."""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import ExitStack, closing
+
+import pytest
+
+from dthq.errors import StateError
+from dthq.pipeline import topics
+from dthq.pipeline.device import Device, now_ms
+from dthq.pipeline.metrics import Metrics
+from dthq.pipeline.provision import Registry
+from dthq.pipeline.run import Pipeline, SimConfig, simulate
+from dthq.transport.brokers import EmbeddedBroker, MosquittoBroker, find_mosquitto
+from dthq.transport.bus import Message
+from dthq.transport.mqtt import MQTTBus
+
+MOSQUITTO = find_mosquitto()
+needs_mosquitto = pytest.mark.skipif(
+    MOSQUITTO is None,
+    reason="mosquitto is not installed (Debian package mosquitto; .ci/run installs it)",
+)
+BROKERS = [
+    pytest.param("amqtt", id="amqtt"),
+    pytest.param("mosquitto", id="mosquitto", marks=needs_mosquitto),
+]
+
+
+def accounted(run) -> None:  # type: ignore[no-untyped-def]
+    c = run.counts
+    assert c["sent"] > 0
+    assert c["lost"] == 0, run.rejected
+    assert c["duplicated"] == 0
+    assert c["delivered"] + sum(n for r, n in run.rejected.items() if "invalid" in r) == c["sent"]
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+@pytest.mark.parametrize("policy", ["fixed", "adaptive"])
+def test_every_reading_reaches_the_twin_through_a_broker(broker: str, policy: str) -> None:
+    run = simulate(
+        SimConfig(patients=4, rate_hz=5, duration_s=2, embedded=broker, policy=policy, qos=1)
+    )
+    accounted(run)
+    assert run.protocol == ("MQTT 5" if broker == "mosquitto" else "MQTT 3.1.1")
+    assert run.broker.startswith(broker)
+    assert set(run.stages) >= {"acquire", "transmit", "gateway", "twin", "fhir", "store"}
+    assert run.end_to_end is not None and run.end_to_end.rounds == run.counts["delivered"]
+    assert run.bytes_up["device"] > 0 and run.bytes_up["gateway"] > 0
+
+
+def test_an_external_broker_url_uses_the_same_client() -> None:
+    """--broker mqtt://HOST:PORT: the broker is someone else's; the code path is the same."""
+    with EmbeddedBroker() as broker:
+        run = simulate(SimConfig(patients=2, rate_hz=5, duration_s=1, broker=broker.url))
+    accounted(run)
+    assert run.broker == broker.url
+
+
+def test_memory_transport_runs_the_same_parties() -> None:
+    run = simulate(SimConfig(patients=3, rate_hz=10, duration_s=1, transport="memory"))
+    accounted(run)
+    assert run.protocol == "" and run.transport == "memory"
+
+
+def test_invalid_readings_are_refused_with_a_reason_and_never_forwarded(tmp_path) -> None:
+    run = simulate(
+        SimConfig(
+            patients=4,
+            rate_hz=10,
+            duration_s=2,
+            transport="memory",
+            fault_rate=0.3,
+            fhir_dir=tmp_path,
+        )
+    )
+    accounted(run)
+    refused = run.rejected["gateway: invalid reading"]
+    assert refused > 0
+    assert run.counts["delivered"] == run.counts["sent"] - refused
+    # Nothing refused reached FHIR: every Observation in every bundle is in range.
+    import json
+
+    for path in tmp_path.glob("bundle-*.json"):
+        for entry in json.loads(path.read_text())["entry"]:
+            r = entry["resource"]
+            if r["resourceType"] == "Observation" and r["code"]["coding"][0]["code"] == "59408-5":
+                assert r["valueQuantity"]["value"] <= 100
+
+
+def _sniffed(bus: MQTTBus, pattern: str) -> list[Message]:
+    seen: list[Message] = []
+    bus.subscribe(pattern, seen.append, qos=1)
+    return seen
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+def test_hostile_messages_on_device_topics_are_refused_and_counted(broker: str) -> None:
+    config = SimConfig(patients=2, rate_hz=1, duration_s=1, embedded=broker, drain_s=5)
+    with ExitStack() as stack:
+        p = Pipeline(config, stack)
+        attacker = stack.enter_context(
+            closing(MQTTBus(p.broker.url, "attacker", protocol=p.broker.protocol))
+        )
+        seen = _sniffed(attacker, topics.ALL_DEVICES_UP)
+        time.sleep(0.2)
+        a, b = p.devices
+        for _ in range(3):
+            a.tick()
+            b.tick()
+        a.tick()  # a's fourth record: a sequence number b's window has not seen yet
+        assert p.drain()
+        genuine = [
+            m for m in seen if m.payload[0] == topics.RECORD and m.topic == topics.device_up(a.id)
+        ]
+        record, fourth = genuine[0].payload, genuine[3].payload
+        up_a, up_b = topics.device_up(a.id), topics.device_up(b.id)
+        attacker.publish(up_a, os.urandom(40), 1)  # garbage
+        attacker.publish(up_a, record[:20], 1)  # truncated
+        attacker.publish(up_a, record, 1)  # replayed
+        attacker.publish(up_b, fourth, 1)  # a's record on b's topic: b's keys fail
+        attacker.publish(topics.device_up("dev-99999"), record, 1)  # no such session
+        # A provisioned device whose clock is a minute behind: its records are stale.
+        late = Device(
+            b.id, "gw-1", p.registry, attacker, Metrics(), clock=lambda: now_ms() - 60_000
+        )
+        late.handshake()
+        late.wait_established()
+        late.tick()
+        a.tick()  # the pipeline keeps running: a valid reading after all that
+        deadline = time.monotonic() + 5
+        while sum(p.metrics.rejected.values()) < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert p.drain()
+        run = p.summary()
+    rejected = run.rejected
+    assert rejected["gateway: malformed"] == 2, rejected  # garbage, truncated
+    assert rejected["gateway: replayed"] == 1
+    assert rejected["gateway: failed authentication"] == 1
+    assert rejected["gateway: no session"] == 1
+    assert rejected["gateway: stale"] == 1
+    # 8 genuine readings were sent; all reached the twin, the late device's is refused.
+    assert run.counts["delivered"] == 8
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+def test_devices_resume_after_the_broker_restarts(broker: str) -> None:
+    config = SimConfig(patients=3, rate_hz=5, duration_s=1, embedded=broker, drain_s=5)
+    with ExitStack() as stack:
+        p = Pipeline(config, stack)
+        for d in p.devices:
+            d.tick()
+        assert p.drain()
+        before = p.metrics.settled()[0]
+        p.broker.restart(down_s=0.5)
+        deadline = time.monotonic() + 10
+        while not all(b.connected for b in p.buses) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert all(b.connected for b in p.buses), "a party did not reconnect"
+        time.sleep(0.3)  # subscriptions renewed on reconnect
+        for d in p.devices:  # the old sessions go on: no new handshake
+            d.tick()
+        assert p.drain()
+        run = p.summary()
+    assert run.counts["delivered"] == before + 3
+    assert run.reconnects >= len(p.buses)  # every connection saw the gap ...
+    assert run.down_ms >= 400  # ... and its length is counted
+
+
+def test_an_impostor_with_a_wrong_psk_gets_no_session_and_displaces_nothing() -> None:
+    config = SimConfig(patients=1, rate_hz=1, duration_s=1, drain_s=3)
+    with ExitStack() as stack:
+        p = Pipeline(config, stack)
+        genuine = p.devices[0]
+        impostor = Registry()
+        impostor.add_device(genuine.id, "P00001")  # the same id, another PSK
+        bus = stack.enter_context(
+            closing(MQTTBus(p.broker.url, "impostor", protocol=p.broker.protocol))
+        )
+        d = Device(genuine.id, "gw-1", impostor, bus, Metrics())
+        d.handshake()
+        with pytest.raises(StateError, match="no handshake"):
+            d.wait_established(timeout=1.5)
+        assert d.error is not None and "confirm" in d.error.lower()
+        genuine.tick()  # the genuine session at the gateway is untouched
+        assert p.drain()
+        assert p.summary().counts["delivered"] == 1
+
+
+@needs_mosquitto
+def test_mosquitto_broker_speaks_mqtt5_and_restarts_on_its_port() -> None:
+    with MosquittoBroker() as broker:
+        port = broker.port
+        bus = MQTTBus(broker.url, "probe")
+        assert bus.protocol_name == "MQTT 5"
+        broker.restart()
+        assert broker.port == port
+        assert bus.wait_connected(10)
+        bus.close()
+
+
+EXTERNAL = os.environ.get("DTHQ_TEST_BROKER")
+
+
+@pytest.mark.skipif(
+    EXTERNAL is None, reason="DTHQ_TEST_BROKER is not set (.ci/run starts Mosquitto and sets it)"
+)
+def test_the_pipeline_runs_against_an_already_running_broker() -> None:
+    run = simulate(SimConfig(patients=3, rate_hz=5, duration_s=1, broker=EXTERNAL))
+    accounted(run)
+    assert run.broker == EXTERNAL
