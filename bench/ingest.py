@@ -27,6 +27,7 @@ from dthq.harness.results import (
     ForgedHello,
     Metadata,
     Metric,
+    PipelineRun,
     Primitive,
     QKDKeyCost,
     QKDPoint,
@@ -35,7 +36,7 @@ from dthq.harness.results import (
     Table4Cell,
     quantile,
 )
-from dthq.harness.results_json import ResultsError, from_dict, read_json
+from dthq.harness.results_json import ResultsError, from_dict, pipeline_run, plain, read_json
 from dthq.harness.scenarios import Table3Scenario, Table4Scenario, profile
 from dthq.schemes import Session
 
@@ -51,6 +52,7 @@ class Suite(StrEnum):
     QKD_SWEEP = "qkd_sweep"
     QKD_KEY = "qkd_key"
     CASCADE = "cascade"
+    PIPELINE = "pipeline"
 
 
 # --- writing: what each benchmark records about itself -----------------------------------
@@ -191,6 +193,11 @@ def tag_cascade(
     )
 
 
+def tag_pipeline(benchmark: Any, run: PipelineRun) -> None:
+    """A pipeline run: its figures are the run's own (the benchmark's time is the run's)."""
+    benchmark.extra_info.update(suite=Suite.PIPELINE.value, run=plain(run))
+
+
 # --- reading: pytest-benchmark JSON -> Results --------------------------------------------
 
 
@@ -260,6 +267,10 @@ def from_benchmark_json(raw: Mapping[str, Any], *, wall_time_s: float | None = N
                 block_sizes=tuple(b["extra_info"]["block_sizes"]),
             )
             for b in by_suite.get(Suite.CASCADE, [])
+        ),
+        pipeline=tuple(
+            pipeline_run(b["extra_info"]["run"], f"benchmark {b['name']}")
+            for b in by_suite.get(Suite.PIPELINE, [])
         ),
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         generator=f"dthq-bench {dthq.__version__}",

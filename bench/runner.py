@@ -26,6 +26,7 @@ SUITES = {
     "table4": "test_table4.py",
     "dos": "test_dos.py",
     "qkd": "test_qkd.py",
+    "pipeline": "test_pipeline.py",
 }
 RAW_NAME = "benchmark-raw.json"
 

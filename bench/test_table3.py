@@ -20,6 +20,8 @@ from bench.provision import scheme
 from dthq.harness.results import Metric
 from dthq.harness.scenarios import TABLE3_SIZE, Table3Scenario, table3_scenarios
 from dthq.harness.telemetry import TelemetryGenerator
+from dthq.transport.brokers import EmbeddedBroker
+from dthq.transport.mqtt import MQTTTransport
 
 READING = TelemetryGenerator(seed=1).payload(TABLE3_SIZE)
 ROWS = [pytest.param(row, id=row.key) for row in table3_scenarios(dthq.SCHEMES.names())]
@@ -88,3 +90,28 @@ def test_handshake_loopback_tcp(benchmark: Any, row: Table3Scenario) -> None:
     s = _scheme(row, compress=False)
     tag_table3(benchmark, row, Metric.HANDSHAKE_TCP)
     benchmark(s.handshake_over_tcp)
+
+
+@pytest.fixture(scope="module")
+def broker() -> Any:
+    with EmbeddedBroker() as b:
+        yield b
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if r.values[0].scheme == "dthq"])
+def test_latency_over_mqtt(benchmark: Any, row: Table3Scenario, broker: Any) -> None:
+    """The latency column again with every flight and the record through the embedded
+    broker (amqtt, loopback): A and B each on their own MQTT connection."""
+    s = _scheme(row, compress=True)
+    transport = MQTTTransport(broker.url, protocol=broker.protocol)
+
+    def one_message() -> bytes:
+        session = s.establish(transport=transport)
+        transport.send("A", session.initiator.seal(READING, 1))
+        return session.responder.open(transport.receive("B"), 1)
+
+    tag_table3(benchmark, row, Metric.LATENCY_MQTT)
+    try:
+        assert benchmark(one_message) == READING
+    finally:
+        transport.close()

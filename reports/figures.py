@@ -198,3 +198,59 @@ def cascade_figure(results: Results, path: Path) -> Path | None:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def pipeline_figure(results: Results, path: Path) -> Path | None:
+    """Left: each stage's p50 for the load points (one bar group per broker at the
+    heaviest load it held, or its lightest). Right: end to end p50/p99 against load."""
+    from dthq.harness.results import STAGES
+    from reports.pipeline import load_runs
+
+    runs = load_runs(results.pipeline)
+    if not runs:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 4.8))
+    brokers = sorted({r.broker for r in runs})
+    width = 0.8 / len(brokers)
+    y = np.arange(len(STAGES))
+    for i, broker in enumerate(brokers):
+        mine = [r for r in runs if r.broker == broker]
+        run = min(mine, key=lambda r: r.offered_per_s)
+        values = [run.stages[s].median if s in run.stages else 0 for s in STAGES]
+        left.barh(
+            y + i * width,
+            values,
+            height=width,
+            label=f"{broker}, {run.patients}x{run.rate_hz:g} Hz",
+        )
+        ordered = sorted(mine, key=lambda r: r.offered_per_s)
+        x = [r.offered_per_s for r in ordered if r.end_to_end]
+        right.plot(
+            x, [r.end_to_end.median for r in ordered if r.end_to_end], "o-", label=f"{broker} p50"
+        )
+        right.plot(
+            x,
+            [r.end_to_end.p99 or r.end_to_end.median for r in ordered if r.end_to_end],
+            "s--",
+            label=f"{broker} p99",
+        )
+    left.set_yticks(y + width * (len(brokers) - 1) / 2, STAGES)
+    left.invert_yaxis()
+    left.set_xscale("log")
+    left.set_xlabel("ms per reading, p50 (log)")
+    left.legend(fontsize=8)
+    left.grid(axis="x", alpha=0.3)
+    right.axhline(100, color="#999", lw=0.8, ls=":")
+    right.set_xscale("log")
+    right.set_yscale("log")
+    right.set_xlabel("offered readings per second (log)")
+    right.set_ylabel("end to end ms, device -> twin (log)")
+    right.legend(fontsize=8)
+    right.grid(alpha=0.3)
+    fig.suptitle(
+        "The twin pipeline over MQTT on loopback: stages and latency under load (measured)"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

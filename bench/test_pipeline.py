@@ -1,0 +1,69 @@
+"""The twin pipeline through real brokers (the embedded amqtt and Mosquitto, loopback):
+throughput and end to end latency at each load, and the paper's §7.1 comparison of a
+twin-driven adaptive gateway against a fixed one, same load, same run. Each benchmark
+is one run; its figures are the run's own (see PipelineRun)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bench.ingest import tag_pipeline
+from dthq.harness import scenarios
+from dthq.pipeline.run import SimConfig, simulate
+from dthq.transport.brokers import find_mosquitto
+
+BROKERS = [
+    pytest.param(
+        b,
+        marks=pytest.mark.skipif(
+            b == "mosquitto" and find_mosquitto() is None,
+            reason="mosquitto is not installed (Debian package mosquitto)",
+        ),
+    )
+    for b in scenarios.PIPELINE_BROKERS
+]
+
+
+def _run(benchmark: Any, config: SimConfig) -> Any:
+    run = benchmark.pedantic(simulate, args=(config,), rounds=1, iterations=1)
+    tag_pipeline(benchmark, run)
+    return run
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+@pytest.mark.parametrize(
+    "load", scenarios.PIPELINE_LOADS, ids=[f"{n}x{hz:g}Hz" for n, hz in scenarios.PIPELINE_LOADS]
+)
+def test_pipeline_load(benchmark: Any, bench_profile: Any, broker: str, load: Any) -> None:
+    patients, rate_hz = load
+    if load not in bench_profile.pipeline_loads:
+        pytest.skip(f"{patients} devices at {rate_hz:g} Hz runs in the full profile")
+    run = _run(
+        benchmark,
+        SimConfig(
+            patients=patients,
+            rate_hz=rate_hz,
+            duration_s=bench_profile.pipeline_s,
+            embedded=broker,
+            policy="immediate",
+            deteriorating=0.0,
+            drain_s=5.0,
+        ),
+    )
+    assert run.counts["delivered"] > 0
+
+
+@pytest.mark.parametrize("policy", ["fixed", "adaptive"])
+def test_pipeline_policy(benchmark: Any, bench_profile: Any, policy: str) -> None:
+    run = _run(
+        benchmark,
+        SimConfig(
+            **scenarios.POLICY_LOAD,  # type: ignore[arg-type]
+            duration_s=bench_profile.policy_s,
+            policy=policy,
+            onset_s=2.0,
+        ),
+    )
+    assert run.counts["lost"] == 0
