@@ -804,6 +804,64 @@ def twin() -> None:
     """Patients' digital twins, rebuilt from the encrypted store."""
 
 
+@twin.command()
+@click.option("--broker", required=True, metavar="URL", help="mqtt://HOST:PORT")
+@click.option(
+    "--registry",
+    "registry_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The parties and their PSKs (written by the process that provisions them).",
+)
+@click.option(
+    "--store", "store_path", required=True, type=click.Path(dir_okay=False, path_type=Path)
+)
+@_KEY_FILE
+@click.option("--fhir-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--client-id",
+    default="dthq-cloud",
+    show_default=True,
+    help="The MQTT client id: the broker keeps this consumer's session under it.",
+)
+def consume(
+    broker: str,
+    registry_file: Path,
+    store_path: Path,
+    key_file: Path,
+    fhir_dir: Path | None,
+    client_id: str,
+) -> None:
+    """Run the cloud twin alone, as its own process: a persistent QoS 1 consumer that
+    resumes its sessions and twins from the store after a restart (exactly once).
+    Prints "ready" once subscribed; on SIGTERM or SIGINT, a JSON line of counts."""
+    import signal
+    import threading
+
+    from dthq.pipeline.cloud import Cloud, FHIRSink
+    from dthq.pipeline.metrics import Metrics
+    from dthq.pipeline.provision import Registry
+    from dthq.transport.mqtt import MQTTBus
+    from dthq.twin.store import Store
+
+    registry = Registry.load(registry_file)
+    store = Store(store_path, _key_file_for(key_file))
+    metrics = Metrics()
+    bus = MQTTBus(broker, client_id, persistent=True, connect=False)
+    Cloud(registry, bus, metrics, store, sink=FHIRSink(fhir_dir))
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    bus.connect()
+    click.echo("ready")
+    sys.stdout.flush()
+    while not done.wait(0.2):
+        pass
+    bus.close()
+    click.echo(json.dumps({"counts": dict(metrics.counts), "rejected": dict(metrics.rejected)}))
+    store.close()
+
+
 @twin.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)

@@ -72,6 +72,12 @@ def test_backends_json() -> None:
         ["handshake", "--rounds", "0"],
         ["nosuchcommand"],
         ["handshake", "--no-such-option"],
+        ["simulate", "--broker", "http://127.0.0.1:1883"],
+        ["simulate", "--broker", "mqtt://127.0.0.1:99999"],
+        ["simulate", "--rate", "0"],
+        ["simulate", "--policy", "random"],
+        ["simulate", "--store", "x.db"],
+        ["twin", "show", "P1", "--store", "nosuch.db", "--key-file", "pyproject.toml"],
     ],
 )
 def test_bad_arguments_give_one_line_errors(args: list[str]) -> None:
@@ -86,3 +92,24 @@ def test_help_is_helpful() -> None:
     result = invoke("handshake", "--help")
     assert result.exit_code == 0
     assert "--key-length" in result.output and "AES-256-SIV" in result.output
+
+
+def test_simulate_json_then_twin_show(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    db, key = tmp_path / "twin.db", tmp_path / "twin.key"
+    result = invoke(
+        "simulate", "--transport", "memory", "--patients", "2", "--rate", "10",
+        "--duration", "1", "--faults", "0.2", "--store", str(db), "--key-file", str(key),
+        "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    run = json.loads(result.output)
+    assert run["counts"]["sent"] == run["counts"]["delivered"] + run["counts"]["rejected"]
+    assert set(run["stages"]) >= {"acquire", "compress", "encrypt", "store"}
+    assert key.stat().st_mode & 0o777 == 0o600  # the master secret made for us, private
+    shown = invoke("twin", "show", "P00001", "--store", str(db), "--key-file", str(key), "--json")
+    assert shown.exit_code == 0, shown.output
+    twin = json.loads(shown.output)
+    assert twin["patient"] == "P00001" and twin["readings"] > 0
+    assert twin["news2"]["label"] == "partial NEWS2 (3 of 7 parameters)"
+    text = invoke("simulate", "--transport", "memory", "--patients", "1", "--duration", "1")
+    assert "end to end, device -> twin" in text.output and "real-time budget" in text.output

@@ -122,6 +122,7 @@ def fake_benchmark_json(
             }
         )
     benches += fake_qkd_benchmarks(scale)
+    benches += fake_pipeline_benchmarks()
     return {
         "machine_info": {
             "node": "test",
@@ -169,6 +170,53 @@ def fake_qkd_benchmarks(scale: float) -> list[dict[str, Any]]:
                 "efficiencies": f, "rounds": 100, "block_sizes": [32, 128, 5000]}  # fmt: skip
         out.append({"extra_info": info, "stats": _stats(0.013 * scale)})
     return out
+
+
+def _run(
+    policy: str,
+    patients: int,
+    rate: float,
+    *,
+    e2e_ms: float,
+    lost: int = 0,
+    relevant_ms: float | None = None,
+    cpu_s: float = 2.0,
+    gw_bytes: int = 20_000,
+) -> Any:
+    from dthq.harness.results import Distribution, PipelineRun
+
+    d = lambda ms: Distribution(ms, ms / 10, 1000, p95=ms * 1.5, p99=ms * 2)  # noqa: E731
+    offered = patients * rate
+    return PipelineRun(
+        transport="mqtt", broker="amqtt 0.12.1", protocol="MQTT 3.1.1", patients=patients,
+        rate_hz=rate, duration_s=10, qos=1, policy=policy,
+        stages={"acquire": d(0.1), "transmit": d(2.0), "fhir": d(1.5)}, end_to_end=d(e2e_ms),
+        alert_relevant=None if relevant_ms is None else d(relevant_ms),
+        offered_per_s=offered, sent_per_s=offered, delivered_per_s=offered - lost / 10,
+        counts={"sent": 1000, "delivered": 1000 - lost, "rejected": 0, "lost": lost,
+                "duplicated": 0, "dropped": 0},
+        rejected={}, alerts=3, detection_delay_s=Distribution(12.0, 1.0, 2),
+        bytes_up={"device": 120_000, "gateway": gw_bytes}, cpu_s={"cloud": cpu_s},
+    )  # fmt: skip
+
+
+def fake_pipeline_benchmarks() -> list[dict[str, Any]]:
+    """The pipeline suite's entries: two loads (one held, one not) and the policy pair,
+    with figures chosen so the §7.1 verdicts are known: latency -50 % (holds), capacity
+    +11 % (does not), bytes -25 % (holds)."""
+    from dthq.harness.results_json import plain
+
+    runs = [
+        _run("immediate", 10, 1.0, e2e_ms=8.0),
+        _run("immediate", 100, 10.0, e2e_ms=900.0, lost=50),
+        _run("fixed", 40, 2.0, e2e_ms=130.0, relevant_ms=100.0, cpu_s=2.0, gw_bytes=20_000),
+        _run("adaptive", 40, 2.0, e2e_ms=250.0, relevant_ms=50.0, cpu_s=1.8, gw_bytes=15_000),
+    ]
+    return [
+        {"name": f"test_pipeline[{i}]", "extra_info": {"suite": "pipeline", "run": plain(r)},
+         "stats": _stats(10.0)}
+        for i, r in enumerate(runs)
+    ]  # fmt: skip
 
 
 def results(**kw: Any) -> Results:
@@ -274,6 +322,18 @@ def test_report_files(tmp_path: Path) -> None:
         assert (tmp_path / figure).read_bytes()[:4] == b"\x89PNG"
     targets = (tmp_path / "targets.md").read_text()
     assert "Cascade reconciliation efficiency" in targets and "0.052x" in targets
+    pipeline = (tmp_path / "pipeline.md").read_text()
+    assert "the highest load held with p99 under 100 ms: 10 devices at 1 Hz" in pipeline
+    assert "| fixed " in pipeline and "| adaptive " in pipeline
+    assert (tmp_path / "figure-pipeline.png").read_bytes()[:4] == b"\x89PNG"
+    lines = {line.split("|")[2].strip(): line for line in comparison.splitlines() if "§7.1" in line}
+    assert "+50.0%" in lines["40 % latency reduction with the digital twin"]
+    assert "holds here" in lines["40 % latency reduction with the digital twin"]
+    assert "+11.1%" in lines["30 % throughput increase with the digital twin"]
+    assert "does NOT hold" in lines["30 % throughput increase with the digital twin"]
+    assert "+25.0%" in lines["15 % efficiency gain with the digital twin"]
+    assert "holds here" in lines["15 % efficiency gain with the digital twin"]
+    assert "latency_mqtt" not in table3 and "Latency ms (over MQTT)" in table3
 
 
 @pytest.mark.parametrize(
@@ -298,6 +358,8 @@ def test_report_files(tmp_path: Path) -> None:
         (lambda d: d["qkd_sweep"][0].update(net_bits=1.5), "qkd_sweep[0].net_bits is not an"),
         (lambda d: d["cascade"][1].update(block_sizes=[1, "x"]), "cascade[1].block_sizes holds"),
         (lambda d: d["qkd_keys"][0].pop("time_ms"), "qkd_keys[0] lacks 'time_ms'"),
+        (lambda d: d["pipeline"][0]["counts"].update(sent="x"), "pipeline[0].counts.sent is not"),
+        (lambda d: d["pipeline"][1].pop("stages"), "pipeline[1] lacks 'stages'"),
     ],
 )
 def test_bad_results_name_the_problem(tmp_path: Path, mutate, message: str) -> None:  # type: ignore[no-untyped-def]

@@ -31,7 +31,7 @@ from dthq.transport.bus import Bus, Message
 from dthq.twin import fhir
 from dthq.twin.reading import Reading, ReadingError
 from dthq.twin.store import Store
-from dthq.twin.twin import Alert, Twins
+from dthq.twin.twin import HISTORY, Alert, PatientTwin, Twins
 
 WATCH_TOTAL = 2
 MAX_BATCH = 4096
@@ -85,7 +85,17 @@ class Cloud:
         self.watched: dict[str, frozenset[str]] = {}  # per gateway, as last sent
         self.listeners: list[Callable[[list[Reading], list[Alert]], None]] = []
         self._lock = threading.Lock()
+        self._restore()
         bus.subscribe(topics.ALL_GATEWAYS_UP, self._on_message, qos=1)
+
+    def _restore(self) -> None:
+        """After a restart: the twins from the store, and each gateway's session from its
+        saved state, so messages the broker kept (or delivers again) open, once."""
+        for pid in self.store.patients():
+            recent = list(self.store.readings(pid))[-HISTORY:]
+            self.twins.restore(PatientTwin.from_readings(pid, recent))
+        for gateway, state in self.store.sessions().items():
+            self._gateways.resume(gateway, state, now_ms())
 
     def _on_message(self, message: Message) -> None:
         with self._metrics.cpu("cloud"), self._lock:
@@ -94,6 +104,8 @@ class Cloud:
                 kind, body = topics.unframe(message.payload)
                 if kind == topics.FLIGHT:
                     reply = self._gateways.flight(gateway, body, now_ms())
+                    if gateway in self._gateways.sessions:  # established: saved at once
+                        self.store.save_session(gateway, self._gateways.save(gateway))
                     if reply is not None:
                         self._bus.publish(
                             topics.gateway_down(gateway), topics.frame(topics.FLIGHT, reply), 1
@@ -137,7 +149,10 @@ class Cloud:
         if fresh:
             self.sink.send(fhir.bundle(fresh))
         t2 = time.perf_counter_ns()
-        stored = self.store.put(fresh, self.policy_tag) if fresh else 0
+        # The session's state (its replay window now past this record) commits with the
+        # readings: a crash before the commit redelivers, one after refuses the replay.
+        state = (gateway, self._gateways.save(gateway))
+        stored = self.store.put(fresh, self.policy_tag, session=state)
         t3 = time.perf_counter_ns()
         if stored < len(fresh):
             m.count("duplicated", len(fresh) - stored)
@@ -191,5 +206,7 @@ class Cloud:
         with self._gateways.lock:
             session = self._gateways.sessions[gateway]
             record = session.seal(topics.encode({"watch": sorted(watched)}), now_ms())
+            state = session.save()
+        self.store.save_session(gateway, state)  # before sending: no sequence number twice
         self._bus.publish(topics.gateway_down(gateway), topics.frame(topics.RECORD, record), 1)
         self.watched[gateway] = watched

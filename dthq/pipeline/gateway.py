@@ -209,6 +209,7 @@ class Gateway:
             self._metrics.trace((r.pid, r.ts)).gw_out_ns = sent
         self._cloud_bus.publish(topics.gateway_up(self.id), topics.frame(topics.RECORD, record), 1)
         self._metrics.sent_bytes("gateway", len(record) + 1)
+        self._metrics.count("forwarded", len(readings))
 
     def close(self) -> None:
         """Forward what is waiting, then stop the flush thread."""

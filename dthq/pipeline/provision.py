@@ -7,9 +7,12 @@ shares a PSK with the cloud. Sessions are PSK-authenticated ML-KEM-768 handshake
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from dthq.errors import DecodeError
 from dthq.pipeline.topics import check_party_id
 from dthq.protocol.config import Auth, InitiatorConfig, PeerRecord, ResponderConfig
 from dthq.protocol.suites import Suite, suite_for
@@ -35,6 +38,34 @@ class Registry:
     def add_gateway(self, gateway: str) -> None:
         check_party_id(gateway, "gateway id")
         self.gateways[gateway] = os.urandom(self.suite.hash_len)
+
+    def save(self, path: Path) -> None:
+        """Write the registry (it holds the PSKs: mode 0600) for parties in other processes."""
+        data = {
+            "key_length": self.key_length,
+            "kem": self.kem,
+            "devices": {d: [p, psk.hex()] for d, (p, psk) in self.devices.items()},
+            "gateways": {g: psk.hex() for g, psk in self.gateways.items()},
+        }
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f)
+
+    @classmethod
+    def load(cls, path: Path) -> Registry:
+        try:
+            data = json.loads(path.read_text())
+            registry = cls(int(data["key_length"]), str(data["kem"]))
+            for device, (patient, psk) in data["devices"].items():
+                registry.devices[check_party_id(device, "device id")] = (
+                    str(patient),
+                    bytes.fromhex(psk),
+                )
+            for gateway, psk in data["gateways"].items():
+                registry.gateways[check_party_id(gateway, "gateway id")] = bytes.fromhex(psk)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise DecodeError(f"{path}: not a registry file ({exc})") from None
+        return registry
 
     def patient_of(self, device: str) -> str | None:
         entry = self.devices.get(device)

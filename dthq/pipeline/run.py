@@ -60,6 +60,7 @@ class SimConfig:
     fhir_dir: Path | None = None
     fhir_url: str | None = None
     drain_s: float = 10.0  # the longest wait for readings still in flight at the end
+    cloud: bool = True  # False: the cloud runs elsewhere (`dthq twin consume`)
 
     def __post_init__(self) -> None:
         if not 1 <= self.patients <= 100_000:
@@ -84,13 +85,26 @@ class SimConfig:
         return self.duration_s / 5 if self.onset_s is None else self.onset_s
 
 
+def provision(patients: int) -> Registry:
+    """One gateway, ``patients`` devices (dev-00001 -> P00001, ...), fresh PSKs."""
+    registry = Registry()
+    registry.add_gateway(GATEWAY)
+    for i in range(patients):
+        registry.add_device(f"dev-{i + 1:05d}", f"P{i + 1:05d}")
+    return registry
+
+
 Progress = Callable[[float, int], None]  # (fraction of the duration done, readings sent)
 
 
 class Pipeline:
     """The parties of one run, started and connected; ``run`` sends the load."""
 
-    def __init__(self, config: SimConfig, stack: ExitStack) -> None:
+    def __init__(
+        self, config: SimConfig, stack: ExitStack, registry: Registry | None = None
+    ) -> None:
+        """``registry``: the parties as already provisioned (an external cloud has them);
+        by default they are made here, ``config.patients`` devices and one gateway."""
         self.config = c = config
         self.metrics = Metrics()
         self.broker_name, self.protocol = "", ""
@@ -113,29 +127,14 @@ class Pipeline:
                 )
 
             self._bus = connect
-        self.registry = Registry()
-        self.registry.add_gateway(GATEWAY)
-        for i in range(c.patients):
-            self.registry.add_device(f"dev-{i + 1:05d}", f"P{i + 1:05d}")
-        if c.store is None:
-            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="dthq-store-"))
-            store_path = Path(tmp) / "twin.db"
-        else:
-            store_path = c.store
-        secret = c.master_secret or os.urandom(32)
-        self.store = stack.enter_context(closing(Store(store_path, secret)))
-        cloud_bus = self._bus("dthq-cloud", True)
-        if isinstance(cloud_bus, MQTTBus):
-            self.protocol = cloud_bus.protocol_name
-        self.buses = [cloud_bus]
-        self.cloud = Cloud(
-            self.registry,
-            cloud_bus,
-            self.metrics,
-            self.store,
-            sink=FHIRSink(c.fhir_dir, c.fhir_url),
-        )
-        gw_bus = self._bus(f"dthq-{GATEWAY}", True)
+        self.registry = registry or provision(c.patients)
+        self.tag = os.urandom(3).hex()  # client ids of this run: no stale broker sessions
+        self.buses: list[Bus] = []
+        if c.cloud:
+            self._start_cloud(stack)
+        gw_bus = self._bus(f"dthq-{GATEWAY}-{self.tag}", True)
+        if isinstance(gw_bus, MQTTBus):
+            self.protocol = gw_bus.protocol_name
         self.buses.append(gw_bus)
         self.gateway = Gateway(
             GATEWAY,
@@ -153,7 +152,7 @@ class Pipeline:
         bus: Bus | None = None
         for i, device_id in enumerate(self.registry.devices):
             if i % DEVICES_PER_CONNECTION == 0:
-                bus = self._bus(f"dthq-devices-{i // DEVICES_PER_CONNECTION}", False)
+                bus = self._bus(f"dthq-devices-{i // DEVICES_PER_CONNECTION}-{self.tag}", False)
                 self.buses.append(bus)
             assert bus is not None
             worsens = i < deteriorating
@@ -178,6 +177,25 @@ class Pipeline:
             device.handshake()
         for device in self.devices:
             device.wait_established()
+
+    def _start_cloud(self, stack: ExitStack) -> None:
+        c = self.config
+        if c.store is None:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="dthq-store-"))
+            store_path = Path(tmp) / "twin.db"
+        else:
+            store_path = c.store
+        secret = c.master_secret or os.urandom(32)
+        self.store = stack.enter_context(closing(Store(store_path, secret)))
+        cloud_bus = self._bus(f"dthq-cloud-{self.tag}", True)
+        self.buses.append(cloud_bus)
+        self.cloud = Cloud(
+            self.registry,
+            cloud_bus,
+            self.metrics,
+            self.store,
+            sink=FHIRSink(c.fhir_dir, c.fhir_url),
+        )
 
     def run(
         self, progress: Progress | None = None, stop: threading.Event | None = None

@@ -50,6 +50,16 @@ class Terminator:
                 self.sessions[peer] = session
         return reply
 
+    def save(self, peer: str) -> bytes:
+        with self.lock:
+            return self.sessions[peer].save()
+
+    def resume(self, peer: str, state: bytes, now_ms: int) -> None:
+        """Take up a session saved before a restart."""
+        session = RecordLayer.resume(state, now_ms, freshness=self._freshness)
+        with self.lock:
+            self.sessions[peer] = session
+
     def open(self, peer: str, record: bytes, now_ms: int) -> tuple[bytes, int]:
         """(payload, authenticated timestamp) of a record from ``peer``."""
         with self.lock:

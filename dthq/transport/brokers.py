@@ -117,7 +117,9 @@ class EmbeddedBroker(_Managed):
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{LOOPBACK}:{self.port}"}},
             "plugins": {
-                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+                # Clients must name a user (any name; no password on loopback): amqtt keeps
+                # no messages for the persistent sessions of anonymous clients.
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": False}
             },
         }
         loop = asyncio.new_event_loop()

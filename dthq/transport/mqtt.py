@@ -28,6 +28,7 @@ from dthq.transport.base import ROLES, Flight, peer_of
 from dthq.transport.bus import BusError, Handler, LinkStats, Message, check_qos, topic_matches
 
 DEFAULT_PORT = 1883
+USERNAME = "dthq"
 CONNECT_TIMEOUT_S = 10.0
 SESSION_EXPIRY_S = 3600
 # CONNACK codes meaning "speak an older MQTT": 3.1.1's 1 and MQTT 5's 132. A broker
@@ -68,6 +69,7 @@ class MQTTBus:
         persistent: bool = False,
         keepalive: int = 30,
         protocol: int | None = None,
+        connect: bool = True,
     ) -> None:
         """``protocol``: paho.MQTTv5 or paho.MQTTv311 when known (the embedded brokers
         say); otherwise offered 5, falling back once per broker URL."""
@@ -84,12 +86,28 @@ class MQTTBus:
         self._down_since: float | None = None
         self._closing = False
         self.protocol = protocol or _SPOKEN.get(url, paho.MQTTv5)
-        client = self._connect(self.protocol, keepalive)
+        self._probe = persistent and protocol is None and url not in _SPOKEN
+        self._keepalive = keepalive
+        self._client: paho.Client | None = None
+        if connect:
+            self.connect()
+
+    def connect(self) -> None:
+        """Connect (the constructor does unless ``connect=False``). A persistent consumer
+        subscribes first and connects after: the broker may hand over the messages it
+        kept the moment the session resumes, and each must find its handler."""
+        if self._probe:
+            # Learn the broker's protocol under a throwaway client id and a clean session:
+            # a refused MQTT 5 CONNECT must not touch the real id's kept session.
+            probe = MQTTBus(self.url, f"{self.client_id}-probe-{os.urandom(3).hex()}")
+            self.protocol = probe.protocol
+            probe.close()
+        client = self._connect(self.protocol, self._keepalive)
         if client is None:  # the broker speaks only 3.1.1
-            self.protocol = _SPOKEN[url] = paho.MQTTv311
-            client = self._connect(paho.MQTTv311, keepalive)
+            self.protocol = _SPOKEN[self.url] = paho.MQTTv311
+            client = self._connect(paho.MQTTv311, self._keepalive)
         if client is None:
-            raise BusError(f"{url}: the broker refused MQTT 5 and 3.1.1")
+            raise BusError(f"{self.url}: the broker refused MQTT 5 and 3.1.1")
         self._client = client
 
     @property
@@ -104,6 +122,7 @@ class MQTTBus:
             protocol=protocol,
             clean_session=None if v5 else not self.persistent,
         )
+        client.username_pw_set(USERNAME)  # amqtt keeps nothing for anonymous sessions
         client.max_inflight_messages_set(1000)
         client.reconnect_delay_set(min_delay=0.1, max_delay=2)  # type: ignore[arg-type]
         client.on_connect = self._on_connect
@@ -199,7 +218,7 @@ class MQTTBus:
     def subscribe(self, pattern: str, handler: Handler, qos: int = 1) -> None:
         with self._lock:
             self._subs.append((pattern, handler, check_qos(qos)))
-        if self._connected.is_set():
+        if self._client is not None and self._connected.is_set():
             # Wait for the SUBACK: a message published right after must be delivered.
             with self._lock:
                 result, mid = self._client.subscribe(pattern, qos=qos)
@@ -213,6 +232,8 @@ class MQTTBus:
 
     def publish(self, topic: str, payload: bytes, qos: int = 1) -> bool:
         check_qos(qos)
+        if self._client is None:
+            raise BusError("publish before connect()")
         info = self._client.publish(topic, payload, qos=qos)
         if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
             return True
@@ -223,12 +244,13 @@ class MQTTBus:
 
     def idle(self) -> bool:
         """Nothing of ours waiting to go out or to be acknowledged."""
-        return not self._client._out_messages  # paho has no public accessor for this
+        return self._client is None or not self._client._out_messages  # no public accessor
 
     def close(self) -> None:
         self._closing = True
-        self._client.disconnect()
-        self._client.loop_stop()
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
 
 
 class MQTTTransport:

@@ -33,6 +33,9 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS keyring (
     epoch INTEGER PRIMARY KEY, nonce BLOB NOT NULL, wrapped BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sessions (
+    peer TEXT PRIMARY KEY, nonce BLOB NOT NULL, wrapped BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS readings (
     id INTEGER PRIMARY KEY, pid TEXT NOT NULL, ts INTEGER NOT NULL, policy TEXT NOT NULL,
     epoch INTEGER NOT NULL REFERENCES keyring(epoch), nonce BLOB NOT NULL,
@@ -104,8 +107,16 @@ class Store:
         self._keys[epoch] = get_aead(AEAD).new(key)
         return epoch
 
-    def put(self, readings: list[Reading], policy: str = "clinical") -> int:
-        """Seal and store readings in one transaction; returns how many were new."""
+    def put(
+        self,
+        readings: list[Reading],
+        policy: str = "clinical",
+        session: tuple[str, bytes] | None = None,
+    ) -> int:
+        """Seal and store readings in one transaction; returns how many were new.
+        ``session`` (peer, saved record-layer state) is committed in the same transaction,
+        wrapped like the keyring: after a crash the consumer resumes exactly where its
+        stored readings end, so a redelivered message is refused as a replay."""
         if not policy or len(policy) > 64:
             raise StoreError("the access-policy tag must be 1..64 characters")
         epoch, cipher = self.epoch, self._keys[self.epoch]
@@ -115,6 +126,7 @@ class Store:
             plain = json.dumps(asdict(r), separators=(",", ":")).encode()
             sealed = cipher.encrypt(nonce, plain, _aad(r.pid, r.ts, policy, epoch))
             rows.append((r.pid, r.ts, policy, epoch, nonce, sealed))
+        wrapped = None if session is None else self._wrap_session(*session)
         with self._transaction():
             before = self._count()
             self._db.executemany(
@@ -122,7 +134,37 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            if wrapped is not None:
+                self._db.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?)", wrapped)
             return self._count() - before
+
+    def save_session(self, peer: str, state: bytes) -> None:
+        """Save a session's state on its own (after sealing, before sending)."""
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?)", self._wrap_session(peer, state)
+            )
+
+    def _wrap_session(self, peer: str, state: bytes) -> tuple[str, bytes, bytes]:
+        nonce = os.urandom(NONCE)
+        return peer, nonce, self._kek.encrypt(nonce, state, b"session " + peer.encode())
+
+    def sessions(self) -> dict[str, bytes]:
+        """The saved session states, by peer (see :meth:`put`)."""
+        out = {}
+        for peer, nonce, wrapped in self._db.execute("SELECT peer, nonce, wrapped FROM sessions"):
+            try:
+                out[peer] = self._kek.decrypt(nonce, wrapped, b"session " + peer.encode())
+            except AuthenticationError:
+                raise AuthenticationError(
+                    f"{self.path}: saved session of {peer!r} fails authentication"
+                ) from None
+        return out
+
+    def patients(self) -> list[str]:
+        return [
+            row[0] for row in self._db.execute("SELECT DISTINCT pid FROM readings ORDER BY pid")
+        ]
 
     def get(self, pid: str, ts: int) -> Reading | None:
         row = self._db.execute(

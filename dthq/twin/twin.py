@@ -120,6 +120,10 @@ class Twins:
         twin = self._twins.setdefault(reading.pid, PatientTwin(reading.pid))
         return twin.apply(reading)
 
+    def restore(self, twin: PatientTwin) -> None:
+        """Put back a twin rebuilt from the store (a consumer restarting)."""
+        self._twins[twin.pid] = twin
+
     def get(self, pid: str) -> PatientTwin | None:
         return self._twins.get(pid)
 
