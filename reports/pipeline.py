@@ -83,7 +83,8 @@ def summary_lines(run: PipelineRun) -> list[str]:
         ),
     ]
     for reason, n in sorted(run.rejected.items()):
-        lines.append(f"  rejected, {reason}: {n}")
+        example = run.rejection_examples.get(reason)
+        lines.append(f"  rejected, {reason}: {n}" + (f" (e.g. {example})" if example else ""))
     delay = run.detection_delay_s
     lines.append(
         f"alerts raised ({LABEL}): {run.alerts}"

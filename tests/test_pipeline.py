@@ -82,6 +82,7 @@ def test_invalid_readings_are_refused_with_a_reason_and_never_forwarded(tmp_path
     accounted(run)
     refused = run.rejected["gateway: invalid reading"]
     assert refused > 0
+    assert run.rejection_examples["gateway: invalid reading"] == "spo2 101.5 is outside 50..100"
     assert run.counts["delivered"] == run.counts["sent"] - refused
     # Nothing refused reached FHIR: every Observation in every bundle is in range.
     import json
@@ -214,3 +215,54 @@ def test_the_pipeline_runs_against_an_already_running_broker() -> None:
     run = simulate(SimConfig(patients=3, rate_hz=5, duration_s=1, broker=EXTERNAL))
     accounted(run)
     assert run.broker == EXTERNAL
+
+
+@pytest.mark.parametrize("transport", ["memory", "mqtt"])
+def test_qos0_and_rekeying_during_the_run(transport: str) -> None:
+    """QoS 0 on a healthy loopback link loses nothing; sessions rekey every 5 records
+    (several epochs per device in the run) without losing a reading."""
+    run = simulate(
+        SimConfig(patients=2, rate_hz=20, duration_s=1, transport=transport, qos=0, rekey_records=5)
+    )
+    accounted(run)
+    assert run.qos == 0 and run.counts["sent"] >= 30
+
+
+def test_bundles_are_posted_to_a_fhir_server() -> None:
+    """--fhir-url: every batch's transaction Bundle is POSTed; the server validates it."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from dthq.twin import fhir
+
+    received: list[dict] = []
+
+    class FHIRServer(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            fhir.validate(body)  # raises on an invalid bundle: the test sees no 200
+            assert self.headers["Content-Type"] == "application/fhir+json"
+            received.append(body)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), FHIRServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/fhir"
+        run = simulate(
+            SimConfig(patients=2, rate_hz=5, duration_s=1, transport="memory", fhir_url=url)
+        )
+    finally:
+        server.shutdown()
+    accounted(run)
+    observations = [
+        e["resource"] for b in received for e in b["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+    ]  # fmt: skip
+    assert len(observations) == 3 * run.counts["delivered"]  # HR, SpO2, temperature each
+    assert all(b["type"] == "transaction" for b in received)

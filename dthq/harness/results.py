@@ -305,6 +305,7 @@ class PipelineRun:
     cpu_s: Mapping[str, float]
     reconnects: int = 0
     down_ms: float = 0.0
+    rejection_examples: Mapping[str, str] = field(default_factory=dict)  # first per reason
 
     @property
     def key(self) -> str:

@@ -387,6 +387,12 @@ class _Parser:
             cpu_s={str(k): self.number(cpu, k, f"{path}.cpu_s") for k in cpu},
             reconnects=self.integer(r, "reconnects", path),
             down_ms=self.number(r, "down_ms", path),
+            rejection_examples={
+                str(k): str(v)
+                for k, v in self.obj(
+                    r.get("rejection_examples", {}), f"{path}.rejection_examples"
+                ).items()
+            },
         )
 
     def results(self, data: dict[str, Any]) -> Results:

@@ -176,6 +176,7 @@ class Metrics:
                 "dropped": counts["dropped"],
             },
             rejected=rejected,
+            rejection_examples=dict(self.examples),
             alerts=len(self.alerts),
             detection_delay_s=Distribution.from_samples(delays) if delays else None,
             bytes_up=dict(self.bytes_up),
