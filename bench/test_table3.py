@@ -98,11 +98,13 @@ def broker() -> Any:
         yield b
 
 
-@pytest.mark.parametrize("row", [r for r in ROWS if r.values[0].scheme == "dthq"])
-def test_latency_over_mqtt(benchmark: Any, row: Table3Scenario, broker: Any) -> None:
+@pytest.mark.parametrize("row", [r for r in ROWS if r.values[0].scheme.startswith("dthq")])
+def test_latency_over_mqtt(
+    benchmark: Any, row: Table3Scenario, broker: Any, bench_profile: Any
+) -> None:
     """The latency column again with every flight and the record through the embedded
     broker (amqtt, loopback): A and B each on their own MQTT connection."""
-    s = _scheme(row, compress=True)
+    s = _scheme(row, compress=True, profile=bench_profile)
     transport = MQTTTransport(broker.url, protocol=broker.protocol)
 
     def one_message() -> bytes:
