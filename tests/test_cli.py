@@ -113,3 +113,20 @@ def test_simulate_json_then_twin_show(tmp_path) -> None:  # type: ignore[no-unty
     assert twin["news2"]["label"] == "partial NEWS2 (3 of 7 parameters)"
     text = invoke("simulate", "--transport", "memory", "--patients", "1", "--duration", "1")
     assert "end to end, device -> twin" in text.output and "real-time budget" in text.output
+
+
+def test_one_round_is_timed_warm() -> None:
+    """--rounds 1 must not time the first use's imports: a warm-up handshake runs first."""
+    from dthq.harness.probe import probe_handshake
+    from dthq.schemes.dthq import DTHQScheme
+
+    calls: list[int] = []
+
+    class Counting(DTHQScheme):
+        def establish(self, now_ms: int = 0, transport=None):  # type: ignore[no-untyped-def]
+            calls.append(now_ms)
+            return super().establish(now_ms, transport)
+
+    probe = probe_handshake(Counting(), b"x", rounds=1, clock=lambda: float(len(calls)))
+    assert len(calls) == 2  # one warm-up, one timed
+    assert probe.handshake_ms.median == 1000.0  # the timed region held exactly one establish

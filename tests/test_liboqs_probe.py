@@ -87,3 +87,42 @@ def test_probe_looks_where_liboqs_python_would(
     monkeypatch.delenv("OQS_INSTALL_PATH")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert kem_liboqs.candidate_dirs()[0] == tmp_path / "_oqs" / "lib"
+
+
+def test_a_versioned_library_alone_is_not_enough(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """liboqs-python loads only an unversioned liboqs.so; an install with just
+    liboqs.so.0.16.0 must be reported unavailable (else its auto-build would start)."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "liboqs.so.0.16.0").write_bytes(b"\x7fELF")
+    monkeypatch.setenv("OQS_INSTALL_PATH", str(tmp_path))
+    path, reason = kem_liboqs.probe()
+    if path is not None:
+        pytest.skip(f"a liboqs library is installed system-wide at {path}")
+    assert "holds only liboqs.so.0.16.0" in reason and "loads liboqs.so" in reason
+
+
+def test_importing_oqs_writes_nothing_to_stdout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ``oqs`` that behaves as liboqs-python's does at import (a printed line and a
+    stdout log handler): nothing of it reaches stdout through our import."""
+    import logging
+
+    fake = tmp_path / "oqs"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        "import logging, sys\n"
+        "print('liboqs-python faulthandler is disabled')\n"
+        "logging.getLogger('oqs').addHandler(logging.StreamHandler(sys.stdout))\n"
+        "logging.getLogger('oqs').warning('loaded')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "oqs", raising=False)
+    kem_liboqs.import_oqs()
+    logging.getLogger("oqs").warning("later")
+    assert capsys.readouterr().out == ""
+    assert not logging.getLogger("oqs").handlers  # the stdout handler is gone, not muted
+    monkeypatch.delitem(sys.modules, "oqs", raising=False)

@@ -97,19 +97,55 @@ TABLE3: tuple[Table3Scenario, ...] = (
         "dthq",
         {"kem": "ML-KEM-768", "auth": "mldsa"},
     ),
+    # The second post-quantum backend (PQClean via pqcrypto): the smaller ML-KEM, a
+    # code-based KEM, and the same ML-KEM-768 through it (the KEM backend as an axis).
+    Table3Scenario(
+        "dthq-mlkem512-psk",
+        "DTHQ ML-KEM-512 psk (pqcrypto)",
+        "dthq",
+        {"kem": "ML-KEM-512", "auth": "psk", "kem_backend": "pqcrypto"},
+    ),
+    Table3Scenario(
+        "dthq-hqc128-psk",
+        "DTHQ HQC-128 psk (pqcrypto)",
+        "dthq",
+        {"kem": "HQC-128", "auth": "psk", "kem_backend": "pqcrypto"},
+    ),
+    Table3Scenario(
+        "dthq-mlkem768-psk-pqcrypto",
+        "DTHQ ML-KEM-768 psk (pqcrypto)",
+        "dthq",
+        {"kem": "ML-KEM-768", "auth": "psk", "kem_backend": "pqcrypto"},
+    ),
 )
+# liboqs (AVX2) when its library is present: ML-KEM-768 through it is one more row.
+OPTIONAL_BACKEND_ROWS = {
+    "liboqs": Table3Scenario(
+        "dthq-mlkem768-psk-liboqs",
+        "DTHQ ML-KEM-768 psk (liboqs)",
+        "dthq",
+        {"kem": "ML-KEM-768", "auth": "psk", "kem_backend": "liboqs"},
+    )
+}
 
 
 def table3_scenarios(registered: Iterable[str]) -> tuple[Table3Scenario, ...]:
     """The matrix's rows, then one row per other registered scheme (a plug-in), built with
     its defaults: an installed scheme appears in Table 3 without editing this file."""
+    from dthq.crypto.kem import KEMS
+
     covered = {row.scheme for row in TABLE3}
+    optional = [
+        row
+        for backend, row in OPTIONAL_BACKEND_ROWS.items()
+        if backend in KEMS.backends("ML-KEM-768")
+    ]
     extra = [
         Table3Scenario(name, name, name, takes=frozenset())
         for name in registered
         if name not in covered
     ]
-    return (*TABLE3, *extra)
+    return (*TABLE3, *optional, *extra)
 
 
 @dataclass(frozen=True)

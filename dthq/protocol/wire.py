@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from dthq.crypto.kem.spec import MAX_CT_SIZE, MAX_EK_SIZE
 from dthq.errors import DecodeError
 
 VERSION = 1
@@ -133,7 +134,7 @@ class Hello:
             suite_id=r.u8("suite_id"),
             id_a=r.vec8("id_a", min_size=1, max_size=MAX_ID_SIZE),
             nonce_a=r.fixed(NONCE_SIZE, "nonce_a"),
-            key_share=r.vec16("key_share", min_size=1, max_size=4096),
+            key_share=r.vec16("key_share", min_size=1, max_size=MAX_EK_SIZE),
             cookie=r.vec8("cookie", max_size=MAX_COOKIE_SIZE),
         )
         r.end()
@@ -174,7 +175,7 @@ class Reply:
             version=r.u8("version"),
             id_b=r.vec8("id_b", min_size=1, max_size=MAX_ID_SIZE),
             nonce_b=r.fixed(NONCE_SIZE, "nonce_b"),
-            kem_ciphertext=r.vec16("kem_ciphertext", max_size=4096),
+            kem_ciphertext=r.vec16("kem_ciphertext", max_size=MAX_CT_SIZE),
             signature=r.vec16("signature", max_size=8192),
             confirm=r.vec8("confirm", min_size=32, max_size=64),
         )

@@ -1,6 +1,7 @@
-"""ML-KEM behind one registry: pyca/cryptography by default, liboqs optional.
+"""Post-quantum KEMs behind one registry: pyca/cryptography by default (ML-KEM-768/1024),
+pqcrypto (PQClean: ML-KEM-512/768/1024, HQC-128/192/256), liboqs optional.
 
-One module per backend (``pyca``, ``liboqs``), both built on ``spec``; this
+One module per backend (``pyca``, ``pqclean``, ``liboqs``), all built on ``spec``; this
 package only registers them, so no backend imports another.
 """
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from dthq.crypto.kem import liboqs, pyca
+from dthq.crypto.kem import liboqs, pqclean, pyca
 from dthq.crypto.kem.spec import (
     KEM,
     ML_KEM_512,
@@ -34,7 +35,13 @@ def _register() -> None:
     KEMS.register_unavailable(
         ML_KEM_512.name, "cryptography", "cryptography offers ML-KEM-768 and ML-KEM-1024 only"
     )
-    liboqs.register(KEMS, list(SPECS.values()))
+    reason = pqclean.unsupported_reason()
+    for spec in SPECS.values():
+        if reason:
+            KEMS.register_unavailable(spec.name, "pqcrypto", reason)
+        else:
+            KEMS.register(spec.name, "pqcrypto", lambda spec=spec: pqclean.PqcryptoKEM(spec))
+    liboqs.register(KEMS, [s for s in SPECS.values() if s.name.startswith("ML-KEM")])
 
 
 _register()

@@ -39,23 +39,59 @@ def candidate_dirs() -> list[Path]:
     return dirs
 
 
+LIBRARY = "liboqs.so"  # the only name liboqs-python loads; a versioned file alone is not enough
+
+
 def probe() -> tuple[Path | None, str]:
-    """(path of a loadable liboqs, "") or (None, the reason it is unavailable)."""
+    """(path of a loadable liboqs, "") or (None, the reason it is unavailable).
+
+    The probe follows liboqs-python's own loader: it loads the unversioned
+    ``liboqs.so`` and nothing else, so a directory holding only ``liboqs.so.0.16.0``
+    would pass a looser probe and then send liboqs-python to its git-clone auto-build.
+    """
     tried: list[str] = []
     for directory in candidate_dirs():
-        for path in sorted(directory.glob("liboqs.so*")) if directory.is_dir() else ():
-            try:
-                ctypes.CDLL(str(path))
-            except OSError as exc:
-                tried.append(f"{path} does not load ({exc})")
-                continue
-            return path, ""
+        path = directory / LIBRARY
+        if not path.exists():
+            versioned = sorted(directory.glob(f"{LIBRARY}.*")) if directory.is_dir() else []
+            if versioned:
+                tried.append(
+                    f"{directory} holds only {versioned[0].name}, and liboqs-python loads "
+                    f"{LIBRARY} (link it there)"
+                )
+            continue
+        try:
+            ctypes.CDLL(str(path))
+        except OSError as exc:
+            tried.append(f"{path} does not load ({exc})")
+            continue
+        return path, ""
     where = ", ".join(str(d) for d in candidate_dirs()[:2])
     detail = f"; {'; '.join(tried)}" if tried else ""
     return None, (
         f"liboqs shared library not found (looked in {where}, LD_LIBRARY_PATH and system "
         f"lib dirs){detail}; set OQS_INSTALL_PATH to a liboqs install to enable it"
     )
+
+
+def import_oqs() -> object:
+    """``import oqs`` without letting it write to stdout: liboqs-python prints a line and
+    attaches a stdout log handler at import, which would corrupt ``--json`` output. Only
+    called once probe() found the library (so the import cannot start a build)."""
+    import contextlib
+    import io
+    import logging
+    import sys
+
+    swallowed = io.StringIO()
+    with contextlib.redirect_stdout(swallowed):
+        import oqs
+    for name in ("oqs", "oqs.oqs", ""):
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if getattr(handler, "stream", None) in (swallowed, sys.stdout, sys.__stdout__):
+                logger.removeHandler(handler)
+    return oqs
 
 
 class _OqsDecapsulationKey:
@@ -72,10 +108,8 @@ class OqsKEM:
     backend = "liboqs"
 
     def __init__(self, spec: KEMSpec) -> None:
-        import oqs  # safe: register() only offers this class after probe() succeeded
-
         self.spec = spec
-        self._oqs = oqs
+        self._oqs = import_oqs()
 
     def generate(self, seed: bytes | None = None) -> tuple[DecapsulationKey, bytes]:
         kem = self._oqs.KeyEncapsulation(self.spec.name)

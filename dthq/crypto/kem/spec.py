@@ -25,8 +25,17 @@ class KEMSpec:
 ML_KEM_512 = KEMSpec("ML-KEM-512", 0x0200, 800, 768)
 ML_KEM_768 = KEMSpec("ML-KEM-768", 0x0201, 1184, 1088)
 ML_KEM_1024 = KEMSpec("ML-KEM-1024", 0x0202, 1568, 1568)
+# HQC (NIST's 2025 code-based KEM, PQClean's round-4 sizes) has no TLS code point yet:
+# these ids are from TLS's private-use range (0xFE00-0xFEFF). No seeded key generation.
+HQC_128 = KEMSpec("HQC-128", 0xFE10, 2241, 4433, seed_size=0)
+HQC_192 = KEMSpec("HQC-192", 0xFE11, 4514, 8978, seed_size=0)
+HQC_256 = KEMSpec("HQC-256", 0xFE12, 7237, 14421, seed_size=0)
 
-SPECS: dict[str, KEMSpec] = {s.name: s for s in (ML_KEM_512, ML_KEM_768, ML_KEM_1024)}
+SPECS: dict[str, KEMSpec] = {
+    s.name: s for s in (ML_KEM_512, ML_KEM_768, ML_KEM_1024, HQC_128, HQC_192, HQC_256)
+}
+MAX_EK_SIZE = max(s.ek_size for s in SPECS.values())  # the wire format's bounds
+MAX_CT_SIZE = max(s.ct_size for s in SPECS.values())
 BY_WIRE_ID: dict[int, KEMSpec] = {s.wire_id: s for s in SPECS.values()}
 
 
