@@ -13,7 +13,7 @@ from tabulate import tabulate
 from dthq.harness import scenarios
 from dthq.harness.results import Results
 from dthq.harness.results_json import dump, to_dict
-from reports import figures, paper, pipeline, tables, targets
+from reports import figures, paper, pipeline, tables, targets, wire
 
 FILES = (
     "results.json",
@@ -24,6 +24,7 @@ FILES = (
     "forged-hello.md",
     "qkd.md",
     "pipeline.md",
+    "wire.md",
     "paper-comparison.md",
     "targets.md",
     "figure-table4.png",
@@ -31,6 +32,7 @@ FILES = (
     "figure-qkd-rate.png",
     "figure-cascade.png",
     "figure-pipeline.png",
+    "figure-wire.png",
     "report.html",
 )
 
@@ -85,6 +87,11 @@ def write_report(results: Results, out: Path) -> list[Path]:
     put("qkd.md", f"# QKD, SIMULATED link\n\nMachine: {machine}\n\n" + "\n\n".join(
         f"## {title}\n\n{tables.markdown(headers, rows)}" for title, headers, rows in qkd
     ) + f"\n\n{tables.QKD_NOTE}\n")  # fmt: skip
+    put(
+        "wire.md",
+        f"# What goes on the wire\n\nMachine: {machine}\n\n"
+        f"{tables.markdown(wire.WIRE_HEADERS, wire.wire_rows(results))}\n\n{wire.WIRE_NOTE}\n",
+    )
     if results.pipeline:
         put(
             "pipeline.md",
@@ -105,6 +112,7 @@ def write_report(results: Results, out: Path) -> list[Path]:
         ("figure-qkd-rate.png", figures.qkd_rate_figure),
         ("figure-cascade.png", figures.cascade_figure),
         ("figure-pipeline.png", figures.pipeline_figure),
+        ("figure-wire.png", figures.wire_figure),
     ):
         if draw(results, out / name):
             written.append(out / name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -200,6 +201,15 @@ def cascade_figure(results: Results, path: Path) -> Path | None:
     return path
 
 
+def _log_log(ax: Any, xlabel: str, ylabel: str, legend_size: int = 8) -> None:
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=legend_size)
+    ax.grid(alpha=0.3)
+
+
 def pipeline_figure(results: Results, path: Path) -> Path | None:
     """Left: each stage's p50 for the load points (one bar group per broker at the
     heaviest load it held, or its lightest). Right: end to end p50/p99 against load."""
@@ -241,15 +251,36 @@ def pipeline_figure(results: Results, path: Path) -> Path | None:
     left.legend(fontsize=8)
     left.grid(axis="x", alpha=0.3)
     right.axhline(100, color="#999", lw=0.8, ls=":")
-    right.set_xscale("log")
-    right.set_yscale("log")
-    right.set_xlabel("offered readings per second (log)")
-    right.set_ylabel("end to end ms, device -> twin (log)")
-    right.legend(fontsize=8)
-    right.grid(alpha=0.3)
+    _log_log(right, "offered readings per second (log)", "end to end ms, device -> twin (log)")
     fig.suptitle(
         "The twin pipeline over MQTT on loopback: stages and latency under load (measured)"
     )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def wire_figure(results: Results, path: Path) -> Path | None:
+    """Left: bytes on the wire per reading against readings per session (measured bytes).
+    Right: frames each handshake needs at 127 B (MODELLED framing)."""
+    from reports.wire import frames
+
+    rows = results.table3
+    if not rows:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 4.8))
+    m = np.unique(np.logspace(0, 3, 40).astype(int))
+    for r in rows:
+        left.plot(m, (r.handshake_bytes + m * r.record_bytes) / m, label=r.scheme)
+    _log_log(left, "readings per session", "bytes on the wire per reading (measured bytes)", 7)
+    names = [r.scheme for r in rows]
+    counts = [sum(frames(f.size, "127 B") for f in r.flights) for r in rows]
+    right.barh(names, counts, color="#1f78b4")
+    right.invert_yaxis()
+    right.set_xlabel("IEEE 802.15.4 frames per handshake (127 B, MODELLED framing)")
+    right.grid(axis="x", alpha=0.3)
+    fig.suptitle("What goes on the wire: bytes per reading, and handshake frames at 127 B")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -334,6 +334,9 @@ def test_report_files(tmp_path: Path) -> None:
     assert "+25.0%" in lines["15 % efficiency gain with the digital twin"]
     assert "holds here" in lines["15 % efficiency gain with the digital twin"]
     assert "latency_mqtt" not in table3 and "Latency ms (over MQTT)" in table3
+    wire_md = (tmp_path / "wire.md").read_text()
+    assert "Frames @127" in wire_md and "MODELLED" in wire_md
+    assert (tmp_path / "figure-wire.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.parametrize(
