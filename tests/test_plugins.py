@@ -1,6 +1,6 @@
-"""A third-party scheme installed from a temporary directory (a module and its
-``*.dist-info`` with a ``dthq.schemes`` entry point, as pip would leave them) appears in
-``dthq schemes`` and is measured by ``dthq bench`` as a Table 3 row."""
+"""The documented plug-in example (examples/plugin-scheme), installed with pip into a
+temporary directory, appears in ``dthq schemes`` and is measured by ``dthq bench`` as a
+Table 3 row of the report."""
 
 from __future__ import annotations
 
@@ -12,33 +12,23 @@ from pathlib import Path
 
 import pytest
 
-TINY_SCHEME = '''
-import dthq
-
-
-class TinyScheme:
-    """DTHQ with ML-KEM-1024 under another name: a scheme from outside this project."""
-
-    name = "tiny"
-    quantum_safe = "yes"
-
-    def __init__(self) -> None:
-        self._inner = dthq.DTHQScheme(kem="ML-KEM-1024")
-
-    def establish(self, now_ms: int = 0) -> dthq.Session:
-        s = self._inner.establish(now_ms)
-        return dthq.Session(self.name, s.initiator, s.responder, s.flights, {"kem": "ML-KEM-1024"})
-'''
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "plugin-scheme"
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """examples/plugin-scheme installed by pip into a directory of its own (no network:
+    no build isolation, no dependencies; setuptools comes with the test extra)."""
     root = tmp_path_factory.mktemp("site")
-    (root / "tiny_scheme.py").write_text(TINY_SCHEME)
-    info = root / "tiny_scheme-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tiny-scheme\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[dthq.schemes]\ntiny = tiny_scheme:TinyScheme\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+         "--no-build-isolation", "--no-index", "--target", str(root), str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert any(root.glob("tiny_scheme-0.1.dist-info"))
     return root
 
 
