@@ -288,8 +288,30 @@ def report(results_file: Path, out: Path) -> None:
     show_default=True,
     help="Print only figures that moved, or every figure.",
 )
+@click.option(
+    "--baseline-rerun",
+    "baseline_reruns",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Another run of the baseline's code, pooled with it (repeatable).",
+)
+@click.option(
+    "--current-rerun",
+    "current_reruns",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Another run of the current code, pooled with it (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the gate's decision as JSON.")
-def compare(baseline: Path, current: Path, threshold: str, show: str, as_json: bool) -> None:
+def compare(
+    baseline: Path,
+    current: Path,
+    threshold: str,
+    show: str,
+    baseline_reruns: tuple[Path, ...],
+    current_reruns: tuple[Path, ...],
+    as_json: bool,
+) -> None:
     """Regression gate: exit 1 if CURRENT is slower than BASELINE beyond the threshold.
 
     Each figure's fastest round is compared as a ratio to its run's primitive
@@ -297,6 +319,11 @@ def compare(baseline: Path, current: Path, threshold: str, show: str, as_json: b
     slower or busier machine does not fail the gate while a regression in our
     code does. Primitives are reported but never fail the gate. Differing library,
     Python or OpenSSL versions between the two runs are printed as warnings.
+
+    On a shared machine, run each side more than once, interleaved (baseline,
+    current, baseline, current), and pass the extra runs with --baseline-rerun and
+    --current-rerun: each figure is then the fastest round over a side's runs, so
+    contention that hit one run does not decide the verdict.
     """
     from dthq.harness.results_json import load
     from reports.gate import Verdict, parse_threshold, run_gate
@@ -305,7 +332,11 @@ def compare(baseline: Path, current: Path, threshold: str, show: str, as_json: b
         limit = parse_threshold(threshold)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--threshold") from None
-    gate = run_gate(load(baseline), load(current), limit)
+    gate = run_gate(
+        [load(baseline), *map(load, baseline_reruns)],
+        [load(current), *map(load, current_reruns)],
+        limit,
+    )
     if as_json:
         click.echo(
             json.dumps(

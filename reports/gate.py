@@ -12,11 +12,16 @@ costs (the reports show medians). `dthq bench` also pins itself to one CPU, so a
 run does not hop between cores of different load. A change inside the threshold,
 or inside the runs' own IQR noise, is "not significant" (reported apart from
 faster/slower, as pyperf does).
+
+Either side may be several runs of the same code, taken interleaved (base, head,
+base, head): each figure is then the fastest round over all of that side's runs, so
+a burst of contention that hit one run does not decide the verdict.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -24,6 +29,7 @@ from dthq.errors import DTHQError
 from dthq.harness.results import Distribution, Metric, Results
 
 Figure = tuple[float, float]  # (fastest round, relative noise: IQR / median)
+Runs = Results | Sequence[Results]  # one run, or repeated runs of the same code
 GATED_TABLE3 = (Metric.HANDSHAKE, Metric.LATENCY, Metric.MESSAGE, Metric.COMP_OVERHEAD)
 GATED_TABLE4 = (Metric.AL, Metric.CC)
 
@@ -56,11 +62,47 @@ def figures(results: Results) -> dict[str, Figure]:
     return out
 
 
+def _runs(side: Runs) -> tuple[Results, ...]:
+    runs = (side,) if isinstance(side, Results) else tuple(side)
+    if not runs:
+        raise GateError("a side of the comparison has no results")
+    return runs
+
+
 def floor(results: Results, names: set[str]) -> float:
     fastest = [p.time_us.fastest for p in results.primitives if p.name in names]
     if not fastest:
         raise GateError("no primitive is shared by both runs: nothing to normalise by")
     return math.exp(sum(math.log(m) for m in fastest) / len(fastest))
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """One figure over a side's runs: the fastest raw round, the lowest floor-normalised
+    value (each run divided by its own floor, so runs at different machine speeds pool
+    fairly), and the runs' mean relative noise."""
+
+    fastest: float
+    normalised: float
+    noise: float
+
+
+def pooled(side: Runs, primitives: set[str]) -> dict[str, Pooled]:
+    runs = _runs(side)
+    per_run = [(figures(r), floor(r, primitives)) for r in runs]
+    names = set.intersection(*(set(f) for f, _ in per_run))
+    return {
+        name: Pooled(
+            min(f[name][0] for f, _ in per_run),
+            min(f[name][0] / fl for f, fl in per_run),
+            sum(f[name][1] for f, _ in per_run) / len(per_run),
+        )
+        for name in names
+    }
+
+
+def _primitive_names(side: Runs) -> set[str]:
+    return set.intersection(*({p.name for p in r.primitives} for r in _runs(side)))
 
 
 @dataclass(frozen=True)
@@ -79,16 +121,15 @@ class Change:
         return not self.figure.startswith("primitive ")
 
 
-def compare(baseline: Results, current: Results, threshold: float) -> list[Change]:
-    shared_primitives = {p.name for p in baseline.primitives} & {p.name for p in current.primitives}
-    base_floor = floor(baseline, shared_primitives)
-    cur_floor = floor(current, shared_primitives)
-    base, cur = figures(baseline), figures(current)
+def compare(baseline: Runs, current: Runs, threshold: float) -> list[Change]:
+    shared_primitives = _primitive_names(baseline) & _primitive_names(current)
+    base, cur = pooled(baseline, shared_primitives), pooled(current, shared_primitives)
     changes = []
     for name in sorted(base.keys() & cur.keys()):
-        (bm, bn), (cm, cn) = base[name], cur[name]
-        ratio = (cm / cur_floor) / (bm / base_floor)
-        noise = (bn + cn) / 2
+        b, c = base[name], cur[name]
+        bm, cm = b.fastest, c.fastest
+        ratio = c.normalised / b.normalised
+        noise = (b.noise + c.noise) / 2
         moved = abs(ratio - 1)
         if moved <= threshold or moved <= noise:
             verdict = Verdict.NOT_SIGNIFICANT
@@ -127,10 +168,11 @@ class GateReport:
         )
 
 
-def environment_differences(baseline: Results, current: Results) -> list[str]:
+def environment_differences(baseline: Runs, current: Runs) -> list[str]:
     """Library, Python and OpenSSL versions that differ between two runs: a moved figure
-    may be the library's doing, not ours."""
-    b, c = baseline.metadata, current.metadata
+    may be the library's doing, not ours. Repeated runs of one side are compared by their
+    first run's metadata."""
+    b, c = _runs(baseline)[0].metadata, _runs(current)[0].metadata
     pairs = {
         f"library {name}": (b.libraries.get(name), c.libraries.get(name))
         for name in sorted(set(b.libraries) | set(c.libraries))
@@ -148,7 +190,7 @@ def environment_differences(baseline: Results, current: Results) -> list[str]:
     ]
 
 
-def run_gate(baseline: Results, current: Results, threshold: float) -> GateReport:
+def run_gate(baseline: Runs, current: Runs, threshold: float) -> GateReport:
     return GateReport(
         compare(baseline, current, threshold),
         threshold,

@@ -18,7 +18,7 @@ from dthq.harness.results import Metric, Results
 from dthq.harness.results_json import SCHEMA_VERSION, ResultsError, dump, from_dict, load, to_dict
 from dthq.harness.scenarios import PROFILES, TABLE3, TABLE4
 from reports.build import FILES, write_report
-from reports.gate import Verdict, compare, parse_threshold, run_gate
+from reports.gate import GateError, Verdict, compare, parse_threshold, run_gate
 
 V1_FILE = Path(__file__).parent / "data" / "results-v1.json"  # written by the version-1 code
 
@@ -400,6 +400,31 @@ def test_gate_fails_a_slower_dthq() -> None:
 def test_gate_reports_improvements_apart() -> None:
     changes = compare(results(dthq_slowdown=1.5), results(), threshold=0.10)
     assert {c.verdict for c in changes} == {Verdict.FASTER, Verdict.NOT_SIGNIFICANT}
+
+
+def test_gate_pools_reruns_by_their_fastest_round(tmp_path: Path) -> None:
+    # One current run hit by contention on DTHQ's figures only, one clean rerun: pooled,
+    # the clean run's fastest rounds decide; alone, the contended run fails the gate.
+    contended, clean = results(dthq_slowdown=1.8), results(scale=1.3)
+    assert any(c.verdict is Verdict.SLOWER for c in compare(results(), contended, 0.1))
+    pooled = compare([results(), results(scale=1.1)], [contended, clean], 0.1)
+    assert {c.verdict for c in pooled} == {Verdict.NOT_SIGNIFICANT}
+    # A regression present in every rerun still fails.
+    slow = [results(dthq_slowdown=1.8), results(dthq_slowdown=1.8, scale=1.2)]
+    assert any(c.verdict is Verdict.SLOWER for c in compare(results(), slow, 0.1))
+    paths = {}
+    for name, r in (("base", results()), ("contended", contended), ("clean", clean)):
+        paths[name] = tmp_path / f"{name}.json"
+        dump(r, paths[name])
+    alone = CliRunner().invoke(main, ["compare", str(paths["base"]), str(paths["contended"])])
+    assert alone.exit_code == 1, alone.output
+    base, contended_path, clean_path = (str(paths[n]) for n in ("base", "contended", "clean"))
+    both = CliRunner().invoke(
+        main, ["compare", base, contended_path, "--current-rerun", clean_path]
+    )
+    assert both.exit_code == 0, both.output
+    with pytest.raises(GateError, match="no results"):
+        compare([], results(), 0.1)
 
 
 def test_compare_cli_exit_codes(tmp_path: Path) -> None:
