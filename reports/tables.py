@@ -291,7 +291,10 @@ TABLE3_NOTE = (
     "~100 B reading (near edge: Brotli; sent raw when that does not shrink it). Amortised: "
     "handshake/M + one message, derived from two measured medians. Throughput: seal + open "
     "per second on one core. Comp. overhead: the latency loop with compression off. "
-    "RSA-2048 is not forward-secret. Paper values are the paper's Table 3 (i7-9700K, "
+    "RSA-2048 is not forward-secret. EDHOC + OSCORE (RFC 9528 static DH on P-256, RFC 8613 "
+    "with AES-CCM-16-64-128 and an 8-byte tag) is not quantum-safe; post-quantum EDHOC is "
+    "still in drafts (draft-spm-lake-pqsuites, draft-pocero-authkem-edhoc); its records are "
+    "whole CoAP messages. Paper values are the paper's Table 3 (i7-9700K, "
     "Windows, Python 3.10) and are not comparable in absolute terms; compare the orderings."
 )
 TABLE4_NOTE = (

@@ -79,6 +79,14 @@ TABLE3: tuple[Table3Scenario, ...] = (
         {"kem": "ML-KEM-768", "auth": "psk"},
         paper="Proposed DTHQ",
     ),
+    # The IETF's constrained-device stack: its suite fixes AES-CCM-16-64-128, no compression.
+    Table3Scenario(
+        "edhoc-oscore",
+        "EDHOC + OSCORE (P-256 static DH)",
+        "edhoc-oscore",
+        {},
+        takes=frozenset(),
+    ),
     Table3Scenario(
         "dthq-qkd-psk",
         "DTHQ QKD psk (simulated)",
