@@ -86,7 +86,9 @@ def main() -> None:
     type=click.Choice(list(AUTH_CHOICES)),
     default="psk",
     show_default=True,
-    help="Peer authentication: device PSK, or ML-DSA signatures (mldsa = ML-DSA-65).",
+    help="Peer authentication: device PSK, ML-DSA signatures (mldsa = ML-DSA-65), or "
+    "static KEM keys (kem: both sides; kem-psk: the service by its KEM key, the device by "
+    "the PSK).",
 )
 @click.option(
     "--key-length",

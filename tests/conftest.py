@@ -61,8 +61,8 @@ def assert_no_keys(*parties: Initiator | Responder) -> None:
             party.session_keys()
 
 
-# The attack sets run over these: both auth modes, every key length, both pyca KEMs,
-# both ML-DSA levels.
+# The attack sets run over these: every auth mode, every key length, both pyca KEMs,
+# both ML-DSA levels, KEM authentication of B alone and of both.
 ATTACKED = [
     pytest.param(("psk", 256, "ML-KEM-768"), id="psk"),
     pytest.param(("mldsa", 256, "ML-KEM-768"), id="mldsa"),
@@ -73,6 +73,10 @@ ATTACKED = [
     pytest.param(("psk", 256, "ML-KEM-768", "qkd"), id="qkd-psk"),
     pytest.param(("mldsa", 256, "ML-KEM-768", "qkd"), id="qkd-mldsa"),
     pytest.param(("psk", 256, "ML-KEM-768", "qkd+mlkem"), id="qkd+mlkem-psk"),
+    pytest.param(("kem", 256, "ML-KEM-768"), id="kem"),
+    pytest.param(("kem-psk", 256, "ML-KEM-768"), id="kem-psk"),
+    pytest.param(("kem", 128, "ML-KEM-1024"), id="kem-128-mlkem1024"),
+    pytest.param(("kem", 256, "ML-KEM-768", "qkd"), id="qkd-kem"),
 ]
 
 

@@ -37,15 +37,29 @@ def hello_spans(h: Hello) -> Spans:
     id_end = 8 + len(h.id_a)
     nonce_end = id_end + NONCE_SIZE
     share_end = nonce_end + 2 + len(h.key_share)
+    auth_ct: Spans = []
+    if h.auth_ciphertext:  # KEM authentication: A's ciphertext to B's static key
+        ct_end = share_end + 2 + len(h.auth_ciphertext)
+        auth_ct = [
+            (share_end, share_end + 2, DECODE),  # its length
+            # B decapsulates a wrong one to a pseudorandom secret: A's confirmation fails
+            (share_end + 2, ct_end, (DecodeError, AuthenticationError)),
+        ]
+        share_end = ct_end
     return [
         (0, 1, DECODE),  # type: unknown message type
-        (1, 7, UNSUP),  # version, mode, auth, KEM id, suite id: all unknown after 0xff
+        (1, 3, UNSUP),  # version, mode: unknown after 0xff
+        # auth: unknown after 0xff; leaving KEM authentication also drops a field the
+        # parser then finds as trailing bytes
+        (3, 4, (UnsupportedError, DecodeError) if h.auth_ciphertext else UNSUP),
+        (4, 7, UNSUP),  # KEM id, suite id
         (7, 8, DECODE),  # id length
         (8, id_end, AUTH),  # id: an unregistered device
         (id_end, nonce_end, AUTH),  # nonce: B answers, A's transcript disagrees
         (nonce_end, nonce_end + 2, DECODE),  # key share length
         # key share: B rejects a malformed ML-KEM key, or A's transcript disagrees
-        (nonce_end + 2, share_end, (DecodeError, AuthenticationError)),
+        (nonce_end + 2, nonce_end + 2 + len(h.key_share), (DecodeError, AuthenticationError)),
+        *auth_ct,
         (share_end, share_end + 1, DECODE),  # cookie length (the cookie is empty here)
     ]
 
@@ -268,6 +282,71 @@ def test_device_with_wrong_credentials_for_the_service(auth: str, wrong_peer, ma
     with pytest.raises(AuthenticationError, match=match):
         a.receive(reply)
     assert_no_keys(a, b)
+
+
+def test_device_holding_another_service_kem_key() -> None:
+    # A encapsulates to a key that is not B's: B decapsulates to a pseudorandom secret
+    # (implicit rejection) and A's check of REPLY's confirmation fails.
+    s = scheme("kem-psk")
+    _, stranger = get_kem("ML-KEM-768").generate()
+    peer = dataclasses.replace(s.initiator_config.peer, kem_key=stranger)
+    a = Initiator(dataclasses.replace(s.initiator_config, peer=peer))
+    b = Responder(s.responder_config)
+    reply = b.receive(a.start())
+    assert reply is not None
+    with pytest.raises(AuthenticationError, match="confirmation"):
+        a.receive(reply)
+    assert_no_keys(a, b)
+
+
+def test_impostor_device_without_the_static_kem_key() -> None:
+    # An impostor with A's id but another static key cannot decapsulate B's ciphertext to
+    # A's registered key: its secret differs, B's REPLY does not verify, no FINISH.
+    s = scheme("kem")
+    impostor_key, _ = get_kem("ML-KEM-768").generate()
+    a = Initiator(dataclasses.replace(s.initiator_config, static_kem_key=impostor_key))
+    b = Responder(s.responder_config)
+    reply = b.receive(a.start())
+    assert reply is not None
+    with pytest.raises(AuthenticationError, match="confirmation"):
+        a.receive(reply)
+    assert_no_keys(a, b)
+
+
+def test_kem_authentication_needs_its_keys() -> None:
+    s, kem_psk = scheme("kem"), scheme("kem-psk").initiator_config
+    with pytest.raises(UnsupportedError, match="service's static KEM key"):
+        dataclasses.replace(kem_psk, peer=dataclasses.replace(kem_psk.peer, kem_key=None))
+    with pytest.raises(UnsupportedError, match="device's static KEM key"):
+        dataclasses.replace(s.initiator_config, static_kem_key=None)
+    with pytest.raises(UnsupportedError, match="peer's static KEM key"):
+        PeerRecord(Auth.KEM)
+    with pytest.raises(UnsupportedError, match="KEM_PSK authentication needs a PSK"):
+        PeerRecord(Auth.KEM_PSK, kem_key=b"k")
+    b = Responder(dataclasses.replace(s.responder_config, static_kem_keys={}))
+    with pytest.raises(UnsupportedError, match="no static ML-KEM-768 key"):
+        b.receive(Initiator(s.initiator_config).start())
+    assert_no_keys(b)
+
+
+def test_kem_auth_reply_without_the_devices_ciphertext() -> None:
+    s = scheme("kem")
+    a, b = machines(s)
+    reply = Reply.from_bytes(b.receive(a.start()))  # type: ignore[arg-type]
+    with pytest.raises(DecodeError, match="no ciphertext"):
+        a.receive(dataclasses.replace(reply, signature=b"").to_bytes())
+    assert_no_keys(a)
+
+
+def test_kem_auth_downgrade_to_psk_is_rejected() -> None:
+    # The same device registered for kem-psk: a HELLO rewritten to plain psk (its
+    # ciphertext to B's static key dropped) is refused before B does any KEM work.
+    s = scheme("kem-psk")
+    a, b = machines(s)
+    hello = dataclasses.replace(Hello.from_bytes(a.start()), auth=Auth.PSK, auth_ciphertext=b"")
+    with pytest.raises(AuthenticationError, match="registered for KEM_PSK"):
+        b.receive(hello.to_bytes())
+    assert_no_keys(b)
 
 
 def test_wrong_device_mldsa_key() -> None:

@@ -105,6 +105,19 @@ TABLE3: tuple[Table3Scenario, ...] = (
         "dthq",
         {"kem": "ML-KEM-768", "auth": "mldsa"},
     ),
+    # KEM authentication (KEMTLS-like): B by its static ML-KEM key, A by its own or the PSK.
+    Table3Scenario(
+        "dthq-mlkem768-kem",
+        "DTHQ ML-KEM-768 kem",
+        "dthq",
+        {"kem": "ML-KEM-768", "auth": "kem"},
+    ),
+    Table3Scenario(
+        "dthq-mlkem768-kem-psk",
+        "DTHQ ML-KEM-768 kem-psk",
+        "dthq",
+        {"kem": "ML-KEM-768", "auth": "kem-psk"},
+    ),
     # The second post-quantum backend (PQClean via pqcrypto): the smaller ML-KEM, a
     # code-based KEM, and the same ML-KEM-768 through it (the KEM backend as an axis).
     Table3Scenario(

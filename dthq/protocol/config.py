@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from dthq.crypto.kem import SPECS as KEM_SPECS
+from dthq.crypto.kem import DecapsulationKey
 from dthq.crypto.signatures import SignatureSpec, SigningKey, spec_named
 from dthq.errors import UnsupportedError
 from dthq.protocol.cookie import CookieJar, RetryPolicy
 from dthq.protocol.suites import SUITES, Suite
-from dthq.protocol.wire import MAX_ID_SIZE
+from dthq.protocol.wire import AUTH_KEM, AUTH_KEM_PSK, MAX_ID_SIZE
 
 
 def check_id(value: bytes, what: str) -> None:
@@ -55,15 +56,30 @@ class Mode(enum.IntEnum):
 
 
 class Auth(enum.IntEnum):
+    """How each side proves who it is: a PSK, ML-DSA signatures, or (in the spirit of
+    KEMTLS and the EDHOC AuthKEM drafts) B's registered static KEM key, which only B
+    can decapsulate to, with A by PSK (KEM_PSK) or by its own static KEM key (KEM)."""
+
     PSK = 1
     MLDSA44 = 2
     MLDSA65 = 3
+    KEM_PSK = AUTH_KEM_PSK
+    KEM = AUTH_KEM
 
     @property
     def signature(self) -> SignatureSpec | None:
         return {Auth.MLDSA44: spec_named("ML-DSA-44"), Auth.MLDSA65: spec_named("ML-DSA-65")}.get(
             self
         )
+
+    @property
+    def uses_psk(self) -> bool:
+        return self in (Auth.PSK, Auth.KEM_PSK)
+
+    @property
+    def static_kem(self) -> bool:
+        """B proves itself by decapsulating HELLO's ciphertext to its static KEM key."""
+        return self in (Auth.KEM_PSK, Auth.KEM)
 
 
 def parse_auth(value: int) -> Auth:
@@ -89,18 +105,24 @@ class KeyProvider(Protocol):
 
 @dataclass(frozen=True)
 class PeerRecord:
-    """What provisioning registered about a peer: its PSK or its ML-DSA public key."""
+    """What provisioning registered about a peer: its PSK, its ML-DSA public key, or its
+    static KEM encapsulation key (B's at A; A's at B under KEM authentication of both)."""
 
     auth: Auth
     psk: bytes | None = field(default=None, repr=False)
     verify_key: bytes | None = None
     allow_short_psk: bool = False  # 16 bytes up to the suite's hash length; explicit only
+    kem_key: bytes | None = None
 
     def __post_init__(self) -> None:
-        if self.auth is Auth.PSK and (self.psk is None or len(self.psk) < 16):
-            raise UnsupportedError("psk authentication needs a PSK of at least 16 bytes")
-        if self.auth is not Auth.PSK and not self.verify_key:
+        if self.auth.uses_psk and (self.psk is None or len(self.psk) < 16):
+            raise UnsupportedError(
+                f"{self.auth.name} authentication needs a PSK of at least 16 bytes"
+            )
+        if self.auth.signature is not None and not self.verify_key:
             raise UnsupportedError(f"{self.auth.name} authentication needs the peer's public key")
+        if self.auth is Auth.KEM and not self.kem_key:
+            raise UnsupportedError("KEM authentication needs the peer's static KEM key")
 
 
 @dataclass(frozen=True)
@@ -116,8 +138,13 @@ class InitiatorConfig:
     signing_key: SigningKey | None = None
     mode: Mode = Mode.MLKEM
     key_provider: KeyProvider | None = None
+    static_kem_key: DecapsulationKey | None = field(default=None, repr=False)  # auth KEM
 
     def __post_init__(self) -> None:
+        if self.peer.auth.static_kem and not self.peer.kem_key:
+            raise UnsupportedError("KEM authentication needs the service's static KEM key")
+        if self.peer.auth is Auth.KEM and self.static_kem_key is None:
+            raise UnsupportedError("KEM authentication needs the device's static KEM key")
         check_id(self.id_a, "the device id")
         check_id(self.id_b, "the service id")
         check_psk(self.peer, self.suite)
@@ -130,6 +157,8 @@ class ResponderConfig:
     id_b: bytes
     devices: Mapping[bytes, PeerRecord]
     signing_keys: Mapping[Auth, SigningKey] = field(default_factory=dict)
+    # B's static KEM keys by KEM name, for KEM authentication.
+    static_kem_keys: Mapping[str, DecapsulationKey] = field(default_factory=dict, repr=False)
     suites: frozenset[int] = frozenset(SUITES)
     kems: frozenset[str] = frozenset(KEM_SPECS)
     kem_backend: str | None = None

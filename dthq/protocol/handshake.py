@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from dthq.crypto.kem import SPECS as KEM_SPECS
-from dthq.crypto.kem import spec_for_wire_id
+from dthq.crypto.kem import get_kem, spec_for_wire_id
 from dthq.crypto.signatures import verify
 from dthq.errors import AuthenticationError, DecodeError, StateError, UnsupportedError
 from dthq.protocol.config import (
@@ -161,7 +161,7 @@ def _check_signature(
     spec = auth.signature
     if spec is None:
         if signature:
-            raise DecodeError(f"{MESSAGE_NAMES[kind]} carries a signature in psk mode")
+            raise DecodeError(f"{MESSAGE_NAMES[kind]} carries a signature in {auth.name} mode")
         return
     assert peer.verify_key is not None  # PeerRecord guarantees it
     verify(spec, peer.verify_key, signature, message, SIG_CONTEXT[kind])
@@ -174,7 +174,7 @@ class Initiator(_Machine):
 
     def __init__(self, config: InitiatorConfig, *, random: Random = os.urandom) -> None:
         super().__init__(State.START, random)
-        if config.peer.auth is not Auth.PSK and config.signing_key is None:
+        if config.peer.auth.signature is not None and config.signing_key is None:
             raise UnsupportedError("ML-DSA authentication needs the device's signing key")
         if (
             config.peer.auth.signature
@@ -188,6 +188,11 @@ class Initiator(_Machine):
         self._reply = b""
         self._exchange: InitiatorExchange | None = None
         self._retried = False
+        self._static_secret = b""  # KEM authentication: what HELLO encapsulated to B
+
+    def _close(self) -> None:
+        self._static_secret = b""
+        super()._close()
 
     def start(self) -> bytes:
         if self.state is not State.START:
@@ -204,6 +209,11 @@ class Initiator(_Machine):
         if kem_id < 0:
             raise UnsupportedError(f"unknown KEM {c.kem!r}; choose {', '.join(KEM_SPECS)}")
         self._exchange = MODES[c.mode].initiator(c)
+        auth_ciphertext = b""
+        if c.peer.auth.static_kem:
+            assert c.peer.kem_key is not None  # InitiatorConfig guarantees it
+            kem = get_kem(c.kem, c.kem_backend)
+            auth_ciphertext, self._static_secret = kem.encapsulate(c.peer.kem_key)
         hello = Hello(
             VERSION,
             c.mode,
@@ -213,6 +223,7 @@ class Initiator(_Machine):
             c.id_a,
             self._random(NONCE_SIZE),
             self._exchange.share(),
+            auth_ciphertext=auth_ciphertext,
         )
         self._hello = hello.to_bytes()
         self.state = State.WAIT_REPLY
@@ -245,13 +256,24 @@ class Initiator(_Machine):
         if reply.id_b != c.id_b:
             raise AuthenticationError(f"REPLY comes from {reply.id_b!r}, expected {c.id_b!r}")
         assert self._exchange is not None
-        shared = self._exchange.finish(reply.kem_ciphertext)
-        schedule = KeySchedule(c.suite, c.peer.psk if c.peer.auth is Auth.PSK else None)
+        # Ephemeral secret, then (KEM authentication) the one only B could decapsulate,
+        # then the one only A can: B's ciphertext to A's static key, in REPLY's
+        # signature field. Each side's confirmation MAC depends on all of them.
+        shared = self._exchange.finish(reply.kem_ciphertext) + self._static_secret
+        self._static_secret = b""
+        reply_signature = reply.signature
+        if c.peer.auth is Auth.KEM:
+            assert c.static_kem_key is not None  # InitiatorConfig guarantees it
+            if not reply.signature:
+                raise DecodeError("REPLY carries no ciphertext to the device's static KEM key")
+            shared += c.static_kem_key.decapsulate(reply.signature)
+            reply_signature = b""  # consumed: it was a ciphertext, not a signature
+        schedule = KeySchedule(c.suite, c.peer.psk if c.peer.auth.uses_psk else None)
         self._schedule = schedule
         schedule.mix_shared_secret(shared)
         th = schedule.transcript_hash
         _check_signature(
-            c.peer.auth, c.peer, reply.signature, th(self._hello, reply.signed_part()), REPLY
+            c.peer.auth, c.peer, reply_signature, th(self._hello, reply.signed_part()), REPLY
         )
         _check_confirm(
             schedule, c.suite, b"b", reply.confirm, th(self._hello, reply.confirmed_part()), "REPLY"
@@ -345,13 +367,25 @@ class Responder(_Machine):
         if auth.signature is not None and signing_key is None:
             raise UnsupportedError(f"this service has no {auth.name} signing key")
         check_psk(peer, suite)  # the device's registered PSK against the suite it asks for
+        static_key = c.static_kem_keys.get(kem.name) if auth.static_kem else None
+        if auth.static_kem and static_key is None:
+            raise UnsupportedError(f"this service has no static {kem.name} key")
         exchange = MODES[mode].responder(c, hello.kem_id)
         ciphertext, shared = exchange.respond(hello.key_share)
-        schedule = KeySchedule(suite, peer.psk if auth is Auth.PSK else None)
+        to_device = b""
+        if static_key is not None:
+            # A wrong ciphertext decapsulates to a pseudorandom secret (implicit
+            # rejection): A's check of REPLY's confirmation then fails.
+            shared += static_key.decapsulate(hello.auth_ciphertext)
+        if auth is Auth.KEM:
+            assert peer.kem_key is not None  # PeerRecord guarantees it
+            to_device, secret = get_kem(kem.name, c.kem_backend).encapsulate(peer.kem_key)
+            shared += secret
+        schedule = KeySchedule(suite, peer.psk if auth.uses_psk else None)
         self._schedule = schedule
         schedule.mix_shared_secret(shared)
         th = schedule.transcript_hash
-        reply = Reply(VERSION, c.id_b, self._random(NONCE_SIZE), ciphertext, b"", b"")
+        reply = Reply(VERSION, c.id_b, self._random(NONCE_SIZE), ciphertext, to_device, b"")
         if signing_key is not None:
             message = th(flight, reply.signed_part())
             reply = replace(reply, signature=signing_key.sign(message, SIG_CONTEXT[REPLY]))

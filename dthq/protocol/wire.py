@@ -23,6 +23,11 @@ MAX_COOKIE_SIZE = 64
 HELLO, REPLY, FINISH, RETRY = 0x01, 0x02, 0x03, 0x04
 MESSAGE_NAMES = {HELLO: "HELLO", REPLY: "REPLY", FINISH: "FINISH", RETRY: "RETRY"}
 
+# KEM authentication's code points (config.Auth names them): with these, HELLO carries
+# A's encapsulation to B's static KEM key, so the parser must know them.
+AUTH_KEM_PSK, AUTH_KEM = 0x04, 0x05
+KEM_AUTHS = frozenset({AUTH_KEM_PSK, AUTH_KEM})
+
 
 class Reader:
     """A cursor over bytes whose every read is bounds-checked."""
@@ -108,9 +113,14 @@ class Hello:
     nonce_a: bytes
     key_share: bytes  # ML-KEM encapsulation key, or a QKD key id
     cookie: bytes = b""  # empty, or B's RETRY cookie echoed back
+    # KEM authentication only (and only then on the wire): A's encapsulation to B's
+    # registered static KEM key.
+    auth_ciphertext: bytes = b""
 
     def without_cookie(self) -> bytes:
         """What a cookie is bound to: every field but the cookie itself."""
+        if bool(self.auth_ciphertext) != (self.auth in KEM_AUTHS):
+            raise ValueError("auth_ciphertext goes with KEM authentication only")  # a bug
         return (
             struct.pack(
                 ">BBBBHB", HELLO, self.version, self.mode, self.auth, self.kem_id, self.suite_id
@@ -118,6 +128,7 @@ class Hello:
             + _vec8(self.id_a)
             + self.nonce_a
             + _vec16(self.key_share)
+            + (_vec16(self.auth_ciphertext) if self.auth in KEM_AUTHS else b"")
         )
 
     def to_bytes(self) -> bytes:
@@ -126,15 +137,21 @@ class Hello:
     @classmethod
     def from_bytes(cls, data: bytes) -> Hello:
         r = _start(data, HELLO)
+        version, mode, auth = r.u8("version"), r.u8("mode"), r.u8("auth")
         hello = cls(
-            version=r.u8("version"),
-            mode=r.u8("mode"),
-            auth=r.u8("auth"),
+            version=version,
+            mode=mode,
+            auth=auth,
             kem_id=r.u16("kem_id"),
             suite_id=r.u8("suite_id"),
             id_a=r.vec8("id_a", min_size=1, max_size=MAX_ID_SIZE),
             nonce_a=r.fixed(NONCE_SIZE, "nonce_a"),
             key_share=r.vec16("key_share", min_size=1, max_size=MAX_EK_SIZE),
+            auth_ciphertext=(
+                r.vec16("auth_ciphertext", min_size=1, max_size=MAX_CT_SIZE)
+                if auth in KEM_AUTHS
+                else b""
+            ),
             cookie=r.vec8("cookie", max_size=MAX_COOKIE_SIZE),
         )
         r.end()
@@ -143,7 +160,9 @@ class Hello:
 
 @dataclass(frozen=True)
 class Reply:
-    """Flight 2, B -> A. ``signature`` is empty in psk mode; ``confirm`` is B's key confirmation."""
+    """Flight 2, B -> A. ``signature`` is B's ML-DSA signature, empty in psk modes, and in
+    KEM authentication of both sides B's encapsulation to A's static KEM key; ``confirm``
+    is B's key confirmation."""
 
     version: int
     id_b: bytes

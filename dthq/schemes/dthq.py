@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from dthq.crypto.kem import get_kem
 from dthq.crypto.signatures import SigningKey
 from dthq.errors import UnsupportedError
 from dthq.protocol.compression import Codec, edge_profile, make_codec
@@ -28,7 +29,10 @@ AUTH_CHOICES = {
     "mldsa": Auth.MLDSA65,
     "mldsa44": Auth.MLDSA44,
     "mldsa65": Auth.MLDSA65,
+    "kem": Auth.KEM,  # both sides by static KEM keys
+    "kem-psk": Auth.KEM_PSK,  # B by its static KEM key, A by the PSK
 }
+AUTH_LABELS = {Auth.PSK: "psk", Auth.KEM: "kem", Auth.KEM_PSK: "kem-psk"}
 DEVICE_ID = b"device-A"
 SERVICE_ID = b"service-B"
 
@@ -77,18 +81,30 @@ class DTHQScheme:
             )
         a_keys, b_keys = key_providers or (None, None)
         # Provisioning (Algorithm 1's registration): happens once, outside the handshake.
-        if self.auth is Auth.PSK:
-            psk = os.urandom(self.suite.hash_len)
-            self._device_key = None
-            self._service_key = None
-            as_seen_by_b = as_seen_by_a = PeerRecord(Auth.PSK, psk=psk)
-        else:
-            signature = self.auth.signature
-            assert signature is not None
-            self._device_key = SigningKey.generate(signature.name)
-            self._service_key = SigningKey.generate(signature.name)
-            as_seen_by_b = PeerRecord(self.auth, verify_key=self._device_key.public_bytes)
-            as_seen_by_a = PeerRecord(self.auth, verify_key=self._service_key.public_bytes)
+        psk = os.urandom(self.suite.hash_len) if self.auth.uses_psk else None
+        self._device_key = self._service_key = None
+        device_static = service_static = None
+        device_kem_key = service_kem_key = None
+        if self.auth.signature is not None:
+            self._device_key = SigningKey.generate(self.auth.signature.name)
+            self._service_key = SigningKey.generate(self.auth.signature.name)
+        if self.auth.static_kem:
+            static_kem = get_kem(kem, kem_backend)
+            service_static, service_kem_key = static_kem.generate()
+            if self.auth is Auth.KEM:
+                device_static, device_kem_key = static_kem.generate()
+        as_seen_by_b = PeerRecord(
+            self.auth,
+            psk=psk,
+            verify_key=self._device_key.public_bytes if self._device_key else None,
+            kem_key=device_kem_key,
+        )
+        as_seen_by_a = PeerRecord(
+            self.auth,
+            psk=psk,
+            verify_key=self._service_key.public_bytes if self._service_key else None,
+            kem_key=service_kem_key,
+        )
         self.initiator_config = InitiatorConfig(
             DEVICE_ID,
             SERVICE_ID,
@@ -99,6 +115,7 @@ class DTHQScheme:
             signing_key=self._device_key,
             mode=self.mode,
             key_provider=a_keys,
+            static_kem_key=device_static,
         )
         try:
             policy = RetryPolicy(retry)
@@ -109,6 +126,7 @@ class DTHQScheme:
             SERVICE_ID,
             {DEVICE_ID: as_seen_by_b},
             signing_keys={self.auth: self._service_key} if self._service_key else {},
+            static_kem_keys={kem: service_static} if service_static else {},
             kem_backend=kem_backend,
             retry=policy,
             cookies=None if policy is RetryPolicy.NEVER else CookieJar(0),
@@ -119,7 +137,7 @@ class DTHQScheme:
     def params(self) -> dict[str, Any]:
         return {
             "kem": self.kem,
-            "auth": "psk" if self.auth is Auth.PSK else self.auth.signature.name,  # type: ignore[union-attr]
+            "auth": AUTH_LABELS.get(self.auth) or self.auth.signature.name,  # type: ignore[union-attr]
             "key_length": self.suite.key_length,
             "aead": self.suite.aead_name,
             "hash": self.suite.hash_name,
