@@ -144,3 +144,46 @@ def test_ecdh_p256(benchmark: Any) -> None:
         return ec.generate_private_key(ec.SECP256R1()).exchange(ec.ECDH(), peer)
 
     run(benchmark, "kex/ECDH-P256/keygen+exchange", keygen_exchange)
+
+
+def _pairing() -> Callable[[], Any] | None:
+    """One BLS12-381 pairing through arkworks (py-arkworks-bls12381), when installed."""
+    try:
+        from py_arkworks_bls12381 import GT, G1Point, G2Point, Scalar
+    except ImportError:
+        return None
+    p, q = G1Point() * Scalar(0x5EED), G2Point() * Scalar(0xFACE)
+    return lambda: GT.pairing(p, q)
+
+
+def _table5_terms() -> dict[str, Callable[[], Any] | None]:
+    """The paper's Table 5 cost terms, each as one call (reports/table5.py names them)."""
+    import hashlib
+    import hmac
+
+    from Crypto.PublicKey import ECC
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    own, peer = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    p, q = ECC.generate(curve="P-256").pointQ, ECC.generate(curve="P-256").pointQ
+    message, key = os.urandom(64), os.urandom(32)
+    aead, nonce, reading = AESGCM(os.urandom(32)), os.urandom(12), PAYLOADS["small"]
+    sealed = aead.encrypt(nonce, reading, None)
+    return {
+        # T_M, T_ECM, T_ECC, T_sm: a variable-base P-256 multiplication (OpenSSL's ECDH)
+        "ec/P-256/scalar-mult": lambda: own.exchange(ec.ECDH(), peer.public_key()),
+        "ec/P-256/point-add": lambda: p + q,  # T_ECA (pycryptodome; OpenSSL exposes none)
+        "hash/SHA-256/64B": lambda: hashlib.sha256(message).digest(),  # T_H
+        "mac/HMAC-SHA256/64B": lambda: hmac.digest(key, message, "sha256"),  # T_HMac
+        "aead/AES-256-GCM/encrypt/small": lambda: aead.encrypt(nonce, reading, None),  # T_E
+        "aead/AES-256-GCM/decrypt/small": lambda: aead.decrypt(nonce, sealed, None),  # T_D
+        "pairing/BLS12-381": _pairing(),  # T_B
+    }
+
+
+@pytest.mark.parametrize("term", list(_table5_terms()))
+def test_table5_term(benchmark: Any, term: str) -> None:
+    fn = _table5_terms()[term]
+    if fn is None:
+        pytest.skip("py-arkworks-bls12381 is not installed: Table 5's pairing term T_B is absent")
+    run(benchmark, term, fn)

@@ -13,7 +13,7 @@ from tabulate import tabulate
 from dthq.harness import scenarios
 from dthq.harness.results import Results
 from dthq.harness.results_json import dump, to_dict
-from reports import figures, paper, pipeline, tables, targets, wire
+from reports import device, figures, paper, pipeline, table5, tables, targets, wire
 
 FILES = (
     "results.json",
@@ -25,6 +25,8 @@ FILES = (
     "qkd.md",
     "pipeline.md",
     "wire.md",
+    "device.md",
+    "table5.md",
     "paper-comparison.md",
     "targets.md",
     "figure-table4.png",
@@ -92,6 +94,29 @@ def write_report(results: Results, out: Path) -> list[Path]:
         f"# What goes on the wire\n\nMachine: {machine}\n\n"
         f"{tables.markdown(wire.WIRE_HEADERS, wire.wire_rows(results))}\n\n{wire.WIRE_NOTE}\n",
     )
+    sections = [
+        ("What goes on the wire", wire.WIRE_HEADERS, wire.wire_rows(results), [wire.WIRE_NOTE]),
+        (
+            "What a device pays (Cortex-M4, MODELLED)",
+            device.DEVICE_HEADERS,
+            device.device_rows(results),
+            [device.DEVICE_NOTE],
+        ),
+        (
+            "The paper's Table 5, recomputed",
+            table5.TABLE5_HEADERS,
+            table5.table5_rows(results),
+            [table5.TABLE5_NOTE, *table5.verdicts(results)],
+        ),
+    ]
+    for name, (title, headers, rows, notes) in zip(
+        ("device.md", "table5.md"), sections[1:], strict=True
+    ):
+        notes_md = "\n\n".join(f"- {n}" if i else n for i, n in enumerate(notes))
+        put(
+            name,
+            f"# {title}\n\nMachine: {machine}\n\n{tables.markdown(headers, rows)}\n\n{notes_md}\n",
+        )
     if results.pipeline:
         put(
             "pipeline.md",
@@ -117,7 +142,10 @@ def write_report(results: Results, out: Path) -> list[Path]:
         if draw(results, out / name):
             written.append(out / name)
             images.append(out / name)
-    put("report.html", _html(results, machine, t3, t4, fh, qkd, (ch, cr), (th, tr), images))
+    put(
+        "report.html",
+        _html(results, machine, t3, t4, fh, qkd, (ch, cr), (th, tr), images, sections),
+    )
     return written
 
 
@@ -192,7 +220,13 @@ def _html(
     comparison: tuple[list[str], list[list[str]]],
     target_table: tuple[list[str], list[list[str]]],
     images: list[Path],
+    sections: list[tuple[str, list[str], list[list[Any]], list[str]]],
 ) -> str:
+    extra = "".join(
+        f"<h2>{html.escape(title)}</h2>{_table_html(headers, rows)}"
+        + "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)
+        for title, headers, rows, notes in sections
+    )
     pictures = "".join(
         f'<figure><img alt="{html.escape(p.stem)}" src="data:image/png;base64,'
         f'{base64.b64encode(p.read_bytes()).decode()}"></figure>'
@@ -222,6 +256,7 @@ pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.8em; }}
 <h2>QKD (SIMULATED link)</h2>
 {"".join(f"<h3>{html.escape(t)}</h3>{_table_html(h, r)}" for t, h, r in qkd)}
 <p class="note">{html.escape(tables.QKD_NOTE)}</p>
+{extra}
 <h2>Figures</h2>{pictures}
 <h2>The paper's claims on this machine</h2>{_table_html(*comparison)}
 <h2>Performance targets</h2>{_table_html(*target_table)}

@@ -501,3 +501,33 @@ def test_compare_json(tmp_path: Path) -> None:
     assert data["failed"] is True
     slow = [c for c in data["changes"] if c["verdict"] == "slower"]
     assert slow and all(c["gated"] for c in slow)
+
+
+def test_device_model_arithmetic_and_coverage() -> None:
+    from reports import device
+
+    assert device.device_cycles("dthq-mlkem768-psk") == 763_979 + 862_176
+    assert device.device_cycles("edhoc-oscore") == 327_000 + 3 * 906_000
+    assert device.device_cycles("dthq-mlkem768-kem") == 763_979 + 2 * 862_176 + 923_856
+    assert device.device_cycles("rsa-2048") is None  # no published Cortex-M4 figure
+    keys = {row.key for row in TABLE3}
+    assert set(device.DEVICE_WORK) <= keys
+    assert all(op in device.OPS for work in device.DEVICE_WORK.values() for op in work)
+    rows = {r[0]: r for r in device.device_rows(results())}
+    psk = next(r.label for r in TABLE3 if r.key == "dthq-mlkem768-psk")
+    assert rows[psk][4] == f"{(763_979 + 862_176) / 64e6 * 1e3:.1f}"
+    assert "MODELLED" in device.DEVICE_NOTE and "6841a6bc" in device.DEVICE_NOTE
+
+
+def test_table5_equations_and_verdicts() -> None:
+    from reports import table5
+
+    times = {"TM": 0.1, "TH": 0.001, "TB": 2.0, "TECC": 0.1, "TE": 0.002, "TD": 0.003}
+    assert table5.evaluate({"TM": 9, "TH": 13, "TB": 1}, times) == pytest.approx(2.913)
+    assert table5.evaluate({"TECA": 1}, times) is None
+    # The fake run has none of the Table 5 terms: each row names what is missing.
+    rows = table5.table5_rows(results())
+    assert rows[0][:3] == ["2024 [48]", "9TM + 13TH + TB", "13.476"]
+    assert rows[0][3].startswith("missing ") and "pairing/BLS12-381" in rows[0][3]
+    said = table5.verdicts(results())
+    assert "25.8 %" in said[0] and "cannot be recomputed" in said[1]
