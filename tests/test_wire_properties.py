@@ -12,23 +12,48 @@ from hypothesis import strategies as st
 
 from dthq.errors import DecodeError, DTHQError
 from dthq.protocol.record import HEADER_SIZE, RecordLayer
-from dthq.protocol.wire import FINISH, HELLO, NONCE_SIZE, REPLY, Finish, Hello, Reply
+from dthq.protocol.wire import (
+    FINISH,
+    HELLO,
+    KEM_AUTHS,
+    NONCE_SIZE,
+    REPLY,
+    Finish,
+    Hello,
+    Reply,
+)
 
 u8 = st.integers(0, 255)
 ids = st.binary(min_size=1, max_size=64)
 nonces = st.binary(min_size=NONCE_SIZE, max_size=NONCE_SIZE)
 confirms = st.binary(min_size=32, max_size=64)
 
-hellos = st.builds(
-    Hello, u8, u8, u8, st.integers(0, 0xFFFF), u8, ids, nonces, st.binary(min_size=1, max_size=4096)
-)
+
+@st.composite
+def hellos(draw: st.DrawFn) -> Hello:
+    # A's ciphertext to B's static key is on the wire under the KEM auth code points only.
+    auth = draw(st.one_of(u8, st.sampled_from(sorted(KEM_AUTHS))))
+    return Hello(
+        draw(u8),
+        draw(u8),
+        auth,
+        draw(st.integers(0, 0xFFFF)),
+        draw(u8),
+        draw(ids),
+        draw(nonces),
+        draw(st.binary(min_size=1, max_size=4096)),
+        draw(st.binary(max_size=64)),
+        draw(st.binary(min_size=1, max_size=2048)) if auth in KEM_AUTHS else b"",
+    )
+
+
 replies = st.builds(
     Reply, u8, ids, nonces, st.binary(max_size=4096), st.binary(max_size=8192), confirms
 )
 finishes = st.builds(Finish, u8, st.binary(max_size=8192), confirms)
 
 
-@given(hellos)
+@given(hellos())
 def test_hello_round_trip(m: Hello) -> None:
     assert Hello.from_bytes(m.to_bytes()) == m
 
@@ -59,7 +84,7 @@ def test_typed_arbitrary_bytes_raise_only_decode_error(kind: int, body: bytes) -
     _only_decode_errors(bytes([kind, 1]) + body)
 
 
-@given(st.one_of(hellos, replies, finishes), st.data())
+@given(st.one_of(hellos(), replies, finishes), st.data())
 def test_mutated_messages_raise_only_decode_error(
     m: Hello | Reply | Finish, data: st.DataObject
 ) -> None:
