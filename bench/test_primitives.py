@@ -17,7 +17,7 @@ from bench.ingest import tag_primitive, tag_timeit
 from dthq.crypto.aead import get_aead
 from dthq.crypto.hkdf import hkdf
 from dthq.crypto.kem import KEMS, get_kem
-from dthq.crypto.signatures import SigningKey
+from dthq.crypto.signatures import SIGNATURES, get_signer
 from dthq.harness import scenarios
 from dthq.harness.scenarios import SIZES
 from dthq.harness.telemetry import TelemetryGenerator
@@ -57,19 +57,26 @@ def test_kem(benchmark: Any, kem: str, op: str) -> None:
     run(benchmark, f"kem/{kem}/{op}", fn, kem=kem, op=op, backend=impl.backend)
 
 
-@pytest.mark.parametrize("level", ["ML-DSA-44", "ML-DSA-65"])
-@pytest.mark.parametrize("op", ["sign", "verify"])
-def test_signature(benchmark: Any, level: str, op: str) -> None:
-    from dthq.crypto.signatures import spec_named, verify
+# The signature backend as an axis: the same ML-DSA through OpenSSL and through PQClean.
+SIGNERS = [
+    (level, backend)
+    for level in ("ML-DSA-44", "ML-DSA-65")
+    for backend in SIGNATURES.backends(level)
+]
 
-    key = SigningKey.generate(level)
+
+@pytest.mark.parametrize(("level", "backend"), SIGNERS)
+@pytest.mark.parametrize("op", ["sign", "verify"])
+def test_signature(benchmark: Any, level: str, backend: str, op: str) -> None:
+    signer = get_signer(level, backend)
+    key = signer.generate()
     message = os.urandom(64)
     sig = key.sign(message, b"ctx")
     fn = {
         "sign": lambda: key.sign(message, b"ctx"),
-        "verify": lambda: verify(spec_named(level), key.public_bytes, sig, message, b"ctx"),
+        "verify": lambda: signer.verify(key.public_bytes, sig, message, b"ctx"),
     }[op]
-    run(benchmark, f"sig/{level}/{op}", fn, op=op)
+    run(benchmark, f"sig/{level}/{backend}/{op}", fn, op=op, backend=backend)
 
 
 AEADS = ["AES-128-GCM", "AES-256-GCM", "ChaCha20-Poly1305", "AES-256-SIV"]

@@ -106,6 +106,9 @@ def main() -> None:
     help="Edge profile: far = LZ4, near = Brotli, applied to the test record.",
 )
 @click.option("--kem-backend", default=None, help="KEM backend (see `dthq backends`).")
+@click.option(
+    "--sig-backend", default=None, help="ML-DSA backend for mldsa auth (see `dthq backends`)."
+)
 @click.option("--aead-backend", default=None, help="AEAD backend (see `dthq backends`).")
 @click.option(
     "--mode",
@@ -146,6 +149,7 @@ def handshake(
     chacha: bool,
     edge: str,
     kem_backend: str | None,
+    sig_backend: str | None,
     aead_backend: str | None,
     mode: str,
     rounds: int,
@@ -171,6 +175,7 @@ def handshake(
         "chacha": chacha,
         "edge": edge,
         "kem_backend": kem_backend,
+        "sig_backend": sig_backend,
         "aead_backend": aead_backend,
     }
     if kme_url is not None and mode == "mlkem":
@@ -1048,10 +1053,11 @@ def show(patient: str, store_path: Path, key_file: Path, as_json: bool) -> None:
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def backends(as_json: bool) -> None:
-    """List every KEM and AEAD backend, whether it is available, and why not."""
+    """List every KEM, signature and AEAD backend, whether it is available, and why not."""
     from dthq.crypto.aead import AEADS
+    from dthq.crypto.signatures import SIGNATURES
 
-    _listing([KEMS, AEADS], as_json)
+    _listing([KEMS, SIGNATURES, AEADS], as_json)
 
 
 @main.command()

@@ -9,8 +9,8 @@ import itertools
 import pytest
 from conftest import assert_no_keys, channel, machines, run, scheme
 
+from dthq.crypto import signatures
 from dthq.crypto.kem import get_kem
-from dthq.crypto.signatures import SigningKey
 from dthq.errors import (
     AuthenticationError,
     DecodeError,
@@ -266,7 +266,7 @@ def test_splice_flights_from_two_sessions(auth_scheme: DTHQScheme) -> None:
         (
             "mldsa",
             lambda: PeerRecord(
-                Auth.MLDSA65, verify_key=SigningKey.generate("ML-DSA-65").public_bytes
+                Auth.MLDSA65, verify_key=signatures.generate("ML-DSA-65").public_bytes
             ),
             "signature",
         ),
@@ -351,7 +351,7 @@ def test_kem_auth_downgrade_to_psk_is_rejected() -> None:
 
 def test_wrong_device_mldsa_key() -> None:
     s = scheme("mldsa")
-    impostor = SigningKey.generate("ML-DSA-65")
+    impostor = signatures.generate("ML-DSA-65")
     forged = dataclasses.replace(s.initiator_config, signing_key=impostor)
     a, b = Initiator(forged), Responder(s.responder_config)
     reply = b.receive(a.start())

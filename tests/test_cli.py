@@ -48,6 +48,17 @@ def test_handshake_json(auth: str, key_length: str) -> None:
         assert data["auth"] == "ML-DSA-65" and data["flights"][1] > 3309
 
 
+def test_handshake_through_the_pqclean_signature_backend() -> None:
+    def flights(*backend: str) -> list[int]:
+        result = invoke("handshake", "--auth", "mldsa", "--rounds", "1", "--json", *backend)
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["established"] is True
+        return json.loads(result.output)["flights"]
+
+    # the same standard encodings whichever library signs
+    assert flights("--sig-backend", "pqcrypto") == flights() == [1235, 4478, 3346]
+
+
 def test_backends_json() -> None:
     result = invoke("backends", "--json")
     assert result.exit_code == 0
@@ -57,6 +68,9 @@ def test_backends_json() -> None:
         assert ("AEAD", aead, "cryptography") in names and ("AEAD", aead, "pycryptodome") in names
     assert ("KEM", "ML-KEM-768", "cryptography") in names
     assert ("KEM", "ML-KEM-512", "liboqs") in names
+    for level in ("ML-DSA-44", "ML-DSA-65", "ML-DSA-87"):
+        for backend in ("cryptography", "pqcrypto"):
+            assert ("signature", level, backend) in names
     for row in rows:
         assert set(row) == {"kind", "name", "backend", "available", "reason"}
         assert row["available"] or row["reason"]
@@ -70,6 +84,7 @@ def test_backends_json() -> None:
         ["handshake", "--auth", "rsa"],
         ["handshake", "--chacha", "--key-length", "128"],
         ["handshake", "--rounds", "0"],
+        ["handshake", "--auth", "mldsa", "--sig-backend", "nosuch"],
         ["nosuchcommand"],
         ["handshake", "--no-such-option"],
         ["simulate", "--broker", "http://127.0.0.1:1883"],

@@ -10,8 +10,10 @@ they are not collected.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from vectors import Vector, wycheproof
+from vectors import Vector, backend_params
 
 from dthq.crypto.kem import KEMS
 from dthq.errors import DecodeError, DTHQError
@@ -19,33 +21,12 @@ from dthq.errors import DecodeError, DTHQError
 LEVELS = ("512", "768", "1024")
 
 
-def _lacks(entry, capability: str | None) -> str:  # type: ignore[no-untyped-def]
-    """Why this backend cannot run a case needing ``capability`` ("" if it can): the one
-    capability gate, so every skip says which backend lacks what."""
-    if not entry.available:
-        return entry.reason
-    kem = KEMS.get(entry.name, entry.backend)
-    if capability == "seed" and not getattr(kem, "seeded", True):
-        return f"{entry.backend} offers no seeded key generation"
-    if capability == "expanded" and not hasattr(kem, "from_expanded"):
-        return f"{entry.backend} takes no expanded decapsulation key"
-    return ""
+def _params(kind: str, *capabilities: str, **kw: Any) -> list[Any]:
+    def path(name: str) -> str | None:
+        level = name.removeprefix("ML-KEM-")
+        return f"Protocol/wycheproof/mlkem_{level}{kind}_test.json" if level in LEVELS else None
 
-
-def _params(kind: str, capability: str | None = None, **kw) -> list:
-    """(KEM name, backend, vector) for every registered backend of each parameter set;
-    a backend that is unavailable, or lacks the capability, skips with the reason."""
-    params = []
-    for entry in KEMS.entries():
-        level = entry.name.removeprefix("ML-KEM-")
-        if level not in LEVELS:
-            continue
-        reason = _lacks(entry, capability)
-        marks = [pytest.mark.skip(reason=reason)] if reason else []
-        path = f"Protocol/wycheproof/mlkem_{level}{kind}_test.json"
-        for p in wycheproof(path, entry.name, entry.backend, **kw):
-            params.append(pytest.param(*p.values, marks=marks, id=f"{p.id}-{entry.backend}"))
-    return params
+    return backend_params(KEMS, path, *capabilities, **kw)
 
 
 @pytest.mark.parametrize(("name", "backend", "v"), _params("", "seed"))

@@ -24,6 +24,10 @@ class Vector:
     def hex(self, key: str) -> bytes:
         return bytes.fromhex(self.test[key])
 
+    def group_hex(self, key: str) -> bytes:
+        """A group's field; a group of malformed keys may give none (null)."""
+        return bytes.fromhex(self.group.get(key) or "")
+
     @property
     def valid(self) -> bool:
         # "acceptable" cases are legal but discouraged; we hold them to "valid"
@@ -52,3 +56,36 @@ def wycheproof(
             vector = Vector(group, test)
             if where(vector):
                 yield pytest.param(*before, vector, id=f"{stem}-tc{test['tcId']}")
+
+
+def lacks(registry: Any, entry: Any, capabilities: tuple[str, ...]) -> str:
+    """Why ``entry``'s backend cannot run a case needing ``capabilities`` ("" if it can):
+    the one capability gate, so every skip says which backend lacks what."""
+    if not entry.available:
+        return entry.reason
+    impl = registry.get(entry.name, entry.backend)
+    if "seed" in capabilities and not getattr(impl, "seeded", True):
+        return f"{entry.backend} offers no seeded key generation"
+    if "expanded" in capabilities and not hasattr(impl, "from_expanded"):
+        return f"{entry.backend} takes no expanded private key"
+    if "long-context" in capabilities and getattr(impl, "max_context", 255) < 255:
+        return f"{entry.backend} takes contexts of at most {impl.max_context} bytes, not 255"
+    return ""
+
+
+def backend_params(
+    registry: Any, path: Callable[[str], str | None], *capabilities: str, **kw: Any
+) -> list[Any]:
+    """``(name, backend, vector)`` for every registered backend of every parameter set
+    ``path`` names a vector file for; a backend that is unavailable, or lacks a
+    capability, skips with the reason."""
+    params = []
+    for entry in registry.entries():
+        relative = path(entry.name)
+        if relative is None:
+            continue
+        reason = lacks(registry, entry, capabilities)
+        marks = [pytest.mark.skip(reason=reason)] if reason else []
+        for p in wycheproof(relative, entry.name, entry.backend, **kw):
+            params.append(pytest.param(*p.values, marks=marks, id=f"{p.id}-{entry.backend}"))
+    return params

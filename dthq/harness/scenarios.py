@@ -138,6 +138,18 @@ TABLE3: tuple[Table3Scenario, ...] = (
         "dthq",
         {"kem": "ML-KEM-768", "auth": "psk", "kem_backend": "pqcrypto"},
     ),
+    # ...and the signed mode with both primitives through PQClean (ML-DSA-65 too).
+    Table3Scenario(
+        "dthq-mlkem768-mldsa-pqcrypto",
+        "DTHQ ML-KEM-768 mldsa (pqcrypto)",
+        "dthq",
+        {
+            "kem": "ML-KEM-768",
+            "auth": "mldsa",
+            "kem_backend": "pqcrypto",
+            "sig_backend": "pqcrypto",
+        },
+    ),
 )
 # liboqs (AVX2) when its library is present: ML-KEM-768 through it is one more row.
 OPTIONAL_BACKEND_ROWS = {

@@ -136,6 +136,7 @@ class InitiatorConfig:
     kem: str = "ML-KEM-768"
     kem_backend: str | None = None
     signing_key: SigningKey | None = None
+    sig_backend: str | None = None  # what verifies B's signature (default: the first)
     mode: Mode = Mode.MLKEM
     key_provider: KeyProvider | None = None
     static_kem_key: DecapsulationKey | None = field(default=None, repr=False)  # auth KEM
@@ -162,6 +163,7 @@ class ResponderConfig:
     suites: frozenset[int] = frozenset(SUITES)
     kems: frozenset[str] = frozenset(KEM_SPECS)
     kem_backend: str | None = None
+    sig_backend: str | None = None  # what verifies devices' signatures (default: the first)
     key_provider: KeyProvider | None = None
     retry: RetryPolicy = RetryPolicy.NEVER
     cookies: CookieJar | None = None  # needed unless retry is NEVER

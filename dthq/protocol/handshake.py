@@ -156,7 +156,12 @@ def _check_confirm(
 
 
 def _check_signature(
-    auth: Auth, peer: PeerRecord, signature: bytes, message: bytes, kind: int
+    auth: Auth,
+    peer: PeerRecord,
+    signature: bytes,
+    message: bytes,
+    kind: int,
+    backend: str | None,
 ) -> None:
     spec = auth.signature
     if spec is None:
@@ -164,7 +169,7 @@ def _check_signature(
             raise DecodeError(f"{MESSAGE_NAMES[kind]} carries a signature in {auth.name} mode")
         return
     assert peer.verify_key is not None  # PeerRecord guarantees it
-    verify(spec, peer.verify_key, signature, message, SIG_CONTEXT[kind])
+    verify(spec, peer.verify_key, signature, message, SIG_CONTEXT[kind], backend)
 
 
 class Initiator(_Machine):
@@ -273,7 +278,12 @@ class Initiator(_Machine):
         schedule.mix_shared_secret(shared)
         th = schedule.transcript_hash
         _check_signature(
-            c.peer.auth, c.peer, reply_signature, th(self._hello, reply.signed_part()), REPLY
+            c.peer.auth,
+            c.peer,
+            reply_signature,
+            th(self._hello, reply.signed_part()),
+            REPLY,
+            c.sig_backend,
         )
         _check_confirm(
             schedule, c.suite, b"b", reply.confirm, th(self._hello, reply.confirmed_part()), "REPLY"
@@ -409,7 +419,12 @@ class Responder(_Machine):
         assert schedule is not None and peer is not None
         th = schedule.transcript_hash
         _check_signature(
-            self._auth, peer, finish.signature, th(self._transcript, finish.signed_part()), FINISH
+            self._auth,
+            peer,
+            finish.signature,
+            th(self._transcript, finish.signed_part()),
+            FINISH,
+            self.config.sig_backend,
         )
         _check_confirm(
             schedule,

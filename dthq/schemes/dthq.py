@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from dthq.crypto import signatures
 from dthq.crypto.kem import get_kem
-from dthq.crypto.signatures import SigningKey
 from dthq.errors import UnsupportedError
 from dthq.protocol.compression import Codec, edge_profile, make_codec
 from dthq.protocol.config import (
@@ -55,6 +55,7 @@ class DTHQScheme:
         codec: str | None = None,
         brotli_quality: int = 5,
         kem_backend: str | None = None,
+        sig_backend: str | None = None,
         aead_backend: str | None = None,
         rekey: RekeyPolicy | None = None,
         retry: str = "never",
@@ -86,8 +87,8 @@ class DTHQScheme:
         device_static = service_static = None
         device_kem_key = service_kem_key = None
         if self.auth.signature is not None:
-            self._device_key = SigningKey.generate(self.auth.signature.name)
-            self._service_key = SigningKey.generate(self.auth.signature.name)
+            self._device_key = signatures.generate(self.auth.signature.name, sig_backend)
+            self._service_key = signatures.generate(self.auth.signature.name, sig_backend)
         if self.auth.static_kem:
             static_kem = get_kem(kem, kem_backend)
             service_static, service_kem_key = static_kem.generate()
@@ -113,6 +114,7 @@ class DTHQScheme:
             kem=kem,
             kem_backend=kem_backend,
             signing_key=self._device_key,
+            sig_backend=sig_backend,
             mode=self.mode,
             key_provider=a_keys,
             static_kem_key=device_static,
@@ -128,6 +130,7 @@ class DTHQScheme:
             signing_keys={self.auth: self._service_key} if self._service_key else {},
             static_kem_keys={kem: service_static} if service_static else {},
             kem_backend=kem_backend,
+            sig_backend=sig_backend,
             retry=policy,
             cookies=None if policy is RetryPolicy.NEVER else CookieJar(0),
             key_provider=b_keys,
