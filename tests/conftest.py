@@ -20,19 +20,12 @@ settings.load_profile("default")
 
 @cache
 def scheme(
-    auth: str = "psk",
-    key_length: int = 256,
-    kem: str = "ML-KEM-768",
-    mode: str = "mlkem",
-    backend: str | None = None,
+    auth: str = "psk", key_length: int = 256, kem: str = "ML-KEM-768", mode: str = "mlkem"
 ) -> DTHQScheme:
     """Provisioning is slow for ML-DSA (key generation), so each configuration is made once.
-    The QKD modes get Q, a key manager fed by the simulated link (seeded). ``backend``
-    takes both the KEM and the signatures from that library."""
+    The QKD modes get Q, a key manager fed by the simulated link (seeded)."""
     if mode == "mlkem":
-        return DTHQScheme(
-            auth=auth, key_length=key_length, kem=kem, kem_backend=backend, sig_backend=backend
-        )
+        return DTHQScheme(auth=auth, key_length=key_length, kem=kem)
     from dthq.qkd.kme import KeyManager
     from dthq.qkd.scheme import QKDScheme
 
