@@ -55,14 +55,20 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def regress(session: nox.Session) -> None:
-    """Regression gate: run the quick profile, compare with a baseline results.json.
+    """Regression gate: this checkout against a git revision, or against a baseline file.
 
-    nox -s regress                            # against reports/baseline/results.json
+    nox -s regress -- --against HEAD~1                    # instructions, both measured now
+    nox -s regress -- --against HEAD~1 --metric time      # interleaved timings instead
+    nox -s regress                            # quick profile vs reports/baseline/results.json
     nox -s regress -- OLD.json                # against another baseline
     nox -s regress -- OLD.json NEW.json       # compare two existing results, no run
     """
     install(session, "bench")
     args = list(session.posargs)
+    if args and args[0].startswith("--"):
+        apt_install(session, "valgrind", "valgrind")
+        session.run("dthq", "compare", *args)
+        return
     baseline = args[0] if args else BASELINE
     if not Path(baseline).exists():
         session.error(
@@ -75,6 +81,15 @@ def regress(session: nox.Session) -> None:
         session.run("dthq", "bench", "--profile", "quick", "--out", "reports/regress-current")
         current = "reports/regress-current/results.json"
     session.run("dthq", "compare", baseline, current, "--threshold", "10%")
+
+
+@nox.session
+def power(session: nox.Session) -> None:
+    """The gate's own benchmark: smallest slowdown each gate catches, false alarms over
+    10 unchanged reruns (about 10 minutes; writes reports/latest/gate-power.md)."""
+    install(session, "bench")
+    apt_install(session, "valgrind", "valgrind")
+    session.run("python", "-m", "reports.gate_power", *session.posargs)
 
 
 def apt_install(session: nox.Session, package: str, command: str) -> None:

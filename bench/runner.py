@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import dthq
@@ -102,4 +103,26 @@ def run(
         raise BenchmarkFailure(f"no benchmark matches --only {only!r}")
     if code != 0:
         raise BenchmarkFailure(f"benchmarks failed (pytest exit {int(code)}); see above")
-    return from_benchmark_json(json.loads(raw_path.read_text()), wall_time_s=wall)
+    results = from_benchmark_json(json.loads(raw_path.read_text()), wall_time_s=wall)
+    if only is None:
+        results = with_instruction_counts(results, profile)
+    return results
+
+
+def with_instruction_counts(results: Results, profile: str) -> Results:
+    """The gated figures' instructions per operation beside the timings (callgrind);
+    without valgrind the run says so and carries none."""
+    from bench import instructions
+
+    version = instructions.valgrind_version()
+    if version is None:
+        print("instruction counts skipped: valgrind is not installed (apt-get install valgrind)")
+        return results
+    which, n = ("full", 10) if profile == "full" else ("quick", 3)
+    print(f"counting instructions under callgrind ({which} set, N={n}) ...", flush=True)
+    counts = instructions.count(BENCH_DIR.parent, which, n)
+    return replace(
+        results,
+        instructions=counts.records(),
+        metadata=replace(results.metadata, valgrind=version),
+    )

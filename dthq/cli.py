@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -280,13 +280,40 @@ def report(results_file: Path, out: Path) -> None:
 
 
 @main.command()
-@click.argument("baseline", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("current", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("baseline", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.argument("current", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.option(
+    "--against",
+    "rev",
+    metavar="REV",
+    help="Measure git revision REV and this checkout back to back in this job (no files).",
+)
+@click.option(
+    "--metric",
+    type=click.Choice(["instructions", "time"]),
+    default=None,
+    help="What to compare. Default: instructions with --against, time for two files.",
+)
+@click.option(
+    "--set",
+    "which",
+    type=click.Choice(["quick", "full"]),
+    default="quick",
+    show_default=True,
+    help="With --against: the gated figures to measure (full adds large records and the "
+    "randomised ML-DSA rows).",
+)
+@click.option(
+    "--figures",
+    default=None,
+    metavar="KEY,...",
+    help="With --against: only these figures (e.g. handshake/dthq-mlkem768-psk).",
+)
 @click.option(
     "--threshold",
-    default="10%",
-    show_default=True,
-    help="Smallest normalised change that counts, e.g. 10% or 0.1.",
+    default=None,
+    help="Smallest change that counts, e.g. 3% or 0.03. Default: 3% for instructions, "
+    "10% for time.",
 )
 @click.option(
     "--show",
@@ -309,73 +336,165 @@ def report(results_file: Path, out: Path) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Another run of the current code, pooled with it (repeatable).",
 )
+@click.option(
+    "--honour-trailer",
+    is_flag=True,
+    help="With --against: a regression does not fail when HEAD's commit message carries "
+    "a 'Perf-Regression-Accepted: <why>' trailer (printed). For CI.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the gate's decision as JSON.")
 def compare(
-    baseline: Path,
-    current: Path,
-    threshold: str,
+    baseline: Path | None,
+    current: Path | None,
+    rev: str | None,
+    metric: str | None,
+    which: str,
+    figures: str | None,
+    threshold: str | None,
     show: str,
     baseline_reruns: tuple[Path, ...],
     current_reruns: tuple[Path, ...],
+    honour_trailer: bool,
     as_json: bool,
 ) -> None:
-    """Regression gate: exit 1 if CURRENT is slower than BASELINE beyond the threshold.
+    """Regression gate: exit 1 if the current code is slower than the baseline beyond the
+    threshold.
 
-    Each figure's fastest round is compared as a ratio to its run's primitive
-    floor (geometric mean of the primitive times measured in the same run), so a
-    slower or busier machine does not fail the gate while a regression in our
-    code does. Primitives are reported but never fail the gate. Differing library,
-    Python or OpenSSL versions between the two runs are printed as warnings.
+    \b
+    dthq compare BASELINE.json CURRENT.json             two stored runs, by time
+    dthq compare BASE.json CUR.json --metric instructions   their instruction counts
+    dthq compare --against HEAD~1                       REV and this checkout, measured now
 
-    On a shared machine, run each side more than once, interleaved (baseline,
-    current, baseline, current), and pass the extra runs with --baseline-rerun and
-    --current-rerun: each figure is then the fastest round over a side's runs, so
-    contention that hit one run does not decide the verdict.
+    By time, each figure's fastest round is compared as a ratio to its run's primitive
+    floor (geometric mean of the primitive times measured in the same run), so a slower
+    or busier machine does not fail the gate while a regression in our code does. On a
+    shared machine, run each side more than once, interleaved, and pass the extra runs
+    with --baseline-rerun and --current-rerun.
+
+    Instructions per operation are counted by callgrind: deterministic to about 0.3 %,
+    whatever else the machine does. --against REV checks REV out into a temporary git
+    worktree and measures both trees with the same driver and this environment's
+    libraries (time: interleaved base, head, base, head). Primitives and randomised
+    counts are reported but never fail the gate.
     """
-    from dthq.harness.results_json import load
-    from reports.gate import Verdict, parse_threshold, run_gate
+    from reports.gate import parse_threshold, run_gate
 
+    metric = metric or ("instructions" if rev else "time")
     try:
-        limit = parse_threshold(threshold)
+        limit = parse_threshold(threshold or ("3%" if metric == "instructions" else "10%"))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--threshold") from None
-    gate = run_gate(
-        [load(baseline), *map(load, baseline_reruns)],
-        [load(current), *map(load, current_reruns)],
-        limit,
-    )
+    notes: list[str] = []
+    if rev is not None:
+        if baseline or current or baseline_reruns or current_reruns:
+            raise click.UsageError("--against measures both sides itself: give it no files")
+        only = figures.split(",") if figures else None
+        gate = _gate_against(rev, metric, which, only, limit, as_json)
+        if gate is None:
+            return
+    elif baseline is None or current is None:
+        raise click.UsageError("give BASELINE and CURRENT results files, or --against REV")
+    else:
+        from dthq.harness.results_json import load
+
+        base_runs = [load(baseline), *map(load, baseline_reruns)]
+        cur_runs = [load(current), *map(load, current_reruns)]
+        if metric == "time":
+            gate = run_gate(base_runs, cur_runs, limit)
+        else:
+            gate = _gate_on_counts(base_runs, cur_runs, limit)
+    if honour_trailer and gate.failed:
+        from bench.against import TRAILER, head_trailer
+
+        why = head_trailer()
+        if why:
+            notes.append(f"regression accepted by the commit's {TRAILER} trailer: {why}")
+            gate = replace(gate, accepted=why)
+    _print_gate(gate, metric, show, as_json, notes)
+    if gate.failed:
+        raise click.exceptions.Exit(1)
+
+
+def _gate_on_counts(base_runs: list[Any], cur_runs: list[Any], limit: float) -> Any:
+    from reports.gate import GateReport, compare_per_op, instruction_counts
+
+    base = [instruction_counts(r) for r in base_runs]
+    cur = [instruction_counts(r) for r in cur_runs]
+    if not all(counts for counts, _ in base + cur):
+        raise click.ClickException(
+            "a results file holds no instruction counts (made without valgrind, or before "
+            "schema 3): compare by --metric time, or rerun `dthq bench`"
+        )
+    randomised = set().union(*(r for _, r in base + cur))
+    changes = compare_per_op([c for c, _ in base], [c for c, _ in cur], limit, randomised)
+    return GateReport(changes, limit, [])
+
+
+def _gate_against(
+    rev: str, metric: str, which: str, only: list[str] | None, limit: float, quiet: bool
+) -> Any:
+    from bench.against import NoParent, RevisionError, measure
+    from reports.gate import GateReport, compare_per_op
+
+    def progress(line: str) -> None:
+        if not quiet:
+            click.echo(line, err=True)
+
+    try:
+        base, head = measure(rev, metric, which, only=only, progress=progress)
+    except NoParent as exc:
+        click.echo(f"gate not run: {exc}")
+        return None
+    except RevisionError as exc:
+        raise click.ClickException(str(exc)) from None
+    unknown = sorted(set(only or ()) - set(head.runs[0]) - set(head.missing))
+    if unknown:
+        raise click.ClickException(f"no gated figure named {', '.join(unknown)}")
+    warnings = [
+        f"{key} could not be measured in {rev}: {why}" for key, why in sorted(base.missing.items())
+    ]
+    changes = compare_per_op(base.runs, head.runs, limit, base.randomised | head.randomised)
+    return GateReport(changes, limit, warnings)
+
+
+def _print_gate(gate: Any, metric: str, show: str, as_json: bool, notes: list[str]) -> None:
+    from reports.gate import Verdict
+
     if as_json:
         click.echo(
             json.dumps(
                 {
                     "failed": gate.failed,
-                    "threshold": limit,
+                    "metric": metric,
+                    "threshold": gate.threshold,
+                    "accepted": gate.accepted,
                     "warnings": gate.warnings,
                     "changes": [asdict(c) | {"gated": c.gated} for c in gate.changes],
                 }
             )
         )
-    else:
-        shown = [c for c in gate.changes if show == "all" or c.verdict != Verdict.NOT_SIGNIFICANT]
-        if shown:
-            rows = [
-                [
-                    c.figure,
-                    f"{c.baseline:.4g}",
-                    f"{c.current:.4g}",
-                    f"{c.ratio:.3f}",
-                    f"{c.noise:.1%}",
-                    c.verdict if c.gated else f"{c.verdict} (floor, not gated)",
-                ]
-                for c in shown
+        return
+    shown = [c for c in gate.changes if show == "all" or c.verdict != Verdict.NOT_SIGNIFICANT]
+    if shown:
+        unit = "{:,.0f}" if metric == "instructions" else "{:.4g}"
+        rows = [
+            [
+                c.figure,
+                unit.format(c.baseline),
+                unit.format(c.current),
+                f"{c.ratio:.3f}",
+                f"{c.noise:.1%}",
+                c.verdict if c.gated else f"{c.verdict} (not gated)",
             ]
-            headers = ["figure", "baseline", "current", "normalised ratio", "noise", "verdict"]
-            click.echo(_table(rows, headers))
-        for warning in gate.warnings:
-            click.echo(f"warning: {warning}", err=True)
-        click.echo(gate.summary())
-    if gate.failed:
-        raise click.exceptions.Exit(1)
+            for c in shown
+        ]
+        ratio = "normalised ratio" if gate.normalised else "ratio"
+        click.echo(_table(rows, ["figure", "baseline", "current", ratio, "noise", "verdict"]))
+    for warning in gate.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for note in notes:
+        click.echo(note)
+    click.echo(f"{metric}: {gate.summary()}")
 
 
 @main.command()

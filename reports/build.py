@@ -109,9 +109,17 @@ def write_report(results: Results, out: Path) -> list[Path]:
             [table5.TABLE5_NOTE, *table5.verdicts(results)],
         ),
     ]
-    for name, (title, headers, rows, notes) in zip(
-        ("device.md", "table5.md"), sections[1:], strict=True
-    ):
+    if results.instructions:
+        sections.append(
+            (
+                f"Instructions per operation (callgrind, {results.metadata.valgrind})",
+                tables.INSTRUCTION_HEADERS,
+                tables.instruction_rows(results),
+                [tables.INSTRUCTION_NOTE],
+            )
+        )
+    names = ("device.md", "table5.md", "instructions.md")
+    for name, (title, headers, rows, notes) in zip(names, sections[1:], strict=False):
         notes_md = "\n\n".join(f"- {n}" if i else n for i, n in enumerate(notes))
         put(
             name,

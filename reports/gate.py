@@ -21,7 +21,7 @@ a burst of contention that hit one run does not decide the verdict.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -113,12 +113,20 @@ class Change:
     ratio: float  # normalised current / normalised baseline
     noise: float  # relative IQR of the two runs, averaged
     verdict: Verdict
+    ungated: str = ""  # why this figure is reported but cannot fail the gate
 
     @property
     def gated(self) -> bool:
         """Only our code's figures can fail the gate; the primitives are the reference
         itself (library and machine), reported so a moved floor is visible."""
-        return not self.figure.startswith("primitive ")
+        return not self.figure.startswith("primitive ") and not self.ungated
+
+
+def _verdict(ratio: float, noise: float, threshold: float) -> Verdict:
+    moved = abs(ratio - 1)
+    if moved <= threshold or moved <= noise:
+        return Verdict.NOT_SIGNIFICANT
+    return Verdict.SLOWER if ratio > 1 else Verdict.FASTER
 
 
 def compare(baseline: Runs, current: Runs, threshold: float) -> list[Change]:
@@ -127,16 +135,52 @@ def compare(baseline: Runs, current: Runs, threshold: float) -> list[Change]:
     changes = []
     for name in sorted(base.keys() & cur.keys()):
         b, c = base[name], cur[name]
-        bm, cm = b.fastest, c.fastest
         ratio = c.normalised / b.normalised
         noise = (b.noise + c.noise) / 2
-        moved = abs(ratio - 1)
-        if moved <= threshold or moved <= noise:
-            verdict = Verdict.NOT_SIGNIFICANT
-        else:
-            verdict = Verdict.SLOWER if ratio > 1 else Verdict.FASTER
-        changes.append(Change(name, bm, cm, ratio, noise, verdict))
+        changes.append(
+            Change(name, b.fastest, c.fastest, ratio, noise, _verdict(ratio, noise, threshold))
+        )
     return changes
+
+
+RANDOMISED = "randomised: its count moves between runs of the same code"
+
+
+def compare_per_op(
+    baseline: Sequence[Mapping[str, float]],
+    current: Sequence[Mapping[str, float]],
+    threshold: float,
+    randomised: Collection[str] = (),
+) -> list[Change]:
+    """Per-operation figures (instructions, or seconds from a same-runner A/B), each
+    side one or more runs: a figure is its lowest value over a side's runs, its noise
+    the spread between them. No floor: both sides ran on one machine in one job, or the
+    metric (instructions) does not move with the machine."""
+    if not baseline or not current:
+        raise GateError("a side of the comparison has no runs")
+
+    def lowest(runs: Sequence[Mapping[str, float]], name: str) -> tuple[float, float]:
+        values = [r[name] for r in runs]
+        return min(values), max(values) / min(values) - 1
+
+    names = set.intersection(*(set(r) for r in (*baseline, *current)))
+    changes = []
+    for name in sorted(names):
+        (b, b_noise), (c, c_noise) = lowest(baseline, name), lowest(current, name)
+        ratio, noise = c / b, (b_noise + c_noise) / 2
+        verdict = _verdict(ratio, noise, threshold)
+        changes.append(
+            Change(name, b, c, ratio, noise, verdict, RANDOMISED if name in randomised else "")
+        )
+    return changes
+
+
+def instruction_counts(results: Results) -> tuple[dict[str, float], set[str]]:
+    """A results file's instruction counts: (per-op by figure, the randomised ones)."""
+    return (
+        {c.figure: c.per_op for c in results.instructions},
+        {c.figure for c in results.instructions if c.randomised},
+    )
 
 
 @dataclass(frozen=True)
@@ -146,6 +190,8 @@ class GateReport:
     changes: list[Change]
     threshold: float
     warnings: list[str]
+    accepted: str | None = None  # a Perf-Regression-Accepted trailer's reason
+    normalised: bool = False  # ratios of floor-normalised figures (two stored runs, by time)
 
     @property
     def gated(self) -> list[Change]:
@@ -155,8 +201,12 @@ class GateReport:
         return sum(c.verdict is verdict for c in self.gated)
 
     @property
-    def failed(self) -> bool:
+    def regressed(self) -> bool:
         return self.count(Verdict.SLOWER) > 0
+
+    @property
+    def failed(self) -> bool:
+        return self.regressed and self.accepted is None
 
     def summary(self) -> str:
         gated = len(self.gated)
@@ -164,7 +214,7 @@ class GateReport:
             f"{gated} gated figures: {self.count(Verdict.SLOWER)} slower, "
             f"{self.count(Verdict.FASTER)} faster, {self.count(Verdict.NOT_SIGNIFICANT)} not "
             f"significant (threshold {self.threshold:.0%}); {len(self.changes) - gated} "
-            "primitive floor figures reported, not gated"
+            "reference figures (primitive floor, randomised counts) reported, not gated"
         )
 
 
@@ -195,6 +245,7 @@ def run_gate(baseline: Runs, current: Runs, threshold: float) -> GateReport:
         compare(baseline, current, threshold),
         threshold,
         environment_differences(baseline, current),
+        normalised=True,
     )
 
 

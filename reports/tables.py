@@ -310,3 +310,20 @@ TABLE4_NOTE = (
     "802.11n far, wired near), not measured, and not included in AL. The paper reports one "
     "size per key length, all ML-KEM; its rows sit beside ours where they match."
 )
+
+
+INSTRUCTION_HEADERS = ["Figure", "Instructions per operation", "N", "Gated"]
+INSTRUCTION_NOTE = (
+    "Counted by callgrind (valgrind), not timed: (I(2N) - I(N)) / N between markers, "
+    "PYTHONHASHSEED fixed; repeatable to about 0.2 % whatever else the machine does. "
+    "handshake/ is one complete handshake (both parties), record/ one seal + open of the "
+    "cell's reading with its edge's codec. Randomised rows (hedged ML-DSA signing) are "
+    "reported, never gated. `dthq compare --against REV` gates on these figures."
+)
+
+
+def instruction_rows(results: Results) -> list[list[Any]]:
+    return [
+        [c.figure, f"{c.per_op:,.0f}", c.n, "no (randomised)" if c.randomised else "yes"]
+        for c in results.instructions
+    ]

@@ -14,11 +14,18 @@ from click.testing import CliRunner
 
 from bench.ingest import from_benchmark_json
 from dthq.cli import main
-from dthq.harness.results import Metric, Results
+from dthq.harness.results import InstructionCount, Metric, Results
 from dthq.harness.results_json import SCHEMA_VERSION, ResultsError, dump, from_dict, load, to_dict
 from dthq.harness.scenarios import PROFILES, TABLE3, TABLE4
 from reports.build import FILES, write_report
-from reports.gate import GateError, Verdict, compare, parse_threshold, run_gate
+from reports.gate import (
+    GateError,
+    Verdict,
+    compare,
+    compare_per_op,
+    parse_threshold,
+    run_gate,
+)
 
 V1_FILE = Path(__file__).parent / "data" / "results-v1.json"  # written by the version-1 code
 
@@ -253,8 +260,58 @@ def test_results_model() -> None:
 
 
 def test_results_round_trip(tmp_path: Path) -> None:
-    r = results()
+    r = replace(results(), instructions=COUNTS)
     assert load(dump(r, tmp_path / "r.json")) == r
+
+
+COUNTS = (
+    InstructionCount("handshake/dthq-mlkem768-psk", 4_630_000.0, 3),
+    InstructionCount("record/256-far-small", 68_600.0, 3),
+    InstructionCount("handshake/dthq-mlkem768-mldsa", 22_000_000.0, 10, randomised=True),
+)
+
+
+def test_version_2_results_load_without_instruction_counts(tmp_path: Path) -> None:
+    v2 = to_dict(results())
+    v2["schema_version"] = 2
+    del v2["instructions"]
+    assert from_dict(v2).instructions == ()
+    bad = to_dict(replace(results(), instructions=COUNTS))
+    bad["instructions"][0]["per_op"] = "many"
+    with pytest.raises(ResultsError, match=r"instructions\[0\]\.per_op is not a number"):
+        from_dict(bad)
+
+
+def test_the_per_operation_gate() -> None:
+    base = [{"a": 1000.0, "b": 100.0, "r": 50.0}, {"a": 1001.0, "b": 100.0, "r": 52.0}]
+    head = [{"a": 1040.0, "b": 97.0, "r": 80.0}, {"a": 1041.0, "b": 97.0, "r": 82.0}]
+    changes = {c.figure: c for c in compare_per_op(base, head, 0.03, randomised={"r"})}
+    assert changes["a"].verdict is Verdict.SLOWER and changes["a"].ratio == pytest.approx(1.04)
+    assert changes["b"].verdict is Verdict.FASTER
+    assert changes["r"].verdict is Verdict.SLOWER and not changes["r"].gated  # reported only
+    # inside the runs' own spread: not significant, however far past the threshold
+    noisy = compare_per_op([{"a": 100.0}, {"a": 150.0}], [{"a": 120.0}], 0.03)
+    assert noisy[0].verdict is Verdict.NOT_SIGNIFICANT
+    with pytest.raises(GateError):
+        compare_per_op([], head, 0.03)
+
+
+def test_compare_instruction_counts_of_two_files(tmp_path: Path) -> None:
+    base = replace(results(), instructions=COUNTS)
+    slower = replace(
+        base, instructions=(replace(COUNTS[0], per_op=COUNTS[0].per_op * 1.05), *COUNTS[1:])
+    )
+    for name, r in (("a", base), ("b", slower), ("none", results())):
+        dump(r, tmp_path / f"{name}.json")
+    args = ["compare", str(tmp_path / "a.json"), "--metric", "instructions"]
+    out = CliRunner().invoke(main, [*args[:2], str(tmp_path / "b.json"), *args[2:]])
+    assert out.exit_code == 1, out.output
+    assert "handshake/dthq-mlkem768-psk" in out.output and "slower" in out.output
+    assert "threshold 3%" in out.output  # the instruction metric's default
+    same = CliRunner().invoke(main, [*args[:2], str(tmp_path / "a.json"), *args[2:]])
+    assert same.exit_code == 0, same.output
+    missing = CliRunner().invoke(main, [*args[:2], str(tmp_path / "none.json"), *args[2:]])
+    assert missing.exit_code == 1 and "no instruction counts" in missing.output
 
 
 def test_version_1_results_still_load() -> None:
@@ -456,7 +513,8 @@ def test_report_accepts_raw_benchmark_json(tmp_path: Path) -> None:
     raw.write_text(json.dumps(fake_benchmark_json()))
     result = CliRunner().invoke(main, ["report", str(raw), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
-    assert json.loads((tmp_path / "out" / "results.json").read_text())["schema_version"] == 2
+    written = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert written["schema_version"] == SCHEMA_VERSION
 
 
 def test_foreign_benchmark_json_is_a_clear_error(tmp_path: Path) -> None:
@@ -531,3 +589,24 @@ def test_table5_equations_and_verdicts() -> None:
     assert rows[0][3].startswith("missing ") and "pairing/BLS12-381" in rows[0][3]
     said = table5.verdicts(results())
     assert "25.8 %" in said[0] and "cannot be recomputed" in said[1]
+
+
+def test_the_report_lists_instruction_counts(tmp_path: Path) -> None:
+    from reports.build import write_report
+
+    base = results()
+    counted = replace(
+        base, instructions=COUNTS, metadata=replace(base.metadata, valgrind="valgrind-3.19.0")
+    )
+    write_report(counted, tmp_path)
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in (tmp_path / "instructions.md").read_text().splitlines()
+        if line.startswith("| handshake/") or line.startswith("| record/")
+    ]
+    assert ["handshake/dthq-mlkem768-psk", "4,630,000", "3", "yes"] in rows
+    text = (tmp_path / "instructions.md").read_text()
+    assert "no (randomised)" in text and "valgrind-3.19.0" in text
+    assert "Instructions per operation" in (tmp_path / "report.html").read_text()
+    write_report(base, tmp_path / "none")
+    assert not (tmp_path / "none" / "instructions.md").exists()

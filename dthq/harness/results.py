@@ -334,6 +334,19 @@ class PipelineRun:
 
 
 @dataclass(frozen=True)
+class InstructionCount:
+    """Instructions per operation of one gated figure, counted by callgrind (see
+    bench/instructions.py): ``handshake/<Table 3 row>`` or ``record/<Table 4 cell>``.
+    A ``randomised`` figure's count moves between runs (hedged ML-DSA signing repeats
+    its rejection loop a random number of times): it is reported, never gated."""
+
+    figure: str
+    per_op: float
+    n: int  # the difference was taken between N and 2N calls
+    randomised: bool = False
+
+
+@dataclass(frozen=True)
 class Metadata:
     """How the run was made: profile, M, wall time, commit, and the machine (pyperf-style)."""
 
@@ -346,6 +359,7 @@ class Metadata:
     benchmark_datetime: str | None = None
     pytest_benchmark: str | None = None
     slowdown: str | None = None
+    valgrind: str | None = None  # what counted the instructions, if they were counted
 
     @property
     def libraries(self) -> Mapping[str, str | None]:
@@ -364,6 +378,7 @@ class Results:
     qkd_keys: tuple[QKDKeyCost, ...] = ()
     cascade: tuple[CascadeRun, ...] = ()
     pipeline: tuple[PipelineRun, ...] = ()
+    instructions: tuple[InstructionCount, ...] = ()
     created: str = ""
     generator: str = ""
 

@@ -1,7 +1,8 @@
 """results.json: the results model as versioned JSON, read strictly.
 
-:func:`dump` writes ``schema_version`` 2; :func:`load` reads version 2 and migrates
-version 1 (timings beside the other fields of a row, the machine flat in the metadata).
+:func:`dump` writes ``schema_version`` 3; :func:`load` reads version 3 and migrates
+version 2 (no instruction counts) and version 1 (timings beside the other fields of a
+row, the machine flat in the metadata).
 Anything malformed is a one-line :class:`ResultsError` naming the field and the file.
 """
 
@@ -20,6 +21,7 @@ from dthq.harness.results import (
     Distribution,
     FlightSize,
     ForgedHello,
+    InstructionCount,
     Metadata,
     Metric,
     PipelineRun,
@@ -32,7 +34,7 @@ from dthq.harness.results import (
 )
 
 FORMAT = "dthq-bench-results"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 TABLE3_REQUIRED = (Metric.HANDSHAKE, Metric.LATENCY, Metric.THROUGHPUT, Metric.COMP_OVERHEAD)
 TABLE4_REQUIRED = (Metric.AL, Metric.CC, Metric.THROUGHPUT)
 
@@ -117,9 +119,11 @@ def from_dict(data: Any, where: str = "results") -> Results:
     version = data.get("schema_version")
     if version == 1:
         data = migrate_v1(data, where)
+    elif version == 2:
+        data = migrate_v2(data)
     elif version != SCHEMA_VERSION:
         raise ResultsError(
-            f"{where}: schema_version {version!r}, this build reads 1 and {SCHEMA_VERSION}"
+            f"{where}: schema_version {version!r}, this build reads 1 to {SCHEMA_VERSION}"
         )
     return _Parser(where).results(data)
 
@@ -229,7 +233,14 @@ class _Parser:
             wall_time_s=self.number(m, "wall_time_s", "metadata", optional=True),
             **{
                 k: self.text(m, k, "metadata", optional=True)
-                for k in ("commit", "node", "benchmark_datetime", "pytest_benchmark", "slowdown")
+                for k in (
+                    "commit",
+                    "node",
+                    "benchmark_datetime",
+                    "pytest_benchmark",
+                    "slowdown",
+                    "valgrind",
+                )
             },
         )
 
@@ -395,6 +406,17 @@ class _Parser:
             },
         )
 
+    def instruction_count(self, c: dict[str, Any], path: str) -> InstructionCount:
+        randomised = c.get("randomised", False)
+        if not isinstance(randomised, bool):
+            raise self.fail(f"{path}.randomised", "is not true or false")
+        return InstructionCount(
+            self.text(c, "figure", path),
+            self.number(c, "per_op", path),
+            self.integer(c, "n", path),
+            randomised,
+        )
+
     def results(self, data: dict[str, Any]) -> Results:
         return Results(
             metadata=self.metadata(data.get("metadata")),
@@ -407,6 +429,7 @@ class _Parser:
             qkd_keys=self.rows(data, "qkd_keys", self.qkd_key, optional=True),
             cascade=self.rows(data, "cascade", self.cascade, optional=True),
             pipeline=self.rows(data, "pipeline", self.pipeline, optional=True),
+            instructions=self.rows(data, "instructions", self.instruction_count),
             created=str(data.get("created", "")),
             generator=str(data.get("generator", "")),
         )
@@ -438,8 +461,13 @@ _V1_RUN_KEYS = (
 )
 
 
+def migrate_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """A version-2 results dict as version 3: no instruction counts were taken."""
+    return {**data, "schema_version": SCHEMA_VERSION, "instructions": []}
+
+
 def migrate_v1(data: dict[str, Any], where: str) -> dict[str, Any]:
-    """A version-1 results dict as version 2 (pure: the input is not changed)."""
+    """A version-1 results dict as the current version (pure: the input is not changed)."""
     meta = data.get("metadata")
     if not isinstance(meta, dict):
         raise ResultsError(f"{where}: 'metadata' is missing or not an object")
@@ -455,7 +483,7 @@ def migrate_v1(data: dict[str, Any], where: str) -> dict[str, Any]:
     out["primitives"] = [_v1_primitive(p) for p in data["primitives"]]
     out["table3"] = [_v1_row(r) for r in data["table3"]]
     out["table4"] = [_v1_row(c) for c in data["table4"]]
-    return out
+    return migrate_v2(out)
 
 
 def _v1_primitive(p: Any) -> Any:
