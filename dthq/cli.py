@@ -259,24 +259,98 @@ def bench(profile_name: str, only: str | None, out: Path) -> None:
 
 
 @main.command()
-@click.argument("results_file", metavar="RESULTS", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument(
+    "results_files",
+    metavar="RESULTS...",
+    nargs=-1,
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
     help="Directory to write the report to.",
 )
-def report(results_file: Path, out: Path) -> None:
+def report(results_files: tuple[Path, ...], out: Path) -> None:
     """Write tables, figures, the paper comparison and report.html from RESULTS.
 
     RESULTS is a results.json (ours, any schema version) or the raw pytest-benchmark
-    JSON of the bench suites.
+    JSON of the bench suites. Given results from several machines, each gets its own
+    report in OUT/<machine>/ and OUT/machines.html sets them side by side: ratios within
+    each machine, never absolute times across machines, with a warning wherever
+    library versions differ.
     """
     from bench.ingest import load_any
     from reports.build import write_report
+    from reports.summary import Summary
 
-    written = write_report(load_any(results_file), out)
-    click.echo(f"wrote {len(written)} files to {out}/")
+    runs = [load_any(path) for path in results_files]
+    if len(runs) == 1:
+        written = write_report(runs[0], out)
+        click.echo(Summary.of(runs[0]).headline())
+        click.echo(f"wrote {len(written)} files to {out}/ (open {out / 'report.html'})")
+        return
+    from reports.machines import Machines, write_machines
+
+    labels = [r.metadata.node or path.parent.name or path.stem for r, path in
+              zip(runs, results_files, strict=True)]  # fmt: skip
+    machines = Machines.of(runs, labels)
+    written = write_machines(machines, out)
+    for warning in machines.warnings():
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(
+        f"wrote {len(written)} files for {len(runs)} machines to {out}/ "
+        f"(open {out / 'machines.html'})"
+    )
+
+
+@main.command()
+@click.argument(
+    "results_files",
+    metavar="RESULTS...",
+    nargs=-1,
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports/history"),
+    show_default=True,
+    help="Directory for history.png and history.html.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print every series as JSON instead.")
+def history(results_files: tuple[Path, ...], out: Path, as_json: bool) -> None:
+    """Draw each gated figure over commits from RESULTS (results.json from successive
+    commits, in any order: they are sorted by when they were made).
+
+    Instruction counts and times (each figure's fastest round over its run's primitive
+    floor, as the gate reads them) are kept apart. Steps between consecutive commits
+    beyond the gate's thresholds (3 % instructions, 10 % time) are listed.
+    """
+    from bench.ingest import load_any
+    from reports.history import History, write_history
+
+    runs = [load_any(path) for path in results_files]
+    labels = [(r.metadata.commit or "")[:10] or path.parent.name or path.stem
+              for r, path in zip(runs, results_files, strict=True)]  # fmt: skip
+    found = History.of(runs, labels)
+    if not found.series:
+        raise click.ClickException(
+            "these results share no gated figure (no instruction counts and no common "
+            "primitive floor)"
+        )
+    written = write_history(found, out)
+    if as_json:
+        click.echo(json.dumps(found.to_dict(), indent=1))
+        return
+    for s, step, moved in found.flagged():
+        click.echo(f"{s.figure} ({s.kind}): {moved:+.1%} between {step}")
+    click.echo(
+        f"{len(found.series)} figures over {len(found.labels)} commits; wrote "
+        f"{len(written)} files to {out}/ (open {out / 'history.html'})"
+    )
 
 
 @main.command()

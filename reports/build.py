@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 from pathlib import Path
 from typing import Any
 
-from tabulate import tabulate
-
 from dthq.harness import scenarios
 from dthq.harness.results import Results
 from dthq.harness.results_json import dump, to_dict
 from reports import device, figures, paper, pipeline, table5, tables, targets, wire
+from reports.page import document, pictures, table_html
+from reports.summary import SUMMARY_CSS, Summary
 
 FILES = (
     "results.json",
+    "summary.md",
     "table3.md",
     "table3.csv",
     "table4.md",
@@ -35,6 +35,9 @@ FILES = (
     "figure-cascade.png",
     "figure-pipeline.png",
     "figure-wire.png",
+    "figure-paper-table3.png",
+    "figure-paper-table4.png",
+    "figure-latency-box.png",
     "report.html",
 )
 
@@ -50,8 +53,7 @@ def _target_rows(results: Results) -> tuple[list[str], list[list[str]]]:
     headers = ["Target", "Measured", "Limit", "Verdict", "How"]
     rows = []
     for t in targets.evaluate(results):
-        measured = "-" if t.measured is None else f"{t.measured:.3g}{t.unit}"
-        rows.append([t.name, measured, f"{t.limit:g}{t.unit}", t.verdict, t.how])
+        rows.append([t.name, t.measured_text, f"{t.limit:g}{t.unit}", t.verdict, t.how])
     return headers, rows
 
 
@@ -65,6 +67,8 @@ def write_report(results: Results, out: Path) -> list[Path]:
         written.append(out / name)
 
     written.append(dump(results, out / "results.json"))
+    summary = Summary.of(results)
+    put("summary.md", summary.markdown())
     t3 = tables.table3_rows(results)
     t4 = tables.table4_rows(results)
     put(
@@ -140,6 +144,9 @@ def write_report(results: Results, out: Path) -> list[Path]:
     put("targets.md", f"# Performance targets\n\nMachine: {machine}\n\n{tables.markdown(th, tr)}\n")
     images = []
     for name, draw in (
+        ("figure-paper-table3.png", figures.paper_table3_figure),
+        ("figure-paper-table4.png", figures.paper_table4_figure),
+        ("figure-latency-box.png", figures.latency_box_figure),
         ("figure-table4.png", figures.table4_figure),
         ("figure-handshake.png", figures.handshake_figure),
         ("figure-qkd-rate.png", figures.qkd_rate_figure),
@@ -152,7 +159,7 @@ def write_report(results: Results, out: Path) -> list[Path]:
             images.append(out / name)
     put(
         "report.html",
-        _html(results, machine, t3, t4, fh, qkd, (ch, cr), (th, tr), images, sections),
+        _html(results, summary, t3, t4, fh, qkd, (ch, cr), (th, tr), images, sections),
     )
     return written
 
@@ -214,13 +221,12 @@ def _qkd_tables(results: Results) -> list[tuple[str, list[str], list[list[Any]]]
     ]  # fmt: skip
 
 
-def _table_html(headers: list[str], rows: list[list[Any]]) -> str:
-    return tabulate(rows, headers=headers, tablefmt="html", disable_numparse=True)
+LEADING_FIGURES = ("figure-paper-table3.png", "figure-paper-table4.png", "figure-latency-box.png")
 
 
 def _html(
     results: Results,
-    machine: str,
+    summary: Summary,
     t3: list[list[Any]],
     t4: list[list[Any]],
     fh: list[list[Any]],
@@ -231,43 +237,32 @@ def _html(
     sections: list[tuple[str, list[str], list[list[Any]], list[str]]],
 ) -> str:
     extra = "".join(
-        f"<h2>{html.escape(title)}</h2>{_table_html(headers, rows)}"
+        f"<h2>{html.escape(title)}</h2>{table_html(headers, rows)}"
         + "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)
         for title, headers, rows, notes in sections
     )
-    pictures = "".join(
-        f'<figure><img alt="{html.escape(p.stem)}" src="data:image/png;base64,'
-        f'{base64.b64encode(p.read_bytes()).decode()}"></figure>'
-        for p in images
-    )
+    leading = [p for p in images if p.name in LEADING_FIGURES]
+    figures_html = pictures([p for p in images if p not in leading])
     meta = html.escape(json.dumps(to_dict(results)["metadata"], indent=1))
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>DTHQ bench report</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1400px; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.85em; }}
-th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }}
-th {{ background: #f0f0f0; }} tr:nth-child(even) {{ background: #fafafa; }}
-img {{ max-width: 100%; }} .note {{ color: #555; max-width: 70em; }}
-pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; font-size: 0.8em; }}
-</style></head><body>
-<h1>DTHQ bench report</h1>
-<p>Machine: {html.escape(machine)}. Generated {html.escape(results.created)} by
-{html.escape(results.generator)}.</p>
-<h2>Table 3: DTHQ beside the baselines</h2>{_table_html(tables.TABLE3_HEADERS, t3)}
+    return document(
+        "DTHQ bench report",
+        f"""<p>Generated {html.escape(results.created)} by {html.escape(results.generator)}.</p>
+{summary.html()}
+<h2>The paper beside us, and how our latencies spread</h2>{pictures(leading)}
+<h2>Table 3: DTHQ beside the baselines</h2>{table_html(tables.TABLE3_HEADERS, t3)}
 <p class="note">{html.escape(tables.TABLE3_NOTE)}</p>
-<h2>Table 4: DTHQ by key length, edge and size</h2>{_table_html(tables.TABLE4_HEADERS, t4)}
+<h2>Table 4: DTHQ by key length, edge and size</h2>{table_html(tables.TABLE4_HEADERS, t4)}
 <p class="note">{html.escape(tables.TABLE4_NOTE)}</p>
 <h2>What a forged HELLO costs B (the stateless retry)</h2>
-{_table_html(tables.FORGED_HELLO_HEADERS, fh)}
+{table_html(tables.FORGED_HELLO_HEADERS, fh)}
 <p class="note">{html.escape(tables.FORGED_HELLO_NOTE)}</p>
 <h2>QKD (SIMULATED link)</h2>
-{"".join(f"<h3>{html.escape(t)}</h3>{_table_html(h, r)}" for t, h, r in qkd)}
+{"".join(f"<h3>{html.escape(t)}</h3>{table_html(h, r)}" for t, h, r in qkd)}
 <p class="note">{html.escape(tables.QKD_NOTE)}</p>
 {extra}
-<h2>Figures</h2>{pictures}
-<h2>The paper's claims on this machine</h2>{_table_html(*comparison)}
-<h2>Performance targets</h2>{_table_html(*target_table)}
-<h2>Metadata</h2><pre>{meta}</pre>
-</body></html>
-"""
+<h2>Figures</h2>{figures_html}
+<h2>The paper's claims on this machine</h2>{table_html(*comparison)}
+<h2>Performance targets</h2>{table_html(*target_table)}
+<h2>Metadata</h2><pre>{meta}</pre>""",
+        SUMMARY_CSS,
+    )

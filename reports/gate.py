@@ -218,25 +218,27 @@ class GateReport:
         )
 
 
+def environment(results: Results) -> dict[str, str | None]:
+    """The versions a figure may owe a move to: each library, Python, each OpenSSL."""
+    meta = results.metadata
+    found: dict[str, str | None] = {
+        f"library {name}": version for name, version in sorted(meta.libraries.items())
+    }
+    found["Python"] = meta.machine.get("python")
+    for side, version in sorted((meta.machine.get("openssl") or {}).items()):
+        found[f"OpenSSL of {side}"] = version
+    return found
+
+
 def environment_differences(baseline: Runs, current: Runs) -> list[str]:
     """Library, Python and OpenSSL versions that differ between two runs: a moved figure
     may be the library's doing, not ours. Repeated runs of one side are compared by their
     first run's metadata."""
-    b, c = _runs(baseline)[0].metadata, _runs(current)[0].metadata
-    pairs = {
-        f"library {name}": (b.libraries.get(name), c.libraries.get(name))
-        for name in sorted(set(b.libraries) | set(c.libraries))
-    }
-    pairs["Python"] = (b.machine.get("python"), c.machine.get("python"))
-    for side in sorted(set(b.machine.get("openssl") or {}) | set(c.machine.get("openssl") or {})):
-        pairs[f"OpenSSL of {side}"] = (
-            (b.machine.get("openssl") or {}).get(side),
-            (c.machine.get("openssl") or {}).get(side),
-        )
+    b, c = environment(_runs(baseline)[0]), environment(_runs(current)[0])
     return [
-        f"{what} differs: {old} in the baseline, {new} now"
-        for what, (old, new) in pairs.items()
-        if old != new
+        f"{what} differs: {b.get(what)} in the baseline, {c.get(what)} now"
+        for what in sorted(b.keys() | c.keys(), key=list({**b, **c}).index)
+        if b.get(what) != c.get(what)
     ]
 
 

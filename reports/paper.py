@@ -28,6 +28,15 @@ PAPER_TABLE4: dict[tuple[int, str, str], dict[Metric, float]] = {
 }
 
 
+HOLDS = "holds"
+FAILS = "does not hold"
+UNTESTABLE = "cannot be tested here"
+UNMEASURED = "not measured in this run"
+BY_VALUE = "compared by value"
+INCONSISTENT = "inconsistent in the paper"
+OUTCOMES = (HOLDS, FAILS, UNTESTABLE, UNMEASURED, BY_VALUE, INCONSISTENT)
+
+
 @dataclass(frozen=True)
 class Claim:
     source: str  # where in the paper
@@ -36,6 +45,23 @@ class Claim:
     ours: str
     ratio: str  # ours / paper, where both are numbers
     verdict: str
+
+    @property
+    def outcome(self) -> str:
+        """Which of OUTCOMES the verdict is (read from the phrases `_holds` and `claims`
+        write; the paper's internal-consistency checks are their own outcome)."""
+        v = self.verdict
+        if self.source.endswith("(consistency)"):
+            return INCONSISTENT
+        if v == "value":
+            return BY_VALUE
+        if v.startswith("holds"):
+            return HOLDS
+        if v.startswith("does NOT hold"):
+            return FAILS
+        if v.startswith("not measured"):
+            return UNMEASURED
+        return UNTESTABLE
 
 
 def _m(row: Table3Row | Table4Cell | None, metric: Metric) -> float | None:

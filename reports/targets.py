@@ -21,6 +21,10 @@ class Target:
     how: str
 
     @property
+    def measured_text(self) -> str:
+        return "-" if self.measured is None else f"{self.measured:.3g}{self.unit}"
+
+    @property
     def verdict(self) -> str:
         if self.measured is None:
             return "not measured"

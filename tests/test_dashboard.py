@@ -5,29 +5,18 @@ simulated patient must appear on the page, pushed by server-sent events."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
+from browser import browser_page, needs_chromium
 
 from dthq.pipeline.run import SimConfig
 from dthq.transport.brokers import free_port
 
 uvicorn = pytest.importorskip("uvicorn", reason="the dashboard extra (uvicorn) is not installed")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
@@ -78,23 +67,14 @@ def test_the_api_serves_the_twins_view(dashboard: str) -> None:
     assert "transmit" in view["stages"] and view["error"] is None
 
 
-@pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="chromium is not installed (Debian package chromium; .ci/run installs it)",
-)
+@needs_chromium
 def test_an_alert_from_a_deteriorating_patient_appears_in_the_browser(dashboard: str) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page()
-            page.goto(dashboard)
-            # P00001 is the scripted deteriorating patient (a third of three, onset at once).
-            alert = page.locator('.alert[data-pid="P00001"]').first
-            alert.wait_for(timeout=45_000)
-            assert "scores 3" in alert.inner_text() or "rose" in alert.inner_text()
-            rows = page.locator("#patients tr")
-            assert rows.count() == 3
-            assert page.locator("#stages tr").count() >= 5  # the stage latencies are shown
-        finally:
-            browser.close()
+    with browser_page() as page:
+        page.goto(dashboard)
+        # P00001 is the scripted deteriorating patient (a third of three, onset at once).
+        alert = page.locator('.alert[data-pid="P00001"]').first
+        alert.wait_for(timeout=45_000)
+        assert "scores 3" in alert.inner_text() or "rose" in alert.inner_text()
+        rows = page.locator("#patients tr")
+        assert rows.count() == 3
+        assert page.locator("#stages tr").count() >= 5  # the stage latencies are shown

@@ -1,0 +1,48 @@
+"""report.html in a real browser (Debian's headless Chromium): it loads with no console
+error, every figure decodes and has a size, and the page opens with its verdicts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from browser import browser_page, needs_chromium, watch
+from test_reports import results
+
+from reports.build import write_report
+
+
+@needs_chromium
+def test_the_report_renders_in_chromium(tmp_path: Path) -> None:
+    write_report(results(), tmp_path)
+    with browser_page() as page:
+        problems = watch(page)
+        page.goto((tmp_path / "report.html").as_uri(), wait_until="load")
+        images = page.eval_on_selector_all(
+            "img", "els => els.map(e => [e.alt, e.complete, e.naturalWidth, e.naturalHeight])"
+        )
+        first = page.locator("h2").first.inner_text()
+        tiles = page.locator("#summary .tile").all_inner_texts()
+        verdict_rows = page.locator("#summary tbody tr").count()
+    assert problems == []
+    names = {alt for alt, *_ in images}
+    assert {"figure-paper-table3", "figure-paper-table4", "figure-latency-box"} <= names
+    assert len(images) == 9
+    for alt, complete, width, height in images:
+        assert complete and width > 300 and height > 200, alt
+    assert first == "Summary"
+    assert any("claims hold" in t for t in tiles) and any("targets missed" in t for t in tiles)
+    assert verdict_rows > 10
+
+
+def test_the_summary_counts_each_verdict(tmp_path: Path) -> None:
+    write_report(results(), tmp_path)
+    summary = (tmp_path / "summary.md").read_text()
+    # The fake run's claims (see test_reports): 4 hold, 12 do not, one untestable.
+    assert "4 hold here, 12 do not, 1 cannot be tested here" in summary
+    assert "2 of the paper's own figures contradict each other" in summary
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in summary.splitlines()]
+    assert ["does not hold", "Abstract / Table 3", "DTHQ latency below TLS latency"] in [
+        r[:3] for r in rows
+    ]
+    html = (tmp_path / "report.html").read_text()
+    assert html.index('id="summary"') < html.index("Table 3: DTHQ beside the baselines")
