@@ -159,17 +159,18 @@ def _check_signature(
     auth: Auth,
     peer: PeerRecord,
     signature: bytes,
-    message: bytes,
+    message: Callable[[], bytes],
     kind: int,
     backend: str | None,
 ) -> None:
+    """``message`` is called only in a signed mode: psk and KEM modes hash nothing here."""
     spec = auth.signature
     if spec is None:
         if signature:
             raise DecodeError(f"{MESSAGE_NAMES[kind]} carries a signature in {auth.name} mode")
         return
     assert peer.verify_key is not None  # PeerRecord guarantees it
-    verify(spec, peer.verify_key, signature, message, SIG_CONTEXT[kind], backend)
+    verify(spec, peer.verify_key, signature, message(), SIG_CONTEXT[kind], backend)
 
 
 class Initiator(_Machine):
@@ -281,22 +282,20 @@ class Initiator(_Machine):
             c.peer.auth,
             c.peer,
             reply_signature,
-            th(self._hello, reply.signed_part()),
+            lambda: th(self._hello, reply.signed_part()),
             REPLY,
             c.sig_backend,
         )
         _check_confirm(
             schedule, c.suite, b"b", reply.confirm, th(self._hello, reply.confirmed_part()), "REPLY"
         )
-        finish = Finish(VERSION, b"", b"")
+        signature = b""
         if c.signing_key is not None:
-            message = th(self._hello, flight, finish.signed_part())
-            finish = replace(finish, signature=c.signing_key.sign(message, SIG_CONTEXT[FINISH]))
-        finish = replace(
-            finish,
-            confirm=schedule.confirm_mac(b"a", th(self._hello, flight, finish.confirmed_part())),
-        )
-        out = finish.to_bytes()
+            message = th(self._hello, flight, Finish(VERSION, b"", b"").signed_part())
+            signature = c.signing_key.sign(message, SIG_CONTEXT[FINISH])
+        unconfirmed = Finish(VERSION, signature, b"")
+        confirm = schedule.confirm_mac(b"a", th(self._hello, flight, unconfirmed.confirmed_part()))
+        out = Finish(VERSION, signature, confirm).to_bytes()
         transcript_hash = th(self._hello, flight, out)
         a2b, b2a = schedule.traffic_secrets(transcript_hash)
         schedule.wipe()
@@ -395,14 +394,14 @@ class Responder(_Machine):
         self._schedule = schedule
         schedule.mix_shared_secret(shared)
         th = schedule.transcript_hash
-        reply = Reply(VERSION, c.id_b, self._random(NONCE_SIZE), ciphertext, to_device, b"")
+        nonce = self._random(NONCE_SIZE)
+        signature = to_device  # the signature field: a signature, or KEM mode's ciphertext
         if signing_key is not None:
-            message = th(flight, reply.signed_part())
-            reply = replace(reply, signature=signing_key.sign(message, SIG_CONTEXT[REPLY]))
-        reply = replace(
-            reply, confirm=schedule.confirm_mac(b"b", th(flight, reply.confirmed_part()))
-        )
-        out = reply.to_bytes()
+            message = th(flight, Reply(VERSION, c.id_b, nonce, ciphertext, b"", b"").signed_part())
+            signature = signing_key.sign(message, SIG_CONTEXT[REPLY])
+        unconfirmed = Reply(VERSION, c.id_b, nonce, ciphertext, signature, b"")
+        confirm = schedule.confirm_mac(b"b", th(flight, unconfirmed.confirmed_part()))
+        out = Reply(VERSION, c.id_b, nonce, ciphertext, signature, confirm).to_bytes()
         self._suite, self._peer, self._auth = suite, peer, auth
         self._transcript = flight + out
         self.peer_id = hello.id_a
@@ -422,7 +421,7 @@ class Responder(_Machine):
             self._auth,
             peer,
             finish.signature,
-            th(self._transcript, finish.signed_part()),
+            lambda: th(self._transcript, finish.signed_part()),
             FINISH,
             self.config.sig_backend,
         )

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import struct
 from dataclasses import dataclass, field
+from functools import cache
 
 from dthq.crypto.hkdf import empty_hash, hkdf_expand, hkdf_extract
 from dthq.protocol.suites import Suite
@@ -22,9 +23,15 @@ from dthq.protocol.suites import Suite
 LABEL_PREFIX = b"dthq1 "
 
 
-def expand_label(hash_name: str, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
+@cache
+def _label_head(label: bytes, length: int) -> bytes:
+    """The constant start of a label's HkdfLabel (a handful of labels, made once each)."""
     full = LABEL_PREFIX + label
-    info = struct.pack(">HB", length, len(full)) + full + struct.pack(">B", len(context)) + context
+    return struct.pack(">HB", length, len(full)) + full
+
+
+def expand_label(hash_name: str, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
+    info = _label_head(label, length) + struct.pack(">B", len(context)) + context
     return hkdf_expand(hash_name, secret, info, length)
 
 
@@ -81,13 +88,14 @@ class KeySchedule:
     def __init__(self, suite: Suite, psk: bytes | None) -> None:
         self.suite = suite
         self._h = suite.hash_name
+        self._hash = getattr(hashlib, suite.hash_name)  # the named constructor: no lookup
         zeros = bytes(suite.hash_len)
         # Secrets live in bytearrays so wipe() can overwrite them in place.
         self._early = bytearray(hkdf_extract(self._h, b"", psk if psk is not None else zeros))
         self._handshake: bytearray | None = None
 
     def transcript_hash(self, *parts: bytes) -> bytes:
-        return hashlib.new(self._h, b"".join(parts)).digest()
+        return self._hash(b"".join(parts)).digest()
 
     def _derived(self, secret: bytes) -> bytes:
         return expand_label(self._h, secret, b"derived", empty_hash(self._h), self.suite.hash_len)
