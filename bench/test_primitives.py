@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import time
 import timeit
 from collections.abc import Callable
 from typing import Any
@@ -26,18 +27,34 @@ from dthq.protocol.compression import make_codec
 PAYLOADS = {size: TelemetryGenerator(seed=1).payload(size) for size in SIZES}
 
 
-def _timeit_us(fn: Callable[[], Any]) -> tuple[float, float]:
-    """A direct ``timeit`` of the same call, for the harness cross-check: (median, min)."""
-    timer = timeit.Timer(fn)
-    number, _ = timer.autorange()  # at least 0.2 s per repeat
-    per_call = [t / number * 1e6 for t in timer.repeat(repeat=5, number=number)]
+def _timeit_us(fn: Callable[[], Any], number: int, rounds: int) -> tuple[float, float]:
+    """A direct ``timeit`` of the same call, for the harness cross-check: (median, min)
+    per call over as many rounds of ``number`` calls as the harness ran (its own
+    calibration: sub-microsecond calls get thousands of calls a round). Same round size,
+    same statistic, so a median of short rounds is set against a median of short rounds,
+    not against seconds-long blocks that every preemption lands in."""
+    timer = timeit.Timer(fn)  # timeit turns GC off, as the harness does (--benchmark-disable-gc)
+    per_call = [t / number * 1e6 for t in timer.repeat(repeat=max(rounds, 5), number=number)]
     return statistics.median(per_call), min(per_call)
+
+
+def _warm(fn: Callable[[], Any], seconds: float = 0.01) -> None:
+    """Call ``fn`` for a few milliseconds first: pytest-benchmark calibrates its calls per
+    round on the first call, and a cold first call (caches, lazy imports) made it time a
+    sub-microsecond hash one call a round, timer overhead included."""
+    deadline = time.perf_counter() + seconds
+    for _ in range(10_000):
+        fn()
+        if time.perf_counter() > deadline:
+            break
 
 
 def run(benchmark: Any, name: str, fn: Callable[[], Any], **params: Any) -> None:
     tag_primitive(benchmark, name, **params)
+    _warm(fn)
     benchmark(fn)
-    tag_timeit(benchmark, *_timeit_us(fn))
+    stats = benchmark.stats
+    tag_timeit(benchmark, *_timeit_us(fn, stats.iterations, stats.stats.rounds))
 
 
 KEMS = [n for n in scenarios.KEMS if KEMS.backends(n)]  # those a backend offers here

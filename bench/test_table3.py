@@ -84,6 +84,19 @@ def test_message(benchmark: Any, row: Table3Scenario) -> None:
     assert benchmark(lambda: open_(seal(READING, 1), 1)) == READING
 
 
+RECORD_PATHS = ("dthq-mlkem768-psk", "tls13-x25519")  # each stands for its record layer
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if r.values[0].key in RECORD_PATHS])
+def test_record_path(benchmark: Any, row: Table3Scenario) -> None:
+    """Seal + open of one reading with compression off: DTHQ's record layer against TLS
+    1.3's (OpenSSL through pyOpenSSL), the same bytes in, in the same run."""
+    session = _scheme(row, compress=False).establish()
+    seal, open_ = session.initiator.seal, session.responder.open
+    _tag(benchmark, row, Metric.RECORD, session)
+    assert benchmark(lambda: open_(seal(READING, 1), 1)) == READING
+
+
 @pytest.mark.parametrize("row", [r for r in ROWS if r.values[0].scheme == "tls13"])
 def test_handshake_loopback_tcp(benchmark: Any, row: Table3Scenario) -> None:
     """The TLS rows again over a real loopback TCP connection (measured, not modelled)."""

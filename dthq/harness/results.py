@@ -26,6 +26,7 @@ class Metric(StrEnum):
     LATENCY_MQTT = "latency_mqtt_ms"  # handshake + one reading, every flight via a broker
     LATENCY = "latency_ms"
     MESSAGE = "message_ms"
+    RECORD = "record_ms"  # seal + open of one reading, compression off: the record path alone
     COMP_OVERHEAD = "comp_overhead_ms"
     THROUGHPUT = "throughput_msg_s"
     AL = "al_ms"
