@@ -95,8 +95,10 @@ class Device:
             kind, body = topics.unframe(message.payload)
             if kind != topics.FLIGHT or self._initiator is None:
                 raise StateError("the device expects only handshake flights from its gateway")
-            finish = self._initiator.receive(body)
-            self._bus.publish(topics.device_up(self.id), topics.frame(topics.FLIGHT, finish), 1)
+            answer = self._initiator.receive(body)
+            self._bus.publish(topics.device_up(self.id), topics.frame(topics.FLIGHT, answer), 1)
+            if not self._initiator.established:
+                return  # a RETRY: ``answer`` was the HELLO again, with the gateway's cookie
             self.session = RecordLayer.from_keys(
                 self._initiator.session_keys(), self._clock(), codec=self._codec, rekey=self._rekey
             )

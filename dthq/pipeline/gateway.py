@@ -24,12 +24,14 @@ from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.provision import Registry
 from dthq.pipeline.sessions import Terminator
 from dthq.protocol.compression import Brotli
+from dthq.protocol.cookie import RetryPolicy
 from dthq.protocol.handshake import Initiator
 from dthq.protocol.record import RecordLayer
 from dthq.transport.bus import Bus, Message
 from dthq.twin.reading import Reading, ReadingError
 
 FLUSH_TICK_S = 0.005
+WORK = ("retry", "reply", "established", "refused")
 
 
 @dataclass(frozen=True)
@@ -72,12 +74,13 @@ class Gateway:
         *,
         policy: Policy = POLICIES["fixed"],
         qos: int = 1,
+        retry: RetryPolicy = RetryPolicy.NEVER,
     ) -> None:
         self.id = gateway_id
         self.policy = policy
         self.qos = qos
         self._registry = registry
-        self._devices = Terminator(registry.gateway_responder(gateway_id))
+        self._devices = Terminator(registry.gateway_responder(gateway_id, retry, now_ms()))
         self._device_bus, self._cloud_bus = device_bus, cloud_bus
         self._metrics = metrics
         self._config = registry.gateway_config(gateway_id)
@@ -93,6 +96,13 @@ class Gateway:
         self._flusher = threading.Thread(target=self._flush_loop, name="gateway-flush", daemon=True)
         device_bus.subscribe(topics.ALL_DEVICES_UP, self._on_device, qos=1)
         cloud_bus.subscribe(topics.gateway_down(gateway_id), self._on_cloud, qos=1)
+
+    @property
+    def handshake_work(self) -> dict[str, int]:
+        """What device handshakes cost this gateway (see Terminator.work), and how many
+        are half open now."""
+        work = self._devices.work
+        return {k: work[k] for k in WORK} | {"half_open": self._devices.half_open}
 
     # the upstream session (gateway = initiator, cloud = responder)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from dthq.errors import DecodeError
 from dthq.pipeline.topics import check_party_id
 from dthq.protocol.config import Auth, InitiatorConfig, PeerRecord, ResponderConfig
+from dthq.protocol.cookie import CookieJar, RetryPolicy
 from dthq.protocol.suites import Suite, suite_for
 
 CLOUD_ID = "cloud"
@@ -76,9 +77,14 @@ class Registry:
         peer = PeerRecord(Auth.PSK, psk=psk)
         return InitiatorConfig(device.encode(), gateway.encode(), self.suite, peer, kem=self.kem)
 
-    def gateway_responder(self, gateway: str) -> ResponderConfig:
+    def gateway_responder(
+        self, gateway: str, retry: RetryPolicy = RetryPolicy.NEVER, now_ms: int = 0
+    ) -> ResponderConfig:
+        """What the gateway answers devices with; under a retry policy it issues cookies
+        from a jar of its own, whose secret rotates from ``now_ms``."""
         known = {d.encode(): PeerRecord(Auth.PSK, psk=psk) for d, (_, psk) in self.devices.items()}
-        return ResponderConfig(gateway.encode(), known)
+        cookies = None if retry is RetryPolicy.NEVER else CookieJar(now_ms)
+        return ResponderConfig(gateway.encode(), known, retry=retry, cookies=cookies)
 
     def gateway_config(self, gateway: str) -> InitiatorConfig:
         peer = PeerRecord(Auth.PSK, psk=self.gateways[gateway])

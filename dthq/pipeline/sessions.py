@@ -1,10 +1,17 @@
 """The responder side of many DTHQ sessions over a bus: one handshake machine per peer,
 its session once established. The gateway (for its devices) and the cloud (for its
-gateways) both terminate sessions this way."""
+gateways) both terminate sessions this way.
+
+Under a retry policy (the responder config's), a HELLO without a valid cookie gets a
+RETRY and leaves nothing behind; ``UNDER_LOAD`` asks for cookies once
+``load_threshold`` handshakes are already half open. ``work`` counts what each flight cost:
+``retry`` (an HMAC), ``reply`` (an ML-KEM encapsulation, and a half-open state kept),
+``established`` and ``refused``: the fleet's storms report it."""
 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 
 from dthq.errors import AuthenticationError, StateError
 from dthq.protocol.config import ResponderConfig
@@ -12,11 +19,21 @@ from dthq.protocol.handshake import Responder, State
 from dthq.protocol.record import Freshness, RecordLayer
 from dthq.protocol.wire import FINISH, message_type
 
+LOAD_THRESHOLD = 64  # half-open handshakes beyond which UNDER_LOAD asks for cookies
+
 
 class Terminator:
-    def __init__(self, config: ResponderConfig, *, freshness: Freshness | None = None) -> None:
+    def __init__(
+        self,
+        config: ResponderConfig,
+        *,
+        freshness: Freshness | None = None,
+        load_threshold: int = LOAD_THRESHOLD,
+    ) -> None:
         self._config = config
         self._freshness = freshness
+        self._load_threshold = load_threshold
+        self.work: Counter[str] = Counter()
         self._pending: dict[str, Responder] = {}
         self.sessions: dict[str, RecordLayer] = {}
         self.lock = threading.Lock()  # sessions are used from the bus and the flush thread
@@ -32,23 +49,37 @@ class Terminator:
         if pending is None or message_type(flight) != FINISH:
             pending = self._pending[peer] = Responder(self._config)
         try:
-            reply = pending.receive(flight, now_ms)
+            busy = len(self._pending) > self._load_threshold  # this HELLO's own included
+            reply = pending.receive(flight, now_ms, under_load=busy)
         except Exception:
             self._pending.pop(peer, None)
+            self.work["refused"] += 1
             raise
+        if pending.state is State.RETRY_SENT:  # stateless: the cookie carries it all
+            del self._pending[peer]
+            self.work["retry"] += 1
+            return reply
+        if pending.state is State.WAIT_FINISH:
+            self.work["reply"] += 1
         if pending.peer_id is not None and pending.peer_id != peer.encode():
             self._pending.pop(peer, None)
+            self.work["refused"] += 1
             raise AuthenticationError(
                 f"the handshake on {peer!r}'s topic authenticated {pending.peer_id!r}"
             )
         if pending.state is State.ESTABLISHED:
             del self._pending[peer]
+            self.work["established"] += 1
             session = RecordLayer.from_keys(
                 pending.session_keys(), now_ms, freshness=self._freshness
             )
             with self.lock:
                 self.sessions[peer] = session
         return reply
+
+    @property
+    def half_open(self) -> int:
+        return len(self._pending)
 
     def save(self, peer: str) -> bytes:
         with self.lock:
