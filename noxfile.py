@@ -18,7 +18,7 @@ nox.options.reuse_existing_virtualenvs = True
 
 BASELINE = "reports/baseline/results.json"
 CONSTRAINTS = "constraints.txt"
-EXTRAS = ("test", "bench", "kme", "dashboard", "lint", "fuzz")  # what the lock file covers
+EXTRAS = ("test", "bench", "kme", "dashboard", "fleet", "lint", "fuzz")  # what the lock file covers
 
 
 def install(session: nox.Session, *extras: str) -> None:

@@ -1,7 +1,7 @@
 """The layering of DESIGN §2, checked on the source.
 
-errors < crypto < protocol < transport < schemes < qkd < harness < baselines < bench <
-reports < cli: a module may import its own layer and the ones below, never one above
+errors < crypto < protocol < transport < schemes < qkd < twin < harness < pipeline <
+fleet < baselines < bench < reports < cli: a module may import its own layer and the ones below, never one above
 (lazy imports inside functions included). The package root ``dthq`` is the public API
 and sits with the schemes. Baselines use only that public API, and nothing in the
 project imports another module in a loop.
@@ -26,6 +26,7 @@ LAYERS = (
     "dthq.twin",
     "dthq.harness",
     "dthq.pipeline",
+    "dthq.fleet",
     "baselines",
     "bench",
     "reports",

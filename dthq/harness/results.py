@@ -335,6 +335,51 @@ class PipelineRun:
 
 
 @dataclass(frozen=True)
+class FleetRun:
+    """One device fleet on Locust (``dthq fleet``, the fleet bench suite).
+
+    Times are ms. ``handshake`` and ``publish`` (sealed and PUBACKed) come from the
+    Locust workers, ``end_to_end`` from the twin (acquisition timestamp to commit);
+    ``storm_recovery`` is each device's time from the storm to established again and
+    ``recovery_s`` the last one's. ``cpu`` is cores used per process, averaged over the
+    run (``cpu_peak``: its busiest second); ``costs`` the measured per-unit costs the
+    100,000-device model starts from (gateway CPU ms per reading and per handshake,
+    bytes per reading and per handshake, broker CPU ms per message). ``locust`` is
+    Locust's own request count per event, beside our counts to check them.
+    """
+
+    scenario: str
+    broker: str
+    protocol: str
+    devices: int
+    workers: int
+    gateways: int
+    rate_hz: float
+    offered_per_s: float
+    duration_s: float
+    wall_s: float
+    handshake: Distribution | None
+    publish: Distribution | None
+    end_to_end: Distribution | None
+    storm_recovery: Distribution | None
+    recovery_s: float | None
+    throughput_per_s: float
+    counts: Mapping[str, int]
+    rejected: Mapping[str, int]
+    gateway_work: Mapping[str, int]
+    cpu: Mapping[str, float]
+    cpu_peak: Mapping[str, float]
+    costs: Mapping[str, float]
+    locust: Mapping[str, int]
+    rejection_examples: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        broker = self.broker.split()[0]
+        return f"{self.scenario}/{broker}/{self.devices}x{self.rate_hz:g}Hz/gw{self.gateways}"
+
+
+@dataclass(frozen=True)
 class InstructionCount:
     """Instructions per operation of one gated figure, counted by callgrind (see
     bench/instructions.py): ``handshake/<Table 3 row>`` or ``record/<Table 4 cell>``.
@@ -379,6 +424,7 @@ class Results:
     qkd_keys: tuple[QKDKeyCost, ...] = ()
     cascade: tuple[CascadeRun, ...] = ()
     pipeline: tuple[PipelineRun, ...] = ()
+    fleet: tuple[FleetRun, ...] = ()
     instructions: tuple[InstructionCount, ...] = ()
     created: str = ""
     generator: str = ""

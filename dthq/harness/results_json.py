@@ -19,6 +19,7 @@ from dthq.harness.results import (
     BulkRun,
     CascadeRun,
     Distribution,
+    FleetRun,
     FlightSize,
     ForgedHello,
     InstructionCount,
@@ -406,6 +407,48 @@ class _Parser:
             },
         )
 
+    def fleet(self, r: dict[str, Any], path: str) -> FleetRun:
+        def dist(key: str) -> Distribution | None:
+            value = r.get(key)
+            return None if value is None else self.distribution(value, f"{path}.{key}")
+
+        def numbers(key: str) -> dict[str, float]:
+            d = self.obj(self.field(r, key, path), f"{path}.{key}")
+            return {str(k): self.number(d, k, f"{path}.{key}") for k in d}
+
+        recovery = r.get("recovery_s")
+        return FleetRun(
+            scenario=self.text(r, "scenario", path),
+            broker=self.text(r, "broker", path),
+            protocol=self.text(r, "protocol", path),
+            devices=self.integer(r, "devices", path),
+            workers=self.integer(r, "workers", path),
+            gateways=self.integer(r, "gateways", path),
+            rate_hz=self.number(r, "rate_hz", path),
+            offered_per_s=self.number(r, "offered_per_s", path),
+            duration_s=self.number(r, "duration_s", path),
+            wall_s=self.number(r, "wall_s", path),
+            handshake=dist("handshake"),
+            publish=dist("publish"),
+            end_to_end=dist("end_to_end"),
+            storm_recovery=dist("storm_recovery"),
+            recovery_s=None if recovery is None else self.number(r, "recovery_s", path),
+            throughput_per_s=self.number(r, "throughput_per_s", path),
+            counts=self.counts(self.field(r, "counts", path), f"{path}.counts"),
+            rejected=self.counts(r.get("rejected", {}), f"{path}.rejected"),
+            gateway_work=self.counts(self.field(r, "gateway_work", path), f"{path}.gateway_work"),
+            cpu=numbers("cpu"),
+            cpu_peak=numbers("cpu_peak"),
+            costs=numbers("costs"),
+            locust=self.counts(self.field(r, "locust", path), f"{path}.locust"),
+            rejection_examples={
+                str(k): str(v)
+                for k, v in self.obj(
+                    r.get("rejection_examples", {}), f"{path}.rejection_examples"
+                ).items()
+            },
+        )
+
     def instruction_count(self, c: dict[str, Any], path: str) -> InstructionCount:
         randomised = c.get("randomised", False)
         if not isinstance(randomised, bool):
@@ -429,6 +472,7 @@ class _Parser:
             qkd_keys=self.rows(data, "qkd_keys", self.qkd_key, optional=True),
             cascade=self.rows(data, "cascade", self.cascade, optional=True),
             pipeline=self.rows(data, "pipeline", self.pipeline, optional=True),
+            fleet=self.rows(data, "fleet", self.fleet, optional=True),
             instructions=self.rows(data, "instructions", self.instruction_count),
             created=str(data.get("created", "")),
             generator=str(data.get("generator", "")),
@@ -439,6 +483,12 @@ def pipeline_run(data: Any, where: str = "pipeline run") -> PipelineRun:
     """One :class:`PipelineRun` from its JSON form (the bench's tag, ``simulate --json``)."""
     parser = _Parser(where)
     return parser.pipeline(parser.obj(data, where), where)
+
+
+def fleet_run(data: Any, where: str = "fleet run") -> FleetRun:
+    """One :class:`FleetRun` from its JSON form (the bench's tag, ``fleet --json``)."""
+    parser = _Parser(where)
+    return parser.fleet(parser.obj(data, where), where)
 
 
 def _is_number(value: Any) -> bool:

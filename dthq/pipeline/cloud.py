@@ -167,6 +167,12 @@ class Cloud:
         for listener in self.listeners:
             listener(fresh, alerts)
 
+    @property
+    def gateways(self) -> frozenset[str]:
+        """The gateways holding a session with this cloud."""
+        with self._gateways.lock:
+            return frozenset(self._gateways.sessions)
+
     def snapshot(self, history: int = 60) -> list[dict[str, object]]:
         """Every twin as plain data (the dashboard's view), taken under the consumer's lock."""
         with self._lock:

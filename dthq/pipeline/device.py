@@ -57,7 +57,6 @@ class Device:
         self.id = device_id
         self.patient = registry.patient_of(device_id) or device_id
         self._config = registry.device_config(device_id, gateway_id)
-        self._bus = bus
         self._metrics = metrics
         self.qos = qos
         self._step_s = 1.0 / rate_hz
@@ -76,7 +75,12 @@ class Device:
         self.session: RecordLayer | None = None
         self._established = threading.Event()
         self.error: str | None = None
-        bus.subscribe(topics.device_down(device_id), self._on_down, qos=1)
+        self.attach(bus)
+
+    def attach(self, bus: Bus) -> None:
+        """Talk through ``bus`` from now on (a new connection after a reconnect)."""
+        self._bus = bus
+        bus.subscribe(topics.device_down(self.id), self._on_down, qos=1)
 
     def handshake(self) -> None:
         """Send HELLO; the REPLY arrives on the down topic and FINISH goes back."""
@@ -137,10 +141,11 @@ class Device:
             (t2 - t1) / 1e9,
             (t3 - t2) / 1e9,
         )
-        ok = self._bus.publish(
-            topics.device_up(self.id), topics.frame(topics.RECORD, record), self.qos
-        )
+        ok = self._publish(topics.frame(topics.RECORD, record))
         m.count("sent" if ok else "dropped")
         if ok:
             m.sent_bytes("device", len(record) + 1)
         return ok
+
+    def _publish(self, frame: bytes) -> bool:
+        return self._bus.publish(topics.device_up(self.id), frame, self.qos)

@@ -155,12 +155,17 @@ class Gateway:
         try:
             device = topics.party_of(message.topic)
             kind, body = topics.unframe(message.payload)
+            m.wire_bytes(
+                "handshake in" if kind == topics.FLIGHT else "record in", len(message.payload)
+            )
             if kind == topics.FLIGHT:
-                reply = self._devices.flight(device, body, now_ms())
+                with m.cpu("gateway handshakes"):  # within "gateway": the share it took
+                    reply = self._devices.flight(device, body, now_ms())
                 if reply is not None:
                     self._device_bus.publish(
                         topics.device_down(device), topics.frame(topics.FLIGHT, reply), 1
                     )
+                    m.wire_bytes("handshake out", len(reply) + 1)
                 return
             t0 = time.perf_counter_ns()
             payload, _ = self._devices.open(device, body, now_ms())

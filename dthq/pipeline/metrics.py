@@ -79,6 +79,7 @@ class Metrics:
     alerts: list[tuple[str, int, int, str]] = field(default_factory=list)  # pid, ts, ns, why
     onsets: dict[str, int] = field(default_factory=dict)  # pid -> scripted onset, ms
     bytes_up: Counter[str] = field(default_factory=Counter)
+    wire: Counter[str] = field(default_factory=Counter)  # bytes by kind: "handshake in", ...
     cpu_s: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -99,6 +100,10 @@ class Metrics:
     def sent_bytes(self, hop: str, n: int) -> None:
         with self._lock:
             self.bytes_up[hop] += n
+
+    def wire_bytes(self, what: str, n: int) -> None:
+        with self._lock:
+            self.wire[what] += n
 
     def alert(self, pid: str, ts: int, reason: str) -> None:
         with self._lock:

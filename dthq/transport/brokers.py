@@ -179,6 +179,10 @@ class MosquittoBroker(_Managed):
         first = out.splitlines()[0] if out else "mosquitto"
         return first.removesuffix(".").strip()
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
     def start(self) -> None:
         conf = Path(self._dir.name) / "mosquitto.conf"
         conf.write_text(

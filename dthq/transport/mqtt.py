@@ -242,6 +242,21 @@ class MQTTBus:
         self.stats.dropped += 1
         return False
 
+    def publish_acked(self, topic: str, payload: bytes, qos: int, timeout: float) -> bool:
+        """Publish and wait for the broker's PUBACK (QoS 1) or the write (QoS 0); False
+        when it did not come within ``timeout`` seconds (paho still delivers it later)."""
+        if self._client is None:
+            raise BusError("publish before connect()")
+        info = self._client.publish(topic, payload, qos=check_qos(qos))
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            self.stats.dropped += 1
+            return False
+        try:
+            info.wait_for_publish(timeout)
+        except RuntimeError:  # paho: the message was dropped (queue full, disconnected)
+            return False
+        return info.is_published()
+
     def idle(self) -> bool:
         """Nothing of ours waiting to go out or to be acknowledged."""
         return self._client is None or not self._client._out_messages  # no public accessor

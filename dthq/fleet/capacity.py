@@ -1,0 +1,74 @@
+"""The capacity curve: steady fleets of growing size through each broker, and its knee.
+
+A size *holds* when the twin takes at least ``HOLD_SHARE`` of the readings offered and
+their end-to-end p99 stays within the paper's real-time budget (Table 2: 500 ms). The
+knee is the largest size that holds before one that does not; what broke at the next
+size (throughput, latency, loss) is its reason. Which process ran out is read off each
+run's CPU per process, not guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from dthq.fleet.config import FleetConfig
+from dthq.harness.results import REALTIME_BUDGET_MS, FleetRun
+
+HOLD_SHARE = 0.95
+CAPACITY_SIZES = (10, 100, 1000)  # and, in the full profile, as many as the machine holds
+
+
+@dataclass(frozen=True)
+class Knee:
+    devices: int  # the largest size that held
+    run: FleetRun
+    reason: str  # what broke at the next size
+
+
+def holds(run: FleetRun) -> str | None:
+    """None if this size holds, else why not."""
+    if run.counts.get("lost", 0):
+        return f"{run.counts['lost']} readings lost"
+    if run.throughput_per_s < HOLD_SHARE * run.offered_per_s:
+        return f"delivered {run.throughput_per_s:.0f}/s of {run.offered_per_s:.0f}/s offered"
+    e2e = run.end_to_end
+    if e2e is None:
+        return "nothing delivered"
+    p99 = e2e.p99 if e2e.p99 is not None else e2e.median
+    if p99 > REALTIME_BUDGET_MS[1]:
+        return f"end-to-end p99 {p99:.0f} ms > {REALTIME_BUDGET_MS[1]:.0f} ms"
+    return None
+
+
+def bottleneck(run: FleetRun) -> str:
+    """The process nearest a full core (a Python process cannot use more, GIL-bound)."""
+    role, cores = max(run.cpu.items(), key=lambda kv: kv[1] / (2 if kv[0] == "workers" else 1))
+    return f"{role} at {cores:.2f} cores"
+
+
+def knee(curve: Sequence[FleetRun]) -> Knee | None:
+    ordered = sorted(curve, key=lambda r: r.devices)
+    for held, nxt in zip(ordered, ordered[1:], strict=False):
+        why = holds(nxt)
+        if holds(held) is None and why is not None:
+            return Knee(held.devices, held, f"at {nxt.devices}: {why}; {bottleneck(nxt)}")
+    return None
+
+
+def sweep(
+    base: FleetConfig,
+    sizes: Sequence[int],
+    run: Callable[[FleetConfig], FleetRun],
+    *,
+    stop_when_broken: bool = True,
+) -> list[FleetRun]:
+    """Steady fleets of each size (smallest first); past the first size that does not
+    hold, larger ones are not run (they could only break harder)."""
+    out = []
+    for n in sorted(sizes):
+        result = run(replace(base, scenario="steady", devices=n))
+        out.append(result)
+        if stop_when_broken and holds(result) is not None:
+            break
+    return out

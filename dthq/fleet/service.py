@@ -1,0 +1,108 @@
+"""The service side of a fleet run, each part in its own process so that its CPU is its
+own: ``python -m dthq.fleet.service gateway ...`` runs the pipeline's
+:class:`~dthq.pipeline.gateway.Gateway` until SIGTERM, then writes what it counted;
+``... broker --port P`` runs the embedded amqtt broker (the same class as everywhere).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from dthq.errors import DTHQError
+from dthq.pipeline.gateway import Gateway, policy_named
+from dthq.pipeline.metrics import Metrics
+from dthq.pipeline.provision import Registry
+from dthq.protocol.cookie import RetryPolicy
+from dthq.transport.brokers import EmbeddedBroker
+from dthq.transport.mqtt import MQTTBus
+
+CONNECT_S = 60.0  # the twin starts with the Locust master, after the gateway
+
+
+def _until_terminated() -> None:
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    done.wait()
+
+
+def gateway(args: argparse.Namespace) -> None:
+    registry = Registry.load(Path(args.registry))
+    bus = MQTTBus(
+        args.broker,
+        f"dthq-fleet-{args.member}-{os.urandom(3).hex()}",
+        persistent=True,
+        protocol=args.protocol or None,
+    )
+    metrics = Metrics()
+    gw = Gateway(
+        args.member,
+        registry,
+        bus,
+        bus,
+        metrics,
+        policy=policy_named(args.policy),
+        retry=RetryPolicy(args.retry),
+    )
+    deadline = time.monotonic() + CONNECT_S
+    while True:
+        try:
+            gw.connect(timeout=1.0)
+            break
+        except DTHQError:
+            if time.monotonic() > deadline:
+                raise
+    Path(args.ready).write_text("ready")
+    _until_terminated()
+    gw.close()
+    bus.close()
+    stats = {
+        "work": gw.handshake_work,
+        "counts": dict(metrics.counts),
+        "rejected": dict(metrics.rejected),
+        "rejection_examples": dict(metrics.examples),
+        "cpu_s": dict(metrics.cpu_s),
+        "wire": dict(metrics.wire),
+    }
+    Path(args.stats).write_text(json.dumps(stats))
+
+
+def broker(args: argparse.Namespace) -> None:
+    with EmbeddedBroker(args.port):
+        Path(args.ready).write_text("ready")
+        _until_terminated()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dthq.fleet.service")
+    sub = parser.add_subparsers(dest="part", required=True)
+    g = sub.add_parser("gateway")
+    g.add_argument("--registry", required=True)
+    g.add_argument("--broker", required=True)
+    g.add_argument("--protocol", type=int, default=0)
+    g.add_argument("--member", default="gw-1")
+    g.add_argument("--policy", default="immediate")
+    g.add_argument("--retry", default="never", choices=[p.value for p in RetryPolicy])
+    g.add_argument("--ready", required=True)
+    g.add_argument("--stats", required=True)
+    b = sub.add_parser("broker")
+    b.add_argument("--port", type=int, required=True)
+    b.add_argument("--ready", required=True)
+    args = parser.parse_args(argv)
+    try:
+        {"gateway": gateway, "broker": broker}[args.part](args)
+    except DTHQError as exc:
+        print(f"dthq fleet {args.part}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Fleets in the report: each scenario's figures, the capacity curve with its knee, and
+the MODELLED 100,000-device region (labelled as a model everywhere it appears)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from dthq.fleet.capacity import knee
+from dthq.fleet.model import Region, region
+from dthq.harness.results import Distribution, FleetRun
+
+SCENARIO_HEADERS = [
+    "scenario",
+    "broker",
+    "devices",
+    "delivered/s",
+    "handshake p50/p99 ms",
+    "end-to-end p50/p99 ms",
+    "storm recovery s",
+    "lost",
+    "errors",
+    "gateway work (reply/retry)",
+    "CPU cores: gateway / broker / twin / workers",
+]
+CAPACITY_HEADERS = [
+    "broker",
+    "gateways",
+    "devices",
+    "offered/s",
+    "delivered/s",
+    "end-to-end p99 ms",
+    "gateway CPU (cores)",
+    "broker CPU",
+    "twin CPU",
+    "workers CPU",
+    "lost",
+]
+
+
+def _pair(d: Distribution | None) -> str:
+    if d is None:
+        return "-"
+    p99 = d.p99 if d.p99 is not None else d.median
+    return f"{d.median:.1f} / {p99:.1f}"
+
+
+def _cores(run: FleetRun, *roles: str) -> str:
+    return " / ".join(f"{run.cpu.get(r, 0.0):.2f}" for r in roles)
+
+
+def scenario_rows(runs: Sequence[FleetRun]) -> list[list[object]]:
+    rows = []
+    for r in runs:
+        c = r.counts
+        errors = c.get("handshake_failures", 0) + c.get("publish_failures", 0)
+        rows.append(
+            [
+                r.scenario,
+                r.broker.split()[0],
+                r.devices,
+                f"{r.throughput_per_s:.0f}",
+                _pair(r.handshake),
+                _pair(r.end_to_end),
+                f"{r.recovery_s:.2f}" if r.recovery_s is not None else "-",
+                c.get("lost", 0),
+                errors,
+                f"{r.gateway_work.get('reply', 0)} / {r.gateway_work.get('retry', 0)}",
+                _cores(r, "gateway", "broker", "twin", "workers"),
+            ]
+        )
+    return rows
+
+
+def summary_lines(run: FleetRun) -> list[str]:
+    c = run.counts
+    lines = [
+        f"{run.scenario}: {run.devices} devices at {run.rate_hz:g} Hz on {run.workers} Locust "
+        f"workers, {run.gateways} gateway(s), {run.broker} ({run.protocol or 'probed'})",
+        f"delivered {c['delivered']} of {c['published']} published "
+        f"({run.throughput_per_s:.0f}/s; offered {run.offered_per_s:.0f}/s); lost {c['lost']}, "
+        f"duplicated {c['duplicated']}, refused {c['rejected']}",
+        f"handshakes {c['handshakes']} (failed tries {c['handshake_failures']}): p50/p99 "
+        f"{_pair(run.handshake)} ms; publish (PUBACK) {_pair(run.publish)} ms; "
+        f"end to end at the twin {_pair(run.end_to_end)} ms",
+    ]
+    if run.recovery_s is not None:
+        lines.append(
+            f"storm: every device back in {run.recovery_s:.2f} s (p50/p99 per device "
+            f"{_pair(run.storm_recovery)} ms); replayed HELLOs {c['replayed']}"
+        )
+    w = run.gateway_work
+    lines.append(
+        f"gateway work: {w.get('reply', 0)} encapsulations, {w.get('retry', 0)} retry cookies, "
+        f"{w.get('established', 0)} established, {w.get('refused', 0)} refused"
+    )
+    lines.append(
+        "CPU cores (mean / busiest second): "
+        + ", ".join(
+            f"{role} {run.cpu[role]:.2f}/{run.cpu_peak.get(role, 0):.2f}"
+            for role in sorted(run.cpu)
+        )
+    )
+    for reason, n in sorted(run.rejected.items()):
+        example = run.rejection_examples.get(reason, "")
+        lines.append(f"refused, {reason}: {n}" + (f" (e.g. {example})" if example else ""))
+    return lines
+
+
+def capacity_rows(runs: Sequence[FleetRun]) -> list[list[object]]:
+    rows = []
+    for r in sorted(runs, key=lambda r: (r.broker, r.gateways, r.devices)):
+        e2e = r.end_to_end
+        rows.append(
+            [
+                r.broker.split()[0],
+                r.gateways,
+                r.devices,
+                f"{r.offered_per_s:.0f}",
+                f"{r.throughput_per_s:.0f}",
+                f"{(e2e.p99 or e2e.median):.1f}" if e2e else "-",
+                f"{r.cpu.get('gateway', 0):.2f}",
+                f"{r.cpu.get('broker', 0):.2f}",
+                f"{r.cpu.get('twin', 0):.2f}",
+                f"{r.cpu.get('workers', 0):.2f}",
+                r.counts.get("lost", 0),
+            ]
+        )
+    return rows
+
+
+def knee_lines(runs: Sequence[FleetRun]) -> list[str]:
+    lines = []
+    for (broker, gateways), curve in _curves(runs).items():
+        k = knee(curve)
+        where = f"{broker}, {gateways} gateway(s)"
+        if k is None:
+            lines.append(f"{where}: no knee within the sizes run (largest {curve[-1].devices})")
+        else:
+            lines.append(f"{where}: knee at {k.devices} devices ({k.reason})")
+    return lines
+
+
+def _curves(runs: Sequence[FleetRun]) -> dict[tuple[str, int], list[FleetRun]]:
+    curves: dict[tuple[str, int], list[FleetRun]] = {}
+    for r in runs:
+        if r.scenario == "steady":
+            curves.setdefault((r.broker.split()[0], r.gateways), []).append(r)
+    return {k: sorted(v, key=lambda r: r.devices) for k, v in curves.items()}
+
+
+MODEL_HEADERS = ["MODELLED (from measured per-unit costs)", "value", "from"]
+
+
+def model_rows(m: Region) -> list[list[object]]:
+    return [[name, value, source] for name, value, source in m.rows()]
+
+
+def model_for(runs: Sequence[FleetRun]) -> Region | None:
+    """The region model from the busiest steady run (its per-unit costs are the least
+    diluted by idle time) and, if there was one, the storm's gateway costs."""
+    steady = [r for r in runs if r.scenario == "steady" and r.counts.get("delivered")]
+    if not steady:
+        return None
+    base = max(steady, key=lambda r: r.throughput_per_s)
+    return region(base)
+
+
+def figure_capacity(runs: Sequence[FleetRun], out: Path) -> Path | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = _curves(runs)
+    if not curves:
+        return None
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for (broker, gateways), curve in curves.items():
+        label = f"{broker}, {gateways} gw"
+        xs = [r.devices for r in curve]
+        p99 = [(r.end_to_end.p99 or r.end_to_end.median) if r.end_to_end else None for r in curve]
+        ax1.plot(xs, p99, marker="o", label=label)
+        ax2.plot(xs, [r.cpu.get("gateway", 0) for r in curve], marker="o", label=label)
+        k = knee(curve)
+        if k is not None:
+            y = (k.run.end_to_end.p99 or k.run.end_to_end.median) if k.run.end_to_end else 0
+            ax1.annotate("knee", (k.devices, y), textcoords="offset points", xytext=(0, 10))
+            ax1.axvline(k.devices, ls=":", lw=1)
+    ax1.set(xscale="log", yscale="log", xlabel="devices at 1 Hz", ylabel="end-to-end p99 (ms)")
+    ax2.set(xscale="log", xlabel="devices", ylabel="gateway CPU (cores)")
+    ax2.axhline(1.0, color="grey", lw=0.8, ls="--")  # one core: a Python process's ceiling
+    ax1.legend(fontsize=8)
+    fig.suptitle("Fleet capacity (measured on this machine)")
+    fig.tight_layout()
+    path = out / "figure-fleet-capacity.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,107 @@
+"""Fleets on Locust's distributed engine, end to end: a Locust master (with the twin)
+and two worker processes, a gateway process and a broker process, all on loopback.
+
+Every device must complete its handshake, the twin must receive every QoS 1 reading
+exactly once, and Locust's own statistics must agree with the twin's counts. The
+Mosquitto runs skip (with the reason) only where it is not installed; .ci/run installs it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dthq.cli import main
+from dthq.errors import UnsupportedError
+from dthq.fleet.config import FleetConfig
+from dthq.fleet.run import run_fleet
+from dthq.transport.brokers import find_mosquitto
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("locust") is None, reason="locust is not installed (the fleet extra)"
+)
+BROKERS = [
+    pytest.param("amqtt", id="amqtt"),
+    pytest.param(
+        "mosquitto",
+        id="mosquitto",
+        marks=pytest.mark.skipif(
+            find_mosquitto() is None, reason="mosquitto is not installed (Debian package)"
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("broker", BROKERS)
+def test_a_short_fleet_delivers_every_reading_once(broker: str, tmp_path: Path) -> None:
+    devices = 50
+    run = run_fleet(
+        FleetConfig(devices=devices, workers=2, duration_s=10, embedded=broker), tmp_path
+    )
+    c = run.counts
+    assert run.workers == 2
+    # Every device completed its handshake, first try, and each is a patient at the twin.
+    assert c["handshakes"] == devices and c["handshake_failures"] == 0
+    assert run.gateway_work["established"] == devices
+    assert c["patients"] == devices
+    # Every reading PUBACKed by the broker reached the twin, exactly once.
+    assert c["publish_failures"] == 0
+    assert c["published"] >= devices * 9  # 10 s at 1 Hz each, give or take pacing
+    assert c["delivered"] == c["published"]
+    assert c["duplicated"] == 0 and c["lost"] == 0 and c["rejected"] == 0
+    # Locust's own statistics count what the twin counted.
+    assert run.locust["handshake"] == devices
+    assert run.locust["publish"] == c["published"]
+    assert run.locust["end-to-end"] == c["delivered"]
+    assert run.end_to_end is not None and run.end_to_end.rounds == c["delivered"]
+    assert run.handshake is not None and run.handshake.rounds == devices
+    # Locust's CSV and HTML report were written, and name our events.
+    stats = (tmp_path / "locust_stats.csv").read_text()
+    assert "end-to-end" in stats and "handshake" in stats and "publish" in stats
+    assert (tmp_path / "locust.html").stat().st_size > 0
+    # Every process was measured.
+    assert {"broker", "gateway", "twin", "workers"} <= set(run.cpu)
+    assert run.costs["bytes_per_reading"] > 0 and run.costs["bytes_per_handshake"] > 0
+
+
+def test_a_handshake_storm_with_cookies_recovers_and_bounds_the_replays(tmp_path: Path) -> None:
+    devices = 20
+    run = run_fleet(
+        FleetConfig(
+            scenario="handshake-storm-cookie",
+            devices=devices,
+            duration_s=6,
+            replayed_per_s=50,
+        ),
+        tmp_path,
+    )
+    c, work = run.counts, run.gateway_work
+    assert c["handshakes"] == 2 * devices  # at the start, and again after the storm
+    assert run.storm_recovery is not None and run.storm_recovery.rounds == devices
+    assert run.recovery_s is not None
+    assert c["replayed"] > 0
+    # Each replayed HELLO cost a cookie, never an encapsulation or a half-open state.
+    assert work["reply"] == 2 * devices
+    assert work["retry"] >= c["replayed"] + 2 * devices
+    assert work["half_open"] == 0
+    assert c["delivered"] == c["published"] and c["duplicated"] == 0
+
+
+def test_fleet_json_and_bad_options(tmp_path: Path) -> None:
+    runner = CliRunner()
+    bad = runner.invoke(main, ["fleet", "--scenario", "tornado"])
+    assert bad.exit_code == 1 and "unknown scenario 'tornado'" in bad.output
+    bad = runner.invoke(main, ["fleet", "--devices", "0"])
+    assert bad.exit_code == 1 and "--devices must be" in bad.output
+    with pytest.raises(UnsupportedError, match="shared subscriptions"):
+        FleetConfig(gateways=2, embedded="amqtt")
+    ok = runner.invoke(
+        main, ["fleet", "--devices", "4", "--duration", "2", "--workers", "1", "--json"]
+    )
+    assert ok.exit_code == 0, ok.output
+    run = json.loads(ok.output)
+    assert run["scenario"] == "steady" and run["counts"]["delivered"] == run["counts"]["published"]
