@@ -1,10 +1,10 @@
 """The layering of DESIGN §2, checked on the source.
 
 errors < crypto < protocol < transport < schemes < qkd < twin < harness < pipeline <
-fleet < baselines < bench < reports < cli: a module may import its own layer and the ones below, never one above
-(lazy imports inside functions included). The package root ``dthq`` is the public API
-and sits with the schemes. Baselines use only that public API, and nothing in the
-project imports another module in a loop.
+fleet < baselines < bench < reports < cli: a module may import its own layer and the ones
+below, never one above (lazy imports inside functions included). The package root
+``dthq`` is the public API and sits with the schemes. Baselines use only that public API,
+and nothing in the project imports another module in a loop.
 """
 
 from __future__ import annotations

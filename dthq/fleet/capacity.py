@@ -9,6 +9,7 @@ run's CPU per process, not guessed.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -49,7 +50,7 @@ def bottleneck(run: FleetRun) -> str:
 
 def knee(curve: Sequence[FleetRun]) -> Knee | None:
     ordered = sorted(curve, key=lambda r: r.devices)
-    for held, nxt in zip(ordered, ordered[1:], strict=False):
+    for held, nxt in itertools.pairwise(ordered):
         why = holds(nxt)
         if holds(held) is None and why is not None:
             return Knee(held.devices, held, f"at {nxt.devices}: {why}; {bottleneck(nxt)}")
