@@ -23,6 +23,7 @@ from dthq.harness.results import (
     BulkRun,
     CascadeRun,
     Distribution,
+    FleetRun,
     FlightSize,
     ForgedHello,
     Metadata,
@@ -36,7 +37,14 @@ from dthq.harness.results import (
     Table4Cell,
     quantile,
 )
-from dthq.harness.results_json import ResultsError, from_dict, pipeline_run, plain, read_json
+from dthq.harness.results_json import (
+    ResultsError,
+    fleet_run,
+    from_dict,
+    pipeline_run,
+    plain,
+    read_json,
+)
 from dthq.harness.scenarios import Table3Scenario, Table4Scenario, profile
 from dthq.schemes import Session
 
@@ -53,6 +61,7 @@ class Suite(StrEnum):
     QKD_KEY = "qkd_key"
     CASCADE = "cascade"
     PIPELINE = "pipeline"
+    FLEET = "fleet"
 
 
 # --- writing: what each benchmark records about itself -----------------------------------
@@ -198,6 +207,11 @@ def tag_pipeline(benchmark: Any, run: PipelineRun) -> None:
     benchmark.extra_info.update(suite=Suite.PIPELINE.value, run=plain(run))
 
 
+def tag_fleet(benchmark: Any, run: FleetRun) -> None:
+    """A fleet run on Locust: its figures are the run's own, as for the pipeline."""
+    benchmark.extra_info.update(suite=Suite.FLEET.value, run=plain(run))
+
+
 # --- reading: pytest-benchmark JSON -> Results --------------------------------------------
 
 
@@ -271,6 +285,10 @@ def from_benchmark_json(raw: Mapping[str, Any], *, wall_time_s: float | None = N
         pipeline=tuple(
             pipeline_run(b["extra_info"]["run"], f"benchmark {b['name']}")
             for b in by_suite.get(Suite.PIPELINE, [])
+        ),
+        fleet=tuple(
+            fleet_run(b["extra_info"]["run"], f"benchmark {b['name']}")
+            for b in by_suite.get(Suite.FLEET, [])
         ),
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         generator=f"dthq-bench {dthq.__version__}",

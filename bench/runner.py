@@ -28,6 +28,7 @@ SUITES = {
     "dos": "test_dos.py",
     "qkd": "test_qkd.py",
     "pipeline": "test_pipeline.py",
+    "fleet": "test_fleet.py",
 }
 RAW_NAME = "benchmark-raw.json"
 

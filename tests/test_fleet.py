@@ -91,6 +91,20 @@ def test_a_handshake_storm_with_cookies_recovers_and_bounds_the_replays(tmp_path
     assert c["delivered"] == c["published"] and c["duplicated"] == 0
 
 
+@pytest.mark.skipif(find_mosquitto() is None, reason="mosquitto is not installed (Debian)")
+def test_a_gateway_pool_behind_a_shared_subscription_loses_nothing(tmp_path: Path) -> None:
+    devices = 40
+    run = run_fleet(
+        FleetConfig(devices=devices, duration_s=6, embedded="mosquitto", gateways=2), tmp_path
+    )
+    c = run.counts
+    assert run.gateways == 2 and c["members_used"] == 2  # the devices' sessions are split
+    assert run.gateway_work["established"] == devices
+    assert c["handed"] > 0  # the broker's round robin landed messages on non-owners
+    assert c["delivered"] == c["published"] and c["lost"] == 0 and c["duplicated"] == 0
+    assert c["rejected"] == 0
+
+
 def test_fleet_json_and_bad_options(tmp_path: Path) -> None:
     runner = CliRunner()
     bad = runner.invoke(main, ["fleet", "--scenario", "tornado"])

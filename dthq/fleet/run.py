@@ -200,7 +200,7 @@ class _Fleet:
                 "-m", "dthq.fleet.service", "gateway", "--registry", str(registry),
                 "--broker", url, "--protocol", str(protocol), "--member", member,
                 "--policy", c.policy, "--retry", c.retry.value,
-                "--ready", str(ready), "--stats", str(stats),
+                "--ready", str(ready), "--stats", str(stats), "--pool", str(c.gateways),
             )  # fmt: skip
             gateways.append((self._spawn("gateway", args, member), ready, stats, member))
         master = self._locust(registry, url, protocol)
@@ -310,6 +310,10 @@ class _Fleet:
             "rejected": sum(rejected.values()),
             "replayed": locust.get("replayed HELLO", 0),
             "patients": len(twin["received"]),
+            # A pool: messages a member took from the shared subscription and handed to
+            # the device's owner, and how many members established sessions.
+            "handed": sum(gw["counts"].get("handed to a pool member", 0) for gw in gws),
+            "members_used": sum(1 for gw in gws if gw["work"].get("established")),
         }
         records_in = max(1, published)
         established = max(1, work.get("established", 0))

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from dthq.errors import DTHQError
+from dthq.fleet.config import GATEWAY, member_id
 from dthq.pipeline.gateway import Gateway, policy_named
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.provision import Registry
@@ -42,14 +43,17 @@ def gateway(args: argparse.Namespace) -> None:
         protocol=args.protocol or None,
     )
     metrics = Metrics()
+    pool = tuple(member_id(g) for g in range(args.pool)) if args.pool > 1 else ()
     gw = Gateway(
-        args.member,
+        GATEWAY,
         registry,
         bus,
         bus,
         metrics,
         policy=policy_named(args.policy),
         retry=RetryPolicy(args.retry),
+        pool=pool,
+        member=args.member,
     )
     deadline = time.monotonic() + CONNECT_S
     while True:
@@ -87,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--registry", required=True)
     g.add_argument("--broker", required=True)
     g.add_argument("--protocol", type=int, default=0)
-    g.add_argument("--member", default="gw-1")
+    g.add_argument("--member", default=GATEWAY, help="its identity with the cloud")
+    g.add_argument("--pool", type=int, default=1, help="members in its pool (>1: $share)")
     g.add_argument("--policy", default="immediate")
     g.add_argument("--retry", default="never", choices=[p.value for p in RetryPolicy])
     g.add_argument("--ready", required=True)

@@ -256,6 +256,22 @@ PIPELINE_P99_MS = 100.0  # "the highest rate held with p99 under 100 ms"
 POLICY_LOAD = {"patients": 40, "rate_hz": 2.0, "deteriorating": 0.25, "qos": 1}
 
 
+# Device fleets on Locust (dthq fleet): the scenarios each profile runs, at what size,
+# and the capacity curve's sizes (1 Hz each), per broker and gateway count. A sweep
+# stops at its first size that does not hold; the full profile's last sizes find out
+# how many this machine holds.
+FLEET_QUICK_SCENARIOS = ("steady", "handshake-storm-cookie")
+FLEET_SCENARIOS = (
+    "steady",
+    "handshake-storm",
+    "handshake-storm-cookie",
+    "rekey-storm",
+    "slow-consumer",
+)
+FLEET_CAPACITY_SIZES = (10, 100, 1000, 2000, 4000)
+FLEET_POOL_SIZES = (1000, 2000, 4000)  # two gateways behind a shared subscription
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -268,6 +284,11 @@ class Profile:
     pipeline_s: float = 3.0  # seconds of sending per pipeline load point
     pipeline_loads: tuple[tuple[int, float], ...] = PIPELINE_LOADS[:-1]
     policy_s: float = 20.0  # seconds of sending per policy run
+    fleet_scenarios: tuple[str, ...] = FLEET_QUICK_SCENARIOS
+    fleet_devices: int = 50
+    fleet_s: float = 8.0  # seconds each device sends
+    fleet_capacity_sizes: tuple[int, ...] = ()  # the full profile's curve
+    fleet_pool_sizes: tuple[int, ...] = ()
 
 
 PROFILES: dict[str, Profile] = {
@@ -283,6 +304,11 @@ PROFILES: dict[str, Profile] = {
         pipeline_s=30.0,
         pipeline_loads=PIPELINE_LOADS,
         policy_s=60.0,
+        fleet_scenarios=FLEET_SCENARIOS,
+        fleet_devices=500,
+        fleet_s=30.0,
+        fleet_capacity_sizes=FLEET_CAPACITY_SIZES,
+        fleet_pool_sizes=FLEET_POOL_SIZES,
     ),
 }
 

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict, dataclass
+import zlib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 
-from dthq.errors import DecodeError, DTHQError, StateError
+from dthq.errors import AuthenticationError, DecodeError, DTHQError, StateError
 from dthq.pipeline import topics
 from dthq.pipeline.device import HANDSHAKE_TIMEOUT_S, now_ms
 from dthq.pipeline.metrics import Metrics
@@ -32,6 +34,7 @@ from dthq.twin.reading import Reading, ReadingError
 
 FLUSH_TICK_S = 0.005
 WORK = ("retry", "reply", "established", "refused")
+MAX_HELD = 64  # records per device that may wait for their session's FINISH
 
 
 @dataclass(frozen=True)
@@ -75,15 +78,27 @@ class Gateway:
         policy: Policy = POLICIES["fixed"],
         qos: int = 1,
         retry: RetryPolicy = RetryPolicy.NEVER,
+        pool: Sequence[str] = (),
+        member: str | None = None,
     ) -> None:
+        """``pool``: the member ids of a gateway pool sharing the device-facing identity
+        ``gateway_id`` behind an MQTT 5 shared subscription; this one is ``member`` (its
+        own identity with the cloud). The broker hands each device message to any
+        member, round robin; a device's sessions live with one member, its owner by a
+        hash of the device id, so a message that lands elsewhere is forwarded to it
+        (one more broker hop, for (n-1)/n of the messages)."""
         self.id = gateway_id
+        self.member = member or gateway_id
+        self.pool = tuple(pool)
+        if self.pool and self.member not in self.pool:
+            raise StateError(f"gateway {self.member} is not in its pool {self.pool}")
         self.policy = policy
         self.qos = qos
         self._registry = registry
         self._devices = Terminator(registry.gateway_responder(gateway_id, retry, now_ms()))
         self._device_bus, self._cloud_bus = device_bus, cloud_bus
         self._metrics = metrics
-        self._config = registry.gateway_config(gateway_id)
+        self._config = registry.gateway_config(self.member)
         self._initiator: Initiator | None = None
         self._upstream: RecordLayer | None = None
         self._established = threading.Event()
@@ -92,10 +107,15 @@ class Gateway:
         self._batch_since = 0.0
         self._codecs = {q: Brotli(q) for q in {policy.quality, policy.urgent_quality or 1}}
         self.watched: frozenset[str] = frozenset()
+        self._held: dict[str, list[Message]] = {}  # records waiting for their FINISH
         self._stop = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, name="gateway-flush", daemon=True)
-        device_bus.subscribe(topics.ALL_DEVICES_UP, self._on_device, qos=1)
-        cloud_bus.subscribe(topics.gateway_down(gateway_id), self._on_cloud, qos=1)
+        if self.pool:
+            device_bus.subscribe(topics.shared(gateway_id, topics.ALL_DEVICES_UP), self._on_device)
+            device_bus.subscribe(topics.pool_inbox(self.member), self._on_forwarded, qos=1)
+        else:
+            device_bus.subscribe(topics.ALL_DEVICES_UP, self._on_device, qos=1)
+        cloud_bus.subscribe(topics.gateway_down(self.member), self._on_cloud, qos=1)
 
     @property
     def handshake_work(self) -> dict[str, int]:
@@ -109,7 +129,9 @@ class Gateway:
     def connect(self, timeout: float = HANDSHAKE_TIMEOUT_S) -> None:
         self._initiator = Initiator(self._config)
         self._cloud_bus.publish(
-            topics.gateway_up(self.id), topics.frame(topics.FLIGHT, self._initiator.start()), 1
+            topics.gateway_up(self.member),
+            topics.frame(topics.FLIGHT, self._initiator.start()),
+            1,
         )
         if not self._established.wait(timeout):
             raise StateError(f"gateway {self.id}: no handshake with the cloud in {timeout} s")
@@ -125,7 +147,7 @@ class Gateway:
                         raise StateError("no handshake in progress")
                     finish = self._initiator.receive(body)
                     self._cloud_bus.publish(
-                        topics.gateway_up(self.id), topics.frame(topics.FLIGHT, finish), 1
+                        topics.gateway_up(self.member), topics.frame(topics.FLIGHT, finish), 1
                     )
                     with self._lock:
                         self._upstream = RecordLayer.from_keys(
@@ -146,9 +168,50 @@ class Gateway:
 
     # devices
 
+    def owner(self, device: str) -> str:
+        """The pool member holding ``device``'s sessions (itself outside a pool)."""
+        if not self.pool:
+            return self.member
+        return self.pool[zlib.crc32(device.encode()) % len(self.pool)]
+
     def _on_device(self, message: Message) -> None:
         with self._metrics.cpu("gateway"):
+            if self.pool:
+                try:
+                    device = topics.party_of(message.topic)
+                except DTHQError as exc:
+                    self._metrics.reject("gateway", exc)
+                    return
+                owner = self.owner(device)
+                if owner != self.member:
+                    self._device_bus.publish(
+                        topics.pool_forward(owner, device), message.payload, message.qos
+                    )
+                    self._metrics.count("handed to a pool member")
+                    return
             self._device_message(message)
+
+    def _hold(self, device: str, message: Message) -> bool:
+        """Keep a record that arrived before its session's FINISH (in a pool, FINISH may
+        take the forwarding hop while the record comes straight): True if held."""
+        if not self._devices.awaiting_finish(device):
+            return False
+        held = self._held.setdefault(device, [])
+        if len(held) >= MAX_HELD:
+            return False
+        held.append(message)
+        return True
+
+    def _on_forwarded(self, message: Message) -> None:
+        """A device's message another pool member took from the shared subscription."""
+        device = message.topic.rsplit("/", 1)[-1]
+        with self._metrics.cpu("gateway"):
+            try:
+                topics.check_party_id(device, "device id")
+            except DTHQError as exc:
+                self._metrics.reject("gateway", exc)
+                return
+            self._device_message(replace(message, topic=topics.device_up(device)))
 
     def _device_message(self, message: Message) -> None:
         m = self._metrics
@@ -166,9 +229,17 @@ class Gateway:
                         topics.device_down(device), topics.frame(topics.FLIGHT, reply), 1
                     )
                     m.wire_bytes("handshake out", len(reply) + 1)
+                elif device in self._held:  # established: the records that overtook FINISH
+                    for held in self._held.pop(device):
+                        self._device_message(held)
                 return
             t0 = time.perf_counter_ns()
-            payload, _ = self._devices.open(device, body, now_ms())
+            try:
+                payload, _ = self._devices.open(device, body, now_ms())
+            except (StateError, AuthenticationError):
+                if self._hold(device, message):
+                    return
+                raise
             t1 = time.perf_counter_ns()
         except DTHQError as exc:
             m.reject("gateway", exc)
@@ -222,7 +293,9 @@ class Gateway:
         sent = time.perf_counter_ns()
         for r in readings:
             self._metrics.trace((r.pid, r.ts)).gw_out_ns = sent
-        self._cloud_bus.publish(topics.gateway_up(self.id), topics.frame(topics.RECORD, record), 1)
+        self._cloud_bus.publish(
+            topics.gateway_up(self.member), topics.frame(topics.RECORD, record), 1
+        )
         self._metrics.sent_bytes("gateway", len(record) + 1)
         self._metrics.count("forwarded", len(readings))
 

@@ -77,6 +77,10 @@ class Terminator:
                 self.sessions[peer] = session
         return reply
 
+    def awaiting_finish(self, peer: str) -> bool:
+        pending = self._pending.get(peer)
+        return pending is not None and pending.state is State.WAIT_FINISH
+
     @property
     def half_open(self) -> int:
         return len(self._pending)

@@ -43,6 +43,22 @@ def gateway_down(gateway: str) -> str:
 
 
 ALL_DEVICES_UP = f"{PREFIX}/dev/+/up"
+
+
+def shared(group: str, pattern: str) -> str:
+    """An MQTT 5 shared subscription: the broker hands each message to one member."""
+    return f"$share/{group}/{pattern}"
+
+
+def pool_forward(member: str, device: str) -> str:
+    """Where a gateway pool member hands a device's message to the member that owns it."""
+    return f"{PREFIX}/pool/{member}/{device}"
+
+
+def pool_inbox(member: str) -> str:
+    return f"{PREFIX}/pool/{member}/+"
+
+
 ALL_GATEWAYS_UP = f"{PREFIX}/gw/+/up"
 
 

@@ -69,7 +69,10 @@ def check_qos(qos: int) -> int:
 
 
 def topic_matches(pattern: str, topic: str) -> bool:
-    """MQTT topic filter matching (``+`` one level, ``#`` the rest)."""
+    """MQTT topic filter matching (``+`` one level, ``#`` the rest); an MQTT 5 shared
+    subscription, ``$share/GROUP/FILTER``, matches what its filter matches."""
+    if pattern.startswith("$share/"):
+        pattern = pattern.split("/", 2)[2] if pattern.count("/") >= 2 else ""
     want, have = pattern.split("/"), topic.split("/")
     for i, part in enumerate(want):
         if part == "#":
