@@ -228,7 +228,8 @@ def handshake(
     "--only",
     default=None,
     metavar="EXPR",
-    help="Run a subset: a suite (primitives, table3, table4, dos, qkd) or a pytest -k expression.",
+    help="Run a subset: a suite (primitives, table3, table4, dos, qkd, pipeline, fleet) "
+    "or a pytest -k expression.",
 )
 @click.option(
     "--out",
@@ -1263,7 +1264,7 @@ def fleet_capacity(sizes: str, out: Path, as_json: bool, **options: Any) -> None
     if model is not None:
         click.echo()
         click.echo(_table(model_rows(model), MODEL_HEADERS))
-    figure = figure_capacity(runs, out)
+    figure = figure_capacity(runs, out / "figure-fleet-capacity.png")
     if figure is not None:
         click.echo(f"\nplot: {figure}")
 

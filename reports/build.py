@@ -10,7 +10,7 @@ from typing import Any
 from dthq.harness import scenarios
 from dthq.harness.results import Results
 from dthq.harness.results_json import dump, to_dict
-from reports import device, figures, paper, pipeline, table5, tables, targets, wire
+from reports import device, figures, fleet, paper, pipeline, table5, tables, targets, wire
 from reports.page import document, pictures, table_html
 from reports.summary import SUMMARY_CSS, Summary
 
@@ -40,6 +40,7 @@ FILES = (
     "figure-latency-box.png",
     "report.html",
 )
+FLEET_FILES = ("fleet.md", "figure-fleet-capacity.png")  # when the results hold fleets
 
 
 def _comparison_rows(results: Results) -> tuple[list[str], list[list[str]]]:
@@ -123,6 +124,13 @@ def write_report(results: Results, out: Path) -> list[Path]:
             )
         )
     names = ("device.md", "table5.md", "instructions.md")
+    fleet_sections = _fleet_sections(results)
+    if fleet_sections:
+        put("fleet.md", f"# Device fleets on Locust\n\nMachine: {machine}\n\n" + "\n\n".join(
+            f"## {title}\n\n{tables.markdown(headers, rows)}\n\n" + "\n".join(
+                f"- {n}" for n in notes)
+            for title, headers, rows, notes in fleet_sections
+        ) + "\n")  # fmt: skip
     for name, (title, headers, rows, notes) in zip(names, sections[1:], strict=False):
         notes_md = "\n\n".join(f"- {n}" if i else n for i, n in enumerate(notes))
         put(
@@ -153,15 +161,54 @@ def write_report(results: Results, out: Path) -> list[Path]:
         ("figure-cascade.png", figures.cascade_figure),
         ("figure-pipeline.png", figures.pipeline_figure),
         ("figure-wire.png", figures.wire_figure),
+        ("figure-fleet-capacity.png", lambda r, path: fleet.figure_capacity(r.fleet, path)),
     ):
         if draw(results, out / name):
             written.append(out / name)
             images.append(out / name)
     put(
         "report.html",
-        _html(results, summary, t3, t4, fh, qkd, (ch, cr), (th, tr), images, sections),
-    )
+        _html(
+            results, summary, t3, t4, fh, qkd, (ch, cr), (th, tr), images,
+            sections + fleet_sections,
+        ),
+    )  # fmt: skip
     return written
+
+
+def _fleet_sections(results: Results) -> list[tuple[str, list[str], list[list[Any]], list[str]]]:
+    runs = results.fleet
+    if not runs:
+        return []
+    out = [
+        (
+            "Device fleets on Locust: scenarios",
+            fleet.SCENARIO_HEADERS,
+            fleet.scenario_rows(fleet.scenario_runs(runs)),
+            [fleet.SCENARIO_NOTE],
+        )
+    ]  # fmt: skip
+    curve = [r for r in runs if r.scenario == "steady"]
+    if len(curve) > 1:
+        out.append(
+            (
+                "Fleet capacity (measured on this machine)",
+                fleet.CAPACITY_HEADERS,
+                fleet.capacity_rows(curve),
+                [*fleet.knee_lines(curve), fleet.CAPACITY_NOTE],
+            )
+        )
+    model = fleet.model_for(runs)
+    if model is not None:
+        out.append(
+            (
+                "A 100,000-device region (MODELLED from measured per-unit costs)",
+                fleet.MODEL_HEADERS,
+                fleet.model_rows(model),
+                [fleet.MODEL_NOTE],
+            )
+        )
+    return out
 
 
 def _pipeline_md(results: Results) -> str:
