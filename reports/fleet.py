@@ -38,7 +38,7 @@ SCENARIO_HEADERS = [
     "handshake p50/p99 ms",
     "end-to-end p50/p99 ms",
     "storm recovery s",
-    "lost",
+    "undelivered",
     "errors",
     "gateway work (reply/retry)",
     "CPU cores: gateway / broker / twin / workers",
@@ -54,7 +54,7 @@ CAPACITY_HEADERS = [
     "broker CPU",
     "twin CPU",
     "workers CPU",
-    "lost",
+    "undelivered",
 ]
 
 
@@ -83,7 +83,7 @@ def scenario_rows(runs: Sequence[FleetRun]) -> list[list[object]]:
                 _pair(r.handshake),
                 _pair(r.end_to_end),
                 f"{r.recovery_s:.2f}" if r.recovery_s is not None else "-",
-                c.get("lost", 0),
+                c.get("undelivered", 0),
                 errors,
                 f"{r.gateway_work.get('reply', 0)} / {r.gateway_work.get('retry', 0)}",
                 _cores(r, "gateway", "broker", "twin", "workers"),
@@ -98,7 +98,8 @@ def summary_lines(run: FleetRun) -> list[str]:
         f"{run.scenario}: {run.devices} devices at {run.rate_hz:g} Hz on {run.workers} Locust "
         f"workers, {run.gateways} gateway(s), {run.broker} ({run.protocol or 'probed'})",
         f"delivered {c['delivered']} of {c['published']} published "
-        f"({run.throughput_per_s:.0f}/s; offered {run.offered_per_s:.0f}/s); lost {c['lost']}, "
+        f"({run.throughput_per_s:.0f}/s; offered {run.offered_per_s:.0f}/s); not at the twin by "
+        f"the end {c['undelivered']}, "
         f"duplicated {c['duplicated']}, refused {c['rejected']}",
         f"handshakes {c['handshakes']} (failed tries {c['handshake_failures']}): p50/p99 "
         f"{_pair(run.handshake)} ms; publish (PUBACK) {_pair(run.publish)} ms; "
@@ -143,7 +144,7 @@ def capacity_rows(runs: Sequence[FleetRun]) -> list[list[object]]:
                 f"{r.cpu.get('broker', 0):.2f}",
                 f"{r.cpu.get('twin', 0):.2f}",
                 f"{r.cpu.get('workers', 0):.2f}",
-                r.counts.get("lost", 0),
+                r.counts.get("undelivered", 0),
             ]
         )
     return rows

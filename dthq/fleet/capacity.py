@@ -29,8 +29,8 @@ class Knee:
 
 def holds(run: FleetRun) -> str | None:
     """None if this size holds, else why not."""
-    if run.counts.get("lost", 0):
-        return f"{run.counts['lost']} readings lost"
+    if run.counts.get("undelivered", 0):
+        return f"{run.counts['undelivered']} readings not at the twin by the end"
     if run.throughput_per_s < HOLD_SHARE * run.offered_per_s:
         return f"delivered {run.throughput_per_s:.0f}/s of {run.offered_per_s:.0f}/s offered"
     e2e = run.end_to_end

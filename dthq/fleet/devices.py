@@ -5,8 +5,8 @@ handshake over MQTT, LZ4, sealed records on its topic), then publishes a reading
 rate, rekeys by the record layer's policy, and reconnects with jittered exponential
 backoff. Each step is a Locust request event, so Locust's statistics, CSV and HTML
 report count them: ``handshake`` (HELLO out to established), ``publish`` (sealed and
-PUBACKed by the broker), ``storm recovery`` (from the storm to established again) and,
-from the master's twin, ``end-to-end``.
+PUBACKed by the broker), ``connect`` (to CONNACK), ``storm recovery`` (from the storm
+to established again) and, from the master's twin, ``end-to-end``.
 
 Kinds: :class:`Wearable` (a far-edge patch, the fleet's rate) and :class:`BedsideMonitor`
 (4x the rate, rekeying every 64 records); :class:`HelloReplayer` is the attacker of the
@@ -104,10 +104,26 @@ class FleetDevice(User):
         client = f"{self.id}-{next(self._connections)}-{os.urandom(2).hex()}"
         return MQTTBus(o.dthq_broker, client, protocol=o.dthq_protocol or None)
 
+    def _reconnect(self) -> MQTTBus:
+        """A new connection, retried after a jittered, doubling backoff while the broker
+        refuses or drops it (a storm's thousands of CONNECTs at once)."""
+        backoff = BACKOFF_S[0]
+        while True:
+            start = time.perf_counter()
+            try:
+                bus = self._connect()
+            except DTHQError as exc:
+                fire(self.environment, "connect", (time.perf_counter() - start) * 1000, str(exc))
+                gevent.sleep(backoff * random.uniform(0.5, 1.5))
+                backoff = min(backoff * 2, BACKOFF_S[1])
+                continue
+            fire(self.environment, "connect", (time.perf_counter() - start) * 1000)
+            return bus
+
     def on_start(self) -> None:
         assert Worker.registry is not None
         self.id = Worker.next_id()
-        self.bus = self._connect()
+        self.bus = self._reconnect()
         self.device = PacedDevice(
             self.id,
             GATEWAY,
@@ -167,7 +183,7 @@ class FleetDevice(User):
         since = time.perf_counter()
         if Worker.options.dthq_storm == "handshake":
             self.bus.close()  # the connection goes, as when the gateway restarts
-            self.bus = self._connect()
+            self.bus = self._reconnect()
             self.device.attach(self.bus)
             self.establish("handshake (storm)", since)
         else:

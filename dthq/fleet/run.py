@@ -306,7 +306,8 @@ class _Fleet:
             "publish_failures": failures.get("publish", 0),
             "delivered": delivered,
             "duplicated": int(twin["duplicated"]),
-            "lost": max(0, published - delivered),
+            # PUBACKed and not at the twin when the run ended: dropped, or still queued.
+            "undelivered": max(0, published - delivered),
             "rejected": sum(rejected.values()),
             "replayed": locust.get("replayed HELLO", 0),
             "patients": len(twin["received"]),
