@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from dthq.fleet.capacity import knee
+from dthq.fleet.capacity import bottleneck, holds, knee
 from dthq.fleet.model import Region, region
 from dthq.harness.results import Distribution, FleetRun
 
@@ -155,7 +155,13 @@ def knee_lines(runs: Sequence[FleetRun]) -> list[str]:
     for (broker, gateways), curve in _curves(runs).items():
         k = knee(curve)
         where = f"{broker}, {gateways} gateway(s)"
-        if k is None:
+        first = holds(curve[0])
+        if k is None and first is not None:
+            lines.append(
+                f"{where}: does not hold at its smallest size run, {curve[0].devices} "
+                f"({first}; {bottleneck(curve[0])})"
+            )
+        elif k is None:
             lines.append(f"{where}: no knee within the sizes run (largest {curve[-1].devices})")
         else:
             lines.append(f"{where}: knee at {k.devices} devices ({k.reason})")

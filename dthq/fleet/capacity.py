@@ -42,10 +42,31 @@ def holds(run: FleetRun) -> str | None:
     return None
 
 
+BUSY_CORES = 0.8  # a process this busy on average is CPU-bound (one core is its ceiling)
+
+
 def bottleneck(run: FleetRun) -> str:
-    """The process nearest a full core (a Python process cannot use more, GIL-bound)."""
-    role, cores = max(run.cpu.items(), key=lambda kv: kv[1] / (2 if kv[0] == "workers" else 1))
-    return f"{role} at {cores:.2f} cores"
+    """What ran out: the process nearest a full core (a Python process cannot use more,
+    GIL-bound; Mosquitto is single-threaded), or, when none is, the twin's slowest stage
+    per reading (its time goes to waiting, e.g. the store's fsync, not to CPU)."""
+
+    def per_process(kv: tuple[str, float]) -> float:
+        return kv[1] / (run.workers if kv[0] == "workers" else 1)
+
+    role, cores = max(run.cpu.items(), key=per_process, default=("none", 0.0))
+    busiest = f"{role} at {cores:.2f} cores"
+    if per_process((role, cores)) >= BUSY_CORES:
+        return f"{busiest} (CPU-bound)"
+    stages = {
+        k[5:-7]: v for k, v in run.costs.items() if k.startswith("twin_") and k.endswith("_ms_p50")
+    }
+    if not stages:
+        return f"no process CPU-bound (busiest: {busiest})"
+    stage, ms = max(stages.items(), key=lambda kv: kv[1])
+    return (
+        f"no process CPU-bound (busiest: {busiest}); "
+        f"the twin's slowest stage: {stage} {ms:.1f} ms p50"
+    )
 
 
 def knee(curve: Sequence[FleetRun]) -> Knee | None:

@@ -110,6 +110,7 @@ class FleetTwin:
             "e2e_ms": self.e2e_ms,
             "samples": self.worker_samples,
             "storm_at": self.storm_at,
+            "stages_ms": self._stages(),
             "locust": {
                 f"{e.method}/{e.name}": {"requests": e.num_requests, "failures": e.num_failures}
                 for e in stats.entries.values()
@@ -119,6 +120,17 @@ class FleetTwin:
             },
         }
         (self.out / "twin.json").write_text(json.dumps(summary))
+
+    def _stages(self) -> dict[str, float]:
+        """Median ms per reading of the twin's own stages (the batch's decryption counted
+        for each of its readings, as in the pipeline's breakdown)."""
+        done = [t for t in self.metrics.traces.values() if t.done_ns]
+        out = {}
+        for stage in ("decrypt", "twin", "fhir", "store"):
+            values = sorted(getattr(t, stage) for t in done)
+            if values:
+                out[stage] = values[len(values) // 2] * 1000
+        return out
 
     def close(self) -> None:
         self._stack.close()
