@@ -268,8 +268,8 @@ FLEET_SCENARIOS = (
     "rekey-storm",
     "slow-consumer",
 )
-FLEET_CAPACITY_SIZES = (10, 100, 1000, 2000, 4000)
-FLEET_POOL_SIZES = (1000, 2000, 4000)  # two gateways behind a shared subscription
+FLEET_CAPACITY_SIZES = (10, 100, 250, 500, 1000, 2000, 4000)
+FLEET_POOL_SIZES = (250, 500, 1000, 2000)  # two gateways behind a shared subscription
 
 
 @dataclass(frozen=True)
