@@ -182,7 +182,9 @@ class FleetDevice(User):
         assert self.device is not None and self.bus is not None
         since = time.perf_counter()
         if Worker.options.dthq_storm == "handshake":
-            self.bus.close()  # the connection goes, as when the gateway restarts
+            # The connection goes, as when the gateway restarts; closing it runs on its own
+            # greenlet, since paho's loop_stop may wait on a network thread a storm holds up.
+            gevent.spawn(self.bus.close)
             self.bus = self._reconnect()
             self.device.attach(self.bus)
             self.establish("handshake (storm)", since)

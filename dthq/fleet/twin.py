@@ -35,6 +35,7 @@ from dthq.twin.store import Store
 from dthq.twin.twin import Alert
 
 GATEWAY_WAIT_S = 60.0
+SAMPLES_WAIT_S = 10.0
 
 
 class FleetTwin:
@@ -46,6 +47,8 @@ class FleetTwin:
         self.received: Counter[str] = Counter()
         self.e2e_ms: list[float] = []
         self.worker_samples: dict[str, list[float]] = {}
+        self.reported = 0  # workers whose samples arrived
+        self.workers = int(o.expect_workers or 1)
         self.storm_at: float | None = None
         self._stack = ExitStack()
         registry = Registry.load(Path(o.dthq_registry))
@@ -95,10 +98,15 @@ class FleetTwin:
             time.sleep(self.delay_s)  # the slow consumer: this batch's handler holds on
 
     def samples(self, msg: Any, **_: Any) -> None:  # a Locust message: environment=, msg=
+        self.reported += 1
         for name, values in msg.data["samples"].items():
             self.worker_samples.setdefault(name, []).extend(values)
 
     def write(self) -> None:
+        # The workers send their samples as they stop; the master may quit first.
+        deadline = time.monotonic() + SAMPLES_WAIT_S
+        while self.reported < self.workers and time.monotonic() < deadline:
+            gevent.sleep(0.05)
         m = self.metrics
         stats = self.environment.stats
         summary = {
@@ -109,6 +117,7 @@ class FleetTwin:
             "rejection_examples": dict(m.examples),
             "e2e_ms": self.e2e_ms,
             "samples": self.worker_samples,
+            "workers_reported": self.reported,
             "storm_at": self.storm_at,
             "stages_ms": self._stages(),
             "locust": {
