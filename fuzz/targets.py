@@ -11,8 +11,8 @@ import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.ingest import results_from_bytes
 from dthq.errors import DTHQError
-from dthq.harness.results_json import loads
 from dthq.protocol.compression import DECODERS, make_codec
 from dthq.protocol.record import Freshness, RecordLayer
 from dthq.protocol.suites import suite_for
@@ -48,7 +48,7 @@ def decompress_brotli(data: bytes) -> None:
 
 
 def results_file(data: bytes) -> None:
-    loads(data, "fuzz")
+    results_from_bytes(data, "fuzz")
 
 
 TARGETS: dict[str, Callable[[bytes], object]] = {
