@@ -238,7 +238,7 @@ def results_from_bytes(raw: bytes, where: str) -> Results:
         return from_benchmark_json(data)
     except ResultsError as exc:
         raise ResultsError(f"{where}: {exc}") from None
-    except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
         raise ResultsError(
             f"{where}: pytest-benchmark JSON not from these bench suites "
             f"({type(exc).__name__}: {exc})"

@@ -118,8 +118,9 @@ def tag(benchmark: Any, suite: Suite, **info: Any) -> None:
     """Tag a benchmark of a :data:`TAGGED` suite: exactly the keys its model declares."""
     expected = TAGGED[suite].keys
     if info.keys() != expected:
-        missing, extra = sorted(expected - info.keys()), sorted(info.keys() - expected)
-        raise TypeError(f"a {suite} tag lacks {missing} and has unknown {extra}")
+        wrong = [f"lacks {sorted(expected - info.keys())}"] if expected - info.keys() else []
+        wrong += [f"has unknown {sorted(info.keys() - expected)}"] if info.keys() - expected else []
+        raise TypeError(f"a {suite} tag {' and '.join(wrong)}")
     benchmark.extra_info.update(suite=suite.value, **plain(info))
 
 

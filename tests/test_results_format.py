@@ -232,3 +232,5 @@ def test_a_tag_holds_exactly_what_its_model_declares() -> None:
     }  # fmt: skip
     with pytest.raises(TypeError, match=r"lacks \['response_bytes'\] and has unknown \['size'\]"):
         tag(b, Suite.FORGED_HELLO, auth="psk", retry="never", hello_bytes=40, size=1)
+    with pytest.raises(TypeError, match=r"^a bulk tag lacks \['records'\]$"):
+        tag(b, Suite.BULK, total_bytes=1, codec="lz4", key_length=256)
