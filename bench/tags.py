@@ -87,7 +87,7 @@ def _cascade_efficiency(info: Mapping[str, Any], _: Distribution) -> dict[str, A
         "efficiency": statistics.fmean(runs),
         "efficiency_max": max(runs),
         "runs": len(runs),
-        "block_sizes": tuple(info["block_sizes"]),
+        "block_sizes": tuple(info["block_sizes"]),  # a list in JSON, a tuple in the model
     }
 
 
