@@ -1,7 +1,7 @@
 """pytest-benchmark harness: the profile option, machine metadata, the gate's self-test.
 
-Every benchmark tags itself through bench/ingest.py's ``tag_*`` functions; the same
-module turns the tags back into the results model.
+Every benchmark tags itself through bench/tags.py; bench/ingest.py turns the tags
+back into the results model.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bench.ingest import tag_forged_hello
 from bench.provision import scheme
+from bench.tags import Suite, tag
 from dthq.protocol.handshake import Initiator, Responder
 
 
@@ -23,7 +23,12 @@ def test_forged_hello(benchmark: Any, auth: str, retry: str) -> None:
 
     response = handle()
     assert response is not None
-    tag_forged_hello(
-        benchmark, auth=auth, retry=retry, hello_bytes=len(hello), response_bytes=len(response)
+    tag(
+        benchmark,
+        Suite.FORGED_HELLO,
+        auth=auth,
+        retry=retry,
+        hello_bytes=len(hello),
+        response_bytes=len(response),
     )
     benchmark(handle)

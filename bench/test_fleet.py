@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bench.ingest import tag_fleet
+from bench.tags import Suite, tag_figures
 from dthq.fleet.capacity import holds
 from dthq.fleet.config import FleetConfig
 from dthq.fleet.run import run_fleet
@@ -53,7 +53,7 @@ def every_cpu() -> Iterator[None]:
 
 def _run(benchmark: Any, config: FleetConfig, tmp_path: Path) -> Any:
     run = benchmark.pedantic(run_fleet, args=(config, tmp_path), rounds=1, iterations=1)
-    tag_fleet(benchmark, run)
+    tag_figures(benchmark, Suite.FLEET, run)
     return run
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bench.ingest import tag_pipeline
+from bench.tags import Suite, tag_figures
 from dthq.harness import scenarios
 from dthq.pipeline.run import SimConfig, simulate
 from dthq.transport.brokers import find_mosquitto
@@ -28,7 +28,7 @@ BROKERS = [
 
 def _run(benchmark: Any, config: SimConfig) -> Any:
     run = benchmark.pedantic(simulate, args=(config,), rounds=1, iterations=1)
-    tag_pipeline(benchmark, run)
+    tag_figures(benchmark, Suite.PIPELINE, run)
     return run
 
 

@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from bench.ingest import tag_primitive, tag_timeit
+from bench.tags import tag_primitive, tag_timeit
 from dthq.crypto.aead import get_aead
 from dthq.crypto.hkdf import hkdf
 from dthq.crypto.kem import KEMS, get_kem

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.ingest import tag_cascade, tag_qkd_key, tag_qkd_sweep
+from bench.tags import Suite, tag, tag_figures
 from dthq.harness import scenarios
 from dthq.harness.qkdsweep import cascade_input, smallest_run, sweep_point
 from dthq.qkd.bb84 import QuantumChannel
@@ -26,7 +26,7 @@ def test_qkd_rate_vs_qber(benchmark: Any, bench_profile: Any) -> None:
         ]
 
     points = benchmark.pedantic(sweep, rounds=1, iterations=1)
-    tag_qkd_sweep(benchmark, points)
+    tag_figures(benchmark, Suite.QKD_SWEEP, points)
     assert points[0].net_bits > 0 and points[-1].net_bits == 0  # 0 % gives keys, 11 % none
 
 
@@ -43,7 +43,7 @@ def test_qkd_rate_vs_fibre(benchmark: Any, bench_profile: Any) -> None:
         ]
 
     points = benchmark.pedantic(sweep, rounds=1, iterations=1)
-    tag_qkd_sweep(benchmark, points)
+    tag_figures(benchmark, Suite.QKD_SWEEP, points)
     assert all(p.net_bits > 0 for p in points)
 
 
@@ -52,8 +52,9 @@ def test_qkd_one_key(benchmark: Any, key_bits: int) -> None:
     """The smallest run (raw pulses doubled from 5,000) that yields one key of this size."""
     raw, run = smallest_run(key_bits, scenarios.QKD_KEY_QBER, seed=key_bits)
     channel = QuantumChannel(qber=scenarios.QKD_KEY_QBER)
-    tag_qkd_key(
+    tag(
         benchmark,
+        Suite.QKD_KEY,
         key_bits=key_bits,
         qber=scenarios.QKD_KEY_QBER,
         raw_pulses=raw,
@@ -77,8 +78,9 @@ def test_cascade_10k(benchmark: Any, bench_profile: Any, qber: float, schedule: 
         efficiencies.append(efficiency(result.leaked_bits, bits, qber))
     alice, bob = cascade_input(bits, qber, seed=0)
     result = reconcile(alice, bob, qber, np.random.default_rng(0), schedule=schedule)
-    tag_cascade(
+    tag(
         benchmark,
+        Suite.CASCADE,
         schedule=schedule,
         bits=bits,
         qber=qber,

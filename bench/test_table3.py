@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 import dthq
-from bench.ingest import tag_table3
 from bench.provision import scheme
+from bench.tags import tag_table3
 from dthq.harness.results import Metric
 from dthq.harness.scenarios import TABLE3_SIZE, Table3Scenario, table3_scenarios
 from dthq.harness.telemetry import TelemetryGenerator

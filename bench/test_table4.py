@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from bench.ingest import tag_bulk, tag_table4
 from bench.provision import scheme
+from bench.tags import Suite, tag, tag_table4
 from dthq.harness.results import Metric
 from dthq.harness.scenarios import PROFILES, TABLE4, Table4Scenario
 from dthq.harness.telemetry import TelemetryGenerator
@@ -90,8 +90,9 @@ def test_bulk(benchmark: Any, bench_profile: Any, total: int) -> None:
     def move_all() -> int:
         return sum(len(open_(seal(chunk, 1), 1)) for chunk in chunks)
 
-    tag_bulk(
+    tag(
         benchmark,
+        Suite.BULK,
         total_bytes=len(block) * len(chunks),
         records=len(chunks),
         codec="lz4",

@@ -283,11 +283,11 @@ def report(results_files: tuple[Path, ...], out: Path) -> None:
     each machine, never absolute times across machines, with a warning wherever
     library versions differ.
     """
-    from bench.ingest import load_any
+    from bench.ingest import read_results
     from reports.build import write_report
     from reports.summary import Summary
 
-    runs = [load_any(path) for path in results_files]
+    runs = [read_results(path) for path in results_files]
     if len(runs) == 1:
         written = write_report(runs[0], out)
         click.echo(Summary.of(runs[0]).headline())
@@ -331,10 +331,10 @@ def history(results_files: tuple[Path, ...], out: Path, as_json: bool) -> None:
     floor, as the gate reads them) are kept apart. Steps between consecutive commits
     beyond the gate's thresholds (3 % instructions, 10 % time) are listed.
     """
-    from bench.ingest import load_any
+    from bench.ingest import read_results
     from reports.history import History, write_history
 
-    runs = [load_any(path) for path in results_files]
+    runs = [read_results(path) for path in results_files]
     labels = [(r.metadata.commit or "")[:10] or path.parent.name or path.stem
               for r, path in zip(runs, results_files, strict=True)]  # fmt: skip
     found = History.of(runs, labels)
@@ -471,10 +471,10 @@ def compare(
     elif baseline is None or current is None:
         raise click.UsageError("give BASELINE and CURRENT results files, or --against REV")
     else:
-        from dthq.harness.results_json import load
+        from bench.ingest import read_results
 
-        base_runs = [load(baseline), *map(load, baseline_reruns)]
-        cur_runs = [load(current), *map(load, current_reruns)]
+        base_runs = [read_results(baseline), *map(read_results, baseline_reruns)]
+        cur_runs = [read_results(current), *map(read_results, current_reruns)]
         if metric == "time":
             gate = run_gate(base_runs, cur_runs, limit)
         else:

@@ -2,7 +2,7 @@
 
 Each target takes bytes and may raise only the project's own errors (``DTHQError``);
 anything else escaping is a bug, and atheris reports it as a crash. Seeds are real
-flights and records from an honest session, and a real results.json.
+flights and records from an honest session, and real results.json files.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.ingest import results_from_bytes
 from dthq.errors import DTHQError
-from dthq.harness.results_json import loads
 from dthq.protocol.compression import DECODERS, make_codec
 from dthq.protocol.record import Freshness, RecordLayer
 from dthq.protocol.suites import suite_for
@@ -48,7 +48,7 @@ def decompress_brotli(data: bytes) -> None:
 
 
 def results_file(data: bytes) -> None:
-    loads(data, "fuzz")
+    results_from_bytes(data, "fuzz")
 
 
 TARGETS: dict[str, Callable[[bytes], object]] = {
@@ -65,7 +65,7 @@ TARGETS: dict[str, Callable[[bytes], object]] = {
 
 
 def seeds(name: str) -> list[bytes]:
-    """Real inputs for a target: flights of honest handshakes, sealed records, a results file."""
+    """Real inputs for a target: flights of honest handshakes, sealed records, results files."""
     if name in ("hello", "reply", "finish", "retry"):
         out = []
         for auth, retry in (("psk", "always"), ("mldsa", "never")):
@@ -78,7 +78,7 @@ def seeds(name: str) -> list[bytes]:
     if name in ("lz4", "brotli"):
         return [make_codec(name).compress(p) for p in payloads]
     if name == "results":
-        return [(ROOT / "tests" / "data" / "results-v1.json").read_bytes()]
+        return [(ROOT / "tests" / "data" / f"results-v{v}.json").read_bytes() for v in (1, 3)]
     if name == "reading":
         from dthq.harness.telemetry import TelemetryGenerator
 

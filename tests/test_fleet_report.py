@@ -10,10 +10,11 @@ from pathlib import Path
 
 from test_reports import results
 
+from bench.ingest import read_results
 from dthq.fleet.capacity import holds, knee
 from dthq.fleet.model import TARGET_UTILISATION, mqtt_publish_overhead, region
 from dthq.harness.results import Distribution, FleetRun
-from dthq.harness.results_json import dump, load
+from dthq.harness.results_json import dump
 from reports.build import FLEET_FILES, write_report
 from reports.fleet import capacity_rows, knee_lines, model_rows, scenario_runs
 
@@ -89,7 +90,7 @@ def test_fleet_runs_round_trip_and_reach_the_report(tmp_path: Path) -> None:
         storm_recovery=dist(2000),
     )
     r = dataclasses.replace(results(), fleet=(*CURVE, storm))
-    assert load(dump(r, tmp_path / "results.json")).fleet == r.fleet
+    assert read_results(dump(r, tmp_path / "results.json")).fleet == r.fleet
     assert [x.devices for x in scenario_runs(r.fleet)] == [1000, 1000]  # not the curve
     assert len(capacity_rows(CURVE)) == 4
     written = {p.name for p in write_report(r, tmp_path / "report")}

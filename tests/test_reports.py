@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from bench.ingest import from_benchmark_json
+from bench.ingest import from_benchmark_json, read_results
 from dthq.cli import main
 from dthq.harness.results import InstructionCount, Metric, Results
-from dthq.harness.results_json import SCHEMA_VERSION, ResultsError, dump, from_dict, load, to_dict
+from dthq.harness.results_history import SCHEMA_VERSION
+from dthq.harness.results_json import ResultsError, dump, from_dict, to_dict
 from dthq.harness.scenarios import PROFILES, TABLE3, TABLE4
 from reports.build import FILES, write_report
 from reports.gate import (
@@ -263,7 +265,7 @@ def test_results_model() -> None:
 
 def test_results_round_trip(tmp_path: Path) -> None:
     r = replace(results(), instructions=COUNTS)
-    assert load(dump(r, tmp_path / "r.json")) == r
+    assert read_results(dump(r, tmp_path / "r.json")) == r
 
 
 COUNTS = (
@@ -280,7 +282,8 @@ def test_version_2_results_load_without_instruction_counts(tmp_path: Path) -> No
     assert from_dict(v2).instructions == ()
     bad = to_dict(replace(results(), instructions=COUNTS))
     bad["instructions"][0]["per_op"] = "many"
-    with pytest.raises(ResultsError, match=r"instructions\[0\]\.per_op is not a number"):
+    message = 'instructions[0].per_op: expected a number, got "many"'
+    with pytest.raises(ResultsError, match=re.escape(message)):
         from_dict(bad)
 
 
@@ -321,7 +324,7 @@ def test_version_1_results_still_load() -> None:
     meaning: same profile, M, rows, figures and machine."""
     v1 = json.loads(V1_FILE.read_text())
     assert v1["schema_version"] == 1
-    r = load(V1_FILE)
+    r = read_results(V1_FILE)
     assert (r.metadata.profile, r.metadata.messages_per_session) == ("quick", 100)
     assert r.metadata.machine["cpu_model"] == v1["metadata"]["cpu_model"]
     assert [row.key for row in r.table3] == [row["key"] for row in v1["table3"]]
@@ -339,7 +342,7 @@ def test_version_1_results_still_load() -> None:
             old["median_us"],
             old["min_us"],
         )
-    # A migrated file writes out as version 2 and reads back the same.
+    # A migrated file writes out as the current version and reads back the same.
     assert from_dict(to_dict(r)) == r
 
 
@@ -350,7 +353,7 @@ def test_full_profile_raw_keeps_profile_and_m_through_report(tmp_path: Path) -> 
     raw.write_text(json.dumps(fake_benchmark_json(profile="full")))
     result = CliRunner().invoke(main, ["report", str(raw), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
-    r = load(tmp_path / "out" / "results.json")
+    r = read_results(tmp_path / "out" / "results.json")
     m = PROFILES["full"].messages_per_session
     assert (r.metadata.profile, r.metadata.messages_per_session) == ("full", m) and m != 100
     row = r.table3[0]
@@ -407,23 +410,34 @@ def test_report_files(tmp_path: Path) -> None:
         (lambda d: d.pop("format"), "not a dthq-bench-results"),
         (
             lambda d: d["table3"][0]["timings"].pop("handshake_ms"),
-            "table3[0].timings lacks 'handshake_ms'",
+            "table3[0].timings.handshake_ms: missing",
         ),
         (
             lambda d: d["table4"][1]["timings"]["al_ms"].update(median="x"),
-            "table4[1].timings.al_ms.median is not a number",
+            'table4[1].timings.al_ms.median: expected a number, got "x"',
         ),
-        (lambda d: d.update(primitives={}), "'primitives' is missing or not a list"),
-        (lambda d: d["metadata"].pop("profile"), "metadata lacks 'profile'"),
+        (lambda d: d.update(primitives={}), "primitives: expected a list, got an object"),
+        (lambda d: d["metadata"].pop("profile"), "metadata.profile: missing"),
         (
             lambda d: d["table3"][0]["timings"].update(speed={}),
-            "names an unknown metric 'speed'",
+            "table3[0].timings.speed: expected one of handshake_ms, handshake_tcp_ms,",
         ),
-        (lambda d: d["qkd_sweep"][0].update(net_bits=1.5), "qkd_sweep[0].net_bits is not an"),
-        (lambda d: d["cascade"][1].update(block_sizes=[1, "x"]), "cascade[1].block_sizes holds"),
-        (lambda d: d["qkd_keys"][0].pop("time_ms"), "qkd_keys[0] lacks 'time_ms'"),
-        (lambda d: d["pipeline"][0]["counts"].update(sent="x"), "pipeline[0].counts.sent is not"),
-        (lambda d: d["pipeline"][1].pop("stages"), "pipeline[1] lacks 'stages'"),
+        (
+            lambda d: d["qkd_sweep"][0].update(net_bits=1.5),
+            "qkd_sweep[0].net_bits: expected an integer, got 1.5",
+        ),
+        (
+            lambda d: d["cascade"][1].update(block_sizes=[1, "x"]),
+            'cascade[1].block_sizes[1]: expected an integer, got "x"',
+        ),
+        (lambda d: d["qkd_keys"][0].pop("time_ms"), "qkd_keys[0].time_ms: missing"),
+        (
+            lambda d: d["pipeline"][0]["counts"].update(sent="x"),
+            'pipeline[0].counts.sent: expected an integer, got "x"',
+        ),
+        (lambda d: d["pipeline"][1].pop("stages"), "pipeline[1].stages: missing"),
+        (lambda d: d["table4"][0].update(colour="red"), "table4[0].colour: unknown key"),
+        (lambda d: d.update(created=3), "created: expected a string, got 3"),
     ],
 )
 def test_bad_results_name_the_problem(tmp_path: Path, mutate, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -431,15 +445,15 @@ def test_bad_results_name_the_problem(tmp_path: Path, mutate, message: str) -> N
     mutate(data)
     path = tmp_path / "r.json"
     path.write_text(json.dumps(data))
-    with pytest.raises(ResultsError, match=message.replace("[", r"\[").replace("]", r"\]")):
-        load(path)
+    with pytest.raises(ResultsError, match="^" + re.escape(f"{path}: {message}")):
+        read_results(path)
 
 
 def test_truncated_results(tmp_path: Path) -> None:
     path = tmp_path / "r.json"
     path.write_text(json.dumps(to_dict(results()))[:500])
     with pytest.raises(ResultsError, match="truncated"):
-        load(path)
+        read_results(path)
     result = CliRunner().invoke(main, ["report", str(path), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1 and result.output.startswith("error: ")
     assert len(result.output.strip().splitlines()) == 1

@@ -5,7 +5,9 @@ Table 3 rows, Table 4 cells, the bulk sweep, the forged-HELLO costs and the SIMU
 QKD figures (sweeps, cost per key, Cascade alone). Every timing is a
 :class:`Distribution`; figures are named by :class:`Metric`, never by strings.
 bench/ingest.py is the one place that builds it from pytest-benchmark output;
-results_json.py reads and writes it (versioned, with the version-1 migration).
+results_json.py derives its JSON shape from these dataclasses (their fields and type
+hints) and results_history.py migrates older files. The few things the shape cannot
+say alone are declared on the fields, as metadata: see OMIT_IF_NONE and REQUIRED_KEYS.
 """
 
 from __future__ import annotations
@@ -16,6 +18,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+# Field metadata results_json.py reads: a field left out of the JSON when it is None,
+# and the keys a mapping field must hold.
+OMIT_IF_NONE = "omit_if_none"
+REQUIRED_KEYS = "required_keys"
+
+
+def _omitted_if_none() -> Any:
+    return field(default=None, metadata={OMIT_IF_NONE: True})
 
 
 class Metric(StrEnum):
@@ -61,11 +72,11 @@ class Distribution:
     median: float
     iqr: float
     rounds: int
-    min: float | None = None
-    q1: float | None = None
-    q3: float | None = None
-    p95: float | None = None
-    p99: float | None = None
+    min: float | None = _omitted_if_none()
+    q1: float | None = _omitted_if_none()
+    q3: float | None = _omitted_if_none()
+    p95: float | None = _omitted_if_none()
+    p99: float | None = _omitted_if_none()
 
     @classmethod
     def from_samples(cls, samples: Sequence[float], scale: float = 1.0) -> Distribution:
@@ -127,6 +138,11 @@ class Primitive:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
+# The figures every row or cell holds (the others are measured by some runs only).
+TABLE3_REQUIRED = (Metric.HANDSHAKE, Metric.LATENCY, Metric.THROUGHPUT, Metric.COMP_OVERHEAD)
+TABLE4_REQUIRED = (Metric.AL, Metric.CC, Metric.THROUGHPUT)
+
+
 class _Timed:
     """A row or cell whose figures are looked up by metric: ``row[Metric.HANDSHAKE]``."""
 
@@ -146,7 +162,7 @@ class Table3Row(_Timed):
     key: str
     scheme: str  # the label shown
     quantum_safe: str
-    timings: Mapping[Metric, Distribution]
+    timings: Mapping[Metric, Distribution] = field(metadata={REQUIRED_KEYS: TABLE3_REQUIRED})
     latency_amortised_ms: float  # handshake / M + one message, from two measured medians
     handshake_bytes: int
     record_overhead_bytes: int
@@ -168,7 +184,7 @@ class Table4Cell(_Timed):
     size: str
     codec: str
     aead: str
-    timings: Mapping[Metric, Distribution]
+    timings: Mapping[Metric, Distribution] = field(metadata={REQUIRED_KEYS: TABLE4_REQUIRED})
     comm_bits: int
     modelled_link_ms: float  # MODELLED, never added to measured time
     link: str
