@@ -1,0 +1,56 @@
+"""What a subject of the report hands the renderers: a Section of titled blocks (tables,
+headings, notes) and the figures it draws. The Markdown file, the CSV and report.html
+are all rendered from it, so a table is written once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str  # a sub-heading inside the section
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: Sequence[str]
+    rows: Sequence[Sequence[Any]]
+    tones: Sequence[str] = ()  # a CSS class per row (a verdict's colour), HTML only
+
+
+@dataclass(frozen=True)
+class Text:
+    lines: Sequence[str]
+    bullets: bool = False  # a list, rather than paragraphs
+    in_html: bool = True  # False for Markdown prose the page does not repeat
+
+
+Block = Heading | Table | Text
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str  # its file in the report directory
+    draw: Callable[[Path], Path | None]  # None when the run has nothing to plot
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str  # the Markdown file's heading, and the page's unless ``heading`` is set
+    blocks: Sequence[Block] = ()
+    file: str | None = None  # the Markdown file it is written to, if any
+    csv: str | None = None  # the CSV file of its (only) table, if any
+    heading: str | None = None
+    figures: Sequence[Figure] = ()
+
+    @property
+    def page_title(self) -> str:
+        return self.heading or self.title
+
+    @property
+    def tables(self) -> list[Table]:
+        return [b for b in self.blocks if isinstance(b, Table)]
