@@ -11,7 +11,7 @@ import numpy as np
 
 from dthq.harness import scenarios
 from dthq.harness.results import Distribution, Metric, Results
-from reports.paper import ORDER, PAPER_ORDER, PAPER_TABLE3, PAPER_TABLE4, TABLE3_CLAIMED
+from reports import paper
 from reports.render.plot import errors, plt, save
 from reports.section import Figure, Section
 
@@ -20,9 +20,9 @@ def section(results: Results) -> Section:
     return Section(
         "The paper beside us, and how our latencies spread",
         figures=[
-            Figure("figure-paper-table3.png", lambda path: paper_table3_figure(results, path)),
-            Figure("figure-paper-table4.png", lambda path: paper_table4_figure(results, path)),
-            Figure("figure-latency-box.png", lambda path: latency_box_figure(results, path)),
+            Figure("figure-paper-table3.png", paper_table3_figure),
+            Figure("figure-paper-table4.png", paper_table4_figure),
+            Figure("figure-latency-box.png", latency_box_figure),
         ],
     )
 
@@ -69,24 +69,24 @@ PAPER_LABELS = {
 
 
 def paper_table3_figure(results: Results, path: Path) -> Path | None:
-    rows = [results.row(k) for k in ORDER]
+    rows = [results.row(k) for k in paper.ORDER]
     return _paper_vs_ours(
         path,
         "Table 3: the paper's figures (i7-9700K) beside ours (this machine, measured)",
-        PAPER_ORDER,
+        paper.PAPER_ORDER,
         [
             (
                 f"{PAPER_LABELS[figure]} ({figure.unit})",
-                [PAPER_TABLE3[name][figure] for name in PAPER_ORDER],
+                [paper.PAPER_TABLE3[name][figure] for name in paper.PAPER_ORDER],
                 [r.get(figure) if r else None for r in rows],
             )
-            for figure in TABLE3_CLAIMED
+            for figure in paper.TABLE3_CLAIMED
         ],
     )
 
 
 def paper_table4_figure(results: Results, path: Path) -> Path | None:
-    keys = list(PAPER_TABLE4)
+    keys = list(paper.PAPER_TABLE4)
     cells = [results.cell(f"{kl}-{edge}-{size}") for kl, edge, size in keys]
     return _paper_vs_ours(
         path,
@@ -95,10 +95,10 @@ def paper_table4_figure(results: Results, path: Path) -> Path | None:
         [
             (
                 f"{PAPER_LABELS[figure]} ({figure.unit})",
-                [PAPER_TABLE4[k][figure] for k in keys],
+                [paper.PAPER_TABLE4[k][figure] for k in keys],
                 [c.get(figure) if c else None for c in cells],
             )
-            for figure in (Metric.AL, Metric.CC, Metric.THROUGHPUT)
+            for figure in paper.TABLE4_CLAIMED
         ],
     )
 

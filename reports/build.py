@@ -92,7 +92,7 @@ def write_report(results: Results, out: Path) -> list[Path]:
                 put(section.file, section_markdown(section, machine))
             if section.csv:
                 put(section.csv, csv_text(section.tables[0]))
-            images = [p for f in section.figures if (p := f.draw(out / f.name))]
+            images = [p for f in section.figures if (p := f.draw(results, out / f.name))]
             written.extend(images)
             found.append((section, images))
         return found

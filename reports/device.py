@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dthq.harness.results import Metric, Results
-from reports.section import Section, Table, Text
+from reports.section import Section, Table, noted
 
 CLOCK_HZ = 64_000_000  # nRF52840, the board the P-256 figures were measured on
 PQM4 = ("mupq/pqm4", "benchmarks.md", "6841a6bc3cc5bc0b0e01e5ee33567882e9bca8d3")
@@ -156,8 +156,5 @@ DEVICE_NOTE = (
 
 
 def section(results: Results) -> Section:
-    return Section(
-        "What a device pays (Cortex-M4, MODELLED)",
-        [Table(DEVICE_HEADERS, device_rows(results)), Text([DEVICE_NOTE])],
-        file="device.md",
-    )
+    body = noted(Table(DEVICE_HEADERS, device_rows(results)), DEVICE_NOTE)
+    return Section("What a device pays (Cortex-M4, MODELLED)", body, "device.md")

@@ -229,8 +229,14 @@ def section(results: Results) -> Section | None:
         "Device fleets on Locust",
         blocks,
         file="fleet.md",
-        figures=[Figure("figure-fleet-capacity.png", lambda path: figure_capacity(runs, path))],
+        figures=[
+            Figure("figure-fleet-capacity.png", lambda r, path: figure_capacity(r.fleet, path))
+        ],
     )
+
+
+def _capacity_figure(results: Results, path: Path) -> Path | None:
+    return figure_capacity(results.fleet, path)
 
 
 def figure_capacity(runs: Sequence[FleetRun], path: Path) -> Path | None:

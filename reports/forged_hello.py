@@ -6,7 +6,7 @@ from typing import Any
 
 from dthq.harness.results import Results
 from reports.render.text import spread
-from reports.section import Section, Table, Text
+from reports.section import Section, Table, noted
 
 FORGED_HELLO_HEADERS = [
     "Auth",
@@ -42,9 +42,7 @@ FORGED_HELLO_NOTE = (
 
 
 def section(results: Results) -> Section:
-    return Section(
-        "What a forged HELLO costs B",
-        [Table(FORGED_HELLO_HEADERS, forged_hello_rows(results)), Text([FORGED_HELLO_NOTE])],
-        file="forged-hello.md",
-        heading="What a forged HELLO costs B (the stateless retry)",
-    )
+    table = Table(FORGED_HELLO_HEADERS, forged_hello_rows(results))
+    heading = "What a forged HELLO costs B (the stateless retry)"
+    body = noted(table, FORGED_HELLO_NOTE)
+    return Section("What a forged HELLO costs B", body, "forged-hello.md", heading=heading)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dthq.harness.results import Results
-from reports.section import Section, Table, Text
+from reports.section import Section, Table, noted
 
 INSTRUCTION_HEADERS = ["Figure", "Instructions per operation", "N", "Gated"]
 INSTRUCTION_NOTE = (
@@ -27,8 +27,6 @@ def instruction_rows(results: Results) -> list[list[Any]]:
 def section(results: Results) -> Section | None:
     if not results.instructions:
         return None
-    return Section(
-        f"Instructions per operation (callgrind, {results.metadata.valgrind})",
-        [Table(INSTRUCTION_HEADERS, instruction_rows(results)), Text([INSTRUCTION_NOTE])],
-        file="instructions.md",
-    )
+    title = f"Instructions per operation (callgrind, {results.metadata.valgrind})"
+    body = noted(Table(INSTRUCTION_HEADERS, instruction_rows(results)), INSTRUCTION_NOTE)
+    return Section(title, body, "instructions.md")

@@ -25,3 +25,9 @@ PAPER_TABLE4: dict[tuple[int, str, str], dict[Metric, float]] = {
 ORDER = ["dthq-mlkem768-psk", "tls13-x25519", "ecc-256", "rsa-2048"]
 PAPER_ORDER = ["Proposed DTHQ", "TLS (AES-GCM)", "ECC-256", "RSA-2048"]
 TABLE3_CLAIMED = (Metric.LATENCY, Metric.THROUGHPUT, Metric.COMP_OVERHEAD)
+TABLE4_CLAIMED = (Metric.AL, Metric.CC, Metric.THROUGHPUT)
+
+
+def published(figures: dict[Metric, float], metrics: tuple[Metric, ...]) -> list[float | str]:
+    """The paper's values of ``metrics`` for one of its rows, "-" where it gives none."""
+    return [figures.get(m, "-") for m in metrics]

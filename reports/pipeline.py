@@ -259,7 +259,7 @@ def section(results: Results) -> Section | None:
         "The twin pipeline over MQTT",
         blocks,
         file="pipeline.md",
-        figures=[Figure("figure-pipeline.png", lambda path: figure(results, path))],
+        figures=[Figure("figure-pipeline.png", figure)],
     )
 
 

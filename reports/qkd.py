@@ -141,8 +141,8 @@ def section(results: Results) -> Section:
         file="qkd.md",
         heading="QKD (SIMULATED link)",
         figures=[
-            Figure("figure-qkd-rate.png", lambda path: qkd_rate_figure(results, path)),
-            Figure("figure-cascade.png", lambda path: cascade_figure(results, path)),
+            Figure("figure-qkd-rate.png", qkd_rate_figure),
+            Figure("figure-cascade.png", cascade_figure),
         ],
     )
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dthq.harness.results import Results
+
 
 @dataclass(frozen=True)
 class Heading:
@@ -35,7 +37,7 @@ Block = Heading | Table | Text
 @dataclass(frozen=True)
 class Figure:
     name: str  # its file in the report directory
-    draw: Callable[[Path], Path | None]  # None when the run has nothing to plot
+    draw: Callable[[Results, Path], Path | None]  # None when the run has nothing to plot
 
 
 @dataclass(frozen=True)
@@ -54,3 +56,8 @@ class Section:
     @property
     def tables(self) -> list[Table]:
         return [b for b in self.blocks if isinstance(b, Table)]
+
+
+def noted(table: Table, note: str) -> list[Block]:
+    """The common body of a section: one table and the note under it."""
+    return [table, Text([note])]

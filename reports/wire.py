@@ -28,7 +28,7 @@ import numpy as np
 
 from dthq.harness.results import Results, Table3Row
 from reports.render.plot import log_log, plt, save
-from reports.section import Figure, Section, Table, Text
+from reports.section import Figure, Section, Table, noted
 
 LINKS = {"1500 B": 1500 - 40 - 8, "1280 B": 1280 - 40 - 8}  # datagram payload
 FRAME_154 = 127
@@ -124,12 +124,8 @@ WIRE_NOTE = (
 
 
 def section(results: Results) -> Section:
-    return Section(
-        "What goes on the wire",
-        [Table(WIRE_HEADERS, wire_rows(results)), Text([WIRE_NOTE])],
-        file="wire.md",
-        figures=[Figure("figure-wire.png", lambda path: wire_figure(results, path))],
-    )
+    body = noted(Table(WIRE_HEADERS, wire_rows(results)), WIRE_NOTE)
+    return Section("What goes on the wire", body, "wire.md", figures=FIGURES)
 
 
 def wire_figure(results: Results, path: Path) -> Path | None:
@@ -152,3 +148,6 @@ def wire_figure(results: Results, path: Path) -> Path | None:
     return save(
         fig, path, "What goes on the wire: bytes per reading, and handshake frames at 127 B"
     )
+
+
+FIGURES = [Figure("figure-wire.png", wire_figure)]
