@@ -3,7 +3,13 @@ claims."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
 from dthq.harness.results import Metric
+from reports.section import Column
+
+T = TypeVar("T")
 
 # The paper's Table 3 (i7-9700K, Windows, Python 3.10), by its row names.
 PAPER_TABLE3: dict[str, dict[Metric, float]] = {
@@ -28,6 +34,11 @@ TABLE3_CLAIMED = (Metric.LATENCY, Metric.THROUGHPUT, Metric.COMP_OVERHEAD)
 TABLE4_CLAIMED = (Metric.AL, Metric.CC, Metric.THROUGHPUT)
 
 
-def published(figures: dict[Metric, float], metrics: tuple[Metric, ...]) -> list[float | str]:
-    """The paper's values of ``metrics`` for one of its rows, "-" where it gives none."""
-    return [figures.get(m, "-") for m in metrics]
+def paper_columns(
+    headers: Sequence[str], metrics: Sequence[Metric], figures: Callable[[T], dict[Metric, float]]
+) -> list[Column[T]]:
+    """The paper's values beside ours: a column per metric, "-" where it gives none."""
+    return [
+        Column(header, lambda item, m=m: figures(item).get(m, "-"))
+        for header, m in zip(headers, metrics, strict=True)
+    ]

@@ -4,114 +4,75 @@ rounds, Cascade alone beside cascade-python's published figures, and their figur
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from dthq.harness import scenarios
-from dthq.harness.results import Results
+from dthq.harness.results import CascadeRun, QKDKeyCost, QKDPoint, Results
 from dthq.qkd import theory
 from dthq.qkd.bb84 import QuantumChannel
 from reports.anchors import CASCADE_PYTHON, CASCADE_PYTHON_SECONDS_PER_10K
 from reports.render.plot import plt, save
 from reports.render.text import fmt, spread
-from reports.section import Figure, Heading, Section, Table, Text
-
-QKD_SWEEP_HEADERS = [
-    "Sweep",
-    "QBER set",
-    "Fibre km",
-    "Raw pulses",
-    "Sifted",
-    "Net secret bits",
-    "Bits/pulse",
-    "Theory bits/pulse (measured f)",
-    "Shor-Preskill bits/pulse",
-    "f",
-    "f (original schedule)",
-    "Cascade rounds",
-    "Aborted",
-]
+from reports.section import Column, Figure, Heading, Section, Table, Text
 
 
-def qkd_sweep_rows(results: Results) -> list[list[Any]]:
-    return [
-        [
-            p.sweep,
-            f"{p.qber:.0%}",
-            fmt(p.fibre_km),
-            p.raw_pulses,
-            "-" if p.sifted is None else p.sifted,
-            p.net_bits,
-            fmt(p.key_rate),
-            fmt(p.theory_rate),
-            fmt(p.shor_preskill_rate),
-            fmt(p.efficiency),
-            fmt(p.efficiency_original),
-            "-" if p.rounds is None else p.rounds,
-            p.aborted or "",
-        ]
-        for p in results.qkd_sweep
-    ]
+def _rounds(n: int | None) -> int | str:
+    return "-" if n is None else n
 
 
-QKD_KEY_HEADERS = [
-    "Key bits",
-    "QBER",
-    "Raw pulses (smallest run)",
-    "Time ms",
-    "Cascade rounds",
-    "Keys from the run",
-]
+SWEEP: tuple[Column[QKDPoint], ...] = (
+    Column("Sweep", lambda p: p.sweep),
+    Column("QBER set", lambda p: f"{p.qber:.0%}"),
+    Column("Fibre km", lambda p: fmt(p.fibre_km)),
+    Column("Raw pulses", lambda p: p.raw_pulses),
+    Column("Sifted", lambda p: _rounds(p.sifted)),
+    Column("Net secret bits", lambda p: p.net_bits),
+    Column("Bits/pulse", lambda p: fmt(p.key_rate)),
+    Column("Theory bits/pulse (measured f)", lambda p: fmt(p.theory_rate)),
+    Column("Shor-Preskill bits/pulse", lambda p: fmt(p.shor_preskill_rate)),
+    Column("f", lambda p: fmt(p.efficiency)),
+    Column("f (original schedule)", lambda p: fmt(p.efficiency_original)),
+    Column("Cascade rounds", lambda p: _rounds(p.rounds)),
+    Column("Aborted", lambda p: p.aborted or ""),
+)
+KEYS: tuple[Column[QKDKeyCost], ...] = (
+    Column("Key bits", lambda k: k.key_bits),
+    Column("QBER", lambda k: f"{k.qber:.0%}"),
+    Column("Raw pulses (smallest run)", lambda k: k.raw_pulses),
+    Column("Time ms", lambda k: spread(k.time_ms)),
+    Column("Cascade rounds", lambda k: k.rounds),
+    Column("Keys from the run", lambda k: k.keys),
+)
+CASCADE: tuple[Column[CascadeRun], ...] = (
+    Column("Cascade", lambda c: f"ours, {c.schedule}"),
+    Column("QBER", lambda c: f"{c.qber:.0%}"),
+    Column("Bits", lambda c: c.bits),
+    Column("Time ms", lambda c: spread(c.time_ms)),
+    Column("f (mean)", lambda c: fmt(c.efficiency)),
+    Column("f (worst)", lambda c: fmt(c.efficiency_max)),
+    Column("Instances", lambda c: c.runs),
+    Column("Rounds", lambda c: c.rounds),
+    Column("Block sizes", lambda c: " ".join(map(str, c.block_sizes))),
+)
 
 
-def qkd_key_rows(results: Results) -> list[list[Any]]:
-    return [
-        [k.key_bits, f"{k.qber:.0%}", k.raw_pulses, spread(k.time_ms), k.rounds, k.keys]
-        for k in results.qkd_keys
-    ]
-
-
-CASCADE_HEADERS = [
-    "Cascade",
-    "QBER",
-    "Bits",
-    "Time ms",
-    "f (mean)",
-    "f (worst)",
-    "Instances",
-    "Rounds",
-    "Block sizes",
-]
-
-
-def cascade_rows(results: Results) -> list[list[Any]]:
-    rows: list[list[Any]] = [
-        [
-            f"ours, {c.schedule}",
-            f"{c.qber:.0%}",
-            c.bits,
-            spread(c.time_ms),
-            fmt(c.efficiency),
-            fmt(c.efficiency_max),
-            c.runs,
-            c.rounds,
-            " ".join(map(str, c.block_sizes)),
-        ]
-        for c in results.cascade
-    ]
+def cascade_table(results: Results) -> Table:
+    """Our Cascade runs, then cascade-python's published figures (quoted)."""
+    ours = Table.of(CASCADE, results.cascade)
     low, high = CASCADE_PYTHON_SECONDS_PER_10K
+    quoted = []
     for a in CASCADE_PYTHON:
         f = (
             fmt(a.efficiency[0])
             if a.efficiency[0] == a.efficiency[1]
             else (f"{fmt(a.efficiency[0])}-{fmt(a.efficiency[1])}")
         )
-        rows.append(
+        quoted.append(
             [f"{a.source}, {a.schedule} (published)", f"{a.qber:.0%}", "-",
              f"{low * 1e3:.0f}-{high * 1e3:.0f} (per 10,000 bits)", f, "-", "-", "-", "-"]
         )  # fmt: skip
-    return rows
+    return Table(ours.headers, [*ours.rows, *quoted])
 
 
 QKD_NOTE = (
@@ -131,11 +92,11 @@ def section(results: Results) -> Section:
         "QKD, SIMULATED link",
         [
             Heading("Secret key rate (SIMULATED)"),
-            Table(QKD_SWEEP_HEADERS, qkd_sweep_rows(results)),
+            Table.of(SWEEP, results.qkd_sweep),
             Heading("One key: time and rounds (SIMULATED link)"),
-            Table(QKD_KEY_HEADERS, qkd_key_rows(results)),
+            Table.of(KEYS, results.qkd_keys),
             Heading("Cascade alone, beside cascade-python"),
-            Table(CASCADE_HEADERS, cascade_rows(results)),
+            cascade_table(results),
             Text([QKD_NOTE]),
         ],
         file="qkd.md",

@@ -4,10 +4,10 @@ are all rendered from it, so a table is written once."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from dthq.harness.results import Results
 
@@ -17,11 +17,26 @@ class Heading:
     text: str  # a sub-heading inside the section
 
 
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Column(Generic[T]):
+    """A header beside the value it heads, so that the two cannot drift apart."""
+
+    header: str
+    value: Callable[[T], Any]
+
+
 @dataclass(frozen=True)
 class Table:
     headers: Sequence[str]
     rows: Sequence[Sequence[Any]]
     tones: Sequence[str] = ()  # a CSS class per row (a verdict's colour), HTML only
+
+    @classmethod
+    def of(cls, columns: Sequence[Column[T]], items: Iterable[T]) -> Table:
+        return cls([c.header for c in columns], [[c.value(i) for c in columns] for i in items])
 
 
 @dataclass(frozen=True)

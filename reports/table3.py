@@ -4,53 +4,33 @@ paper's values beside ours, and the handshake's cost and size per scheme."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from dthq.harness.results import Metric, Results
-from reports.paper import PAPER_TABLE3, TABLE3_CLAIMED, published
+from dthq.harness.results import Metric, Results, Table3Row
+from reports.paper import PAPER_TABLE3, TABLE3_CLAIMED, paper_columns
 from reports.render.plot import errors, plt, save
 from reports.render.text import fmt, spread
-from reports.section import Figure, Section, Table, noted
-
-TABLE3_HEADERS = [
-    "Scheme",
-    "Quantum-safe",
-    "Handshake ms",
-    "Handshake ms (loopback TCP)",
-    "Latency ms",
-    "Latency ms (amortised)",
-    "Latency ms (over MQTT)",
-    "Throughput msg/s",
-    "Comp. overhead ms",
-    "Handshake B",
-    "Record overhead B",
-    "Paper latency ms",
-    "Paper thrpt msg/s",
-    "Paper comp. ms",
-]
+from reports.section import Column, Figure, Section, Table, noted
 
 
-def table3_rows(results: Results) -> list[list[Any]]:
-    rows = []
-    for r in results.table3:
-        paper = PAPER_TABLE3.get(r.paper_row or "", {})
-        rows.append(
-            [
-                r.scheme,
-                r.quantum_safe,
-                spread(r[Metric.HANDSHAKE]),
-                spread(r.get(Metric.HANDSHAKE_TCP)),
-                spread(r[Metric.LATENCY]),
-                fmt(r.latency_amortised_ms),
-                spread(r.get(Metric.LATENCY_MQTT)),
-                spread(r[Metric.THROUGHPUT]),
-                spread(r[Metric.COMP_OVERHEAD]),
-                r.handshake_bytes,
-                r.record_overhead_bytes,
-                *published(paper, TABLE3_CLAIMED),
-            ]
-        )
-    return rows
+def _paper(r: Table3Row) -> dict[Metric, float]:
+    return PAPER_TABLE3.get(r.paper_row or "", {})
+
+
+PAPER_HEADERS = ("Paper latency ms", "Paper thrpt msg/s", "Paper comp. ms")
+COLUMNS: tuple[Column[Table3Row], ...] = (
+    Column("Scheme", lambda r: r.scheme),
+    Column("Quantum-safe", lambda r: r.quantum_safe),
+    Column("Handshake ms", lambda r: spread(r[Metric.HANDSHAKE])),
+    Column("Handshake ms (loopback TCP)", lambda r: spread(r.get(Metric.HANDSHAKE_TCP))),
+    Column("Latency ms", lambda r: spread(r[Metric.LATENCY])),
+    Column("Latency ms (amortised)", lambda r: fmt(r.latency_amortised_ms)),
+    Column("Latency ms (over MQTT)", lambda r: spread(r.get(Metric.LATENCY_MQTT))),
+    Column("Throughput msg/s", lambda r: spread(r[Metric.THROUGHPUT])),
+    Column("Comp. overhead ms", lambda r: spread(r[Metric.COMP_OVERHEAD])),
+    Column("Handshake B", lambda r: r.handshake_bytes),
+    Column("Record overhead B", lambda r: r.record_overhead_bytes),
+    *paper_columns(PAPER_HEADERS, TABLE3_CLAIMED, _paper),
+)
 
 
 TABLE3_NOTE = (
@@ -75,7 +55,7 @@ TITLE, HEADING = "Table 3 (measured beside the paper)", "Table 3: DTHQ beside th
 
 
 def section(results: Results) -> Section:
-    body = noted(Table(TABLE3_HEADERS, table3_rows(results)), TABLE3_NOTE)
+    body = noted(Table.of(COLUMNS, results.table3), TABLE3_NOTE)
     return Section(TITLE, body, "table3.md", "table3.csv", HEADING, FIGURES)
 
 

@@ -4,56 +4,37 @@ paper's values beside ML-KEM's cells, and its Figure-3-like view."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from dthq.harness import scenarios
-from dthq.harness.results import Metric, Results
+from dthq.harness.results import Metric, Results, Table4Cell
 from dthq.harness.scenarios import PAPER_KEM
-from reports.paper import PAPER_TABLE4, TABLE4_CLAIMED, published
+from reports.paper import PAPER_TABLE4, TABLE4_CLAIMED, paper_columns
 from reports.render.plot import errors, plt, save
 from reports.render.text import fmt, spread
-from reports.section import Figure, Section, Table, noted
-
-TABLE4_HEADERS = [
-    "Session key",
-    "KL",
-    "Edge",
-    "Size",
-    "Codec",
-    "AL ms",
-    "CC ms",
-    "Comm bits",
-    "Thrpt msg/s",
-    "Link ms (modelled)",
-    "Paper AL ms",
-    "Paper CC ms",
-    "Paper thrpt msg/s",
-]
+from reports.section import Column, Figure, Section, Table, noted
 
 
-def table4_rows(results: Results) -> list[list[Any]]:
-    rows = []
-    for c in results.table4:
-        # The paper measured ML-KEM only: its figures sit beside that source's cells alone.
-        paper = (
-            PAPER_TABLE4.get((c.key_length, c.edge, c.size), {}) if c.kem == PAPER_KEM.label else {}
-        )
-        rows.append(
-            [
-                c.kem,
-                c.key_length,
-                c.edge,
-                c.size,
-                c.codec if c.compressed else f"{c.codec} (sent raw)",
-                spread(c[Metric.AL]),
-                spread(c[Metric.CC]),
-                c.comm_bits,
-                spread(c[Metric.THROUGHPUT]),
-                fmt(c.modelled_link_ms),
-                *published(paper, TABLE4_CLAIMED),
-            ]
-        )
-    return rows
+def _paper(c: Table4Cell) -> dict[Metric, float]:
+    """The paper measured ML-KEM only: its figures sit beside that source's cells alone."""
+    if c.kem != PAPER_KEM.label:
+        return {}
+    return PAPER_TABLE4.get((c.key_length, c.edge, c.size), {})
+
+
+PAPER_HEADERS = ("Paper AL ms", "Paper CC ms", "Paper thrpt msg/s")
+COLUMNS: tuple[Column[Table4Cell], ...] = (
+    Column("Session key", lambda c: c.kem),
+    Column("KL", lambda c: c.key_length),
+    Column("Edge", lambda c: c.edge),
+    Column("Size", lambda c: c.size),
+    Column("Codec", lambda c: c.codec if c.compressed else f"{c.codec} (sent raw)"),
+    Column("AL ms", lambda c: spread(c[Metric.AL])),
+    Column("CC ms", lambda c: spread(c[Metric.CC])),
+    Column("Comm bits", lambda c: c.comm_bits),
+    Column("Thrpt msg/s", lambda c: spread(c[Metric.THROUGHPUT])),
+    Column("Link ms (modelled)", lambda c: fmt(c.modelled_link_ms)),
+    *paper_columns(PAPER_HEADERS, TABLE4_CLAIMED, _paper),
+)
 
 
 TABLE4_NOTE = (
@@ -73,7 +54,7 @@ HEADING = "Table 4: DTHQ by key length, edge and size"
 
 
 def section(results: Results) -> Section:
-    body = noted(Table(TABLE4_HEADERS, table4_rows(results)), TABLE4_NOTE)
+    body = noted(Table.of(COLUMNS, results.table4), TABLE4_NOTE)
     figures = [Figure("figure-table4.png", table4_figure)]
     return Section(TITLE, body, "table4.md", "table4.csv", HEADING, figures)
 
