@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from dthq.harness.results import Results
 from reports.render.text import machine_line, markdown
 from reports.verdicts import claims, targets
+from reports.verdicts.judge import Claim
 from reports.verdicts.outcome import JUDGED, Outcome
 
 
@@ -19,7 +20,7 @@ class Summary:
     profile: str
     wall_time_s: float | None
     commit: str | None
-    claims: tuple[claims.Claim, ...]
+    claims: tuple[Claim, ...]
     targets: tuple[targets.Target, ...]
 
     @classmethod
@@ -39,7 +40,7 @@ class Summary:
         return Counter(c.outcome for c in self.claims)
 
     @property
-    def verdicts(self) -> list[claims.Claim]:
+    def verdicts(self) -> list[Claim]:
         """The claims judged yes or no (orderings, thresholds), grouped by outcome."""
         judged = [c for c in self.claims if c.outcome in JUDGED]
         return sorted(judged, key=lambda c: JUDGED.index(c.outcome))

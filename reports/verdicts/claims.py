@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from dthq.harness.results import Metric, Results, Table3Row, Table4Cell
 from dthq.harness.scenarios import PAPER_KEM
@@ -20,62 +19,22 @@ from reports.paper import (
 from reports.policy import SECTION71, section71
 from reports.section import Section, Table, Text
 from reports.verdicts.definitions import DEFINITIONS
+from reports.verdicts.judge import (
+    Claim,
+    ClaimSpec,
+    Judge,
+    Measure,
+    Measured,
+    by_value,
+    fixed,
+    holds_when,
+)
 from reports.verdicts.outcome import Outcome, judged
 
-# A verdict's words: the outcome's phrase, then the claim's remark. An inconsistency's
-# Paper column already says so; its verdict column only explains our figures.
-PHRASES = {
-    Outcome.REPORTED: "value",
-    Outcome.HOLDS: "holds here",
-    Outcome.DOES_NOT_HOLD: "does NOT hold here",
-    Outcome.NOT_MEASURED: "not measured",
-    Outcome.NOT_TESTABLE_HERE: "not testable here",
-    Outcome.INCONSISTENT_IN_PAPER: "",
-}
+Row = Table3Row | Table4Cell | None
 
 
-@dataclass(frozen=True)
-class Claim:
-    source: str  # where in the paper
-    claim: str
-    paper: str
-    ours: str
-    ratio: str  # ours / paper, where both are numbers
-    outcome: Outcome
-    remark: str = ""  # follows the outcome's phrase in the verdict
-
-    @property
-    def verdict(self) -> str:
-        return PHRASES[self.outcome] + self.remark
-
-
-@dataclass(frozen=True)
-class Measured:
-    ours: str
-    ratio: str = "-"
-    values: tuple[float | None, ...] = ()  # what the judge reads
-
-
-Judge = Callable[[Measured], tuple[Outcome, str]]  # the outcome and its remark
-
-
-@dataclass(frozen=True)
-class ClaimSpec:
-    source: str
-    wording: str
-    paper: str
-    measure: Callable[[Results], Measured]
-    judge: Judge
-
-    def judged(self, results: Results) -> Claim:
-        measured = self.measure(results)
-        outcome, remark = self.judge(measured)
-        return Claim(
-            self.source, self.wording, self.paper, measured.ours, measured.ratio, outcome, remark
-        )
-
-
-def _m(row: Table3Row | Table4Cell | None, metric: Metric) -> float | None:
+def _m(row: Row, metric: Metric) -> float | None:
     timing = row.get(metric) if row else None
     return timing.median if timing else None
 
@@ -92,26 +51,9 @@ def _vs(a: float | None, b: float | None) -> str:
     return f"{_num(a)} vs {_num(b)}"
 
 
-def by_value(_: Measured) -> tuple[Outcome, str]:
-    return Outcome.REPORTED, ""
+def _beside(figure: Metric, paper: float, get: Callable[[Results], Row]) -> Measure:
+    """Our median of ``figure`` in the row ``get`` finds, beside the paper's value."""
 
-
-def holds_when(test: Callable[[Sequence[float]], bool]) -> Judge:
-    """HOLDS or DOES_NOT_HOLD by ``test`` on the values; NOT_MEASURED if one is missing."""
-
-    def judge(m: Measured) -> tuple[Outcome, str]:
-        values = m.values
-        return judged(None if None in values else test(values)), ""  # type: ignore[arg-type]
-
-    return judge
-
-
-def fixed(outcome: Outcome, remark: str) -> Judge:
-    """An outcome that no figure of ours can change (the paper's own contradictions)."""
-    return lambda _: (outcome, remark)
-
-
-def _beside(figure: Metric, paper: float, get: Callable[[Results], Table3Row | Table4Cell | None]):  # type: ignore[no-untyped-def]
     def measure(r: Results) -> Measured:
         ours = _m(get(r), figure)
         return Measured(_num(ours), _ratio(ours, paper))
@@ -157,7 +99,7 @@ def _latency(r: Results, key: str) -> float | None:
     return _m(r.row(key), Metric.LATENCY)
 
 
-def _below(key: str, note: str = "") -> Callable[[Results], Measured]:
+def _below(key: str, note: str = "") -> Measure:
     """DTHQ's latency beside another row's."""
 
     def measure(r: Results) -> Measured:
@@ -238,7 +180,7 @@ def _crypto_in_latency(r: Results) -> Measured:
     return Measured(_vs(_m(dthq, Metric.COMP_OVERHEAD), _m(dthq, Metric.LATENCY)))
 
 
-def _section71(i: int, claimed: float, definition: str) -> tuple[Callable[..., Measured], Judge]:
+def _section71(i: int, claimed: float, definition: str) -> tuple[Measure, Judge]:
     def measure(r: Results) -> Measured:
         got = section71(r.pipeline)[i][2]
         if got is None:
