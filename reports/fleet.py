@@ -187,7 +187,7 @@ def model_rows(m: Region) -> list[list[object]]:
 
 def model_for(runs: Sequence[FleetRun]) -> Region | None:
     """The region model from the busiest steady run (its per-unit costs are the least
-    diluted by idle time) and, if there was one, the storm's gateway costs."""
+    diluted by idle time)."""
     steady = [r for r in runs if r.scenario == "steady" and r.counts.get("delivered")]
     if not steady:
         return None
@@ -229,9 +229,7 @@ def section(results: Results) -> Section | None:
         "Device fleets on Locust",
         blocks,
         file="fleet.md",
-        figures=[
-            Figure("figure-fleet-capacity.png", lambda r, path: figure_capacity(r.fleet, path))
-        ],
+        figures=[Figure("figure-fleet-capacity.png", _capacity_figure)],
     )
 
 
