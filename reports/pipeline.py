@@ -29,30 +29,17 @@ STAGE_NOTES = {
 
 
 def stage_rows(run: PipelineRun) -> list[list[Any]]:
-    rows = []
-    for name in STAGES:
-        d = run.stages.get(name)
-        if d is None:
-            continue
-        label = f"{name}: {STAGE_NOTES[name]}" if name in STAGE_NOTES else name
-        rows.append([label, ms(d.median), ms(d.p95), ms(d.p99), d.rounds])
-    e2e = run.end_to_end
-    if e2e is not None:
-        rows.append(
-            ["end to end, device -> twin", ms(e2e.median), ms(e2e.p95), ms(e2e.p99), e2e.rounds]
-        )
-    rel = run.alert_relevant
-    if rel is not None:
-        rows.append(
-            [
-                "  of alert-relevant readings",
-                ms(rel.median),
-                ms(rel.p95),
-                ms(rel.p99),
-                rel.rounds,
-            ]
-        )
-    return rows
+    timed = [
+        (f"{name}: {STAGE_NOTES[name]}" if name in STAGE_NOTES else name, run.stages.get(name))
+        for name in STAGES
+    ]
+    timed += [
+        ("end to end, device -> twin", run.end_to_end),
+        ("  of alert-relevant readings", run.alert_relevant),
+    ]
+    return [
+        [label, ms(d.median), ms(d.p95), ms(d.p99), d.rounds] for label, d in timed if d is not None
+    ]
 
 
 def budget_line(run: PipelineRun) -> str:
