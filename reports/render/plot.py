@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 
 from dthq.harness.results import Distribution
 
+# plt from here, never from matplotlib directly: the backend is chosen before pyplot loads.
 __all__ = ["errors", "log_log", "plt", "save"]
 
 
