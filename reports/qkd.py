@@ -17,7 +17,8 @@ from reports.render.text import fmt, spread
 from reports.section import Column, Figure, Heading, Section, Table, Text
 
 
-def _rounds(n: int | None) -> int | str:
+def _count(n: int | None) -> int | str:
+    """A count, or "-" where an aborted point has none."""
     return "-" if n is None else n
 
 
@@ -26,14 +27,14 @@ SWEEP: tuple[Column[QKDPoint], ...] = (
     Column("QBER set", lambda p: f"{p.qber:.0%}"),
     Column("Fibre km", lambda p: fmt(p.fibre_km)),
     Column("Raw pulses", lambda p: p.raw_pulses),
-    Column("Sifted", lambda p: _rounds(p.sifted)),
+    Column("Sifted", lambda p: _count(p.sifted)),
     Column("Net secret bits", lambda p: p.net_bits),
     Column("Bits/pulse", lambda p: fmt(p.key_rate)),
     Column("Theory bits/pulse (measured f)", lambda p: fmt(p.theory_rate)),
     Column("Shor-Preskill bits/pulse", lambda p: fmt(p.shor_preskill_rate)),
     Column("f", lambda p: fmt(p.efficiency)),
     Column("f (original schedule)", lambda p: fmt(p.efficiency_original)),
-    Column("Cascade rounds", lambda p: _rounds(p.rounds)),
+    Column("Cascade rounds", lambda p: _count(p.rounds)),
     Column("Aborted", lambda p: p.aborted or ""),
 )
 KEYS: tuple[Column[QKDKeyCost], ...] = (
