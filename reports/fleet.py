@@ -225,12 +225,8 @@ def section(results: Results) -> Section | None:
             Table(MODEL_HEADERS, model_rows(model)),
             Text([MODEL_NOTE], bullets=True),
         ]
-    return Section(
-        "Device fleets on Locust",
-        blocks,
-        file="fleet.md",
-        figures=[Figure("figure-fleet-capacity.png", _capacity_figure)],
-    )
+    figures = [Figure("figure-fleet-capacity.png", _capacity_figure)]
+    return Section("Device fleets on Locust", blocks, "fleet.md", figures=figures)
 
 
 def _capacity_figure(results: Results, path: Path) -> Path | None:

@@ -242,12 +242,8 @@ def section(results: Results) -> Section | None:
         Text([f"{r.key}: {budget_line(r)}" for r in runs], bullets=True),
         Text([PIPELINE_NOTE]),
     ]
-    return Section(
-        "The twin pipeline over MQTT",
-        blocks,
-        file="pipeline.md",
-        figures=[Figure("figure-pipeline.png", figure)],
-    )
+    figures = [Figure("figure-pipeline.png", figure)]
+    return Section("The twin pipeline over MQTT", blocks, "pipeline.md", figures=figures)
 
 
 def figure(results: Results, path: Path) -> Path | None:
