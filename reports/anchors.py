@@ -15,7 +15,7 @@ class CascadeAnchor:
 
 
 CASCADE_PYTHON_SOURCE = "cascade-python (B. Rijsman)"
-# f at 3 % QBER, as the issue quotes that project's published runs.
+# f at 3 % QBER, from that project's published runs.
 CASCADE_PYTHON: tuple[CascadeAnchor, ...] = (
     CascadeAnchor(CASCADE_PYTHON_SOURCE, "original", 0.03, (1.18, 1.18)),
     CascadeAnchor(CASCADE_PYTHON_SOURCE, "with BICONF", 0.03, (1.06, 1.11)),

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dthq.harness.results import Metric, Results
+from reports.section import Section, Table, noted
 
 CLOCK_HZ = 64_000_000  # nRF52840, the board the P-256 figures were measured on
 PQM4 = ("mupq/pqm4", "benchmarks.md", "6841a6bc3cc5bc0b0e01e5ee33567882e9bca8d3")
@@ -152,3 +153,8 @@ DEVICE_NOTE = (
     + ". Kyber round 3 stands in for ML-KEM, Dilithium3 for ML-DSA-65, hqc-rmrs-128 for "
     "HQC-128. The server column is this run's measured handshake (both parties, in-process)."
 )
+
+
+def section(results: Results) -> Section:
+    body = noted(Table(DEVICE_HEADERS, device_rows(results)), DEVICE_NOTE)
+    return Section("What a device pays (Cortex-M4, MODELLED)", body, "device.md")

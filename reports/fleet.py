@@ -8,7 +8,9 @@ from pathlib import Path
 
 from dthq.fleet.capacity import bottleneck, holds, knee
 from dthq.fleet.model import Region, region
-from dthq.harness.results import Distribution, FleetRun
+from dthq.harness.results import Distribution, FleetRun, Results
+from reports.render.plot import plt, save
+from reports.section import Block, Figure, Heading, Section, Table, Text
 
 SCENARIO_NOTE = (
     "Measured: Locust workers (one MQTT connection per device) -> broker -> gateway "
@@ -185,7 +187,7 @@ def model_rows(m: Region) -> list[list[object]]:
 
 def model_for(runs: Sequence[FleetRun]) -> Region | None:
     """The region model from the busiest steady run (its per-unit costs are the least
-    diluted by idle time) and, if there was one, the storm's gateway costs."""
+    diluted by idle time)."""
     steady = [r for r in runs if r.scenario == "steady" and r.counts.get("delivered")]
     if not steady:
         return None
@@ -199,12 +201,39 @@ def scenario_runs(runs: Sequence[FleetRun]) -> list[FleetRun]:
     return [r for r in runs if r.scenario != "steady" or not sizes or r.devices in sizes]
 
 
+def section(results: Results) -> Section | None:
+    """The scenarios, the capacity curve (when there is one) and the MODELLED region."""
+    runs = results.fleet
+    if not runs:
+        return None
+    blocks: list[Block] = [
+        Heading("Device fleets on Locust: scenarios"),
+        Table(SCENARIO_HEADERS, scenario_rows(scenario_runs(runs))),
+        Text([SCENARIO_NOTE], bullets=True),
+    ]
+    curve = [r for r in runs if r.scenario == "steady"]
+    if len(curve) > 1:
+        blocks += [
+            Heading("Fleet capacity (measured on this machine)"),
+            Table(CAPACITY_HEADERS, capacity_rows(curve)),
+            Text([*knee_lines(curve), CAPACITY_NOTE], bullets=True),
+        ]
+    model = model_for(runs)
+    if model is not None:
+        blocks += [
+            Heading("A 100,000-device region (MODELLED from measured per-unit costs)"),
+            Table(MODEL_HEADERS, model_rows(model)),
+            Text([MODEL_NOTE], bullets=True),
+        ]
+    figures = [Figure("figure-fleet-capacity.png", _capacity_figure)]
+    return Section("Device fleets on Locust", blocks, "fleet.md", figures=figures)
+
+
+def _capacity_figure(results: Results, path: Path) -> Path | None:
+    return figure_capacity(results.fleet, path)
+
+
 def figure_capacity(runs: Sequence[FleetRun], path: Path) -> Path | None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     curves = _curves(runs)
     if not curves:
         return None
@@ -224,8 +253,4 @@ def figure_capacity(runs: Sequence[FleetRun], path: Path) -> Path | None:
     ax2.set(xscale="log", xlabel="devices", ylabel="gateway CPU (cores)")
     ax2.axhline(1.0, color="grey", lw=0.8, ls="--")  # one core: a Python process's ceiling
     ax1.legend(fontsize=8)
-    fig.suptitle("Fleet capacity (measured on this machine)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path, "Fleet capacity (measured on this machine)")

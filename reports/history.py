@@ -15,14 +15,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 from dthq.harness.results import Results
 from reports import gate
-from reports.page import document, pictures, table_html
+from reports.render.page import document, pictures, table_html
+from reports.render.plot import plt, save
 
 INSTRUCTIONS = "instructions per operation"
 TIME = "time over the primitive floor"
@@ -117,10 +113,7 @@ class History:
             ax.set_title(f"{kind} ({len(mine)} figures; the largest movers named)")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7, loc="upper left")
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        return path
+        return save(fig, path)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -13,17 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 from dthq.harness.results import Metric, Results
 from dthq.harness.scenarios import PAPER_KEM
-from reports import paper, tables, targets
 from reports.gate import environment
-from reports.page import document, pictures, table_html
+from reports.render.page import document, pictures, table_html
+from reports.render.plot import plt, save
+from reports.render.text import markdown
+from reports.verdicts import claims, targets
+from reports.verdicts.outcome import Outcome
 
 REFERENCE_ROW = "tls13-x25519"  # Table 3's figures are ratios to TLS 1.3 (X25519)'s
 REFERENCE_PRIMITIVE = "aead/AES-256-GCM/cryptography/small"  # Table 4's, to a bare AEAD
@@ -88,14 +87,14 @@ class Machines:
         return [[name, *(_x(v) for v in values)] for name, *values in rows]
 
     def verdict_rows(self) -> list[list[str]]:
-        per_run = [{c.claim: c for c in paper.claims(r)} for r in self.runs]
+        per_run = [{c.claim: c for c in claims.claims(r)} for r in self.runs]
         judged = [
             c.claim
-            for c in paper.claims(self.runs[0])
-            if c.outcome not in (paper.BY_VALUE, paper.INCONSISTENT)
+            for c in claims.claims(self.runs[0])
+            if c.outcome not in (Outcome.REPORTED, Outcome.INCONSISTENT_IN_PAPER)
         ]
         return [
-            [claim, *(run[claim].outcome if claim in run else "-" for run in per_run)]
+            [claim, *(run[claim].outcome.value if claim in run else "-" for run in per_run)]
             for claim in judged
         ]
 
@@ -140,7 +139,7 @@ class Machines:
         parts = ["# Results from several machines\n"]
         parts += [f"- WARNING: {w}" for w in self.warnings()]
         for title, headers, rows in self.sections():
-            parts.append(f"\n## {title}\n\n{tables.markdown(headers, rows)}")
+            parts.append(f"\n## {title}\n\n{markdown(headers, rows)}")
         parts.append(f"\n{RATIO_NOTE}\n")
         return "\n".join(parts)
 
@@ -174,11 +173,7 @@ class Machines:
         ax.set_xlabel("handshake / TLS 1.3 (X25519) handshake on the same machine (log)")
         ax.legend(fontsize=8)
         ax.grid(axis="x", alpha=0.3)
-        fig.suptitle("Handshake cost relative to TLS 1.3, per machine (measured ratios)")
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        return path
+        return save(fig, path, "Handshake cost relative to TLS 1.3, per machine (measured ratios)")
 
 
 def _table3_ratio(results: Results, key: str, metric: Metric) -> float | None:

@@ -21,9 +21,14 @@ Framing (stated, not measured):
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from dthq.harness.results import Results, Table3Row
+from reports.render.plot import log_log, plt, save
+from reports.section import Figure, Section, Table, noted
 
 LINKS = {"1500 B": 1500 - 40 - 8, "1280 B": 1280 - 40 - 8}  # datagram payload
 FRAME_154 = 127
@@ -116,3 +121,33 @@ WIRE_NOTE = (
     f"resent whole after {RTO_MS:g} ms, 250 kbit/s. TLS rows run over TCP in practice; "
     "their frame counts here use the same datagram sizes."
 )
+
+
+def section(results: Results) -> Section:
+    body = noted(Table(WIRE_HEADERS, wire_rows(results)), WIRE_NOTE)
+    return Section("What goes on the wire", body, "wire.md", figures=FIGURES)
+
+
+def wire_figure(results: Results, path: Path) -> Path | None:
+    """Left: bytes on the wire per reading against readings per session (measured bytes).
+    Right: frames each handshake needs at 127 B (MODELLED framing)."""
+    rows = results.table3
+    if not rows:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 4.8))
+    m = np.unique(np.logspace(0, 3, 40).astype(int))
+    for r in rows:
+        left.plot(m, (r.handshake_bytes + m * r.record_bytes) / m, label=r.scheme)
+    log_log(left, "readings per session", "bytes on the wire per reading (measured bytes)", 7)
+    names = [r.scheme for r in rows]
+    counts = [sum(frames(f.size, "127 B") for f in r.flights) for r in rows]
+    right.barh(names, counts, color="#1f78b4")
+    right.invert_yaxis()
+    right.set_xlabel("IEEE 802.15.4 frames per handshake (127 B, MODELLED framing)")
+    right.grid(axis="x", alpha=0.3)
+    return save(
+        fig, path, "What goes on the wire: bytes per reading, and handshake frames at 127 B"
+    )
+
+
+FIGURES = [Figure("figure-wire.png", wire_figure)]

@@ -3,12 +3,16 @@ error, every figure decodes and has a size, and the page opens with its verdicts
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
 from browser import browser_page, needs_chromium, watch
 from test_reports import results
 
 from reports.build import write_report
+from reports.pipeline import LOAD_HEADERS, STAGE_HEADERS
+from reports.policy import POLICY_HEADERS
 
 
 @needs_chromium
@@ -46,3 +50,23 @@ def test_the_summary_counts_each_verdict(tmp_path: Path) -> None:
     ]
     html = (tmp_path / "report.html").read_text()
     assert html.index('id="summary"') < html.index("Table 3: DTHQ beside the baselines")
+
+
+def test_the_page_shows_each_table_once_and_the_pipeline_tables(tmp_path: Path) -> None:
+    write_report(results(), tmp_path)
+    page = (tmp_path / "report.html").read_text()
+    heads = re.findall(r"<thead>(.*?)</thead>", page, re.S)
+    assert page.count("<table>") == len(heads) and len(heads) == len(set(heads))
+    # Every table of the Markdown files is on the page once (summary.md repeats the
+    # verdicts for its own readers; on the page the summary holds them).
+    in_files = sum(
+        line.startswith("|-")
+        for md in tmp_path.glob("*.md")
+        if md.name != "summary.md"
+        for line in md.read_text().splitlines()
+    )
+    assert len(heads) == in_files == 14
+    for header in (*LOAD_HEADERS, *STAGE_HEADERS, *POLICY_HEADERS):
+        assert f"<th>{html.escape(header)}</th>" in page, header
+    assert page.count("The paper&#x27;s claims on this machine") == 1
+    assert page.count(">Performance targets<") == 1

@@ -1,6 +1,6 @@
 """The scenario matrix: defined once, used by bench/ (what to measure) and
-reports/ (how to lay it out). The paper's published numbers live beside the paper
-comparison, in reports/paper.py."""
+reports/ (how to lay it out). The paper's published numbers live in reports/paper.py,
+its claims in reports/verdicts/claims.py."""
 
 from __future__ import annotations
 

@@ -1,0 +1,62 @@
+"""The report's text files, pinned: every Markdown and CSV file that write_report writes
+for three constructed runs, line for line (blank lines aside), against a golden copy.
+Each claim's and target's rendered verdict, every table row and every count in the
+summary is in these files, so a refactor of the judges' shape cannot change what they
+decide. Regenerate the golden copy only for a change that means to alter a report:
+``python tests/test_report_text.py``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from test_fleet_report import CURVE
+from test_reports import COUNTS, results
+
+from dthq.harness.results import Results
+from reports.build import write_report
+
+GOLDEN = Path(__file__).parent / "data" / "report-text.json"
+
+
+def runs() -> dict[str, Results]:
+    """A run with every section, a slow DTHQ on a full profile with instruction counts and
+    fleets, and a run that measured nothing but its primitives."""
+    base = results()
+    slow = dataclasses.replace(
+        results(dthq_slowdown=3.0, profile="full"), instructions=COUNTS, fleet=CURVE
+    )
+    empty = dataclasses.replace(
+        base, table3=(), table4=(), forged_hello=(), qkd_sweep=(), qkd_keys=(), cascade=(),
+        pipeline=(),
+    )  # fmt: skip
+    return {"every section": base, "slow dthq, full": slow, "primitives only": empty}
+
+
+def texts(run: Results, out: Path) -> dict[str, list[str]]:
+    write_report(run, out)
+    return {
+        p.name: [line for line in p.read_text().splitlines() if line.strip()]
+        for p in sorted(out.iterdir())
+        if p.suffix in (".md", ".csv")
+    }
+
+
+@pytest.mark.parametrize("name", list(runs()))
+def test_the_report_text_is_unchanged(tmp_path: Path, name: str) -> None:
+    golden = json.loads(GOLDEN.read_text())[name]
+    found = texts(runs()[name], tmp_path)
+    assert sorted(found) == sorted(golden)
+    for file, lines in golden.items():
+        assert found[file] == lines, file
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        made = enumerate(runs().items())
+        data = {name: texts(run, Path(tmp) / str(i)) for i, (name, run) in made}
+    GOLDEN.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
