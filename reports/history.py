@@ -20,8 +20,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from bench.gate import compare as gate
 from dthq.harness.results import Results
-from reports import gate
 from reports.page import document, pictures, table_html
 
 INSTRUCTIONS = "instructions per operation"

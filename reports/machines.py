@@ -19,10 +19,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from bench.gate.compare import environment
 from dthq.harness.results import Metric, Results
 from dthq.harness.scenarios import PAPER_KEM
 from reports import paper, tables, targets
-from reports.gate import environment
 from reports.page import document, pictures, table_html
 
 REFERENCE_ROW = "tls13-x25519"  # Table 3's figures are ratios to TLS 1.3 (X25519)'s

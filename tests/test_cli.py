@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from dthq.cli import main
+from dthq.cli.main import main
 
 
 def invoke(*args: str):

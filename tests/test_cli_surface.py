@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # test_reports, when run as a sc
 from test_reports import fake_benchmark_json
 
 from bench.ingest import from_benchmark_json
-from dthq.cli import main
+from dthq.cli.main import main
 from dthq.harness.results_json import dump
 
 GOLDEN = Path(__file__).parent / "data" / "cli_surface.json"

@@ -141,7 +141,7 @@ def test_a_writer_killed_mid_run_keeps_every_commit(tmp_path: Path) -> None:
 def test_the_store_commands(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from dthq.cli import main
+    from dthq.cli.main import main
 
     key = tmp_path / "master.key"
     key.write_bytes(SECRET)
@@ -168,4 +168,4 @@ def test_the_store_commands(tmp_path: Path) -> None:
     )
     key.chmod(0o644)
     out = runner.invoke(main, ["store", "verify", db, "--key-file", str(key)])
-    assert out.exit_code == 1 and "readable by others" in out.output
+    assert out.exit_code == 2 and "readable by others" in out.output  # a usage error

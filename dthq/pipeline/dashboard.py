@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 from collections.abc import AsyncIterator
 from contextlib import ExitStack
@@ -92,3 +93,24 @@ def app(live: LivePipeline) -> Any:
             Route("/events", events),
         ]
     )
+
+
+def serve(config: SimConfig, host: str, port: int) -> None:
+    """``dthq twin serve``'s lifecycle: the port taken first (a busy one fails before any
+    pipeline starts), then the pipeline and the page until Ctrl-C; the pipeline closes."""
+    import uvicorn
+
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot listen: {exc.strerror}", f"{host}:{port}") from None
+    live = LivePipeline(config)
+    live.start()
+    try:
+        uvicorn.Server(uvicorn.Config(app(live), log_level="warning")).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn shut down cleanly, then re-raised the interrupt it caught
+    finally:
+        live.close()
+        sock.close()
