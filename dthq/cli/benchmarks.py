@@ -41,7 +41,8 @@ RESULTS = click.argument(
 @options.out_dir(
     Path("reports/latest"), "Directory for results.json, tables, figures and report.html."
 )
-def bench(profile_name: str, only: str | None, out: Path) -> None:
+@options.json_flag("Print what was measured and written as one JSON object.")
+def bench(profile_name: str, only: str | None, out: Path, as_json: bool) -> None:
     """Run the benchmark suites and write the report.
 
     Measures the primitives (the floor), Table 3 (DTHQ beside RSA-2048, ECC-256,
@@ -56,6 +57,10 @@ def bench(profile_name: str, only: str | None, out: Path) -> None:
     r = results
     measured = len(r.primitives) + len(r.table3) + len(r.table4) + len(r.forged_hello)
     simulated = len(r.qkd_sweep) + len(r.qkd_keys) + len(r.cascade)
+    facts = {"measured": measured, "simulated": simulated, "wall_time_s": r.metadata.wall_time_s}
+    if as_json:
+        render.emit_json(render.Written(out, written, out / "report.html", facts).to_json())
+        return
     click.echo(
         f"{measured} measured figures (primitives, rows, cells, retry) and {simulated} QKD "
         f"figures (simulated link) in {r.metadata.wall_time_s:.0f} s; "
@@ -66,7 +71,8 @@ def bench(profile_name: str, only: str | None, out: Path) -> None:
 @click.command()
 @RESULTS
 @options.out_dir(None, "Directory to write the report to.", required=True)
-def report(results_files: tuple[Path, ...], out: Path) -> None:
+@options.json_flag("Print what was written (and the headline, or the warnings) as JSON.")
+def report(results_files: tuple[Path, ...], out: Path, as_json: bool) -> None:
     """Write tables, figures, the paper comparison and report.html from RESULTS.
 
     RESULTS is a results.json (ours, any schema version) or the raw pytest-benchmark
@@ -82,7 +88,12 @@ def report(results_files: tuple[Path, ...], out: Path) -> None:
     runs = [load_any(path) for path in results_files]
     if len(runs) == 1:
         written = write_report(runs[0], out)
-        click.echo(Summary.of(runs[0]).headline())
+        headline = Summary.of(runs[0]).headline()
+        if as_json:
+            done = render.Written(out, written, out / "report.html", {"headline": headline})
+            render.emit_json(done.to_json())
+            return
+        click.echo(headline)
         click.echo(f"wrote {len(written)} files to {out}/ (open {out / 'report.html'})")
         return
     from reports.machines import Machines, write_machines
@@ -91,6 +102,10 @@ def report(results_files: tuple[Path, ...], out: Path) -> None:
               zip(runs, results_files, strict=True)]  # fmt: skip
     machines = Machines.of(runs, labels)
     written = write_machines(machines, out)
+    if as_json:
+        facts = {"machines": labels, "warnings": list(machines.warnings())}
+        render.emit_json(render.Written(out, written, out / "machines.html", facts).to_json())
+        return
     for warning in machines.warnings():
         click.echo(f"warning: {warning}", err=True)
     click.echo(

@@ -7,6 +7,8 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -21,6 +23,20 @@ def json_text(value: Any, indent: int | None = None) -> str:
 
 def emit_json(value: Any, indent: int | None = None) -> None:
     click.echo(json_text(value, indent))
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a command that writes a report wrote: its files, and the page to open."""
+
+    out: Path
+    files: Sequence[Path]
+    page: Path
+    facts: Mapping[str, Any] = field(default_factory=dict)  # the command's own figures
+
+    def to_json(self) -> dict[str, Any]:
+        files = [str(f) for f in self.files]
+        return {"out": str(self.out), "files": files, "open": str(self.page), **self.facts}
 
 
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:

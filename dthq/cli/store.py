@@ -48,18 +48,28 @@ def verify(db: Path, key_file: Path, as_json: bool) -> None:
 @store.command()
 @DB
 @KEY_FILE
-def rekey(db: Path, key_file: Path) -> None:
+@options.json_flag()
+def rekey(db: Path, key_file: Path, as_json: bool) -> None:
     """Start a new key epoch; new readings use it, old ones stay readable."""
-    click.echo(f"key epoch {open_store(db, key_file).rekey()} started")
+    epoch = open_store(db, key_file).rekey()
+    if as_json:
+        render.emit_json({"epoch": epoch})
+    else:
+        click.echo(f"key epoch {epoch} started")
 
 
 @store.command()
 @DB
 @KEY_FILE
-def reencrypt(db: Path, key_file: Path) -> None:
+@options.json_flag()
+def reencrypt(db: Path, key_file: Path, as_json: bool) -> None:
     """Move every reading to the current key epoch (all or nothing)."""
     s = open_store(db, key_file)
-    click.echo(f"{s.reencrypt()} records moved to key epoch {s.epoch}")
+    moved = s.reencrypt()
+    if as_json:
+        render.emit_json({"moved": moved, "epoch": s.epoch})
+    else:
+        click.echo(f"{moved} records moved to key epoch {s.epoch}")
 
 
 COMMANDS = (store,)
