@@ -85,11 +85,15 @@ def _json_outputs(tmp: Path) -> dict[str, Any]:
         "qkd": _json_of(*qkd),
         "qkd aborted": _json_of(*qkd[:-1], "--eve", "1", "--json"),
         "simulate": _json_of(*simulate),
-        "store verify": _json_of("store", "verify", str(db), "--key-file", str(key), "--json"),
+        **{
+            f"store {cmd}": _json_of("store", cmd, str(db), "--key-file", str(key), "--json")
+            for cmd in ("verify", "rekey", "reencrypt")
+        },
         "twin show": _json_of(
             "twin", "show", "P00001", "--store", str(db), "--key-file", str(key), "--json"
         ),
         "compare": _json_of("compare", *runs, "--json"),
+        "report": _json_of("report", runs[0], "--out", str(tmp / "r"), "--json"),
         "history": _json_of("history", *runs, "--out", str(tmp / "h"), "--json"),
         "schemes": _json_of("schemes", "--json"),
         "backends": _json_of("backends", "--json"),
