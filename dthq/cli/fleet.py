@@ -154,10 +154,7 @@ def fleet(
     if as_json:
         render.emit_json(plain(run))
         return
-    for line in summary_lines(run):
-        click.echo(line)
-    click.echo()
-    click.echo(render.table(scenario_rows([run]), SCENARIO_HEADERS))
+    render.summary(summary_lines(run), scenario_rows([run]), SCENARIO_HEADERS)
     if out is not None:
         click.echo(f"\nLocust's report: {out / 'locust.html'}; CSV: {out / 'locust_stats.csv'}")
 

@@ -134,3 +134,41 @@ def pki(name: str, help: str) -> Callable[[F], F]:
         show_default=True,
         help=help,
     )
+
+
+def shown(*names: str, type: Any = None, default: Any = None, help: str) -> Callable[[F], F]:
+    """An option whose default (and range or choices) ``--help`` shows."""
+    return click.option(*names, type=type, default=default, show_default=True, help=help)
+
+
+def share(name: str, default: float, help: str) -> Callable[[F], F]:
+    """A fraction, 0 to 1."""
+    return shown(name, type=click.FloatRange(0, 1), default=default, help=help)
+
+
+def patients(default: int, most: int) -> Callable[[F], F]:
+    return shown(
+        "--patients",
+        type=click.IntRange(1, most),
+        default=default,
+        help="Simulated patients, one device each.",
+    )
+
+
+def listen(default_port: int, help_port: str) -> Callable[[F], F]:
+    """--host and --port of a server."""
+
+    def both(f: F) -> F:
+        f = shown("--port", type=click.IntRange(0, 65535), default=default_port, help=help_port)(f)
+        return shown("--host", default="127.0.0.1", help="Address to listen on.")(f)
+
+    return both
+
+
+def fhir_dir() -> Callable[[F], F]:
+    return click.option(
+        "--fhir-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Write each batch's FHIR R4B transaction Bundle here.",
+    )

@@ -8,42 +8,33 @@ import click
 
 from dthq.cli import options, render
 from dthq.cli.exit_codes import ExitCode
+from dthq.qkd.link import KEY_BITS
 
 
 @click.command()
-@click.option(
+@options.shown(
     "--qber",
     type=click.FloatRange(0, 0.49),
     default=0.03,
-    show_default=True,
     help="Channel error rate (the paper's noise tolerance, 1-5 %).",
 )
-@click.option(
-    "--eve",
-    type=click.FloatRange(0, 1),
-    default=0.0,
-    show_default=True,
-    help="Fraction of pulses an intercept-resend eavesdropper measures.",
-)
-@click.option(
+@options.share("--eve", 0.0, "Fraction of pulses an intercept-resend eavesdropper measures.")
+@options.shown(
     "--raw-bits",
     type=click.IntRange(1_000, 100_000_000),
     default=200_000,
-    show_default=True,
     help="Raw pulses A sends.",
 )
-@click.option(
+@options.shown(
     "--key-bits",
-    type=click.Choice(["128", "256", "512"]),
+    type=click.Choice([str(n) for n in KEY_BITS]),
     default="256",
-    show_default=True,
     help="Size of each final key.",
 )
-@click.option(
+@options.shown(
     "--fibre-km",
     type=click.FloatRange(0, 500),
     default=0.0,
-    show_default=True,
     help="Fibre length (0.2 dB/km, detector efficiency 0.6).",
 )
 @options.schedule()
@@ -102,27 +93,18 @@ def kme() -> None:
 
 
 @kme.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=8443,
-    show_default=True,
-    help="Port to listen on; 0: any free one.",
-)
+@options.listen(8443, "Port to listen on; 0: any free one.")
 @options.pki("pki_dir", "Certificates: made here on first start, reused after.")
-@click.option(
+@options.shown(
     "--qber",
     type=click.FloatRange(0, 0.11),
     default=0.03,
-    show_default=True,
     help="Error rate of the simulated link that fills the pool.",
 )
-@click.option(
+@options.shown(
     "--fibre-km",
     type=click.FloatRange(0, 200),
     default=0.0,
-    show_default=True,
     help="Fibre length of the simulated link (0.2 dB/km).",
 )
 @options.seed(None, "Seed the simulated link.")

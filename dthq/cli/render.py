@@ -51,6 +51,14 @@ def key_values(block: Mapping[str, Any], skip: Sequence[str] = ()) -> None:
             click.echo(f"{key:22} {value}")
 
 
+def summary(lines: Sequence[str], rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
+    """A run's summary lines, then its table."""
+    for line in lines:
+        click.echo(line)
+    click.echo()
+    click.echo(table(rows, headers))
+
+
 def listing(registries: Sequence[Any], as_json: bool) -> None:
     """Every entry of the registries: its kind, name, backend, and why it is unavailable."""
     rows = [

@@ -10,13 +10,7 @@ from dthq.cli import options, render
 
 
 @click.command()
-@click.option(
-    "--patients",
-    type=click.IntRange(1, 100_000),
-    default=10,
-    show_default=True,
-    help="Simulated patients, one device each.",
-)
+@options.patients(10, 100_000)
 @options.rate("Readings per second per patient (Hz).")
 @options.duration(10.0, "Seconds of sending.")
 @options.broker("mqtt://HOST:PORT of an external broker (e.g. Mosquitto); default: embedded amqtt.")
@@ -27,19 +21,13 @@ from dthq.cli import options, render
     "Gateway batching: fixed (200 ms), adaptive (driven by the twin: deteriorating "
     "patients at once, stable ones batched longer and compressed harder), immediate.",
 )
-@click.option(
+@options.share(
     "--deteriorating",
-    type=click.FloatRange(0, 1),
-    default=0.2,
-    show_default=True,
-    help="Share of patients scripted to deteriorate (from a fifth into the run, sped up).",
+    0.2,
+    "Share of patients scripted to deteriorate (from a fifth into the run, sped up).",
 )
-@click.option(
-    "--faults",
-    type=click.FloatRange(0, 1),
-    default=0.0,
-    show_default=True,
-    help="Share of readings a faulty sensor garbles (the gateway must refuse them).",
+@options.share(
+    "--faults", 0.0, "Share of readings a faulty sensor garbles (the gateway must refuse them)."
 )
 @options.store("Keep the encrypted store here (default: a temporary one).", required=False)
 @options.key_file(
@@ -47,12 +35,7 @@ from dthq.cli import options, render
     exists=False,
     required=False,
 )
-@click.option(
-    "--fhir-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Write each batch's FHIR R4B transaction Bundle here.",
-)
+@options.fhir_dir()
 @click.option(
     "--fhir-url", default=None, metavar="URL", help="POST each Bundle to this FHIR base URL."
 )
@@ -116,11 +99,8 @@ def simulate(
         run = run_pipeline(config, update)
     if as_json:
         render.emit_json(plain(run))
-        return
-    for line in summary_lines(run):
-        click.echo(line)
-    click.echo()
-    click.echo(render.table(stage_rows(run), STAGE_HEADERS))
+    else:
+        render.summary(summary_lines(run), stage_rows(run), STAGE_HEADERS)
 
 
 COMMANDS = (simulate,)

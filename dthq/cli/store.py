@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,6 @@ import click
 from dthq.cli import options, render
 from dthq.cli.exit_codes import ExitCode
 
-DB = click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
 KEY_FILE = options.key_file(options.KEY_FILE_HELP)
 
 
@@ -28,10 +28,13 @@ def store() -> None:
     """The twin's encrypted store (SQLite, AES-256-GCM per reading, key epochs)."""
 
 
-@store.command()
-@DB
-@KEY_FILE
-@options.json_flag()
+def _store_command(f: Callable[..., None]) -> click.Command:
+    """A store command: the store DB, its --key-file, --json."""
+    f = KEY_FILE(options.json_flag()(f))
+    return store.command()(click.argument("db", type=click.Path(dir_okay=False, path_type=Path))(f))
+
+
+@_store_command
 def verify(db: Path, key_file: Path, as_json: bool) -> None:
     """Open every stored reading; exit 1 naming each one that fails authentication."""
     verified = open_store(db, key_file).verify()
@@ -45,10 +48,7 @@ def verify(db: Path, key_file: Path, as_json: bool) -> None:
         raise click.exceptions.Exit(ExitCode.FAILED)
 
 
-@store.command()
-@DB
-@KEY_FILE
-@options.json_flag()
+@_store_command
 def rekey(db: Path, key_file: Path, as_json: bool) -> None:
     """Start a new key epoch; new readings use it, old ones stay readable."""
     epoch = open_store(db, key_file).rekey()
@@ -58,10 +58,7 @@ def rekey(db: Path, key_file: Path, as_json: bool) -> None:
         click.echo(f"key epoch {epoch} started")
 
 
-@store.command()
-@DB
-@KEY_FILE
-@options.json_flag()
+@_store_command
 def reencrypt(db: Path, key_file: Path, as_json: bool) -> None:
     """Move every reading to the current key epoch (all or nothing)."""
     s = open_store(db, key_file)

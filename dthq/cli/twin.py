@@ -28,12 +28,7 @@ def twin() -> None:
 )
 @options.store("The encrypted store the twin keeps its readings and sessions in.")
 @KEY_FILE
-@click.option(
-    "--fhir-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Write each batch's FHIR R4B transaction Bundle here.",
-)
+@options.fhir_dir()
 @click.option(
     "--client-id",
     default="dthq-cloud",
@@ -66,39 +61,19 @@ def consume(
 
 
 @twin.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=8765,
-    show_default=True,
-    help="Port to serve on.",
-)
-@click.option(
-    "--patients",
-    type=click.IntRange(1, 10_000),
-    default=8,
-    show_default=True,
-    help="Simulated patients, one device each.",
-)
+@options.listen(8765, "Port to serve the page on.")
+@options.patients(8, 10_000)
 @options.rate("Readings per second per patient (Hz).")
 @options.duration(3600.0, "Seconds the simulated patients send for.")
 @options.broker("mqtt://HOST:PORT of an external broker; default: embedded amqtt.")
 @options.transport("memory: the same parties, no broker (in-process delivery).")
 @options.policy("adaptive", "Gateway batching (see `dthq simulate --help`).")
-@click.option(
-    "--deteriorating",
-    type=click.FloatRange(0, 1),
-    default=0.25,
-    show_default=True,
-    help="Share of patients scripted to deteriorate.",
-)
-@click.option(
+@options.share("--deteriorating", 0.25, "Share of patients scripted to deteriorate.")
+@options.shown(
     "--onset",
     "onset_s",
     type=click.FloatRange(0),
     default=10.0,
-    show_default=True,
     help="Seconds before the scripted deterioration starts.",
 )
 def twin_serve(
