@@ -10,79 +10,78 @@ from typing import Any, TypeVar
 import click
 
 from dthq.cli import options, render
+from dthq.fleet.config import MAX_DEVICES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _fleet_options(f: F) -> F:
-    """What every fleet run takes (``dthq fleet`` and ``dthq fleet capacity``)."""
+def _fleet_options(*, sized: bool) -> Callable[[F], F]:
+    """What every fleet run takes (``dthq fleet``; ``dthq fleet capacity``, whose sizes
+    are its own, without --devices). The ranges are FleetConfig's."""
     shared = [
-        click.option(
-            "--devices", type=int, default=50, show_default=True, help="Simulated devices."
+        options.shown(
+            "--devices",
+            type=click.IntRange(1, MAX_DEVICES),
+            default=50,
+            help="Simulated devices.",
         ),
-        click.option(
+        options.shown(
             "--rate",
             "rate_hz",
-            type=float,
+            type=click.FloatRange(0, 50, min_open=True),
             default=1.0,
-            show_default=True,
             help="Readings per second per device (a bedside monitor sends 4x).",
         ),
-        click.option(
+        options.shown(
             "--duration",
             "duration_s",
-            type=float,
+            type=click.FloatRange(1, 86_400),
             default=10.0,
-            show_default=True,
             help="Seconds each device sends once its handshake is done.",
         ),
-        click.option(
+        options.shown(
             "--workers",
-            type=int,
+            type=click.IntRange(1, 64),
             default=2,
-            show_default=True,
             help="Locust worker processes on this machine.",
         ),
-        click.option(
+        options.shown(
             "--remote-workers",
-            type=int,
+            type=click.IntRange(0, 1024),
             default=0,
-            show_default=True,
             help="More workers to wait for, started elsewhere with `dthq fleet worker`.",
         ),
         options.broker("mqtt://HOST:PORT of a running broker."),
         options.broker_kind(),
-        click.option(
+        options.shown(
             "--gateways",
-            type=int,
+            type=click.IntRange(1, 16),
             default=1,
-            show_default=True,
             help="Gateway processes (>1: a pool on an MQTT 5 shared subscription).",
         ),
-        click.option(
-            "--kinds",
-            default="wearable",
-            show_default=True,
-            help="Device kinds, comma-separated: wearable, bedside.",
+        options.shown(
+            "--kinds", default="wearable", help="Device kinds, comma-separated: wearable, bedside."
         ),
-        click.option(
+        options.shown(
             "--spawn-rate",
-            type=float,
+            type=click.FloatRange(0, 10_000, min_open=True),
             default=100.0,
-            show_default=True,
             help="Devices started per second.",
         ),
-        click.option(
+        options.shown(
             "--master-port",
-            type=int,
+            type=click.IntRange(0, 65535),
             default=5557,
-            show_default=True,
             help="The Locust master's port (workers connect to it).",
         ),
     ]
-    for option in reversed(shared):
-        f = option(f)
-    return f
+
+    def apply(f: F) -> F:
+        for option in reversed(shared if sized else shared[1:]):
+            f = option(f)
+        return f
+
+    return apply
 
 
 def _fleet_config(**settings: Any) -> Any:
@@ -93,7 +92,7 @@ def _fleet_config(**settings: Any) -> Any:
 
 
 @click.group(invoke_without_command=True)
-@_fleet_options
+@_fleet_options(sized=True)
 @click.option(
     "--scenario",
     default="steady",
@@ -160,7 +159,7 @@ def fleet(
 
 
 @fleet.command("capacity")
-@_fleet_options
+@_fleet_options(sized=False)
 @click.option(
     "--sizes",
     default="10,100,1000",
@@ -199,7 +198,6 @@ def fleet_capacity(sizes: str, out: Path, as_json: bool, **settings: Any) -> Non
         raise click.BadParameter(
             f"{sizes!r} is not a list of integers", param_hint="--sizes"
         ) from None
-    settings.pop("devices")  # each size sets it
     with render.progress("fleet", as_json) as update:
         runs = capacity_curve(_fleet_config(**settings), counts, out, update)
     (out / "capacity.json").write_text(render.json_text([plain(r) for r in runs], indent=1))
@@ -220,15 +218,17 @@ def fleet_capacity(sizes: str, out: Path, as_json: bool, **settings: Any) -> Non
 
 @fleet.command("worker")
 @click.option("--master-host", required=True, help="Where `dthq fleet` runs its master.")
-@click.option(
+@options.shown(
     "--master-port",
-    type=int,
+    type=click.IntRange(0, 65535),
     default=5557,
-    show_default=True,
     help="The master's port (`dthq fleet --master-port`).",
 )
-@click.option(
-    "--processes", type=int, default=1, show_default=True, help="Worker processes to start here."
+@options.shown(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=1,
+    help="Worker processes to start here.",
 )
 def fleet_worker(master_host: str, master_port: int, processes: int) -> None:
     """Join a fleet from another machine: Locust workers that take their options (the
