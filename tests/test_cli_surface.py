@@ -118,3 +118,16 @@ if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
     with tempfile.TemporaryDirectory() as d:
         GOLDEN.write_text(json.dumps(surface(Path(d)), indent=1) + "\n")
     print(f"wrote {GOLDEN}")
+
+
+def test_every_option_has_help_and_shows_its_range() -> None:
+    def options(cmd: click.Command, path: str) -> list[tuple[str, click.Option]]:
+        found = [(path, p) for p in cmd.params if isinstance(p, click.Option)]
+        for name, sub in getattr(cmd, "commands", {}).items():
+            found += options(sub, f"{path} {name}")
+        return found
+
+    for path, option in options(main, "dthq"):
+        assert option.help, f"{path} {option.opts} has no help"
+        if option.name != "seed":  # any integer seeds
+            assert option.type.name not in ("integer", "float"), f"{path} {option.opts}: no range"

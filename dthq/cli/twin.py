@@ -113,8 +113,11 @@ def twin_serve(
         deteriorating=deteriorating,
         onset_s=onset_s,
     )
-    click.echo(f"dashboard on http://{host}:{port}/  (Ctrl-C stops)", err=True)
-    serve(config, host, port)
+
+    def listening(url: str) -> None:
+        click.echo(f"dashboard on {url}  (Ctrl-C stops)", err=True)
+
+    serve(config, host, port, listening)
 
 
 @twin.command()

@@ -13,7 +13,7 @@ import asyncio
 import json
 import socket
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack
 from importlib.resources import files
 from typing import Any
@@ -95,9 +95,10 @@ def app(live: LivePipeline) -> Any:
     )
 
 
-def serve(config: SimConfig, host: str, port: int) -> None:
+def serve(config: SimConfig, host: str, port: int, listening: Callable[[str], None]) -> None:
     """``dthq twin serve``'s lifecycle: the port taken first (a busy one fails before any
-    pipeline starts), then the pipeline and the page until Ctrl-C; the pipeline closes."""
+    pipeline starts; ``listening`` gets the page's URL once it is taken), then the pipeline and the
+    page until Ctrl-C; the pipeline closes."""
     import uvicorn
 
     try:
@@ -105,6 +106,7 @@ def serve(config: SimConfig, host: str, port: int) -> None:
         sock = socket.create_server((host, port), family=family)
     except OSError as exc:
         raise OSError(exc.errno, f"cannot listen: {exc.strerror}", f"{host}:{port}") from None
+    listening(f"http://{host}:{sock.getsockname()[1]}/")
     live = LivePipeline(config)
     live.start()
     try:
