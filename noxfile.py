@@ -89,7 +89,7 @@ def power(session: nox.Session) -> None:
     10 unchanged reruns (about 10 minutes; writes reports/latest/gate-power.md)."""
     install(session, "bench")
     apt_install(session, "valgrind", "valgrind")
-    session.run("python", "-m", "reports.gate_power", *session.posargs)
+    session.run("python", "-m", "bench.gate.power", *session.posargs)
 
 
 def apt_install(session: nox.Session, package: str, command: str) -> None:

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.gate import compare as gate
 from dthq.harness.results import Results
-from reports import gate
 from reports.render.page import document, pictures, table_html
 from reports.render.plot import plt, save
 

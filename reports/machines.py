@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from bench.gate.compare import environment
 from dthq.harness.results import Metric, Results
 from dthq.harness.scenarios import PAPER_KEM
-from reports.gate import environment
 from reports.render.page import document, pictures, table_html
 from reports.render.plot import plt, save
 from reports.render.text import markdown

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import socket
+import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_reports import fake_benchmark_json
 
-from dthq.cli import main
+from dthq.cli.exit_codes import ExitCode
+from dthq.cli.main import main
 
 
 def invoke(*args: str):
@@ -145,3 +150,57 @@ def test_one_round_is_timed_warm() -> None:
     probe = probe_handshake(Counting(), b"x", rounds=1, clock=lambda: float(len(calls)))
     assert len(calls) == 2  # one warm-up, one timed
     assert probe.handshake_ms.median == 1000.0  # the timed region held exactly one establish
+
+
+def _one_error_line(result, code: ExitCode, *named: str) -> None:  # type: ignore[no-untyped-def]
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == code, result.output
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert all(name in lines[0] for name in named), lines[0]
+
+
+def test_a_file_that_is_not_a_store_is_one_line(tmp_path: Path) -> None:
+    db, key = tmp_path / "notes.db", tmp_path / "k"
+    db.write_text("not SQLite")
+    key.write_bytes(bytes(32))
+    key.chmod(0o600)
+    for args in (["store", "verify", str(db)], ["twin", "show", "P1", "--store", str(db)]):
+        result = invoke(*args, "--key-file", str(key))
+        _one_error_line(result, ExitCode.USAGE, str(db), "not a store")
+
+
+def test_a_store_in_a_missing_folder_is_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "such"
+    tiny = ["simulate", "--transport", "memory", "--patients", "1", "--duration", "1"]
+    result = invoke(*tiny, "--store", str(missing / "t.db"), "--key-file", str(tmp_path / "k"))
+    _one_error_line(result, ExitCode.USAGE, str(missing), "no such folder")
+    result = invoke(*tiny, "--store", str(tmp_path / "t.db"), "--key-file", str(missing / "k"))
+    _one_error_line(result, ExitCode.USAGE, str(missing / "k"))
+
+
+def test_an_unwritable_out_is_one_line(tmp_path: Path) -> None:
+    raw, blocker = tmp_path / "raw.json", tmp_path / "a-file"
+    raw.write_text(json.dumps(fake_benchmark_json()))
+    blocker.write_text("")
+    result = invoke("report", str(raw), "--out", str(blocker / "out"))
+    _one_error_line(result, ExitCode.USAGE, str(blocker / "out"))
+
+
+def test_a_missing_optional_package_is_one_line(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    raw = tmp_path / "raw.json"
+    raw.write_text(json.dumps(fake_benchmark_json()))
+    for module in [m for m in sys.modules if m.split(".")[0] in ("matplotlib", "reports")]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+    result = invoke("report", str(raw), "--out", str(tmp_path / "out"))
+    _one_error_line(result, ExitCode.USAGE, "matplotlib")
+
+
+def test_a_busy_port_is_one_line() -> None:
+    pytest.importorskip("uvicorn", reason="the dashboard extra (uvicorn) is not installed")
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = str(busy.getsockname()[1])
+        result = invoke("twin", "serve", "--port", port, "--transport", "memory")
+    lines = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert result.exit_code == ExitCode.USAGE and len(lines) == 1, result.output
+    assert f"127.0.0.1:{port}" in lines[0] and "Traceback" not in result.output

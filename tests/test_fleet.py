@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from dthq.cli import main
+from dthq.cli.main import main
 from dthq.errors import UnsupportedError
 from dthq.fleet.config import FleetConfig
 from dthq.fleet.run import run_fleet
@@ -108,9 +108,9 @@ def test_a_gateway_pool_behind_a_shared_subscription_loses_nothing(tmp_path: Pat
 def test_fleet_json_and_bad_options(tmp_path: Path) -> None:
     runner = CliRunner()
     bad = runner.invoke(main, ["fleet", "--scenario", "tornado"])
-    assert bad.exit_code == 1 and "unknown scenario 'tornado'" in bad.output
+    assert bad.exit_code == 2 and "unknown scenario 'tornado'" in bad.output
     bad = runner.invoke(main, ["fleet", "--devices", "0"])
-    assert bad.exit_code == 1 and "--devices must be" in bad.output
+    assert bad.exit_code == 2 and "--devices" in bad.output and "1<=x<=20000" in bad.output
     with pytest.raises(UnsupportedError, match="shared subscriptions"):
         FleetConfig(gateways=2, embedded="amqtt")
     ok = runner.invoke(

@@ -22,7 +22,7 @@ def hook(event, args):
         events.append(event)
 sys.addaudithook(hook)
 from dthq.crypto.kem import KEMS
-from dthq.cli import main  # the CLI's import path too
+from dthq.cli.main import main  # the CLI's import path too
 rows = [(e.name, e.backend, e.available, e.reason) for e in KEMS.entries()]
 print(json.dumps({"events": events, "oqs_imported": "oqs" in sys.modules, "rows": rows}))
 """

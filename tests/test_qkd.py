@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from dthq.cli import main
+from dthq.cli.main import main
 from dthq.harness import qkdsweep
 from dthq.qkd import link, theory
 from dthq.qkd.amplification import qber_upper, toeplitz

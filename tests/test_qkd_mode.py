@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import assert_no_keys, channel, machines, run
 
-from dthq.cli import main
+from dthq.cli.main import main
 from dthq.errors import AuthenticationError, FreshnessError, UnsupportedError
 from dthq.qkd.kme import KeyManager, KeyManagerError, SAEKeys
 from dthq.qkd.scheme import QKDScheme

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from test_reports import fake_benchmark_json
 
 from bench.ingest import from_benchmark_json
-from dthq.cli import main
+from dthq.cli.main import main
 from dthq.harness.results import InstructionCount, Results
 from dthq.harness.results_json import dump
 from reports.history import INSTRUCTIONS, TIME, History
@@ -85,7 +85,7 @@ def test_history_json_and_a_missing_figure(tmp_path: Path) -> None:
 def test_history_of_unrelated_results_is_a_clear_error(tmp_path: Path) -> None:
     bare = replace(_commit(0, 1.0, 1.0, 1.0), primitives=(), instructions=())
     result = CliRunner().invoke(main, ["history", *_write(tmp_path, [bare, bare])])
-    assert result.exit_code == 1 and "share no gated figure" in result.output
+    assert result.exit_code == 2 and "share no gated figure" in result.output
 
 
 def test_several_machines_side_by_side_as_ratios(tmp_path: Path) -> None:

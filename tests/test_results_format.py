@@ -19,7 +19,7 @@ from test_reports import fake_benchmark_json, results
 
 from bench.ingest import read_results
 from bench.tags import TAGGED, Suite, tag
-from dthq.cli import main
+from dthq.cli.main import main
 from dthq.harness.results import Results
 from dthq.harness.results_history import MIGRATIONS, SCHEMA_VERSION
 from dthq.harness.results_json import ResultsError, dump, from_dict, plain, to_dict

@@ -16,7 +16,7 @@ import pytest
 from dthq.errors import AuthenticationError
 from dthq.harness.telemetry import TelemetryGenerator
 from dthq.twin.reading import Reading
-from dthq.twin.store import Store, StoreError
+from dthq.twin.store import Store, StoreError, master_secret
 
 SECRET = bytes(range(32))
 
@@ -141,7 +141,7 @@ def test_a_writer_killed_mid_run_keeps_every_commit(tmp_path: Path) -> None:
 def test_the_store_commands(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from dthq.cli import main
+    from dthq.cli.main import main
 
     key = tmp_path / "master.key"
     key.write_bytes(SECRET)
@@ -168,4 +168,25 @@ def test_the_store_commands(tmp_path: Path) -> None:
     )
     key.chmod(0o644)
     out = runner.invoke(main, ["store", "verify", db, "--key-file", str(key)])
-    assert out.exit_code == 1 and "readable by others" in out.output
+    assert out.exit_code == 2 and "readable by others" in out.output  # a usage error
+
+
+def test_the_master_secret_is_made_private_and_refused_when_readable(tmp_path: Path) -> None:
+    path = tmp_path / "master.key"
+    with pytest.raises(FileNotFoundError):
+        master_secret(path)  # made only when asked to
+    made = master_secret(path, create=True)
+    assert len(made) == 32 and path.stat().st_mode & 0o777 == 0o600
+    assert master_secret(path, create=True) == made == master_secret(path)  # loaded, not remade
+    path.chmod(0o640)
+    with pytest.raises(StoreError, match="readable by others"):
+        master_secret(path)
+
+
+def test_a_file_that_is_not_sqlite_or_a_missing_folder_is_a_store_error(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database")
+    with pytest.raises(StoreError, match="not a store"):
+        Store(notes, SECRET)
+    with pytest.raises(StoreError, match="no such folder"):
+        Store(tmp_path / "missing" / "twin.db", SECRET)

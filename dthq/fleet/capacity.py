@@ -12,8 +12,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from dthq.fleet.config import FleetConfig
+from dthq.fleet.run import Progress, run_fleet
 from dthq.harness.results import REALTIME_BUDGET_MS, FleetRun
 
 HOLD_SHARE = 0.95
@@ -94,3 +96,12 @@ def sweep(
         if stop_when_broken and holds(result) is not None:
             break
     return out
+
+
+def capacity_curve(
+    base: FleetConfig, sizes: Sequence[int], out: Path, progress: Progress | None = None
+) -> list[FleetRun]:
+    """``dthq fleet capacity``'s runs: the sweep, each size's Locust report and logs in
+    ``out/<broker>-<devices>``."""
+    out.mkdir(parents=True, exist_ok=True)
+    return sweep(base, sizes, lambda c: run_fleet(c, out / f"{c.embedded}-{c.devices}", progress))

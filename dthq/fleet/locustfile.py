@@ -3,7 +3,8 @@ take (``--dthq-*``; the master hands them to every worker, local or remote), and
 master's part: the cloud twin, the storm signal, the workers' samples.
 
 ``dthq fleet`` starts Locust with it; to add workers on other machines, run there
-``dthq fleet worker --master-host HOST --registry registry.json`` (see README).
+``dthq fleet worker --master-host HOST``, with the registry copied to the same path (see
+README).
 """
 
 from __future__ import annotations

@@ -28,10 +28,29 @@ class HandshakeProbe:
     record_bytes: int
     payload_bytes: int
     established: bool  # both records opened to what was sealed
+    suite: str | None = None  # the cipher suite, for a scheme that names one (DTHQ's)
 
     @property
     def handshake_bytes(self) -> int:
         return sum(f.size for f in self.flights)
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``dthq handshake --json`` prints: times in ms, rounded to 0.1 us."""
+        return {
+            "scheme": self.scheme,
+            **self.params,
+            "suite": self.suite,
+            "flights": [f.size for f in self.flights],
+            "flight_names": [f.name for f in self.flights],
+            "handshake_bytes": self.handshake_bytes,
+            "record_overhead_bytes": self.record_overhead_bytes,
+            "record_bytes": self.record_bytes,
+            "payload_bytes": self.payload_bytes,
+            "handshake_ms": round(self.handshake_ms.median, 4),
+            "handshake_ms_iqr": round(self.handshake_ms.iqr, 4),
+            "rounds": self.handshake_ms.rounds,
+            "established": self.established,
+        }
 
 
 def probe_handshake(
@@ -64,4 +83,5 @@ def probe_handshake(
         record_bytes=len(record),
         payload_bytes=len(payload),
         established=established,
+        suite=suite.name if (suite := getattr(scheme, "suite", None)) else None,
     )

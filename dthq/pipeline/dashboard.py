@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack
 from importlib.resources import files
 from typing import Any
@@ -92,3 +93,26 @@ def app(live: LivePipeline) -> Any:
             Route("/events", events),
         ]
     )
+
+
+def serve(config: SimConfig, host: str, port: int, listening: Callable[[str], None]) -> None:
+    """``dthq twin serve``'s lifecycle: the port taken first (a busy one fails before any
+    pipeline starts; ``listening`` gets the page's URL once it is taken), then the pipeline and the
+    page until Ctrl-C; the pipeline closes."""
+    import uvicorn
+
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot listen: {exc.strerror}", f"{host}:{port}") from None
+    listening(f"http://{host}:{sock.getsockname()[1]}/")
+    live = LivePipeline(config)
+    live.start()
+    try:
+        uvicorn.Server(uvicorn.Config(app(live), log_level="warning")).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn shut down cleanly, then re-raised the interrupt it caught
+    finally:
+        live.close()
+        sock.close()

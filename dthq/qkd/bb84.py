@@ -31,6 +31,9 @@ from dthq.errors import DTHQError
 class QKDAbort(DTHQError):
     """The run produced no key: too much error (an eavesdropper?), or too few bits."""
 
+    def to_json(self) -> dict[str, object]:
+        return {"simulated": True, "aborted": True, "reason": str(self)}
+
 
 @dataclass(frozen=True)
 class QuantumChannel:

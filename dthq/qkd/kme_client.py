@@ -10,10 +10,11 @@ from __future__ import annotations
 import http.client
 import json
 import ssl
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from dthq.qkd.kme import KeyManagerError
+from dthq.qkd.kme import KeyManagerError, SAEKeys
 from dthq.qkd.kme_api import PREFIX
 from dthq.qkd.pki import PKI
 
@@ -104,3 +105,16 @@ class KMEClient:
             raise KeyManagerError(
                 f"this client holds {self.sae_id!r}'s certificate, not {caller!r}'s"
             )
+
+
+def remote_keys(url: str, pki_dir: Path) -> tuple[SAEKeys, SAEKeys]:
+    """A's and B's KeyProviders over ``dthq kme serve`` at ``url``, each SAE with its own
+    certificate from ``pki_dir``."""
+    from dthq.schemes.dthq import DEVICE_ID, SERVICE_ID
+
+    pki = PKI(pki_dir)
+    a, b = DEVICE_ID.decode(), SERVICE_ID.decode()
+    for path in (pki.ca, *pki.client(a), *pki.client(b)):
+        if not path.exists():
+            raise KeyManagerError(f"{path} is missing: point --pki at `dthq kme serve --pki`")
+    return SAEKeys(KMEClient(url, pki, a), a, b), SAEKeys(KMEClient(url, pki, b), b, a)

@@ -97,3 +97,17 @@ def serving(kme: KeyManager, pki: PKI, host: str = "127.0.0.1", port: int = 0) -
         server.should_exit = True
         thread.join()
         sock.close()
+
+
+def serve_until_interrupted(kme: KeyManager, pki: PKI, sock: socket.socket) -> None:
+    """``dthq kme serve``'s lifecycle: a first key pool, the link refilling it, the server
+    on ``sock`` until Ctrl-C; then the link stops and the socket closes."""
+    kme.refill(64 * 32)  # a first pool, so the first requests do not wait
+    kme.start()
+    try:
+        uvicorn.Server(config(kme, pki, log_level="warning")).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn shut down cleanly, then re-raised the interrupt it caught
+    finally:
+        kme.stop()
+        sock.close()

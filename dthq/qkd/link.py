@@ -43,6 +43,31 @@ class QKDRun:
     cascade_seconds: float
     simulated: bool = True
 
+    def to_json(self) -> dict[str, object]:
+        """What ``dthq qkd --json`` prints (the keys themselves never)."""
+        return {
+            "simulated": True,
+            "aborted": False,
+            "raw_pulses": self.raw_pulses,
+            "sifted_bits": self.sifted,
+            "sample_bits": self.sample,
+            "qber_estimate": round(self.qber_estimate, 5),
+            "qber_bound": round(self.qber_bound, 5),
+            "leaked_bits": self.leaked_ec + self.leaked_verify,
+            "efficiency_f": round(self.efficiency, 4),
+            "rounds": self.rounds,
+            "block_sizes": list(self.block_sizes),
+            "auth_messages": self.auth_messages,
+            "auth_key_bits_used": self.auth_key_bits,
+            "secure_bits": self.secure_bits,
+            "final_keys": len(self.keys),
+            "key_bits": self.key_bits,
+            "secret_fraction": round(self.secret_fraction, 4),
+            "theoretical_fraction": round(self.theoretical_fraction, 4),
+            "seconds": round(self.seconds, 4),
+            "cascade_seconds": round(self.cascade_seconds, 4),
+        }
+
     @property
     def net_bits(self) -> int:
         return self.secure_bits - self.auth_key_bits

@@ -53,6 +53,21 @@ class Verified:
     checked: int
     failed: tuple[str, ...]  # one line per record that did not open
 
+    def to_json(self) -> dict[str, object]:
+        return {"checked": self.checked, "failed": list(self.failed)}
+
+
+def master_secret(path: Path, *, create: bool = False) -> bytes:
+    """The master secret in ``path``; with ``create``, made (32 random bytes, mode 0600)
+    if it is missing. A file group or others can read is refused: it opens every reading."""
+    if create and not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(32))
+    if path.stat().st_mode & 0o077:
+        raise StoreError(f"{path} is readable by others: chmod 600 it")
+    return path.read_bytes()
+
 
 def _aad(pid: str, ts: int, policy: str, epoch: int) -> bytes:
     # Length-prefixed, so no two (pid, policy) pairs encode alike.
@@ -71,12 +86,17 @@ class Store:
         if len(master_secret) < 32:
             raise StoreError("the master secret must be at least 32 bytes")
         self.path = Path(path)
-        # The pipeline opens the store on one thread and writes on its consumer thread;
-        # it never uses one Store from two threads at once.
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # a committed reading survives a crash
-        self._db.executescript(SCHEMA)
+        if not self.path.parent.is_dir():
+            raise StoreError(f"{self.path.parent}: no such folder for the store")
+        try:
+            # The pipeline opens the store on one thread and writes on its consumer
+            # thread; it never uses one Store from two threads at once.
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")  # a committed reading survives a crash
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a store ({exc})") from None
         kek = hkdf("sha256", master_secret, b"dthq twin store", b"key-encryption key", 32)
         self._kek = get_aead(AEAD).new(kek)
         self._keys: dict[int, Cipher] = {}

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from dthq.twin import news2
 from dthq.twin.reading import Reading
@@ -64,6 +65,24 @@ class PatientTwin:
         """Change per minute of ``hr``, ``spo2`` or ``temp`` over the recent window."""
         recent = self.history[-TREND_WINDOW:]
         return _slope_per_min([(r.ts, getattr(r, vital)) for r in recent])
+
+    def trends(self) -> dict[str, float]:
+        """Each vital's change per minute, rounded as ``dthq twin show`` prints it."""
+        return {v: round(self.trend(v), 3) for v in ("hr", "spo2", "temp")}
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``dthq twin show --json`` prints."""
+        score = self.score
+        return {
+            "patient": self.pid,
+            "readings": len(self.history),
+            "latest": asdict(self.latest) if self.latest else None,
+            "news2": {**asdict(score), "total": score.total} if score else None,
+            "trend_per_min": self.trends(),
+            "alerts": [
+                {"ts": a.ts, "reason": a.reason, "total": a.score.total} for a in self.alerts
+            ],
+        }
 
     def apply(self, reading: Reading) -> Alert | None:
         """Insert in timestamp order; a second reading with the same timestamp is a

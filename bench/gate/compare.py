@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from enum import StrEnum
+from typing import Any
 
 from dthq.errors import DTHQError
 from dthq.harness.results import Distribution, Metric, Results
@@ -198,6 +199,7 @@ class GateReport:
     warnings: list[str]
     accepted: str | None = None  # a Perf-Regression-Accepted trailer's reason
     normalised: bool = False  # ratios of floor-normalised figures (two stored runs, by time)
+    metric: str = "time"  # or "instructions"
 
     @property
     def gated(self) -> list[Change]:
@@ -213,6 +215,17 @@ class GateReport:
     @property
     def failed(self) -> bool:
         return self.regressed and self.accepted is None
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``dthq compare --json`` prints."""
+        return {
+            "failed": self.failed,
+            "metric": self.metric,
+            "threshold": self.threshold,
+            "accepted": self.accepted,
+            "warnings": self.warnings,
+            "changes": [asdict(c) | {"gated": c.gated} for c in self.changes],
+        }
 
     def summary(self) -> str:
         gated = len(self.gated)

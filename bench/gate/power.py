@@ -1,7 +1,7 @@
 """The gate's own benchmark: how small a slowdown of DTHQ's code each gate catches, and
 how often it cries wolf on unchanged code.
 
-    python -m reports.gate_power [--reruns 10] [--out reports/latest]
+    python -m bench.gate.power [--reruns 10] [--out reports/latest]
 
 - False alarms: the quick gated set counted ``--reruns`` times on unchanged code (each
   a fresh process); each rerun is compared with the first by the instruction gate at its
@@ -28,8 +28,8 @@ from typing import Any
 
 from bench import instructions
 from bench.against import clock
+from bench.gate.compare import Verdict, compare_per_op
 from bench.icount_driver import LOOP_FIGURE
-from reports.gate import Verdict, compare_per_op
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURE = "handshake/dthq-mlkem768-psk"

@@ -1,0 +1,64 @@
+"""Each gate `dthq compare` runs, put together from its inputs: stored runs by time or by
+instruction counts, a git revision measured against this checkout, and the commit
+trailer that accepts a regression."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from bench.gate.compare import GateError, GateReport, compare_per_op, instruction_counts, run_gate
+from dthq.harness.results import Results
+
+
+def gate_on_files(
+    base_runs: Sequence[Results], cur_runs: Sequence[Results], metric: str, limit: float
+) -> GateReport:
+    """Two stored sides (each one run or several): by time, or by instruction counts."""
+    if metric == "time":
+        return run_gate(base_runs, cur_runs, limit)
+    base = [instruction_counts(r) for r in base_runs]
+    cur = [instruction_counts(r) for r in cur_runs]
+    if not all(counts for counts, _ in base + cur):
+        raise GateError(
+            "a results file holds no instruction counts (made without valgrind, or before "
+            "schema 3): compare by --metric time, or rerun `dthq bench`"
+        )
+    randomised = set().union(*(r for _, r in base + cur))
+    changes = compare_per_op([c for c, _ in base], [c for c, _ in cur], limit, randomised)
+    return GateReport(changes, limit, [], metric="instructions")
+
+
+def gate_against(
+    rev: str,
+    metric: str,
+    which: str,
+    only: list[str] | None,
+    limit: float,
+    progress: Callable[[str], None],
+) -> GateReport:
+    """REV and this checkout, measured now; raises ``bench.against.NoParent`` when there
+    is no REV to measure (a shallow clone)."""
+    from bench.against import measure
+
+    base, head = measure(rev, metric, which, only=only, progress=progress)
+    unknown = sorted(set(only or ()) - set(head.runs[0]) - set(head.missing))
+    if unknown:
+        raise GateError(f"no gated figure named {', '.join(unknown)}")
+    warnings = [
+        f"{key} could not be measured in {rev}: {why}" for key, why in sorted(base.missing.items())
+    ]
+    changes = compare_per_op(base.runs, head.runs, limit, base.randomised | head.randomised)
+    return GateReport(changes, limit, warnings, metric=metric)
+
+
+def accepted_by_trailer(gate: GateReport) -> tuple[GateReport, str | None]:
+    """A failed gate, accepted when HEAD's commit message carries the trailer; the note
+    to print says so."""
+    from bench.against import TRAILER, head_trailer
+
+    why = head_trailer() if gate.failed else None
+    if not why:
+        return gate, None
+    note = f"regression accepted by the commit's {TRAILER} trailer: {why}"
+    return replace(gate, accepted=why), note

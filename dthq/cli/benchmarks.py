@@ -1,0 +1,293 @@
+"""``dthq bench``, ``report``, ``history``, ``compare``: measure, report, and gate.
+
+Every command reads results through ``bench.ingest.read_results``: a results.json of any
+schema version, or the bench suites' raw pytest-benchmark JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from dthq.cli import options, render
+from dthq.cli.exit_codes import ExitCode
+from dthq.harness.scenarios import PROFILES
+
+RESULTS = click.argument(
+    "results_files",
+    metavar="RESULTS...",
+    nargs=-1,
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+)
+
+
+@click.command()
+@click.option(
+    "--profile",
+    "profile_name",
+    type=click.Choice(list(PROFILES)),
+    default="quick",
+    show_default=True,
+    help="quick: a few minutes on 2 cores; full: more rounds and the 1-100 MB bulk sweep.",
+)
+@click.option(
+    "--only",
+    default=None,
+    metavar="EXPR",
+    help="Run a subset: a suite (primitives, table3, table4, dos, qkd, pipeline, fleet) "
+    "or a pytest -k expression.",
+)
+@options.out_dir(
+    Path("reports/latest"), "Directory for results.json, tables, figures and report.html."
+)
+@options.json_flag("Print what was measured and written as one JSON object.")
+def bench(profile_name: str, only: str | None, out: Path, as_json: bool) -> None:
+    """Run the benchmark suites and write the report.
+
+    Measures the primitives (the floor), Table 3 (DTHQ beside RSA-2048, ECC-256,
+    TLS 1.3 classical / hybrid / ML-KEM and any installed plug-in scheme) and Table 4
+    (DTHQ over key length x edge x data size), then writes the report to OUT.
+    """
+    from bench.runner import run
+    from reports.build import write_report
+
+    results = run(profile_name, only, out)
+    written = write_report(results, out)
+    r = results
+    measured = len(r.primitives) + len(r.table3) + len(r.table4) + len(r.forged_hello)
+    simulated = len(r.qkd_sweep) + len(r.qkd_keys) + len(r.cascade)
+    facts = {"measured": measured, "simulated": simulated, "wall_time_s": r.metadata.wall_time_s}
+    if as_json:
+        render.emit_json(render.Written(out, written, out / "report.html", facts).to_json())
+        return
+    click.echo(
+        f"{measured} measured figures (primitives, rows, cells, retry) and {simulated} QKD "
+        f"figures (simulated link) in {r.metadata.wall_time_s:.0f} s; "
+        f"wrote {len(written)} files to {out}/ (open {out / 'report.html'})"
+    )
+
+
+@click.command()
+@RESULTS
+@options.out_dir(None, "Directory to write the report to.", required=True)
+@options.json_flag("Print what was written (and the headline, or the warnings) as JSON.")
+def report(results_files: tuple[Path, ...], out: Path, as_json: bool) -> None:
+    """Write tables, figures, the paper comparison and report.html from RESULTS.
+
+    RESULTS is a results.json (ours, any schema version) or the raw pytest-benchmark
+    JSON of the bench suites. Given results from several machines, each gets its own
+    report in OUT/<machine>/ and OUT/machines.html sets them side by side: ratios within
+    each machine, never absolute times across machines, with a warning wherever
+    library versions differ.
+    """
+    from bench.ingest import read_results
+    from reports.build import write_report
+    from reports.summary import Summary
+
+    runs = [read_results(path) for path in results_files]
+    if len(runs) == 1:
+        written = write_report(runs[0], out)
+        headline = Summary.of(runs[0]).headline()
+        if as_json:
+            done = render.Written(out, written, out / "report.html", {"headline": headline})
+            render.emit_json(done.to_json())
+            return
+        click.echo(headline)
+        click.echo(f"wrote {len(written)} files to {out}/ (open {out / 'report.html'})")
+        return
+    from reports.machines import Machines, write_machines
+
+    labels = [r.metadata.node or path.parent.name or path.stem for r, path in
+              zip(runs, results_files, strict=True)]  # fmt: skip
+    machines = Machines.of(runs, labels)
+    written = write_machines(machines, out)
+    if as_json:
+        facts = {"machines": labels, "warnings": list(machines.warnings())}
+        render.emit_json(render.Written(out, written, out / "machines.html", facts).to_json())
+        return
+    for warning in machines.warnings():
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(
+        f"wrote {len(written)} files for {len(runs)} machines to {out}/ "
+        f"(open {out / 'machines.html'})"
+    )
+
+
+@click.command()
+@RESULTS
+@options.out_dir(Path("reports/history"), "Directory for history.png and history.html.")
+@options.json_flag("Print every series as JSON instead.")
+def history(results_files: tuple[Path, ...], out: Path, as_json: bool) -> None:
+    """Draw each gated figure over commits from RESULTS (results.json from successive
+    commits, in any order: they are sorted by when they were made).
+
+    Instruction counts and times (each figure's fastest round over its run's primitive
+    floor, as the gate reads them) are kept apart. Steps between consecutive commits
+    beyond the gate's thresholds (3 % instructions, 10 % time) are listed.
+    """
+    from bench.ingest import read_results
+    from reports.history import History, write_history
+
+    runs = [read_results(path) for path in results_files]
+    labels = [(r.metadata.commit or "")[:10] or path.parent.name or path.stem
+              for r, path in zip(runs, results_files, strict=True)]  # fmt: skip
+    found = History.of(runs, labels)
+    if not found.series:
+        raise click.UsageError(
+            "these results share no gated figure (no instruction counts and no common "
+            "primitive floor)"
+        )
+    written = write_history(found, out)
+    if as_json:
+        render.emit_json(found.to_dict(), indent=1)
+        return
+    for s, step, moved in found.flagged():
+        click.echo(f"{s.figure} ({s.kind}): {moved:+.1%} between {step}")
+    click.echo(
+        f"{len(found.series)} figures over {len(found.labels)} commits; wrote "
+        f"{len(written)} files to {out}/ (open {out / 'history.html'})"
+    )
+
+
+RESULTS_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+@click.command()
+@click.argument("baseline", type=RESULTS_FILE, required=False)
+@click.argument("current", type=RESULTS_FILE, required=False)
+@click.option(
+    "--against",
+    "rev",
+    metavar="REV",
+    help="Measure git revision REV and this checkout back to back in this job (no files).",
+)
+@click.option(
+    "--metric",
+    type=click.Choice(["instructions", "time"]),
+    default=None,
+    help="What to compare. Default: instructions with --against, time for two files.",
+)
+@click.option(
+    "--set",
+    "which",
+    type=click.Choice(["quick", "full"]),
+    default="quick",
+    show_default=True,
+    help="With --against: the gated figures to measure (full adds large records and the "
+    "randomised ML-DSA rows).",
+)
+@click.option(
+    "--figures",
+    default=None,
+    metavar="KEY,...",
+    help="With --against: only these figures (e.g. handshake/dthq-mlkem768-psk).",
+)
+@click.option(
+    "--threshold",
+    default=None,
+    help="Smallest change that counts, e.g. 3% or 0.03. Default: 3% for instructions, "
+    "10% for time.",
+)
+@click.option(
+    "--show",
+    type=click.Choice(["moved", "all"]),
+    default="moved",
+    show_default=True,
+    help="Print only figures that moved, or every figure.",
+)
+@click.option(
+    "--baseline-rerun",
+    "baseline_reruns",
+    multiple=True,
+    type=RESULTS_FILE,
+    help="Another run of the baseline's code, pooled with it (repeatable).",
+)
+@click.option(
+    "--current-rerun",
+    "current_reruns",
+    multiple=True,
+    type=RESULTS_FILE,
+    help="Another run of the current code, pooled with it (repeatable).",
+)
+@click.option(
+    "--honour-trailer",
+    is_flag=True,
+    help="With --against: a regression does not fail when HEAD's commit message carries "
+    "a 'Perf-Regression-Accepted: <why>' trailer (printed). For CI.",
+)
+@options.json_flag("Print the gate's decision as JSON.")
+def compare(
+    baseline: Path | None,
+    current: Path | None,
+    rev: str | None,
+    metric: str | None,
+    which: str,
+    figures: str | None,
+    threshold: str | None,
+    show: str,
+    baseline_reruns: tuple[Path, ...],
+    current_reruns: tuple[Path, ...],
+    honour_trailer: bool,
+    as_json: bool,
+) -> None:
+    """Regression gate: exit 1 if the current code is slower than the baseline beyond the
+    threshold.
+
+    \b
+    dthq compare BASELINE.json CURRENT.json             two stored runs, by time
+    dthq compare BASE.json CUR.json --metric instructions   their instruction counts
+    dthq compare --against HEAD~1                       REV and this checkout, measured now
+
+    By time, each figure's fastest round is compared as a ratio to its run's primitive
+    floor (geometric mean of the primitive times measured in the same run), so a slower
+    or busier machine does not fail the gate while a regression in our code does. On a
+    shared machine, run each side more than once, interleaved, and pass the extra runs
+    with --baseline-rerun and --current-rerun.
+
+    Instructions per operation are counted by callgrind: deterministic to about 0.3 %,
+    whatever else the machine does. --against REV checks REV out into a temporary git
+    worktree and measures both trees with the same driver and this environment's
+    libraries (time: interleaved base, head, base, head). Primitives and randomised
+    counts are reported but never fail the gate.
+    """
+    from bench.gate.assemble import accepted_by_trailer, gate_against, gate_on_files
+    from bench.gate.compare import parse_threshold
+
+    metric = metric or ("instructions" if rev else "time")
+    try:
+        limit = parse_threshold(threshold or ("3%" if metric == "instructions" else "10%"))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--threshold") from None
+    if rev is not None:
+        from bench.against import NoParent
+
+        if baseline or current or baseline_reruns or current_reruns:
+            raise click.UsageError("--against measures both sides itself: give it no files")
+        only = figures.split(",") if figures else None
+        progress = (lambda line: None) if as_json else (lambda line: click.echo(line, err=True))
+        try:
+            gate = gate_against(rev, metric, which, only, limit, progress)
+        except NoParent as exc:
+            click.echo(f"gate not run: {exc}")
+            return
+    elif baseline is None or current is None:
+        raise click.UsageError("give BASELINE and CURRENT results files, or --against REV")
+    else:
+        from bench.ingest import read_results
+
+        base_runs = [read_results(baseline), *map(read_results, baseline_reruns)]
+        cur_runs = [read_results(current), *map(read_results, current_reruns)]
+        gate = gate_on_files(base_runs, cur_runs, metric, limit)
+    note = None
+    if honour_trailer:
+        gate, note = accepted_by_trailer(gate)
+    if as_json:
+        render.emit_json(gate.to_json())
+    else:
+        render.gate_report(gate, show, note)
+    if gate.failed:
+        raise click.exceptions.Exit(ExitCode.FAILED)
+
+
+COMMANDS = (bench, report, history, compare)

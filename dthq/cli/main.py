@@ -1,0 +1,80 @@
+"""The ``dthq`` group and its one error handler: an error a user can cause prints one
+``error: ...`` line naming the file, port or URL, and exits by its class (``ExitCode``)."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import urllib.error
+from typing import Any, NoReturn
+
+import click
+
+from dthq.cli import benchmarks, fleet, protocol, qkd, simulate, store, twin
+from dthq.cli.exit_codes import ExitCode
+from dthq.errors import DTHQError
+
+
+def _fail(message: str, code: ExitCode) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _os_error(exc: OSError) -> str:
+    """The file, port or URL an OS error concerns, then what went wrong."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"{exc.url}: HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        return f"{exc.filename or 'URL'}: {exc.reason}"
+    what = exc.strerror or str(exc) or type(exc).__name__
+    return f"{exc.filename}: {what}" if exc.filename else what
+
+
+class _Group(click.Group):
+    """Errors a user can cause print one line and exit by their class, never a traceback."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, **kwargs: Any) -> Any:
+        try:
+            result = super().main(args, prog_name, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+            sys.exit(ExitCode.OK)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), ExitCode.USAGE)
+        except click.Abort:
+            _fail("aborted", ExitCode.ABORTED)
+        except DTHQError as exc:
+            _fail(str(exc), ExitCode.USAGE)
+        except ModuleNotFoundError as exc:
+            _fail(f"this needs the Python package {exc.name}: pip install it", ExitCode.USAGE)
+        except OSError as exc:
+            _fail(_os_error(exc), ExitCode.USAGE)
+        except sqlite3.Error as exc:
+            _fail(f"SQLite: {exc}", ExitCode.USAGE)
+        sys.exit(result if isinstance(result, int) else ExitCode.OK)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dthq-bench", prog_name="dthq")
+def main() -> None:
+    """DTHQ bench: run, benchmark and check the DTHQ protocol beside its baselines.
+
+    \b
+    Examples:
+      dthq handshake --kem ML-KEM-768 --auth psk --key-length 256 --json
+      dthq bench --profile quick --out reports/latest
+      dthq compare reports/baseline/results.json reports/latest/results.json
+      dthq qkd --qber 0.03 --key-bits 256
+      dthq kme serve --port 8443
+      dthq simulate --patients 20 --rate 2 --duration 30
+      dthq fleet --devices 200 --workers 2 --out reports/fleet/run
+      dthq twin show P00001 --store twin.db --key-file twin.key
+      dthq twin serve --patients 12
+      dthq schemes
+      dthq backends
+    """
+
+
+for _module in (protocol, benchmarks, qkd, store, simulate, fleet, twin):
+    for _command in _module.COMMANDS:
+        main.add_command(_command)

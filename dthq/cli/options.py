@@ -1,0 +1,174 @@
+"""Options several commands share, declared once. Their choices are read from the
+registries that own them (gateway policies, Cascade schedules, fleet brokers)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from dthq.fleet.config import BROKERS
+from dthq.pipeline.gateway import POLICIES
+from dthq.qkd.cascade import SCHEDULES
+
+F = TypeVar("F", bound=Callable[..., Any])
+TRANSPORTS = ("mqtt", "memory")  # dthq.pipeline.run's, not imported: it pulls in the brokers
+
+
+def json_flag(help: str = "Print one JSON object.") -> Callable[[F], F]:
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def out_dir(default: Path | None, help: str, *, required: bool = False) -> Callable[[F], F]:
+    return click.option(
+        "--out",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=default,
+        required=required,
+        show_default=default is not None,
+        help=help,
+    )
+
+
+def broker(help: str, *, required: bool = False) -> Callable[[F], F]:
+    return click.option("--broker", default=None, required=required, metavar="URL", help=help)
+
+
+def seed(default: int | None, help: str) -> Callable[[F], F]:
+    return click.option(
+        "--seed", type=int, default=default, show_default=default is not None, help=help
+    )
+
+
+def rate(help: str) -> Callable[[F], F]:
+    return click.option(
+        "--rate",
+        "rate_hz",
+        type=click.FloatRange(0, 100, min_open=True),
+        default=1.0,
+        show_default=True,
+        help=help,
+    )
+
+
+def duration(default: float, help: str) -> Callable[[F], F]:
+    return click.option(
+        "--duration",
+        "duration_s",
+        type=click.FloatRange(0, 86_400, min_open=True),
+        default=default,
+        show_default=True,
+        help=help,
+    )
+
+
+def key_file(help: str, *, exists: bool = True, required: bool = True) -> Callable[[F], F]:
+    return click.option(
+        "--key-file",
+        type=click.Path(exists=exists, dir_okay=False, path_type=Path),
+        default=None,
+        required=required,
+        help=help,
+    )
+
+
+KEY_FILE_HELP = "The master secret (at least 32 bytes, mode 0600, kept apart from the store)."
+
+
+def store(help: str, *, required: bool = True) -> Callable[[F], F]:
+    return click.option(
+        "--store",
+        "store_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        required=required,
+        help=help,
+    )
+
+
+def transport(help: str) -> Callable[[F], F]:
+    return click.option(
+        "--transport",
+        type=click.Choice(TRANSPORTS),
+        default="mqtt",
+        show_default=True,
+        help=help,
+    )
+
+
+def policy(default: str, help: str) -> Callable[[F], F]:
+    return click.option(
+        "--policy", type=click.Choice(list(POLICIES)), default=default, show_default=True, help=help
+    )
+
+
+def schedule() -> Callable[[F], F]:
+    return click.option(
+        "--schedule",
+        type=click.Choice(SCHEDULES),
+        default="optimised",
+        show_default=True,
+        help="Cascade block-size schedule.",
+    )
+
+
+def broker_kind() -> Callable[[F], F]:
+    return click.option(
+        "--broker-kind",
+        "embedded",
+        type=click.Choice(BROKERS),
+        default="amqtt",
+        show_default=True,
+        help="The broker to start when --broker is not given.",
+    )
+
+
+def pki(name: str, help: str) -> Callable[[F], F]:
+    return click.option(
+        "--pki",
+        name,
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("kme-pki"),
+        show_default=True,
+        help=help,
+    )
+
+
+def shown(*names: str, type: Any = None, default: Any = None, help: str) -> Callable[[F], F]:
+    """An option whose default (and range or choices) ``--help`` shows."""
+    return click.option(*names, type=type, default=default, show_default=True, help=help)
+
+
+def share(name: str, default: float, help: str) -> Callable[[F], F]:
+    """A fraction, 0 to 1."""
+    return shown(name, type=click.FloatRange(0, 1), default=default, help=help)
+
+
+def patients(default: int, most: int) -> Callable[[F], F]:
+    return shown(
+        "--patients",
+        type=click.IntRange(1, most),
+        default=default,
+        help="Simulated patients, one device each.",
+    )
+
+
+def listen(default_port: int, help_port: str) -> Callable[[F], F]:
+    """--host and --port of a server."""
+
+    def both(f: F) -> F:
+        f = shown("--port", type=click.IntRange(0, 65535), default=default_port, help=help_port)(f)
+        return shown("--host", default="127.0.0.1", help="Address to listen on.")(f)
+
+    return both
+
+
+def fhir_dir() -> Callable[[F], F]:
+    return click.option(
+        "--fhir-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Write each batch's FHIR R4B transaction Bundle here.",
+    )

@@ -1,0 +1,72 @@
+"""``dthq store``: verify, rekey and re-encrypt the twin's encrypted store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dthq.cli import options, render
+from dthq.cli.exit_codes import ExitCode
+
+KEY_FILE = options.key_file(options.KEY_FILE_HELP)
+
+
+def open_store(db: Path, key_file: Path) -> Any:
+    """An existing store, opened with the master secret in ``key_file``."""
+    from dthq.twin.store import Store, master_secret
+
+    if not db.exists():
+        raise click.UsageError(f"{db}: no such store")
+    return Store(db, master_secret(key_file))
+
+
+@click.group()
+def store() -> None:
+    """The twin's encrypted store (SQLite, AES-256-GCM per reading, key epochs)."""
+
+
+def _store_command(f: Callable[..., None]) -> click.Command:
+    """A store command: the store DB, its --key-file, --json."""
+    f = KEY_FILE(options.json_flag()(f))
+    return store.command()(click.argument("db", type=click.Path(dir_okay=False, path_type=Path))(f))
+
+
+@_store_command
+def verify(db: Path, key_file: Path, as_json: bool) -> None:
+    """Open every stored reading; exit 1 naming each one that fails authentication."""
+    verified = open_store(db, key_file).verify()
+    if as_json:
+        render.emit_json(verified.to_json())
+    else:
+        click.echo(f"{verified.checked} records checked, {len(verified.failed)} failed")
+        for line in verified.failed:
+            click.echo(f"  {line}")
+    if verified.failed:
+        raise click.exceptions.Exit(ExitCode.FAILED)
+
+
+@_store_command
+def rekey(db: Path, key_file: Path, as_json: bool) -> None:
+    """Start a new key epoch; new readings use it, old ones stay readable."""
+    epoch = open_store(db, key_file).rekey()
+    if as_json:
+        render.emit_json({"epoch": epoch})
+    else:
+        click.echo(f"key epoch {epoch} started")
+
+
+@_store_command
+def reencrypt(db: Path, key_file: Path, as_json: bool) -> None:
+    """Move every reading to the current key epoch (all or nothing)."""
+    s = open_store(db, key_file)
+    moved = s.reencrypt()
+    if as_json:
+        render.emit_json({"moved": moved, "epoch": s.epoch})
+    else:
+        click.echo(f"{moved} records moved to key epoch {s.epoch}")
+
+
+COMMANDS = (store,)

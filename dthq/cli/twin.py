@@ -1,0 +1,155 @@
+"""``dthq twin``: a patient's twin from the store, the cloud twin as its own process, and
+the live dashboard."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from dthq.cli import options, render
+from dthq.cli.store import KEY_FILE, open_store
+
+
+@click.group()
+def twin() -> None:
+    """Patients' digital twins, rebuilt from the encrypted store."""
+
+
+@twin.command()
+@options.broker("mqtt://HOST:PORT of the broker the gateway publishes to.", required=True)
+@click.option(
+    "--registry",
+    "registry_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The parties and their PSKs (written by the process that provisions them).",
+)
+@options.store("The encrypted store the twin keeps its readings and sessions in.")
+@KEY_FILE
+@options.fhir_dir()
+@click.option(
+    "--client-id",
+    default="dthq-cloud",
+    show_default=True,
+    help="The MQTT client id: the broker keeps this consumer's session under it.",
+)
+def consume(
+    broker: str,
+    registry_file: Path,
+    store_path: Path,
+    key_file: Path,
+    fhir_dir: Path | None,
+    client_id: str,
+) -> None:
+    """Run the cloud twin alone, as its own process: a persistent QoS 1 consumer that
+    resumes its sessions and twins from the store after a restart (exactly once).
+    Prints "ready" once subscribed; on SIGTERM or SIGINT, a JSON line of counts."""
+    from dthq.pipeline.consumer import consume_until_signalled
+    from dthq.twin.store import Store, master_secret
+
+    store = Store(store_path, master_secret(key_file))
+
+    def ready() -> None:
+        click.echo("ready")
+        sys.stdout.flush()
+
+    counts = consume_until_signalled(broker, registry_file, store, fhir_dir, client_id, ready)
+    render.emit_json(counts)
+    store.close()
+
+
+@twin.command("serve")
+@options.listen(8765, "Port to serve the page on.")
+@options.patients(8, 10_000)
+@options.rate("Readings per second per patient (Hz).")
+@options.duration(3600.0, "Seconds the simulated patients send for.")
+@options.broker("mqtt://HOST:PORT of an external broker; default: embedded amqtt.")
+@options.transport("memory: the same parties, no broker (in-process delivery).")
+@options.policy("adaptive", "Gateway batching (see `dthq simulate --help`).")
+@options.share("--deteriorating", 0.25, "Share of patients scripted to deteriorate.")
+@options.shown(
+    "--onset",
+    "onset_s",
+    type=click.FloatRange(0),
+    default=10.0,
+    help="Seconds before the scripted deterioration starts.",
+)
+def twin_serve(
+    host: str,
+    port: int,
+    patients: int,
+    rate_hz: float,
+    duration_s: float,
+    broker: str | None,
+    transport: str,
+    policy: str,
+    deteriorating: float,
+    onset_s: float,
+) -> None:
+    """Serve the live dashboard: every patient's vitals, partial NEWS2, trend and alerts,
+    and the pipeline's stage latencies, updated by server-sent events.
+
+    \b
+    Example:
+      dthq twin serve --patients 12 --rate 2   # then open http://127.0.0.1:8765/
+    """
+    try:
+        from dthq.pipeline.dashboard import serve
+    except ImportError as exc:
+        raise click.UsageError(
+            f"the dashboard needs {exc.name}: pip install 'dthq-bench[dashboard]'"
+        ) from None
+    from dthq.pipeline.run import SimConfig
+
+    config = SimConfig(
+        patients=patients,
+        rate_hz=rate_hz,
+        duration_s=duration_s,
+        broker=broker,
+        transport=transport,
+        policy=policy,
+        deteriorating=deteriorating,
+        onset_s=onset_s,
+    )
+
+    def listening(url: str) -> None:
+        click.echo(f"dashboard on {url}  (Ctrl-C stops)", err=True)
+
+    serve(config, host, port, listening)
+
+
+@twin.command()
+@click.argument("patient")
+@options.store("The store `dthq simulate --store` wrote.")
+@KEY_FILE
+@options.json_flag()
+def show(patient: str, store_path: Path, key_file: Path, as_json: bool) -> None:
+    """Print PATIENT's twin: latest vitals, partial NEWS2, trends and alerts."""
+    from dthq.twin.news2 import LABEL
+    from dthq.twin.twin import PatientTwin
+
+    readings = list(open_store(store_path, key_file).readings(patient))
+    if not readings:
+        raise click.UsageError(f"no readings of patient {patient!r} in {store_path}")
+    t = PatientTwin.from_readings(patient, readings)
+    if as_json:
+        render.emit_json(t.to_json())
+        return
+    latest, score = t.latest, t.score
+    assert latest is not None and score is not None  # at least one reading was applied
+    click.echo(f"patient {patient}: {len(t.history)} readings (latest at ts {latest.ts})")
+    click.echo(
+        f"  heart rate {latest.hr:g} /min   SpO2 {latest.spo2:g} %   temperature {latest.temp:g} °C"
+    )
+    click.echo(
+        f"  {LABEL}: {score.total}" + (f" (scoring 3: {', '.join(score.red)})" if score.red else "")
+    )
+    click.echo("  trend per minute: " + ", ".join(f"{k} {v:+g}" for k, v in t.trends().items()))
+    click.echo(f"  alerts: {len(t.alerts)}")
+    for a in t.alerts[-10:]:
+        click.echo(f"    ts {a.ts}: {a.reason} (total {a.score.total})")
+
+
+COMMANDS = (twin,)
