@@ -19,12 +19,7 @@ def _fleet_options(*, sized: bool) -> Callable[[F], F]:
     """What every fleet run takes (``dthq fleet``; ``dthq fleet capacity``, whose sizes
     are its own, without --devices). The ranges are FleetConfig's."""
     shared = [
-        options.shown(
-            "--devices",
-            type=click.IntRange(1, MAX_DEVICES),
-            default=50,
-            help="Simulated devices.",
-        ),
+        options.ranged("--devices", (1, MAX_DEVICES), 50, "Simulated devices."),
         options.shown(
             "--rate",
             "rate_hz",
@@ -32,32 +27,27 @@ def _fleet_options(*, sized: bool) -> Callable[[F], F]:
             default=1.0,
             help="Readings per second per device (a bedside monitor sends 4x).",
         ),
-        options.shown(
+        options.ranged(
             "--duration",
-            "duration_s",
-            type=click.FloatRange(1, 86_400),
-            default=10.0,
-            help="Seconds each device sends once its handshake is done.",
+            (1, 86_400),
+            10.0,
+            "Seconds each device sends once its handshake is done.",
+            dest="duration_s",
         ),
-        options.shown(
-            "--workers",
-            type=click.IntRange(1, 64),
-            default=2,
-            help="Locust worker processes on this machine.",
-        ),
-        options.shown(
+        options.ranged("--workers", (1, 64), 2, "Locust worker processes on this machine."),
+        options.ranged(
             "--remote-workers",
-            type=click.IntRange(0, 1024),
-            default=0,
-            help="More workers to wait for, started elsewhere with `dthq fleet worker`.",
+            (0, 1024),
+            0,
+            "More workers to wait for, started elsewhere with `dthq fleet worker`.",
         ),
         options.broker("mqtt://HOST:PORT of a running broker."),
         options.broker_kind(),
-        options.shown(
+        options.ranged(
             "--gateways",
-            type=click.IntRange(1, 16),
-            default=1,
-            help="Gateway processes (>1: a pool on an MQTT 5 shared subscription).",
+            (1, 16),
+            1,
+            "Gateway processes (>1: a pool on an MQTT 5 shared subscription).",
         ),
         options.shown(
             "--kinds", default="wearable", help="Device kinds, comma-separated: wearable, bedside."
@@ -68,11 +58,8 @@ def _fleet_options(*, sized: bool) -> Callable[[F], F]:
             default=100.0,
             help="Devices started per second.",
         ),
-        options.shown(
-            "--master-port",
-            type=click.IntRange(0, 65535),
-            default=5557,
-            help="The Locust master's port (workers connect to it).",
+        options.ranged(
+            "--master-port", (0, 65535), 5557, "The Locust master's port (workers connect to it)."
         ),
     ]
 
@@ -218,18 +205,10 @@ def fleet_capacity(sizes: str, out: Path, as_json: bool, **settings: Any) -> Non
 
 @fleet.command("worker")
 @click.option("--master-host", required=True, help="Where `dthq fleet` runs its master.")
-@options.shown(
-    "--master-port",
-    type=click.IntRange(0, 65535),
-    default=5557,
-    help="The master's port (`dthq fleet --master-port`).",
+@options.ranged(
+    "--master-port", (0, 65535), 5557, "The master's port (`dthq fleet --master-port`)."
 )
-@options.shown(
-    "--processes",
-    type=click.IntRange(1, 64),
-    default=1,
-    help="Worker processes to start here.",
-)
+@options.ranged("--processes", (1, 64), 1, "Worker processes to start here.")
 def fleet_worker(master_host: str, master_port: int, processes: int) -> None:
     """Join a fleet from another machine: Locust workers that take their options (the
     registry path, the broker, the rate) from the master. The registry file must be at

@@ -141,6 +141,15 @@ def shown(*names: str, type: Any = None, default: Any = None, help: str) -> Call
     return click.option(*names, type=type, default=default, show_default=True, help=help)
 
 
+def ranged(
+    name: str, bounds: tuple[float, float], default: float, help: str, *, dest: str | None = None
+) -> Callable[[F], F]:
+    """A number in a closed range, of the default's type; ``--help`` shows both."""
+    kind = click.IntRange if isinstance(default, int) else click.FloatRange
+    names = (name, dest) if dest else (name,)
+    return shown(*names, type=kind(*bounds), default=default, help=help)
+
+
 def share(name: str, default: float, help: str) -> Callable[[F], F]:
     """A fraction, 0 to 1."""
     return shown(name, type=click.FloatRange(0, 1), default=default, help=help)

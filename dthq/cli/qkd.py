@@ -12,31 +12,18 @@ from dthq.qkd.link import KEY_BITS
 
 
 @click.command()
-@options.shown(
-    "--qber",
-    type=click.FloatRange(0, 0.49),
-    default=0.03,
-    help="Channel error rate (the paper's noise tolerance, 1-5 %).",
+@options.ranged(
+    "--qber", (0, 0.49), 0.03, "Channel error rate (the paper's noise tolerance, 1-5 %)."
 )
 @options.share("--eve", 0.0, "Fraction of pulses an intercept-resend eavesdropper measures.")
-@options.shown(
-    "--raw-bits",
-    type=click.IntRange(1_000, 100_000_000),
-    default=200_000,
-    help="Raw pulses A sends.",
-)
+@options.ranged("--raw-bits", (1_000, 100_000_000), 200_000, "Raw pulses A sends.")
 @options.shown(
     "--key-bits",
     type=click.Choice([str(n) for n in KEY_BITS]),
     default="256",
     help="Size of each final key.",
 )
-@options.shown(
-    "--fibre-km",
-    type=click.FloatRange(0, 500),
-    default=0.0,
-    help="Fibre length (0.2 dB/km, detector efficiency 0.6).",
-)
+@options.ranged("--fibre-km", (0, 500), 0.0, "Fibre length (0.2 dB/km, detector efficiency 0.6).")
 @options.schedule()
 @options.seed(None, "Seed for a reproducible run.")
 @options.json_flag()
@@ -95,18 +82,8 @@ def kme() -> None:
 @kme.command()
 @options.listen(8443, "Port to listen on; 0: any free one.")
 @options.pki("pki_dir", "Certificates: made here on first start, reused after.")
-@options.shown(
-    "--qber",
-    type=click.FloatRange(0, 0.11),
-    default=0.03,
-    help="Error rate of the simulated link that fills the pool.",
-)
-@options.shown(
-    "--fibre-km",
-    type=click.FloatRange(0, 200),
-    default=0.0,
-    help="Fibre length of the simulated link (0.2 dB/km).",
-)
+@options.ranged("--qber", (0, 0.11), 0.03, "Error rate of the simulated link that fills the pool.")
+@options.ranged("--fibre-km", (0, 200), 0.0, "Fibre length of the simulated link (0.2 dB/km).")
 @options.seed(None, "Seed the simulated link.")
 def serve(
     host: str, port: int, pki_dir: Path, qber: float, fibre_km: float, seed: int | None
