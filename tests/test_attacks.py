@@ -7,7 +7,7 @@ import dataclasses
 import itertools
 
 import pytest
-from conftest import assert_no_keys, channel, machines, run, scheme
+from helpers import assert_no_keys, channel, machines, run, scheme
 
 from dthq.crypto import signatures
 from dthq.crypto.kem import get_kem

@@ -6,7 +6,7 @@ import os
 from dataclasses import replace
 
 import pytest
-from conftest import assert_no_keys, machines, scheme
+from helpers import assert_no_keys, machines, scheme
 
 from dthq.errors import UnsupportedError
 from dthq.protocol.config import Auth, PeerRecord, ResponderConfig

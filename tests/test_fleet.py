@@ -8,7 +8,6 @@ Mosquitto runs skip (with the reason) only where it is not installed; .ci/run in
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -19,19 +18,14 @@ from dthq.cli import main
 from dthq.errors import UnsupportedError
 from dthq.fleet.config import FleetConfig
 from dthq.fleet.run import run_fleet
-from dthq.transport.brokers import find_mosquitto
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("locust") is None, reason="locust is not installed (the fleet extra)"
-)
+pytestmark = pytest.mark.requires("locust")
 BROKERS = [
     pytest.param("amqtt", id="amqtt"),
     pytest.param(
         "mosquitto",
         id="mosquitto",
-        marks=pytest.mark.skipif(
-            find_mosquitto() is None, reason="mosquitto is not installed (Debian package)"
-        ),
+        marks=pytest.mark.requires("mosquitto"),
     ),
 ]
 
@@ -91,7 +85,7 @@ def test_a_handshake_storm_with_cookies_recovers_and_bounds_the_replays(tmp_path
     assert c["delivered"] == c["published"] and c["duplicated"] == 0
 
 
-@pytest.mark.skipif(find_mosquitto() is None, reason="mosquitto is not installed (Debian)")
+@pytest.mark.requires("mosquitto")
 def test_a_gateway_pool_behind_a_shared_subscription_loses_nothing(tmp_path: Path) -> None:
     devices = 40
     run = run_fleet(

@@ -8,7 +8,7 @@ import os
 from dataclasses import replace
 
 import pytest
-from conftest import assert_no_keys, channel, machines, run, scheme
+from helpers import assert_no_keys, channel, machines, run, scheme
 
 from dthq.crypto.kem import KEMS
 from dthq.errors import AuthenticationError, DecodeError, StateError, UnsupportedError

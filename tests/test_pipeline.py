@@ -17,18 +17,13 @@ from dthq.pipeline.device import Device, now_ms
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.provision import Registry
 from dthq.pipeline.run import Pipeline, SimConfig, simulate
-from dthq.transport.brokers import EmbeddedBroker, MosquittoBroker, find_mosquitto
+from dthq.transport.brokers import EmbeddedBroker, MosquittoBroker
 from dthq.transport.bus import Message
 from dthq.transport.mqtt import MQTTBus
 
-MOSQUITTO = find_mosquitto()
-needs_mosquitto = pytest.mark.skipif(
-    MOSQUITTO is None,
-    reason="mosquitto is not installed (Debian package mosquitto; .ci/run installs it)",
-)
 BROKERS = [
     pytest.param("amqtt", id="amqtt"),
-    pytest.param("mosquitto", id="mosquitto", marks=needs_mosquitto),
+    pytest.param("mosquitto", id="mosquitto", marks=pytest.mark.requires("mosquitto")),
 ]
 
 
@@ -193,7 +188,7 @@ def test_an_impostor_with_a_wrong_psk_gets_no_session_and_displaces_nothing() ->
         assert p.summary().counts["delivered"] == 1
 
 
-@needs_mosquitto
+@pytest.mark.requires("mosquitto")
 def test_mosquitto_broker_speaks_mqtt5_and_restarts_on_its_port() -> None:
     with MosquittoBroker() as broker:
         port = broker.port
@@ -205,16 +200,12 @@ def test_mosquitto_broker_speaks_mqtt5_and_restarts_on_its_port() -> None:
         bus.close()
 
 
-EXTERNAL = os.environ.get("DTHQ_TEST_BROKER")
-
-
-@pytest.mark.skipif(
-    EXTERNAL is None, reason="DTHQ_TEST_BROKER is not set (.ci/run starts Mosquitto and sets it)"
-)
+@pytest.mark.requires("external-broker")
 def test_the_pipeline_runs_against_an_already_running_broker() -> None:
-    run = simulate(SimConfig(patients=3, rate_hz=5, duration_s=1, broker=EXTERNAL))
+    external = os.environ["DTHQ_TEST_BROKER"]
+    run = simulate(SimConfig(patients=3, rate_hz=5, duration_s=1, broker=external))
     accounted(run)
-    assert run.broker == EXTERNAL
+    assert run.broker == external
 
 
 @pytest.mark.parametrize("transport", ["memory", "mqtt"])

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from dthq.pipeline.run import Pipeline, SimConfig, provision
-from dthq.transport.brokers import EmbeddedBroker, MosquittoBroker, find_mosquitto
+from dthq.transport.brokers import EmbeddedBroker, MosquittoBroker
 from dthq.twin.store import Store
 
 BROKERS = [
@@ -26,9 +26,7 @@ BROKERS = [
     pytest.param(
         MosquittoBroker,
         id="mosquitto",
-        marks=pytest.mark.skipif(
-            find_mosquitto() is None, reason="mosquitto is not installed (Debian package mosquitto)"
-        ),
+        marks=pytest.mark.requires("mosquitto"),
     ),
 ]
 

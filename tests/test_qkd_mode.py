@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 from click.testing import CliRunner
-from conftest import assert_no_keys, channel, machines, run
+from helpers import assert_no_keys, channel, machines, run
 
 from dthq.cli import main
 from dthq.errors import AuthenticationError, FreshnessError, UnsupportedError

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from browser import browser_page, needs_chromium, watch
+import pytest
+from browser import browser_page, watch
 from test_reports import results
 
 from reports.build import write_report
 
 
-@needs_chromium
+@pytest.mark.requires("chromium", "playwright")
 def test_the_report_renders_in_chromium(tmp_path: Path) -> None:
     write_report(results(), tmp_path)
     with browser_page() as page:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from conftest import assert_no_keys, channel, machines, scheme
+from helpers import assert_no_keys, channel, machines, scheme
 
 from dthq.errors import AuthenticationError, DecodeError, StateError, UnsupportedError
 from dthq.protocol.cookie import COOKIE_SIZE, CookieJar, RetryPolicy
