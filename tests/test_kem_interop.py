@@ -51,5 +51,5 @@ def test_a_handshake_across_backends(name: str, a_backend: str, b_backend: str) 
 
 def test_pqcrypto_brings_ml_kem_512_and_hqc() -> None:
     for name in ("ML-KEM-512", "HQC-128", "HQC-192", "HQC-256"):
-        session = DTHQScheme(kem=name).establish()
+        session = DTHQScheme(kem=name).establish(0)
         assert session.responder.open(session.initiator.seal(b"x", 1), 1) == b"x"

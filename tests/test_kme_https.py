@@ -166,7 +166,7 @@ def test_a_handshake_takes_kq_from_the_https_key_manager(url: str, pki: PKI, mod
         SAEKeys(client(url, pki, A), A, B),
         SAEKeys(client(url, pki, B), B, A),
     )
-    session = DTHQScheme(mode=mode, key_providers=providers).establish()
+    session = DTHQScheme(mode=mode, key_providers=providers).establish(0)
     assert session.responder.open(session.initiator.seal(b"hr=61", 1), 1) == b"hr=61"
 
 
