@@ -7,11 +7,13 @@ import importlib.util
 import os
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 
 import pytest
 
 from dthq.errors import StateError
+from dthq.pipeline.clock import SYSTEM_CLOCK
 from dthq.protocol.handshake import Initiator, Responder
 from dthq.protocol.record import RecordLayer
 from dthq.schemes.dthq import DTHQScheme
@@ -72,6 +74,35 @@ def scheme(
 
     kme = KeyManager("device-A", "service-B", seed=11)
     return QKDScheme(mode=mode, key_manager=kme, auth=auth, key_length=key_length, kem=kem)
+
+
+@dataclass(frozen=True)
+class OffsetClock:
+    """The machine's clock moved by ``offset_ms``: a party whose clock runs behind (< 0)."""
+
+    offset_ms: int
+
+    def now_ms(self) -> int:
+        return SYSTEM_CLOCK.now_ms() + self.offset_ms
+
+    def monotonic_s(self) -> float:
+        return SYSTEM_CLOCK.monotonic_s()
+
+
+@dataclass
+class SteppingClock:
+    """A test's clock: each ``now_ms`` reads ``at_ms`` and moves it on by ``step_ms`` (0: a
+    fixed clock); ``monotonic_s`` is the same time, in seconds."""
+
+    at_ms: int
+    step_ms: int = 0
+
+    def now_ms(self) -> int:
+        now, self.at_ms = self.at_ms, self.at_ms + self.step_ms
+        return now
+
+    def monotonic_s(self) -> float:
+        return self.at_ms / 1000
 
 
 def machines(s: DTHQScheme) -> tuple[Initiator, Responder]:

@@ -10,15 +10,17 @@ import time
 from contextlib import ExitStack, closing
 
 import pytest
+from helpers import OffsetClock, SteppingClock
 
 from dthq.errors import StateError
 from dthq.pipeline import topics
-from dthq.pipeline.device import Device, now_ms
+from dthq.pipeline.device import Device
+from dthq.pipeline.gateway import Gateway
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.provision import Registry
 from dthq.pipeline.run import Pipeline, SimConfig, simulate
 from dthq.transport.brokers import EmbeddedBroker, MosquittoBroker
-from dthq.transport.bus import Message
+from dthq.transport.bus import MemoryBus, Message
 from dthq.transport.mqtt import MQTTBus
 
 BROKERS = [
@@ -122,9 +124,7 @@ def test_hostile_messages_on_device_topics_are_refused_and_counted(broker: str) 
         attacker.publish(up_b, fourth, 1)  # a's record on b's topic: b's keys fail
         attacker.publish(topics.device_up("dev-99999"), record, 1)  # no such session
         # A provisioned device whose clock is a minute behind: its records are stale.
-        late = Device(
-            b.id, "gw-1", p.registry, attacker, Metrics(), clock=lambda: now_ms() - 60_000
-        )
+        late = Device(b.id, "gw-1", p.registry, attacker, Metrics(), clock=OffsetClock(-60_000))
         late.handshake()
         late.wait_established()
         late.tick()
@@ -166,6 +166,25 @@ def test_devices_resume_after_the_broker_restarts(broker: str) -> None:
     assert run.counts["delivered"] == before + 3
     assert run.reconnects >= len(p.buses)  # every connection saw the gap ...
     assert run.down_ms >= 400  # ... and its length is counted
+
+
+def test_device_and_gateway_take_their_time_from_the_clock_passed_in() -> None:
+    # 2001: a party that read the machine's clock would find these records 25 years stale.
+    clock = SteppingClock(at_ms=1_000_000_000_000)
+    registry = Registry()
+    registry.add_gateway("gw-1")
+    registry.add_device("dev-1", "P1")
+    with closing(MemoryBus()) as bus:
+        metrics = Metrics()
+        gateway = Gateway("gw-1", registry, bus, bus, metrics, clock=clock)
+        device = Device("dev-1", "gw-1", registry, bus, metrics, clock=clock)
+        device.handshake()
+        device.wait_established(10)
+        assert device.tick()
+        bus.drain()
+        gateway.close()
+    assert not metrics.rejected, metrics.rejected
+    assert metrics.trace(("P1", 1_000_000_000_000)).gw_in_ns > 0  # stamped by the clock, opened
 
 
 def test_an_impostor_with_a_wrong_psk_gets_no_session_and_displaces_nothing() -> None:
