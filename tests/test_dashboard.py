@@ -67,6 +67,7 @@ def test_the_api_serves_the_twins_view(dashboard: str) -> None:
     assert "transmit" in view["stages"] and view["error"] is None
 
 
+@pytest.mark.slow  # a browser
 @pytest.mark.requires("chromium", "playwright")
 def test_an_alert_from_a_deteriorating_patient_appears_in_the_browser(dashboard: str) -> None:
     with browser_page() as page:

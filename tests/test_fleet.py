@@ -30,6 +30,7 @@ BROKERS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("broker", BROKERS)
 def test_a_short_fleet_delivers_every_reading_once(broker: str, tmp_path: Path) -> None:
     devices = 50
@@ -62,6 +63,7 @@ def test_a_short_fleet_delivers_every_reading_once(broker: str, tmp_path: Path) 
     assert run.costs["bytes_per_reading"] > 0 and run.costs["bytes_per_handshake"] > 0
 
 
+@pytest.mark.slow
 def test_a_handshake_storm_with_cookies_recovers_and_bounds_the_replays(tmp_path: Path) -> None:
     devices = 20
     run = run_fleet(
@@ -85,6 +87,7 @@ def test_a_handshake_storm_with_cookies_recovers_and_bounds_the_replays(tmp_path
     assert c["delivered"] == c["published"] and c["duplicated"] == 0
 
 
+@pytest.mark.slow
 @pytest.mark.requires("mosquitto")
 def test_a_gateway_pool_behind_a_shared_subscription_loses_nothing(tmp_path: Path) -> None:
     devices = 40
@@ -99,7 +102,7 @@ def test_a_gateway_pool_behind_a_shared_subscription_loses_nothing(tmp_path: Pat
     assert c["rejected"] == 0
 
 
-def test_fleet_json_and_bad_options(tmp_path: Path) -> None:
+def test_fleet_refuses_bad_options() -> None:
     runner = CliRunner()
     bad = runner.invoke(main, ["fleet", "--scenario", "tornado"])
     assert bad.exit_code == 1 and "unknown scenario 'tornado'" in bad.output
@@ -107,9 +110,16 @@ def test_fleet_json_and_bad_options(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "--devices must be" in bad.output
     with pytest.raises(UnsupportedError, match="shared subscriptions"):
         FleetConfig(gateways=2, embedded="amqtt")
+
+
+@pytest.mark.slow
+def test_fleet_json() -> None:
+    runner = CliRunner()
     ok = runner.invoke(
         main, ["fleet", "--devices", "4", "--duration", "2", "--workers", "1", "--json"]
     )
     assert ok.exit_code == 0, ok.output
     run = json.loads(ok.output)
-    assert run["scenario"] == "steady" and run["counts"]["delivered"] == run["counts"]["published"]
+    counts = run["counts"]
+    assert run["scenario"] == "steady" and counts["published"] > 0
+    assert counts["delivered"] == counts["published"]

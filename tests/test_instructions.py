@@ -17,6 +17,7 @@ from bench import instructions
 from bench.icount_driver import LOOP_FIGURE
 from dthq.harness.results import InstructionCount
 
+pytestmark = pytest.mark.xdist_group("instructions")  # one clone of the repository
 ROOT = Path(__file__).resolve().parent.parent
 HANDSHAKE, RECORD = "handshake/dthq-mlkem768-psk", "record/256-far-small"
 
@@ -30,6 +31,7 @@ def test_dumps_that_do_not_match_the_figures_are_refused() -> None:
         instructions._per_op(report, [900, 50, 1000, 1800, 7])
 
 
+@pytest.mark.slow
 @pytest.mark.requires("valgrind")
 def test_counts_repeat_and_an_injected_slowdown_lands_where_injected() -> None:
     plain = [instructions.count(ROOT, n=2, only=[HANDSHAKE, RECORD]) for _ in range(2)]
@@ -83,6 +85,7 @@ def _slow_down(repo: Path, message: str) -> None:
     _git(repo, "commit", "--quiet", "-am", message)
 
 
+@pytest.mark.slow
 @pytest.mark.requires("valgrind")
 def test_a_slower_commit_fails_the_gate_unless_its_message_accepts_it(clone: Path) -> None:
     figures = f"--figures={HANDSHAKE},{RECORD}"

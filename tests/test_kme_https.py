@@ -27,6 +27,7 @@ from dthq.qkd.kme_server import serving
 from dthq.qkd.pki import PKI, make_pki
 from dthq.schemes.dthq import DTHQScheme
 
+pytestmark = pytest.mark.xdist_group("kme-https")  # one PKI, key manager and server
 A, B, C = "device-A", "service-B", "device-C"  # C has a valid certificate but no key stream
 DATA = Path(__file__).parent / "data"
 

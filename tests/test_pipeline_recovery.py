@@ -21,6 +21,7 @@ from dthq.pipeline.run import Pipeline, SimConfig, provision
 from dthq.transport.brokers import EmbeddedBroker, MosquittoBroker
 from dthq.twin.store import Store
 
+pytestmark = pytest.mark.slow  # a consumer process, SIGKILLed and restarted
 BROKERS = [
     pytest.param(EmbeddedBroker, id="amqtt"),
     pytest.param(

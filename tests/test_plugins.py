@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+# A pip install, then `dthq` in subprocesses; the install is made once (one xdist worker).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("plugin-site")]
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "plugin-scheme"
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+# Five `dthq bench` runs in subprocesses, made once for the module (one xdist worker).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("regress-e2e")]
 SUBSET = (
     "test_aead_seal_open and AES-256-GCM and cryptography and small"
     " or test_kem and ML-KEM-768"

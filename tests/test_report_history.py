@@ -127,6 +127,7 @@ def test_two_runs_from_one_machine_keep_both() -> None:
     assert Machines.of([r, r], ["host", "host"]).names == ("host#1", "host#2")
 
 
+@pytest.mark.slow  # a browser
 @pytest.mark.requires("chromium", "playwright")
 def test_history_and_machines_pages_render_in_chromium(tmp_path: Path) -> None:
     runs = [_commit(i, 1.0, 1.0 + 0.1 * i, 1.0 + 0.05 * i) for i in range(3)]

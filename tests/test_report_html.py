@@ -12,6 +12,7 @@ from test_reports import results
 from reports.build import write_report
 
 
+@pytest.mark.slow  # a browser
 @pytest.mark.requires("chromium", "playwright")
 def test_the_report_renders_in_chromium(tmp_path: Path) -> None:
     write_report(results(), tmp_path)
