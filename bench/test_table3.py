@@ -1,4 +1,4 @@
-"""Table 3: one row per scheme (DESIGN §5), KL 256, near edge, one small reading.
+"""Table 3: one row per scheme, KL 256, near edge, one small reading.
 
 - handshake: one complete mutually authenticated key establishment, both parties;
 - latency: handshake + seal + in-memory transfer + open of one reading;

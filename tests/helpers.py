@@ -109,15 +109,20 @@ def machines(s: DTHQScheme) -> tuple[Initiator, Responder]:
     return Initiator(s.initiator_config), Responder(s.responder_config)
 
 
-def run(s: DTHQScheme) -> tuple[Initiator, Responder, list[bytes]]:
-    """A complete honest handshake at time 0: (A, B, [HELLO, REPLY, FINISH])."""
-    a, b = machines(s)
+def complete(a: Initiator, b: Responder) -> list[bytes]:
+    """A complete honest handshake between these machines at time 0: [HELLO, REPLY, FINISH]."""
     hello = a.start()
     reply = b.receive(hello, 0)
     assert reply is not None
     finish = a.receive(reply)
     assert b.receive(finish, 0) is None
-    return a, b, [hello, reply, finish]
+    return [hello, reply, finish]
+
+
+def run(s: DTHQScheme) -> tuple[Initiator, Responder, list[bytes]]:
+    """A complete honest handshake at time 0: (A, B, [HELLO, REPLY, FINISH])."""
+    a, b = machines(s)
+    return a, b, complete(a, b)
 
 
 def channel(party: Initiator | Responder, now_ms: int = 0, **options: object) -> RecordLayer:

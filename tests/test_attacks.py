@@ -5,23 +5,28 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Callable
 
 import pytest
 from helpers import assert_no_keys, channel, machines, run, scheme
 
-from dthq.crypto import signatures
-from dthq.crypto.kem import get_kem
-from dthq.errors import (
+from dthq import (
+    Auth,
     AuthenticationError,
     DecodeError,
     DTHQError,
+    Initiator,
+    InitiatorConfig,
+    PeerRecord,
     ReplayError,
+    Responder,
     StateError,
     UnsupportedError,
 )
+from dthq.crypto import signatures
+from dthq.crypto.kem import get_kem
 from dthq.protocol.compression import make_codec
-from dthq.protocol.config import Auth, PeerRecord
-from dthq.protocol.handshake import Initiator, Responder, State
+from dthq.protocol.handshake import State
 from dthq.protocol.record import RekeyPolicy
 from dthq.protocol.wire import MAX_FLIGHT_SIZE, NONCE_SIZE, Finish, Hello, Reply
 from dthq.schemes.dthq import DTHQScheme
@@ -287,27 +292,32 @@ def test_device_with_wrong_credentials_for_the_service(auth: str, wrong_peer, ma
     assert_no_keys(a, b)
 
 
-def test_device_holding_another_service_kem_key() -> None:
+def _another_service_key(config: InitiatorConfig) -> InitiatorConfig:
     # A encapsulates to a key that is not B's: B decapsulates to a pseudorandom secret
     # (implicit rejection) and A's check of REPLY's confirmation fails.
-    s = scheme("kem-psk")
     _, stranger = get_kem("ML-KEM-768").generate()
-    peer = dataclasses.replace(s.initiator_config.peer, kem_key=stranger)
-    a = Initiator(dataclasses.replace(s.initiator_config, peer=peer))
-    b = Responder(s.responder_config)
-    reply = b.receive(a.start(), 0)
-    assert reply is not None
-    with pytest.raises(AuthenticationError, match="confirmation"):
-        a.receive(reply)
-    assert_no_keys(a, b)
+    return dataclasses.replace(config, peer=dataclasses.replace(config.peer, kem_key=stranger))
 
 
-def test_impostor_device_without_the_static_kem_key() -> None:
+def _an_impostor_static_key(config: InitiatorConfig) -> InitiatorConfig:
     # An impostor with A's id but another static key cannot decapsulate B's ciphertext to
     # A's registered key: its secret differs, B's REPLY does not verify, no FINISH.
-    s = scheme("kem")
     impostor_key, _ = get_kem("ML-KEM-768").generate()
-    a = Initiator(dataclasses.replace(s.initiator_config, static_kem_key=impostor_key))
+    return dataclasses.replace(config, static_kem_key=impostor_key)
+
+
+@pytest.mark.parametrize(
+    ("auth", "forge"),
+    [
+        pytest.param("kem-psk", _another_service_key, id="device-holding-another-service-key"),
+        pytest.param("kem", _an_impostor_static_key, id="impostor-without-the-static-key"),
+    ],
+)
+def test_a_wrong_static_kem_key_fails_the_confirmation(
+    auth: str, forge: Callable[[InitiatorConfig], InitiatorConfig]
+) -> None:
+    s = scheme(auth)
+    a = Initiator(forge(s.initiator_config))
     b = Responder(s.responder_config)
     reply = b.receive(a.start(), 0)
     assert reply is not None

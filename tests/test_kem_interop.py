@@ -8,6 +8,7 @@ import itertools
 from dataclasses import replace
 
 import pytest
+from helpers import complete
 
 from dthq.crypto.kem import KEMS
 from dthq.protocol.handshake import Initiator, Responder
@@ -43,9 +44,7 @@ def test_a_handshake_across_backends(name: str, a_backend: str, b_backend: str) 
     s = DTHQScheme(kem=name)
     a = Initiator(replace(s.initiator_config, kem_backend=a_backend))
     b = Responder(replace(s.responder_config, kem_backend=b_backend))
-    reply = b.receive(a.start(), 0)
-    assert reply is not None
-    b.receive(a.receive(reply), 0)
+    complete(a, b)
     assert a.session_keys().send_secret == b.session_keys().receive_secret
 
 

@@ -84,11 +84,15 @@ def test_invalid_readings_are_refused_with_a_reason_and_never_forwarded(tmp_path
     # Nothing refused reached FHIR: every Observation in every bundle is in range.
     import json
 
-    for path in tmp_path.glob("bundle-*.json"):
-        for entry in json.loads(path.read_text())["entry"]:
-            r = entry["resource"]
-            if r["resourceType"] == "Observation" and r["code"]["coding"][0]["code"] == "59408-5":
-                assert r["valueQuantity"]["value"] <= 100
+    spo2 = [
+        entry["resource"]["valueQuantity"]["value"]
+        for path in tmp_path.glob("bundle-*.json")
+        for entry in json.loads(path.read_text())["entry"]
+        if entry["resource"]["resourceType"] == "Observation"
+        and entry["resource"]["code"]["coding"][0]["code"] == "59408-5"
+    ]
+    assert len(spo2) == run.counts["delivered"] > 0  # one SpO2 per delivered reading
+    assert max(spo2) <= 100
 
 
 def _sniffed(bus: MQTTBus, pattern: str) -> list[Message]:
