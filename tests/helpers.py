@@ -42,7 +42,6 @@ REQUIREMENTS: dict[str, Callable[[], str | None]] = {
     "valgrind": lambda: _found(
         shutil.which("valgrind"), "valgrind is not installed (apt-get install valgrind)"
     ),
-    "spin": lambda: _found(shutil.which("spin"), "spin is not installed (apt-get install spin)"),
     "locust": lambda: _found(
         importlib.util.find_spec("locust"), "locust is not installed (the fleet extra)"
     ),
@@ -51,6 +50,12 @@ REQUIREMENTS: dict[str, Callable[[], str | None]] = {
         "DTHQ_TEST_BROKER is not set (.ci/run starts Mosquitto and sets it)",
     ),
 }
+
+
+def outside_xdist() -> dict[str, str]:
+    """This environment without xdist's worker variables, for a subprocess that runs
+    ``dthq bench``: pytest-benchmark turns itself off in what it takes for an xdist worker."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
 
 
 @cache
