@@ -1,5 +1,6 @@
 """Helpers the tests import: provisioned DTHQ configurations, fresh handshake machines,
-complete honest handshakes and the record layers they release."""
+complete honest handshakes and the record layers they release, test clocks for the
+pipeline, and the external programs and services ``@pytest.mark.requires`` may name."""
 
 from __future__ import annotations
 
