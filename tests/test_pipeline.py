@@ -51,6 +51,9 @@ def test_every_reading_reaches_the_twin_through_a_broker(broker: str, policy: st
     assert run.bytes_up["device"] > 0 and run.bytes_up["gateway"] > 0
 
 
+# Slow: a client that is not told the protocol offers MQTT 5 first, and amqtt neither
+# answers nor closes, so the fallback to 3.1.1 waits out the 10 s CONNECT timeout.
+@pytest.mark.slow
 def test_an_external_broker_url_uses_the_same_client() -> None:
     """--broker mqtt://HOST:PORT: the broker is someone else's; the code path is the same."""
     with EmbeddedBroker() as broker:
