@@ -1,7 +1,8 @@
 """Sessions: ``nox -s bench``, ``nox -s tests``, ``nox -s lint``, ``nox -s formal``,
 ``nox -s fuzz``, ``nox -s regress``, ``nox -s lock``.
 
-Arguments after ``--`` are passed on and replace (or, for bench, override) the defaults.
+Arguments after ``--`` are passed on and replace (or, for bench and tests, override) the
+defaults.
 Every session but ``lock`` installs against ``constraints.txt``, so runs on two machines
 use the same library versions.
 """
@@ -38,11 +39,20 @@ def bench(session: nox.Session) -> None:
     session.run("dthq", "bench", "--profile", "quick", "--out", "reports/latest", *session.posargs)
 
 
+# Both cores; a module whose tests share one expensive module fixture (a pip install, five
+# bench runs, a clone) is an xdist_group and runs on one worker. The 15 slowest are shown.
+PARALLEL = ("-n", "2", "--dist", "loadgroup", "--durations=15")
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit, vector, property and attack tests."""
+    """Unit, vector, property, attack and end-to-end tests, on two workers.
+
+    nox -s tests -- -m "not slow"      # no multi-process, end-to-end or install tests
+    nox -s tests -- -n 0 tests/test_record.py   # one process, one file
+    """
     install(session, "test")
-    session.run("pytest", *(session.posargs or ["-q"]))
+    session.run("pytest", *PARALLEL, *(session.posargs or ["-q"]))
 
 
 @nox.session

@@ -87,7 +87,7 @@ class ClassicalScheme:
         if not hmac.compare_digest(tag, self._confirm(secret, role, transcript)):
             raise AuthenticationError(f"{self.name}: {role.decode()} key confirmation failed")
 
-    def establish(self, now_ms: int = 0) -> Session:
+    def establish(self, now_ms: int) -> Session:
         t = MemoryTransport()
         size = self.suite.hash_len
         # A -> B: nonce and key share

@@ -223,7 +223,7 @@ class EDHOCScheme:
         ]
         return initiator, responder, flights, bytes(c_i), bytes(c_r)
 
-    def establish(self, now_ms: int = 0) -> Session:
+    def establish(self, now_ms: int) -> Session:
         initiator, responder, flights, c_i, c_r = self.handshake()
         a = OSCOREChannel(_Context(initiator, sender_id=c_r, recipient_id=c_i))
         b = OSCOREChannel(_Context(responder, sender_id=c_i, recipient_id=c_r))

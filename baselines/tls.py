@@ -186,7 +186,7 @@ class TLS13Scheme:
         server.set_accept_state()
         return client, server
 
-    def establish(self, now_ms: int = 0) -> Session:
+    def establish(self, now_ms: int) -> Session:
         client, server = self._pair()
         flights: list[Flight] = []
         done = {"A": False, "B": False}

@@ -27,6 +27,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ def _figures(which: str) -> list[tuple[str, Callable[[], Op]]]:
             continue
 
         def handshake(row: Any = row) -> Op:
-            return scheme(row.scheme, **row.scheme_options(compress=True)).establish
+            return partial(scheme(row.scheme, **row.scheme_options(compress=True)).establish, 0)
 
         figures.append((f"handshake/{row.key}", handshake))
     for cell in scenarios.TABLE4:
@@ -71,7 +72,7 @@ def _figures(which: str) -> list[tuple[str, Callable[[], Op]]]:
 
         def seal_open(cell: Any = cell) -> Op:
             s = scheme("dthq", key_length=cell.key_length, edge=cell.edge)
-            session = s.establish()
+            session = s.establish(0)
             payload = TelemetryGenerator(seed=1).payload(cell.size)
             seal, open_ = session.initiator.seal, session.responder.open
             return lambda: open_(seal(payload, 1), 1)

@@ -110,15 +110,8 @@ def test_aead_seal_open(benchmark: Any, aead: str, backend: str, size: str) -> N
     def seal_open() -> bytes:
         return cipher.decrypt(nonce, cipher.encrypt(nonce, data, aad), aad)
 
-    run(
-        benchmark,
-        f"aead/{aead}/{backend}/{size}",
-        seal_open,
-        aead=aead,
-        backend=backend,
-        size=size,
-        bytes=len(data),
-    )
+    axes = {"aead": aead, "backend": backend, "size": size}
+    run(benchmark, f"aead/{aead}/{backend}/{size}", seal_open, **axes, bytes=len(data))
 
 
 @pytest.mark.parametrize("codec", ["lz4", "brotli"])
@@ -132,16 +125,8 @@ def test_codec(benchmark: Any, codec: str, size: str, op: str) -> None:
         "compress": lambda: impl.compress(data),
         "decompress": lambda: impl.decompress(packed, len(data)),
     }[op]
-    run(
-        benchmark,
-        f"codec/{codec}/{op}/{size}",
-        fn,
-        codec=codec,
-        size=size,
-        op=op,
-        bytes_in=len(data),
-        bytes_out=len(packed),
-    )
+    axes, sizes = {"codec": codec, "size": size, "op": op}, (len(data), len(packed))
+    run(benchmark, f"codec/{codec}/{op}/{size}", fn, **axes, bytes_in=sizes[0], bytes_out=sizes[1])
 
 
 def test_hkdf(benchmark: Any) -> None:

@@ -1,4 +1,4 @@
-"""Table 3: one row per scheme (DESIGN §5), KL 256, near edge, one small reading.
+"""Table 3: one row per scheme, KL 256, near edge, one small reading.
 
 - handshake: one complete mutually authenticated key establishment, both parties;
 - latency: handshake + seal + in-memory transfer + open of one reading;
@@ -54,8 +54,8 @@ def _tag(benchmark: Any, row: Table3Scenario, metric: Metric, session: dthq.Sess
 @pytest.mark.parametrize("row", ROWS)
 def test_handshake(benchmark: Any, row: Table3Scenario, bench_profile: Any) -> None:
     s = _scheme(row, compress=True, profile=bench_profile)
-    _tag(benchmark, row, Metric.HANDSHAKE, s.establish())
-    benchmark(s.establish)
+    _tag(benchmark, row, Metric.HANDSHAKE, s.establish(0))
+    benchmark(s.establish, 0)
 
 
 @pytest.mark.parametrize(
@@ -69,16 +69,16 @@ def test_one_message_session(
     s = _scheme(row, compress=metric is Metric.LATENCY, profile=bench_profile)
 
     def one_message() -> bytes:
-        session = s.establish()
+        session = s.establish(0)
         return session.responder.open(session.initiator.seal(READING, 1), 1)
 
-    _tag(benchmark, row, metric, s.establish())
+    _tag(benchmark, row, metric, s.establish(0))
     assert benchmark(one_message) == READING
 
 
 @pytest.mark.parametrize("row", ROWS)
 def test_message(benchmark: Any, row: Table3Scenario) -> None:
-    session = _scheme(row, compress=True).establish()
+    session = _scheme(row, compress=True).establish(0)
     seal, open_ = session.initiator.seal, session.responder.open
     _tag(benchmark, row, Metric.MESSAGE, session)
     assert benchmark(lambda: open_(seal(READING, 1), 1)) == READING
@@ -91,7 +91,7 @@ RECORD_PATHS = ("dthq-mlkem768-psk", "tls13-x25519")  # each stands for its reco
 def test_record_path(benchmark: Any, row: Table3Scenario) -> None:
     """Seal + open of one reading with compression off: DTHQ's record layer against TLS
     1.3's (OpenSSL through pyOpenSSL), the same bytes in, in the same run."""
-    session = _scheme(row, compress=False).establish()
+    session = _scheme(row, compress=False).establish(0)
     seal, open_ = session.initiator.seal, session.responder.open
     _tag(benchmark, row, Metric.RECORD, session)
     assert benchmark(lambda: open_(seal(READING, 1), 1)) == READING
@@ -121,7 +121,7 @@ def test_latency_over_mqtt(
     transport = MQTTTransport(broker.url, protocol=broker.protocol)
 
     def one_message() -> bytes:
-        session = s.establish(transport=transport)
+        session = s.establish(0, transport=transport)
         transport.send("A", session.initiator.seal(READING, 1))
         return session.responder.open(transport.receive("B"), 1)
 

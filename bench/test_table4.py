@@ -28,7 +28,7 @@ def _payload(cell: Table4Scenario) -> bytes:
 
 
 def _tag(benchmark: Any, cell: Table4Scenario, metric: Metric, s: Any, payload: bytes) -> None:
-    record = s.establish().initiator.seal(payload, 1)
+    record = s.establish(0).initiator.seal(payload, 1)
     codec_id, body = compress_adaptive(s.codec, payload)
     tag_table4(
         benchmark,
@@ -53,7 +53,7 @@ def _scheme(cell: Table4Scenario, **options: Any) -> Any:
 def test_al(benchmark: Any, cell: Table4Scenario) -> None:
     s = _scheme(cell, edge=cell.edge)
     payload = _payload(cell)
-    session = s.establish()
+    session = s.establish(0)
     seal, open_ = session.initiator.seal, session.responder.open
     _tag(benchmark, cell, Metric.AL, s, payload)
     assert benchmark(lambda: open_(seal(payload, 1), 1)) == payload
@@ -68,7 +68,7 @@ def test_cc(benchmark: Any, bench_profile: Any, cell: Table4Scenario) -> None:
         s.top_up(int(bench_profile.max_time_s * 10_000) + 200)
 
     def crypto_cost() -> bytes:
-        session = s.establish()
+        session = s.establish(0)
         return session.responder.open(session.initiator.seal(body, 1), 1)
 
     _tag(benchmark, cell, Metric.CC, edge_scheme, _payload(cell))
@@ -82,7 +82,7 @@ def test_bulk(benchmark: Any, bench_profile: Any, total: int) -> None:
     """DTHQ (KL 256, far edge: LZ4) moving 1-100 MB of telemetry in 16 KiB records."""
     if total not in bench_profile.bulk_sizes:
         pytest.skip(f"the {total >> 20} MB bulk sweep runs in the full profile only")
-    session = scheme("dthq", key_length=256, edge="far").establish()
+    session = scheme("dthq", key_length=256, edge="far").establish(0)
     block = _payload(Table4Scenario(256, "far", "large"))
     chunks = [block] * (total // len(block))
     seal, open_ = session.initiator.seal, session.responder.open

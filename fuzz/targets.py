@@ -69,7 +69,7 @@ def seeds(name: str) -> list[bytes]:
     if name in ("hello", "reply", "finish", "retry"):
         out = []
         for auth, retry in (("psk", "always"), ("mldsa", "never")):
-            flights = DTHQScheme(auth=auth, retry=retry).establish().flights
+            flights = DTHQScheme(auth=auth, retry=retry).establish(0).flights
             out += [f.data for f in flights if f.name.lower() == name]
         return out
     payloads = [b'{"hr":72,"spo2":98.1}', b"x" * 4000, bytes(range(256)) * 8]

@@ -1,17 +1,15 @@
 """Debian's headless Chromium driven by Playwright, for the tests that need a real
-browser (Playwright's own browser download is never used). One skip helper: a test
-that needs it is skipped, with the reason, only where chromium or playwright is absent."""
+browser (Playwright's own browser download is never used). A test that uses it is marked
+``@pytest.mark.requires("chromium", "playwright")``, so it is skipped where either is absent."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
+from helpers import CHROMIUM
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -22,16 +20,13 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="chromium is not installed (Debian package chromium; .ci/run installs it)",
-)
 
 
 @contextmanager
 def browser_page() -> Iterator[Any]:
     """A fresh page in headless Chromium, closed afterwards."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    from playwright import sync_api
+
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         try:

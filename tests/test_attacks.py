@@ -5,23 +5,28 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Callable
 
 import pytest
-from conftest import assert_no_keys, channel, machines, run, scheme
+from helpers import assert_no_keys, channel, machines, run, scheme
 
-from dthq.crypto import signatures
-from dthq.crypto.kem import get_kem
-from dthq.errors import (
+from dthq import (
+    Auth,
     AuthenticationError,
     DecodeError,
     DTHQError,
+    Initiator,
+    InitiatorConfig,
+    PeerRecord,
     ReplayError,
+    Responder,
     StateError,
     UnsupportedError,
 )
+from dthq.crypto import signatures
+from dthq.crypto.kem import get_kem
 from dthq.protocol.compression import make_codec
-from dthq.protocol.config import Auth, PeerRecord
-from dthq.protocol.handshake import Initiator, Responder, State
+from dthq.protocol.handshake import State
 from dthq.protocol.record import RekeyPolicy
 from dthq.protocol.wire import MAX_FLIGHT_SIZE, NONCE_SIZE, Finish, Hello, Reply
 from dthq.schemes.dthq import DTHQScheme
@@ -126,7 +131,7 @@ def test_flip_every_byte_of_hello(auth_scheme: DTHQScheme) -> None:
         a, b = machines(auth_scheme)
         hello = flip(a.start(), i)
         with pytest.raises(expected_error(spans, i)):
-            reply = b.receive(hello)  # B may accept a tampered nonce or key share...
+            reply = b.receive(hello, 0)  # B may accept a tampered nonce or key share...
             assert reply is not None
             a.receive(reply)  # ...but then A's transcript disagrees
         assert_no_keys(a, b)
@@ -134,10 +139,10 @@ def test_flip_every_byte_of_hello(auth_scheme: DTHQScheme) -> None:
 
 def test_flip_every_byte_of_reply(auth_scheme: DTHQScheme) -> None:
     a0, b0 = machines(auth_scheme)
-    spans = reply_spans(Reply.from_bytes(b0.receive(a0.start())))  # type: ignore[arg-type]
+    spans = reply_spans(Reply.from_bytes(b0.receive(a0.start(), 0)))  # type: ignore[arg-type]
     for i in range(sum(e - s for s, e, _ in spans)):
         a, b = machines(auth_scheme)
-        reply = b.receive(a.start())
+        reply = b.receive(a.start(), 0)
         assert reply is not None
         with pytest.raises(expected_error(spans, i)):
             a.receive(flip(reply, i))
@@ -147,17 +152,17 @@ def test_flip_every_byte_of_reply(auth_scheme: DTHQScheme) -> None:
 
 def test_flip_every_byte_of_finish(auth_scheme: DTHQScheme) -> None:
     a, b = machines(auth_scheme)
-    reply = b.receive(a.start())
+    reply = b.receive(a.start(), 0)
     assert reply is not None
     finish = a.receive(reply)
     spans = finish_spans(Finish.from_bytes(finish))
     # B's state before FINISH is reproduced for each flip by a fresh handshake.
     for i in range(len(finish)):
         a, b = machines(auth_scheme)
-        reply = b.receive(a.start())
+        reply = b.receive(a.start(), 0)
         assert reply is not None
         with pytest.raises(expected_error(spans, i)):
-            b.receive(flip(a.receive(reply), i))
+            b.receive(flip(a.receive(reply), i), 0)
         assert b.state is State.CLOSED
         assert_no_keys(b)
 
@@ -166,7 +171,7 @@ def test_flip_every_byte_of_finish(auth_scheme: DTHQScheme) -> None:
 def test_truncate_every_flight_at_every_length(auth_scheme: DTHQScheme, flight: int) -> None:
     a0, b0 = machines(auth_scheme)
     hello = a0.start()
-    reply = b0.receive(hello)
+    reply = b0.receive(hello, 0)
     assert reply is not None
     finish = a0.receive(reply)
     data = (hello, reply, finish)[flight]
@@ -176,14 +181,17 @@ def test_truncate_every_flight_at_every_length(auth_scheme: DTHQScheme, flight: 
         if flight == 0:
             target, cut = b, h[:length]
         else:
-            r = b.receive(h)
+            r = b.receive(h, 0)
             assert r is not None
             if flight == 1:
                 target, cut = a, r[:length]
             else:
                 target, cut = b, a.receive(r)[:length]
         with pytest.raises(DecodeError):
-            target.receive(cut)
+            if isinstance(target, Responder):
+                target.receive(cut, 0)
+            else:
+                target.receive(cut)
         assert_no_keys(target)
 
 
@@ -191,10 +199,10 @@ def test_truncate_every_flight_at_every_length(auth_scheme: DTHQScheme, flight: 
 def test_oversized_or_padded_flights(extra: bytes) -> None:
     a, b = machines(scheme())
     with pytest.raises(DecodeError):
-        b.receive(a.start() + extra)
+        b.receive(a.start() + extra, 0)
     assert_no_keys(a, b)
     a, b = machines(scheme())
-    reply = b.receive(a.start())
+    reply = b.receive(a.start(), 0)
     assert reply is not None
     with pytest.raises(DecodeError):
         a.receive(reply + extra)
@@ -204,9 +212,9 @@ def test_oversized_or_padded_flights(extra: bytes) -> None:
 def test_replayed_hello_to_the_same_service() -> None:
     a, b = machines(scheme())
     hello = a.start()
-    b.receive(hello)
+    b.receive(hello, 0)
     with pytest.raises(StateError):
-        b.receive(hello)
+        b.receive(hello, 0)
     assert b.state is State.CLOSED
     assert_no_keys(b)
 
@@ -214,9 +222,9 @@ def test_replayed_hello_to_the_same_service() -> None:
 def test_replayed_finish_from_an_old_session(auth_scheme: DTHQScheme) -> None:
     _, _, (_, _, old_finish) = run(auth_scheme)
     a, b = machines(auth_scheme)
-    b.receive(a.start())
+    b.receive(a.start(), 0)
     with pytest.raises(AuthenticationError):
-        b.receive(old_finish)
+        b.receive(old_finish, 0)
     assert_no_keys(b)
 
 
@@ -231,10 +239,10 @@ def test_replayed_reply_from_an_old_session(auth_scheme: DTHQScheme) -> None:
 
 def test_reflect_reply_back_to_service(auth_scheme: DTHQScheme) -> None:
     a, b = machines(auth_scheme)
-    reply = b.receive(a.start())
+    reply = b.receive(a.start(), 0)
     assert reply is not None
     with pytest.raises(StateError):
-        b.receive(reply)
+        b.receive(reply, 0)
     assert_no_keys(a, b)
 
 
@@ -248,14 +256,14 @@ def test_reflect_hello_back_to_device() -> None:
 def test_splice_flights_from_two_sessions(auth_scheme: DTHQScheme) -> None:
     a1, b1 = machines(auth_scheme)
     a2, b2 = machines(auth_scheme)
-    reply1 = b1.receive(a1.start())
-    reply2 = b2.receive(a2.start())
+    reply1 = b1.receive(a1.start(), 0)
+    reply2 = b2.receive(a2.start(), 0)
     assert reply1 is not None and reply2 is not None
     with pytest.raises(AuthenticationError):
         a2.receive(reply1)  # B1's answer to A1's HELLO, delivered to A2
     finish1 = a1.receive(reply1)
     with pytest.raises(AuthenticationError):
-        b2.receive(finish1)  # A1's FINISH delivered to B2
+        b2.receive(finish1, 0)  # A1's FINISH delivered to B2
     assert_no_keys(a2, b2)
 
 
@@ -277,36 +285,41 @@ def test_device_with_wrong_credentials_for_the_service(auth: str, wrong_peer, ma
     s = scheme(auth)
     a = Initiator(dataclasses.replace(s.initiator_config, peer=wrong_peer()))
     b = Responder(s.responder_config)
-    reply = b.receive(a.start())
+    reply = b.receive(a.start(), 0)
     assert reply is not None
     with pytest.raises(AuthenticationError, match=match):
         a.receive(reply)
     assert_no_keys(a, b)
 
 
-def test_device_holding_another_service_kem_key() -> None:
+def _another_service_key(config: InitiatorConfig) -> InitiatorConfig:
     # A encapsulates to a key that is not B's: B decapsulates to a pseudorandom secret
     # (implicit rejection) and A's check of REPLY's confirmation fails.
-    s = scheme("kem-psk")
     _, stranger = get_kem("ML-KEM-768").generate()
-    peer = dataclasses.replace(s.initiator_config.peer, kem_key=stranger)
-    a = Initiator(dataclasses.replace(s.initiator_config, peer=peer))
-    b = Responder(s.responder_config)
-    reply = b.receive(a.start())
-    assert reply is not None
-    with pytest.raises(AuthenticationError, match="confirmation"):
-        a.receive(reply)
-    assert_no_keys(a, b)
+    return dataclasses.replace(config, peer=dataclasses.replace(config.peer, kem_key=stranger))
 
 
-def test_impostor_device_without_the_static_kem_key() -> None:
+def _an_impostor_static_key(config: InitiatorConfig) -> InitiatorConfig:
     # An impostor with A's id but another static key cannot decapsulate B's ciphertext to
     # A's registered key: its secret differs, B's REPLY does not verify, no FINISH.
-    s = scheme("kem")
     impostor_key, _ = get_kem("ML-KEM-768").generate()
-    a = Initiator(dataclasses.replace(s.initiator_config, static_kem_key=impostor_key))
+    return dataclasses.replace(config, static_kem_key=impostor_key)
+
+
+@pytest.mark.parametrize(
+    ("auth", "forge"),
+    [
+        pytest.param("kem-psk", _another_service_key, id="device-holding-another-service-key"),
+        pytest.param("kem", _an_impostor_static_key, id="impostor-without-the-static-key"),
+    ],
+)
+def test_a_wrong_static_kem_key_fails_the_confirmation(
+    auth: str, forge: Callable[[InitiatorConfig], InitiatorConfig]
+) -> None:
+    s = scheme(auth)
+    a = Initiator(forge(s.initiator_config))
     b = Responder(s.responder_config)
-    reply = b.receive(a.start())
+    reply = b.receive(a.start(), 0)
     assert reply is not None
     with pytest.raises(AuthenticationError, match="confirmation"):
         a.receive(reply)
@@ -325,14 +338,14 @@ def test_kem_authentication_needs_its_keys() -> None:
         PeerRecord(Auth.KEM_PSK, kem_key=b"k")
     b = Responder(dataclasses.replace(s.responder_config, static_kem_keys={}))
     with pytest.raises(UnsupportedError, match="no static ML-KEM-768 key"):
-        b.receive(Initiator(s.initiator_config).start())
+        b.receive(Initiator(s.initiator_config).start(), 0)
     assert_no_keys(b)
 
 
 def test_kem_auth_reply_without_the_devices_ciphertext() -> None:
     s = scheme("kem")
     a, b = machines(s)
-    reply = Reply.from_bytes(b.receive(a.start()))  # type: ignore[arg-type]
+    reply = Reply.from_bytes(b.receive(a.start(), 0))  # type: ignore[arg-type]
     with pytest.raises(DecodeError, match="no ciphertext"):
         a.receive(dataclasses.replace(reply, signature=b"").to_bytes())
     assert_no_keys(a)
@@ -345,7 +358,7 @@ def test_kem_auth_downgrade_to_psk_is_rejected() -> None:
     a, b = machines(s)
     hello = dataclasses.replace(Hello.from_bytes(a.start()), auth=Auth.PSK, auth_ciphertext=b"")
     with pytest.raises(AuthenticationError, match="registered for KEM_PSK"):
-        b.receive(hello.to_bytes())
+        b.receive(hello.to_bytes(), 0)
     assert_no_keys(b)
 
 
@@ -354,10 +367,10 @@ def test_wrong_device_mldsa_key() -> None:
     impostor = signatures.generate("ML-DSA-65")
     forged = dataclasses.replace(s.initiator_config, signing_key=impostor)
     a, b = Initiator(forged), Responder(s.responder_config)
-    reply = b.receive(a.start())
+    reply = b.receive(a.start(), 0)
     assert reply is not None
     with pytest.raises(AuthenticationError, match="signature"):
-        b.receive(a.receive(reply))
+        b.receive(a.receive(reply), 0)
     assert_no_keys(b)
 
 
@@ -371,7 +384,7 @@ def test_suite_downgrade_is_detected(auth_scheme: DTHQScheme) -> None:
     # e.g. AES-256-GCM -> AES-128-GCM: B accepts the weaker suite, A's transcript catches it.
     other = 0x01 if auth_scheme.suite.wire_id != 0x01 else 0x02
     a, b, hello = _tamper_hello(auth_scheme, suite_id=other)
-    reply = b.receive(hello)
+    reply = b.receive(hello, 0)
     assert reply is not None
     # A's confirmation check fails (or, across hash lengths, its length check first).
     with pytest.raises((AuthenticationError, DecodeError)):
@@ -386,7 +399,7 @@ def test_suite_downgrade_refused_by_policy() -> None:
     b = Responder(strict)
     hello = dataclasses.replace(Hello.from_bytes(a.start()), suite_id=0x01).to_bytes()
     with pytest.raises(UnsupportedError, match="not accepted"):
-        b.receive(hello)
+        b.receive(hello, 0)
     assert_no_keys(a, b)
 
 
@@ -394,14 +407,14 @@ def test_kem_id_change_is_rejected() -> None:
     # ML-KEM-768 -> ML-KEM-1024: the 768 key share has the wrong length for 1024.
     _, b, hello = _tamper_hello(scheme(), kem_id=0x0202)
     with pytest.raises(DecodeError, match="encapsulation key"):
-        b.receive(hello)
+        b.receive(hello, 0)
     assert_no_keys(b)
 
 
 def test_auth_downgrade_to_psk_is_rejected() -> None:
     _, b, hello = _tamper_hello(scheme("mldsa"), auth=Auth.PSK)
     with pytest.raises(AuthenticationError, match="registered for"):
-        b.receive(hello)
+        b.receive(hello, 0)
     assert_no_keys(b)
 
 
@@ -409,13 +422,13 @@ def test_mode_and_version_changes_are_unsupported() -> None:
     for change in ({"mode": 9}, {"version": 2}):
         _, b, hello = _tamper_hello(scheme(), **change)
         with pytest.raises(UnsupportedError):
-            b.receive(hello)
+            b.receive(hello, 0)
         assert_no_keys(b)
 
 
 def test_failed_handshake_drops_secrets() -> None:
     a, b = machines(scheme())
-    reply = b.receive(a.start())
+    reply = b.receive(a.start(), 0)
     assert reply is not None
     with pytest.raises(AuthenticationError):
         a.receive(flip(reply, len(reply) - 1))
@@ -434,7 +447,7 @@ def test_kem_swap_with_a_key_share_of_matching_length() -> None:
     hello = dataclasses.replace(
         Hello.from_bytes(a.start()), kem_id=0x0202, key_share=attacker_key
     ).to_bytes()
-    reply = b.receive(hello)
+    reply = b.receive(hello, 0)
     assert reply is not None
     with pytest.raises((AuthenticationError, DecodeError)):
         a.receive(reply)
@@ -446,8 +459,8 @@ def test_splice_one_field_of_reply_from_another_session(field: str) -> None:
     s = scheme("mldsa")
     a1, b1 = machines(s)
     a2, b2 = machines(s)
-    r1 = Reply.from_bytes(b1.receive(a1.start()))  # type: ignore[arg-type]
-    r2 = Reply.from_bytes(b2.receive(a2.start()))  # type: ignore[arg-type]
+    r1 = Reply.from_bytes(b1.receive(a1.start(), 0))  # type: ignore[arg-type]
+    r2 = Reply.from_bytes(b2.receive(a2.start(), 0))  # type: ignore[arg-type]
     spliced = dataclasses.replace(r1, **{field: getattr(r2, field)}).to_bytes()
     with pytest.raises(AuthenticationError):
         a1.receive(spliced)
@@ -460,7 +473,7 @@ def test_splice_one_field_of_hello_from_another_session(field: str) -> None:
     a1, b1 = machines(s)
     a2, _ = machines(s)
     h1, h2 = Hello.from_bytes(a1.start()), Hello.from_bytes(a2.start())
-    reply = b1.receive(dataclasses.replace(h1, **{field: getattr(h2, field)}).to_bytes())
+    reply = b1.receive(dataclasses.replace(h1, **{field: getattr(h2, field)}).to_bytes(), 0)
     assert reply is not None
     with pytest.raises(AuthenticationError):
         a1.receive(reply)  # A's transcript has its own field
@@ -482,17 +495,17 @@ def test_device_x_claiming_id_y_with_its_own_credentials(auth: str) -> None:
     trusted = x.initiator_config.peer if auth == "psk" else y.initiator_config.peer
     x_as_y = dataclasses.replace(x.initiator_config, id_a=b"device-Y", peer=trusted)
     a = Initiator(x_as_y)
-    reply = b.receive(a.start())
+    reply = b.receive(a.start(), 0)
     assert reply is not None
     with pytest.raises(AuthenticationError):
-        b.receive(a.receive(reply))
+        b.receive(a.receive(reply), 0)
     assert_no_keys(b)
 
 
 def test_device_stays_closed_after_a_failure_and_refuses_the_genuine_flight() -> None:
     s = scheme()
     a, b = machines(s)
-    reply = b.receive(a.start())
+    reply = b.receive(a.start(), 0)
     assert reply is not None
     with pytest.raises(AuthenticationError):
         a.receive(flip(reply, len(reply) - 1))

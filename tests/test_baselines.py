@@ -39,7 +39,7 @@ def test_table3_schemes_establish_and_round_trip(row) -> None:  # type: ignore[n
 @pytest.mark.parametrize("group", ["X25519", "X25519MLKEM768", "MLKEM768"])
 def test_tls_negotiates_the_requested_group(group: str) -> None:
     scheme = make("tls13", group=group)
-    session = scheme.establish()
+    session = scheme.establish(0)
     assert session.params["negotiated_group"].lower() == group.lower()
     assert session.params["cipher"] == "TLS_AES_256_GCM_SHA384"
     assert session.params["certificate"] == ("ECDSA P-256" if group == "X25519" else "ML-DSA-65")
@@ -55,7 +55,7 @@ def test_tls_over_loopback_tcp() -> None:
 
 
 def test_tls_key_length_128_and_tampered_record() -> None:
-    session = make("tls13", group="X25519", key_length=128).establish()
+    session = make("tls13", group="X25519", key_length=128).establish(0)
     assert session.params["cipher"] == "TLS_AES_128_GCM_SHA256"
     record = bytearray(session.initiator.seal(b"hello", 1))
     record[-1] ^= 1
@@ -65,7 +65,7 @@ def test_tls_key_length_128_and_tampered_record() -> None:
 
 @pytest.mark.parametrize("name", ["rsa-2048", "ecc-256"])
 def test_classical_records_reject_tampering(name: str) -> None:
-    session = make(name).establish()
+    session = make(name).establish(0)
     record = bytearray(session.initiator.seal(b"hr=70", 1))
     record[-1] ^= 1
     with pytest.raises(dthq.AuthenticationError):

@@ -6,7 +6,7 @@ import os
 from dataclasses import replace
 
 import pytest
-from conftest import assert_no_keys, machines, scheme
+from helpers import assert_no_keys, machines, scheme
 
 from dthq.errors import UnsupportedError
 from dthq.protocol.config import Auth, PeerRecord, ResponderConfig
@@ -36,9 +36,9 @@ def test_longest_id_works() -> None:
     peer = s.responder_config.devices[b"device-A"]
     a = Initiator(replace(s.initiator_config, id_a=long_id))
     b = Responder(replace(s.responder_config, devices={long_id: peer}))
-    reply = b.receive(a.start())
+    reply = b.receive(a.start(), 0)
     assert reply is not None
-    b.receive(a.receive(reply))
+    b.receive(a.receive(reply), 0)
     assert a.established and b.established
 
 
@@ -52,14 +52,14 @@ def test_a_psk_shorter_than_the_suite_hash_is_refused_by_default() -> None:
     a = Initiator(replace(s.initiator_config, peer=allowed))
     b = Responder(replace(s.responder_config, devices={b"device-A": short}))
     with pytest.raises(UnsupportedError, match="at least 64"):
-        b.receive(a.start())
+        b.receive(a.start(), 0)
     assert_no_keys(b)
     # Explicitly allowed on both sides, it works.
     a = Initiator(replace(s.initiator_config, peer=allowed))
     b = Responder(replace(s.responder_config, devices={b"device-A": allowed}))
-    reply = b.receive(a.start())
+    reply = b.receive(a.start(), 0)
     assert reply is not None
-    b.receive(a.receive(reply))
+    b.receive(a.receive(reply), 0)
     assert b.established
 
 
@@ -79,9 +79,9 @@ def test_wipe_overwrites_the_schedule_secrets() -> None:
 
 def test_a_completed_handshake_keeps_no_secrets_after_release() -> None:
     a, b = machines(scheme())
-    reply = b.receive(a.start())
+    reply = b.receive(a.start(), 0)
     assert reply is not None
-    b.receive(a.receive(reply))
+    b.receive(a.receive(reply), 0)
     for party in (a, b):
         assert party._schedule is None or not any(party._schedule._early)
         party.session_keys()

@@ -11,7 +11,7 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from browser import browser_page, needs_chromium
+from browser import browser_page
 
 from dthq.pipeline.run import SimConfig
 from dthq.transport.brokers import free_port
@@ -67,7 +67,8 @@ def test_the_api_serves_the_twins_view(dashboard: str) -> None:
     assert "transmit" in view["stages"] and view["error"] is None
 
 
-@needs_chromium
+@pytest.mark.slow  # a browser
+@pytest.mark.requires("chromium", "playwright")
 def test_an_alert_from_a_deteriorating_patient_appears_in_the_browser(dashboard: str) -> None:
     with browser_page() as page:
         page.goto(dashboard)

@@ -54,7 +54,7 @@ def test_credentials_reproduce_the_trace_byte_for_byte() -> None:
 
 
 def test_flights_match_the_trace_byte_counts() -> None:
-    session = rfc9529_scheme().establish()
+    session = rfc9529_scheme().establish(0)
     sizes = {f.name: f.size for f in session.flights}
     assert [f.sender for f in session.flights] == ["A", "B", "A"]
     assert sizes["message_2"] == TRACE_SIZES["message_2"]
@@ -83,7 +83,7 @@ def test_a_responder_proving_another_key_fails_the_handshake() -> None:
         initiator=genuine.initiator, responder=impostor, trusted_responder=genuine.responder
     )
     with pytest.raises(dthq.AuthenticationError, match="EDHOC handshake failed"):
-        scheme.establish()
+        scheme.establish(0)
 
 
 def _contexts() -> tuple[_Context, _Context]:
@@ -119,13 +119,13 @@ def test_oscore_overhead_field_by_field() -> None:
 
 
 def test_record_overhead_is_what_the_channel_adds() -> None:
-    session = EDHOCScheme().establish()
+    session = EDHOCScheme().establish(0)
     for n in (1, 40, 200):
         assert len(session.initiator.seal(b"r" * n, 0)) - n == RECORD_OVERHEAD == 19
 
 
 def test_tampered_records_are_rejected() -> None:
-    session = EDHOCScheme().establish()
+    session = EDHOCScheme().establish(0)
     record = session.initiator.seal(b"hr=72;spo2=97", 1)
     for i in range(4, len(record)):  # every byte after the CoAP header
         bad = bytearray(record)
@@ -136,7 +136,7 @@ def test_tampered_records_are_rejected() -> None:
 
 
 def test_replayed_records_are_rejected() -> None:
-    session = EDHOCScheme().establish()
+    session = EDHOCScheme().establish(0)
     first = session.initiator.seal(b"one", 1)
     second = session.initiator.seal(b"two", 2)
     assert session.responder.open(second, 2) == b"two"
@@ -157,14 +157,14 @@ def test_replayed_records_are_rejected() -> None:
     ids=["empty", "truncated", "not-coap", "unprotected"],
 )
 def test_malformed_records_are_clear_errors(record: bytes, error: type[Exception]) -> None:
-    session = EDHOCScheme().establish()
+    session = EDHOCScheme().establish(0)
     with pytest.raises(error):
         session.responder.open(record, 1)
 
 
 def test_a_record_for_another_session_is_rejected() -> None:
     scheme = EDHOCScheme()
-    one, two = scheme.establish(), scheme.establish()
+    one, two = scheme.establish(0), scheme.establish(0)
     record = one.initiator.seal(b"hr=70", 1)
     with pytest.raises((dthq.AuthenticationError, dthq.DecodeError)):
         two.responder.open(record, 1)
@@ -173,7 +173,7 @@ def test_a_record_for_another_session_is_rejected() -> None:
 def test_connection_identifiers_differ() -> None:
     scheme = EDHOCScheme()
     for _ in range(200):  # lakers alone would pick equal ones about 1 time in 48
-        session = scheme.establish()
+        session = scheme.establish(0)
         assert session.params["c_i"] != session.params["c_r"]
 
 
@@ -199,7 +199,7 @@ def test_table3_row_is_marked_not_quantum_safe() -> None:
 
 def test_message_1_is_a_cbor_sequence() -> None:
     # message_1 is a CBOR sequence (RFC 8742) of four items: nothing trails the last.
-    data = rfc9529_scheme().establish().flights[0].data
+    data = rfc9529_scheme().establish(0).flights[0].data
     stream = io.BytesIO(data)
     items = [cbor2.load(stream) for _ in range(4)]
     assert stream.read() == b"" and items[0] == 3

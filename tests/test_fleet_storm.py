@@ -12,7 +12,7 @@ from __future__ import annotations
 from contextlib import closing
 
 from dthq.pipeline import topics
-from dthq.pipeline.device import Device, now_ms
+from dthq.pipeline.device import Device
 from dthq.pipeline.gateway import Gateway
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.provision import Registry
@@ -71,12 +71,13 @@ def test_under_load_asks_for_cookies_past_the_threshold() -> None:
     registry.add_gateway("gw-1")
     for i in range(30):
         registry.add_device(f"dev-{i:03d}", f"P{i:03d}")
+    now_ms = 1_000  # one moment: nothing expires, no cookie secret rotates
     terminator = Terminator(
-        registry.gateway_responder("gw-1", RetryPolicy.UNDER_LOAD, now_ms()), load_threshold=10
+        registry.gateway_responder("gw-1", now_ms, RetryPolicy.UNDER_LOAD), load_threshold=10
     )
     for device in registry.devices:
         hello = Initiator(registry.device_config(device, "gw-1")).start()
-        terminator.flight(device, hello, now_ms())
+        terminator.flight(device, hello, now_ms)
     # The first 10 found the gateway below its threshold; the rest were asked for cookies.
     assert terminator.work["reply"] == 10
     assert terminator.work["retry"] == 20

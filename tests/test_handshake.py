@@ -8,7 +8,7 @@ import os
 from dataclasses import replace
 
 import pytest
-from conftest import assert_no_keys, channel, machines, run, scheme
+from helpers import assert_no_keys, channel, machines, run, scheme
 
 from dthq.crypto.kem import KEMS
 from dthq.errors import AuthenticationError, DecodeError, StateError, UnsupportedError
@@ -60,7 +60,7 @@ def test_sessions_have_fresh_keys() -> None:
 def test_no_keys_before_completion() -> None:
     a, b = machines(scheme())
     assert_no_keys(a, b)
-    reply = b.receive(a.start())
+    reply = b.receive(a.start(), 0)
     assert_no_keys(a, b)  # B has answered but has not yet verified A's FINISH
     assert reply is not None
     a.receive(reply)
@@ -89,21 +89,21 @@ def test_out_of_order_flights(step: str) -> None:
     _, _, (_, reply, finish) = run(s)
     if step == "finish-first":
         with pytest.raises(StateError):
-            b.receive(finish)
+            b.receive(finish, 0)
         assert b.state is State.CLOSED
     else:
         with pytest.raises(StateError):
-            b.receive(reply)
+            b.receive(reply, 0)
     assert_no_keys(b)
 
 
 def test_closed_machine_stays_closed() -> None:
     a, b = machines(scheme())
     with pytest.raises(DecodeError):
-        b.receive(b"\x01garbage")
+        b.receive(b"\x01garbage", 0)
     assert b.state is State.CLOSED
     with pytest.raises(StateError, match="closed"):
-        b.receive(a.start())
+        b.receive(a.start(), 0)
 
 
 def test_flight_after_established_closes_the_machine() -> None:
@@ -111,7 +111,7 @@ def test_flight_after_established_closes_the_machine() -> None:
     # the machine closes, and keys it has not yet released are never released.
     a, b, (_hello, reply, finish) = run(scheme())
     with pytest.raises(StateError, match="after the handshake completed"):
-        b.receive(finish)
+        b.receive(finish, 0)
     with pytest.raises(StateError, match="after the handshake completed"):
         a.receive(reply)
     assert a.state is b.state is State.CLOSED
@@ -148,7 +148,7 @@ def test_unknown_kem_or_chacha_misuse_is_unsupported() -> None:
     from dthq.schemes.dthq import DTHQScheme
 
     with pytest.raises(UnsupportedError):
-        DTHQScheme(kem="ML-KEM-9999").establish()
+        DTHQScheme(kem="ML-KEM-9999").establish(0)
     with pytest.raises(UnsupportedError):
         DTHQScheme(key_length=128, chacha=True)
     with pytest.raises(UnsupportedError):
@@ -158,7 +158,7 @@ def test_unknown_kem_or_chacha_misuse_is_unsupported() -> None:
 def test_chacha_alternative_round_trips() -> None:
     from dthq.schemes.dthq import DTHQScheme
 
-    session = DTHQScheme(key_length=256, chacha=True).establish()
+    session = DTHQScheme(key_length=256, chacha=True).establish(0)
     assert session.params["aead"] == "ChaCha20-Poly1305"
     assert session.responder.open(session.initiator.seal(b"hr=71", 3), 3) == b"hr=71"
 
@@ -219,9 +219,9 @@ def test_a_mode_receives_its_key_provider_through_the_config(
     b_config = replace(s.responder_config, key_provider=table)
     a, b = Initiator(a_config), Responder(b_config)
     hello = a.start()
-    reply = b.receive(hello)
+    reply = b.receive(hello, 0)
     assert reply is not None
-    b.receive(a.receive(reply))
+    b.receive(a.receive(reply), 0)
     assert len(table.keys) == 1 and next(iter(table.keys)) in hello  # the key id travelled
     sa, sb = channel(a), channel(b)
     assert sb.open(sa.seal(b"temp=36.9", 1), 1) == b"temp=36.9"
@@ -230,5 +230,5 @@ def test_a_mode_receives_its_key_provider_through_the_config(
     hello2 = a2.start()
     table.keys.clear()
     with pytest.raises(AuthenticationError, match="unknown key id"):
-        b2.receive(hello2)
+        b2.receive(hello2, 0)
     assert_no_keys(a2, b2)

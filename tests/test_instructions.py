@@ -7,7 +7,6 @@ clone with no parent commit passes with one line."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,11 +17,9 @@ from bench import instructions
 from bench.icount_driver import LOOP_FIGURE
 from dthq.harness.results import InstructionCount
 
+pytestmark = pytest.mark.xdist_group("instructions")  # one clone of the repository
 ROOT = Path(__file__).resolve().parent.parent
 HANDSHAKE, RECORD = "handshake/dthq-mlkem768-psk", "record/256-far-small"
-needs_valgrind = pytest.mark.skipif(
-    shutil.which("valgrind") is None, reason="valgrind is not installed (apt-get install valgrind)"
-)
 
 
 def test_dumps_that_do_not_match_the_figures_are_refused() -> None:
@@ -34,7 +31,8 @@ def test_dumps_that_do_not_match_the_figures_are_refused() -> None:
         instructions._per_op(report, [900, 50, 1000, 1800, 7])
 
 
-@needs_valgrind
+@pytest.mark.slow
+@pytest.mark.requires("valgrind")
 def test_counts_repeat_and_an_injected_slowdown_lands_where_injected() -> None:
     plain = [instructions.count(ROOT, n=2, only=[HANDSHAKE, RECORD]) for _ in range(2)]
     for key in (HANDSHAKE, RECORD):
@@ -87,7 +85,8 @@ def _slow_down(repo: Path, message: str) -> None:
     _git(repo, "commit", "--quiet", "-am", message)
 
 
-@needs_valgrind
+@pytest.mark.slow
+@pytest.mark.requires("valgrind")
 def test_a_slower_commit_fails_the_gate_unless_its_message_accepts_it(clone: Path) -> None:
     figures = f"--figures={HANDSHAKE},{RECORD}"
     same = _dthq_in(clone, "compare", "--against", "HEAD", figures, "--show", "all")

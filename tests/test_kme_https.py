@@ -11,7 +11,6 @@ import signal
 import ssl
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,8 +26,11 @@ from dthq.qkd.kme_server import serving
 from dthq.qkd.pki import PKI, make_pki
 from dthq.schemes.dthq import DTHQScheme
 
+pytestmark = pytest.mark.xdist_group("kme-https")  # one PKI, key manager and server
 A, B, C = "device-A", "service-B", "device-C"  # C has a valid certificate but no key stream
 DATA = Path(__file__).parent / "data"
+# A well-formed key ID no key has; fixed, so every xdist worker collects the same tests.
+UNISSUED = "00000000-0000-4000-8000-000000000000"
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +104,7 @@ def test_keys_reach_the_slave_once_by_id(url: str, pki: PKI) -> None:
         (B, "POST", f"/{A}/enc_keys", {}, 401, "no key stream"),  # the slave asks as master
         (C, "GET", f"/{B}/status", None, 401, "no key stream"),  # a stranger with a cert
         (A, "GET", "/nobody/status", None, 401, "unknown SAE"),
-        (B, "GET", f"/{A}/dec_keys?key_ID={uuid.uuid4()}", None, 400, "unknown"),
+        (B, "GET", f"/{A}/dec_keys?key_ID={UNISSUED}", None, 400, "unknown"),
         (B, "GET", f"/{A}/dec_keys?key_ID=not-a-uuid", None, 400, "UUID"),
         (B, "POST", f"/{A}/dec_keys", {"key_IDs": []}, 400, "at least 1"),
     ],
@@ -166,7 +168,7 @@ def test_a_handshake_takes_kq_from_the_https_key_manager(url: str, pki: PKI, mod
         SAEKeys(client(url, pki, A), A, B),
         SAEKeys(client(url, pki, B), B, A),
     )
-    session = DTHQScheme(mode=mode, key_providers=providers).establish()
+    session = DTHQScheme(mode=mode, key_providers=providers).establish(0)
     assert session.responder.open(session.initiator.seal(b"hr=61", 1), 1) == b"hr=61"
 
 

@@ -65,17 +65,25 @@ def test_absent_library_means_no_import_and_no_subprocess(
         assert "liboqs shared library not found" in reason and "OQS_INSTALL_PATH" in reason
 
 
-def test_a_library_that_does_not_load_is_reported(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _probe_an_install_of(
+    name: str, content: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """The probe's reason for an OQS_INSTALL_PATH whose lib/ holds only ``name``."""
     lib = tmp_path / "lib"
     lib.mkdir()
-    (lib / "liboqs.so").write_bytes(b"not an ELF file")
+    (lib / name).write_bytes(content)
     monkeypatch.setenv("OQS_INSTALL_PATH", str(tmp_path))
     path, reason = kem_liboqs.probe()
     if path is not None:
         pytest.skip(f"a liboqs library is installed system-wide at {path}")
-    assert "does not load" in reason and str(lib / "liboqs.so") in reason
+    return reason
+
+
+def test_a_library_that_does_not_load_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reason = _probe_an_install_of("liboqs.so", b"not an ELF file", tmp_path, monkeypatch)
+    assert "does not load" in reason and str(tmp_path / "lib" / "liboqs.so") in reason
 
 
 def test_probe_looks_where_liboqs_python_would(
@@ -94,13 +102,7 @@ def test_a_versioned_library_alone_is_not_enough(
 ) -> None:
     """liboqs-python loads only an unversioned liboqs.so; an install with just
     liboqs.so.0.16.0 must be reported unavailable (else its auto-build would start)."""
-    lib = tmp_path / "lib"
-    lib.mkdir()
-    (lib / "liboqs.so.0.16.0").write_bytes(b"\x7fELF")
-    monkeypatch.setenv("OQS_INSTALL_PATH", str(tmp_path))
-    path, reason = kem_liboqs.probe()
-    if path is not None:
-        pytest.skip(f"a liboqs library is installed system-wide at {path}")
+    reason = _probe_an_install_of("liboqs.so.0.16.0", b"\x7fELF", tmp_path, monkeypatch)
     assert "holds only liboqs.so.0.16.0" in reason and "loads liboqs.so" in reason
 
 

@@ -18,17 +18,16 @@ from pathlib import Path
 import pytest
 
 from dthq.pipeline.run import Pipeline, SimConfig, provision
-from dthq.transport.brokers import EmbeddedBroker, MosquittoBroker, find_mosquitto
+from dthq.transport.brokers import EmbeddedBroker, MosquittoBroker
 from dthq.twin.store import Store
 
+pytestmark = pytest.mark.slow  # a consumer process, SIGKILLed and restarted
 BROKERS = [
     pytest.param(EmbeddedBroker, id="amqtt"),
     pytest.param(
         MosquittoBroker,
         id="mosquitto",
-        marks=pytest.mark.skipif(
-            find_mosquitto() is None, reason="mosquitto is not installed (Debian package mosquitto)"
-        ),
+        marks=pytest.mark.requires("mosquitto"),
     ),
 ]
 

@@ -6,23 +6,30 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import outside_xdist
 
+# A pip install, then `dthq` in subprocesses; the install is made once (one xdist worker).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("plugin-site")]
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "plugin-scheme"
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """examples/plugin-scheme installed by pip into a directory of its own (no network:
-    no build isolation, no dependencies; setuptools comes with the test extra)."""
+    no build isolation, no dependencies; setuptools comes with the test extra). It is
+    built from a copy: setuptools writes build/ and egg-info/ beside the sources, and a
+    build in the checkout could meet another run's leftovers."""
     root = tmp_path_factory.mktemp("site")
+    source = shutil.copytree(EXAMPLE, tmp_path_factory.mktemp("plugin-source") / "src")
     result = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-         "--no-build-isolation", "--no-index", "--target", str(root), str(EXAMPLE)],
+         "--no-build-isolation", "--no-index", "--target", str(root), str(source)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -34,7 +41,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _dthq(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
+        outside_xdist(), PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
     )
     return subprocess.run(
         [sys.executable, "-m", "dthq.cli", *args],

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 from click.testing import CliRunner
-from conftest import assert_no_keys, channel, machines, run
+from helpers import assert_no_keys, channel, machines, run
 
 from dthq.cli.main import main
 from dthq.errors import AuthenticationError, FreshnessError, UnsupportedError
@@ -101,7 +101,7 @@ def test_the_pool_refills_in_the_background() -> None:
 @pytest.mark.parametrize("auth", ["psk", "mldsa"])
 def test_qkd_modes_round_trip(mode: str, auth: str) -> None:
     s = QKDScheme(mode=mode, auth=auth, key_manager=KeyManager("device-A", "service-B", seed=3))
-    session = s.establish()
+    session = s.establish(0)
     assert session.responder.open(session.initiator.seal(b"spo2=97", 1), 1) == b"spo2=97"
     assert session.params["qkd"] == "simulated" and session.params["mode"] == mode
     hello = session.flights[0].size
@@ -112,10 +112,10 @@ def test_a_replayed_qkd_hello_finds_its_key_consumed() -> None:
     s = QKDScheme(key_manager=KeyManager("device-A", "service-B", seed=4))
     a, b = machines(s)
     hello = a.start()
-    assert b.receive(hello) is not None
+    assert b.receive(hello, 0) is not None
     _, b2 = machines(s)
     with pytest.raises(AuthenticationError, match="Q refused"):
-        b2.receive(hello)  # Q delivers a key to B once
+        b2.receive(hello, 0)  # Q delivers a key to B once
     assert_no_keys(b2)
 
 

@@ -7,7 +7,7 @@ legitimate record still opens.
 from __future__ import annotations
 
 import pytest
-from conftest import channel, run, scheme
+from helpers import channel, run, scheme
 
 from dthq.errors import (
     AuthenticationError,

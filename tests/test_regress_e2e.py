@@ -3,13 +3,15 @@ with DTHQ's own code deliberately slowed (bench/conftest.py's DTHQ_BENCH_SLOWDOW
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import outside_xdist
 
+# Five `dthq bench` runs in subprocesses, made once for the module (one xdist worker).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("regress-e2e")]
 SUBSET = (
     "test_aead_seal_open and AES-256-GCM and cryptography and small"
     " or test_kem and ML-KEM-768"
@@ -19,7 +21,7 @@ SUBSET = (
 
 
 def _bench(out: Path, slowdown: str | None = None) -> Path:
-    env = {k: v for k, v in os.environ.items() if k != "DTHQ_BENCH_SLOWDOWN"}
+    env = {k: v for k, v in outside_xdist().items() if k != "DTHQ_BENCH_SLOWDOWN"}
     if slowdown:
         env["DTHQ_BENCH_SLOWDOWN"] = slowdown
     subprocess.run(

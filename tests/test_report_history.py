@@ -6,7 +6,8 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from browser import browser_page, needs_chromium, watch
+import pytest
+from browser import browser_page, watch
 from click.testing import CliRunner
 from test_reports import fake_benchmark_json
 
@@ -126,7 +127,8 @@ def test_two_runs_from_one_machine_keep_both() -> None:
     assert Machines.of([r, r], ["host", "host"]).names == ("host#1", "host#2")
 
 
-@needs_chromium
+@pytest.mark.slow  # a browser
+@pytest.mark.requires("chromium", "playwright")
 def test_history_and_machines_pages_render_in_chromium(tmp_path: Path) -> None:
     runs = [_commit(i, 1.0, 1.0 + 0.1 * i, 1.0 + 0.05 * i) for i in range(3)]
     paths = _write(tmp_path, runs)

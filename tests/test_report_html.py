@@ -7,7 +7,8 @@ import html
 import re
 from pathlib import Path
 
-from browser import browser_page, needs_chromium, watch
+import pytest
+from browser import browser_page, watch
 from test_reports import results
 
 from reports.build import write_report
@@ -15,7 +16,8 @@ from reports.pipeline import LOAD_HEADERS, STAGE_HEADERS
 from reports.policy import POLICY_HEADERS
 
 
-@needs_chromium
+@pytest.mark.slow  # a browser
+@pytest.mark.requires("chromium", "playwright")
 def test_the_report_renders_in_chromium(tmp_path: Path) -> None:
     write_report(results(), tmp_path)
     with browser_page() as page:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from conftest import assert_no_keys, channel, machines, scheme
+from helpers import assert_no_keys, channel, machines, scheme
 
 from dthq.errors import AuthenticationError, DecodeError, StateError, UnsupportedError
 from dthq.protocol.cookie import COOKIE_SIZE, CookieJar, RetryPolicy
@@ -155,7 +155,7 @@ def test_half_open_handshakes_expire() -> None:
 
 @pytest.mark.parametrize("auth", ["psk", "mldsa"])
 def test_scheme_with_retry_policy(auth: str) -> None:
-    session = DTHQScheme(auth=auth, retry="always").establish()
+    session = DTHQScheme(auth=auth, retry="always").establish(0)
     assert [f.name for f in session.flights] == ["HELLO", "RETRY", "HELLO", "REPLY", "FINISH"]
     assert session.responder.open(session.initiator.seal(b"hr=60", 1), 1) == b"hr=60"
     with pytest.raises(UnsupportedError, match="unknown retry policy"):
@@ -164,8 +164,8 @@ def test_scheme_with_retry_policy(auth: str) -> None:
 
 def test_amplification_without_the_cookie() -> None:
     """Why the retry exists: in mldsa mode REPLY is ~3.6x HELLO, above QUIC's 3x limit."""
-    flights = DTHQScheme(auth="mldsa").establish().flights
+    flights = DTHQScheme(auth="mldsa").establish(0).flights
     hello, reply = flights[0].size, flights[1].size
     assert reply / hello > 3
-    retried = DTHQScheme(auth="mldsa", retry="always").establish().flights
+    retried = DTHQScheme(auth="mldsa", retry="always").establish(0).flights
     assert retried[1].size / retried[0].size < 0.05

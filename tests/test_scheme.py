@@ -1,4 +1,4 @@
-"""The scheme interface and registry (DESIGN §4), with DTHQ registered."""
+"""The scheme interface and registry, with DTHQ registered."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from conftest import channel, run, scheme
+from helpers import channel, run, scheme
 from hypothesis import given
 from hypothesis import strategies as st
 

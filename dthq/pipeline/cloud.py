@@ -23,7 +23,7 @@ from pathlib import Path
 
 from dthq.errors import DecodeError, DTHQError
 from dthq.pipeline import topics
-from dthq.pipeline.device import now_ms
+from dthq.pipeline.clock import SYSTEM_CLOCK, Clock
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.provision import Registry
 from dthq.pipeline.sessions import Terminator
@@ -74,7 +74,9 @@ class Cloud:
         *,
         sink: FHIRSink | None = None,
         policy_tag: str = "clinical",
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        self._clock = clock
         self._bus = bus
         self._metrics = metrics
         self._gateways = Terminator(registry.cloud_responder())
@@ -95,7 +97,7 @@ class Cloud:
             recent = list(self.store.readings(pid))[-HISTORY:]
             self.twins.restore(PatientTwin.from_readings(pid, recent))
         for gateway, state in self.store.sessions().items():
-            self._gateways.resume(gateway, state, now_ms())
+            self._gateways.resume(gateway, state, self._clock.now_ms())
 
     def _on_message(self, message: Message) -> None:
         with self._metrics.cpu("cloud"), self._lock:
@@ -103,7 +105,7 @@ class Cloud:
                 gateway = topics.party_of(message.topic)
                 kind, body = topics.unframe(message.payload)
                 if kind == topics.FLIGHT:
-                    reply = self._gateways.flight(gateway, body, now_ms())
+                    reply = self._gateways.flight(gateway, body, self._clock.now_ms())
                     if gateway in self._gateways.sessions:  # established: saved at once
                         self.store.save_session(gateway, self._gateways.save(gateway))
                     if reply is not None:
@@ -112,7 +114,7 @@ class Cloud:
                         )
                     return
                 t0 = time.perf_counter_ns()
-                payload, _ = self._gateways.open(gateway, body, now_ms())
+                payload, _ = self._gateways.open(gateway, body, self._clock.now_ms())
                 batch = topics.decode_object(payload, "batch").get("readings")
                 if not isinstance(batch, list) or not 1 <= len(batch) <= MAX_BATCH:
                     raise DecodeError(f"a batch holds 1..{MAX_BATCH} readings")
@@ -211,7 +213,7 @@ class Cloud:
             return
         with self._gateways.lock:
             session = self._gateways.sessions[gateway]
-            record = session.seal(topics.encode({"watch": sorted(watched)}), now_ms())
+            record = session.seal(topics.encode({"watch": sorted(watched)}), self._clock.now_ms())
             state = session.save()
         self.store.save_session(gateway, state)  # before sending: no sequence number twice
         self._bus.publish(topics.gateway_down(gateway), topics.frame(topics.RECORD, record), 1)

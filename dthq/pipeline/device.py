@@ -12,11 +12,11 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
 
 from dthq.errors import DTHQError, StateError
 from dthq.harness.telemetry import TelemetryGenerator, encode
 from dthq.pipeline import topics
+from dthq.pipeline.clock import SYSTEM_CLOCK, Clock
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.provision import Registry
 from dthq.protocol.compression import LZ4Block
@@ -25,10 +25,6 @@ from dthq.protocol.record import RecordLayer, RekeyPolicy
 from dthq.transport.bus import Bus, Message
 
 HANDSHAKE_TIMEOUT_S = 15.0
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class Device:
@@ -47,11 +43,11 @@ class Device:
         deterioration_speed: float = 1.0,
         rekey_records: int = 256,
         fault_rate: float = 0.0,
-        clock: Callable[[], int] = now_ms,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         """``fault_rate``: the share of readings a faulty sensor garbles (SpO2 above 100 %),
-        for the gateway to refuse. ``clock`` (ms since the epoch) stamps readings and
-        records: a device with a clock behind sends stale records."""
+        for the gateway to refuse. ``clock`` stamps readings and records: a device with a
+        clock behind sends stale records."""
         self._clock = clock
         self._last_ts = 0
         self.id = device_id
@@ -63,7 +59,7 @@ class Device:
         self._generator = TelemetryGenerator(
             seed=seed,
             patient=self.patient,
-            start_ms=clock(),
+            start_ms=clock.now_ms(),
             deteriorate_after_s=deteriorate_after_s,
             deterioration_speed=deterioration_speed,
         )
@@ -104,7 +100,10 @@ class Device:
             if not self._initiator.established:
                 return  # a RETRY: ``answer`` was the HELLO again, with the gateway's cookie
             self.session = RecordLayer.from_keys(
-                self._initiator.session_keys(), self._clock(), codec=self._codec, rekey=self._rekey
+                self._initiator.session_keys(),
+                self._clock.now_ms(),
+                codec=self._codec,
+                rekey=self._rekey,
             )
             self._established.set()
         except DTHQError as exc:
@@ -124,7 +123,7 @@ class Device:
         reading = self._generator.reading(self._step_s)
         # The acquisition time (the twin orders by it), strictly increasing per device:
         # a reading is identified by (patient, ts) all the way to the store.
-        self._last_ts = max(self._clock(), self._last_ts + 1)
+        self._last_ts = max(self._clock.now_ms(), self._last_ts + 1)
         reading["ts"] = self._last_ts
         if self._faults and self._faults.random() < self._fault_rate:
             reading["spo2"] = 101.5
@@ -132,7 +131,7 @@ class Device:
         t1 = time.perf_counter_ns()
         codec_id, body = session.compress(payload)
         t2 = time.perf_counter_ns()
-        record = session.seal_compressed(codec_id, body, self._clock())
+        record = session.seal_compressed(codec_id, body, self._clock.now_ms())
         t3 = time.perf_counter_ns()
         trace = m.trace((self.patient, reading["ts"]))  # type: ignore[arg-type]
         trace.start_ns, trace.sent_ns = start, t3

@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass, replace
 
 from dthq.errors import AuthenticationError, DecodeError, DTHQError, StateError
 from dthq.pipeline import topics
-from dthq.pipeline.device import HANDSHAKE_TIMEOUT_S, now_ms
+from dthq.pipeline.clock import SYSTEM_CLOCK, Clock
+from dthq.pipeline.device import HANDSHAKE_TIMEOUT_S
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.provision import Registry
 from dthq.pipeline.sessions import Terminator
@@ -80,6 +81,7 @@ class Gateway:
         retry: RetryPolicy = RetryPolicy.NEVER,
         pool: Sequence[str] = (),
         member: str | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         """``pool``: the member ids of a gateway pool sharing the device-facing identity
         ``gateway_id`` behind an MQTT 5 shared subscription; this one is ``member`` (its
@@ -95,7 +97,8 @@ class Gateway:
         self.policy = policy
         self.qos = qos
         self._registry = registry
-        self._devices = Terminator(registry.gateway_responder(gateway_id, retry, now_ms()))
+        self._clock = clock
+        self._devices = Terminator(registry.gateway_responder(gateway_id, clock.now_ms(), retry))
         self._device_bus, self._cloud_bus = device_bus, cloud_bus
         self._metrics = metrics
         self._config = registry.gateway_config(self.member)
@@ -151,14 +154,14 @@ class Gateway:
                     )
                     with self._lock:
                         self._upstream = RecordLayer.from_keys(
-                            self._initiator.session_keys(), now_ms()
+                            self._initiator.session_keys(), self._clock.now_ms()
                         )
                     self._established.set()
                     return
                 with self._lock:
                     if self._upstream is None:
                         raise StateError("no session with the cloud")
-                    payload = self._upstream.open(body, now_ms())
+                    payload = self._upstream.open(body, self._clock.now_ms())
                 watch = topics.decode_object(payload, "watch list").get("watch")
                 if not isinstance(watch, list) or not all(isinstance(p, str) for p in watch):
                     raise DecodeError("the watch list is not a list of patient ids")
@@ -223,7 +226,7 @@ class Gateway:
             )
             if kind == topics.FLIGHT:
                 with m.cpu("gateway handshakes"):  # within "gateway": the share it took
-                    reply = self._devices.flight(device, body, now_ms())
+                    reply = self._devices.flight(device, body, self._clock.now_ms())
                 if reply is not None:
                     self._device_bus.publish(
                         topics.device_down(device), topics.frame(topics.FLIGHT, reply), 1
@@ -235,7 +238,7 @@ class Gateway:
                 return
             t0 = time.perf_counter_ns()
             try:
-                payload, _ = self._devices.open(device, body, now_ms())
+                payload, _ = self._devices.open(device, body, self._clock.now_ms())
             except (StateError, AuthenticationError):
                 if self._hold(device, message):
                     return
@@ -259,7 +262,7 @@ class Gateway:
             return
         with self._lock:
             if not self._batch:
-                self._batch_since = time.monotonic()
+                self._batch_since = self._clock.monotonic_s()
             self._batch.append(reading)
             full = len(self._batch) >= self.policy.max_batch
         if full:
@@ -271,7 +274,7 @@ class Gateway:
         while not self._stop.wait(FLUSH_TICK_S):
             with self._lock:
                 due = self._batch and (
-                    time.monotonic() - self._batch_since >= self.policy.window_ms / 1000
+                    self._clock.monotonic_s() - self._batch_since >= self.policy.window_ms / 1000
                 )
             if due:
                 with self._metrics.cpu("gateway"):
@@ -289,7 +292,7 @@ class Gateway:
             if self._upstream is None:
                 raise StateError("no session with the cloud")
             codec_id, body = self._upstream.compress(payload, self._codecs[quality])
-            record = self._upstream.seal_compressed(codec_id, body, now_ms())
+            record = self._upstream.seal_compressed(codec_id, body, self._clock.now_ms())
         sent = time.perf_counter_ns()
         for r in readings:
             self._metrics.trace((r.pid, r.ts)).gw_out_ns = sent

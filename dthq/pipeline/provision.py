@@ -78,7 +78,7 @@ class Registry:
         return InitiatorConfig(device.encode(), gateway.encode(), self.suite, peer, kem=self.kem)
 
     def gateway_responder(
-        self, gateway: str, retry: RetryPolicy = RetryPolicy.NEVER, now_ms: int = 0
+        self, gateway: str, now_ms: int, retry: RetryPolicy = RetryPolicy.NEVER
     ) -> ResponderConfig:
         """What the gateway answers devices with; under a retry policy it issues cookies
         from a jar of its own, whose secret rotates from ``now_ms``."""

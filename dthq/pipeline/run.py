@@ -23,8 +23,9 @@ from pathlib import Path
 
 from dthq.errors import UnsupportedError
 from dthq.harness.results import PipelineRun
+from dthq.pipeline.clock import SYSTEM_CLOCK, Clock
 from dthq.pipeline.cloud import Cloud, FHIRSink
-from dthq.pipeline.device import Device, now_ms
+from dthq.pipeline.device import Device
 from dthq.pipeline.gateway import Gateway, policy_named
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.provision import Registry
@@ -101,11 +102,17 @@ class Pipeline:
     """The parties of one run, started and connected; ``run`` sends the load."""
 
     def __init__(
-        self, config: SimConfig, stack: ExitStack, registry: Registry | None = None
+        self,
+        config: SimConfig,
+        stack: ExitStack,
+        registry: Registry | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         """``registry``: the parties as already provisioned (an external cloud has them);
-        by default they are made here, ``config.patients`` devices and one gateway."""
+        by default they are made here, ``config.patients`` devices and one gateway.
+        ``clock``: every party's time (the handlers never read it themselves)."""
         self.config = c = config
+        self.clock = clock
         self.metrics = Metrics()
         self.broker_name, self.protocol = "", ""
         if c.transport == "memory":
@@ -144,6 +151,7 @@ class Pipeline:
             self.metrics,
             policy=policy_named(c.policy),
             qos=c.qos,
+            clock=clock,
         )
         stack.callback(self.gateway.close)
         self.gateway.connect()
@@ -169,9 +177,10 @@ class Pipeline:
                 deterioration_speed=c.deterioration_speed,
                 rekey_records=c.rekey_records,
                 fault_rate=c.fault_rate,
+                clock=clock,
             )
             if worsens:
-                self.metrics.onsets[device.patient] = now_ms() + int(c.onset * 1000)
+                self.metrics.onsets[device.patient] = clock.now_ms() + int(c.onset * 1000)
             self.devices.append(device)
         for device in self.devices:
             device.handshake()
@@ -195,6 +204,7 @@ class Pipeline:
             self.metrics,
             self.store,
             sink=FHIRSink(c.fhir_dir, c.fhir_url),
+            clock=self.clock,
         )
 
     def run(

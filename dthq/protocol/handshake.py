@@ -1,10 +1,11 @@
 """The DTHQ handshake as two sans-I/O state machines (after h11).
 
-Bytes in, bytes out: ``Initiator.start()`` gives HELLO, ``Responder.receive(HELLO)``
-gives REPLY, ``Initiator.receive(REPLY)`` gives FINISH, ``Responder.receive(FINISH)``
-completes B. No sockets, no clocks. Once established, a machine hands its keys out
-exactly once as :class:`~dthq.protocol.keyschedule.SessionKeys` (after aioquic's
-key callbacks): the caller builds the record layer, or whatever else consumes them.
+Bytes in, bytes out: ``Initiator.start()`` gives HELLO, ``Responder.receive(HELLO, now_ms)``
+gives REPLY, ``Initiator.receive(REPLY)`` gives FINISH, ``Responder.receive(FINISH, now_ms)``
+completes B. No sockets, no clocks: B's caller says what time it is. Once established, a
+machine hands its keys out exactly once as :class:`~dthq.protocol.keyschedule.SessionKeys`
+(after aioquic's key callbacks): the caller builds the record layer, or whatever else
+consumes them.
 
 Any failure (a malformed, unexpected, forged or downgraded flight) raises a
 :class:`~dthq.errors.DTHQError` and moves the machine to CLOSED, dropping every
@@ -319,7 +320,7 @@ class Responder(_Machine):
         self._under_load = False
         self._hello_ms: int | None = None  # when REPLY went out, for half-open expiry
 
-    def receive(self, flight: bytes, now_ms: int = 0, *, under_load: bool = False) -> bytes | None:
+    def receive(self, flight: bytes, now_ms: int, *, under_load: bool = False) -> bytes | None:
         """HELLO in, REPLY (or, under the retry policy, RETRY) out; then FINISH in, nothing
         out, and B is established. ``now_ms`` dates cookies and half-open handshakes;
         ``under_load`` is the server's say for the UNDER_LOAD retry policy."""

@@ -49,7 +49,7 @@ class Scheme(Protocol):
     name: str
     quantum_safe: str  # one of QUANTUM_SAFE
 
-    def establish(self, now_ms: int = 0) -> Session: ...
+    def establish(self, now_ms: int) -> Session: ...
 
 
 SCHEMES: Registry[Callable[..., Scheme]] = Registry("scheme")

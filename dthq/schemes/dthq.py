@@ -150,7 +150,7 @@ class DTHQScheme:
             "mode": self.mode.label,
         }
 
-    def establish(self, now_ms: int = 0, transport: Transport | None = None) -> Session:
+    def establish(self, now_ms: int, transport: Transport | None = None) -> Session:
         """One complete handshake over ``transport`` (in memory unless given)."""
         transport = transport or MemoryTransport()
         a = Initiator(self.initiator_config)

@@ -19,6 +19,6 @@ class TinyScheme:
     def __init__(self) -> None:
         self._inner = dthq.DTHQScheme(kem="ML-KEM-1024")
 
-    def establish(self, now_ms: int = 0) -> dthq.Session:
+    def establish(self, now_ms: int) -> dthq.Session:
         s = self._inner.establish(now_ms)
         return dthq.Session(self.name, s.initiator, s.responder, s.flights, {"kem": "ML-KEM-1024"})

@@ -1,0 +1,164 @@
+"""Helpers the tests import: provisioned DTHQ configurations, fresh handshake machines,
+complete honest handshakes and the record layers they release, test clocks for the
+pipeline, and the external programs and services ``@pytest.mark.requires`` may name."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+import pytest
+
+from dthq.errors import StateError
+from dthq.pipeline.clock import SYSTEM_CLOCK
+from dthq.protocol.handshake import Initiator, Responder
+from dthq.protocol.record import RecordLayer
+from dthq.schemes.dthq import DTHQScheme
+from dthq.transport.brokers import find_mosquitto
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _found(what: object, reason: str) -> str | None:
+    return None if what else reason
+
+
+# What ``@pytest.mark.requires(NAME, ...)`` may name: each entry says why the program or
+# service is missing, or None when it is there. conftest's hook is the one reader.
+REQUIREMENTS: dict[str, Callable[[], str | None]] = {
+    "mosquitto": lambda: _found(
+        find_mosquitto(),
+        "mosquitto is not installed (Debian package mosquitto; .ci/run installs it)",
+    ),
+    "chromium": lambda: _found(
+        CHROMIUM, "chromium is not installed (Debian package chromium; .ci/run installs it)"
+    ),
+    "playwright": lambda: _found(
+        importlib.util.find_spec("playwright"), "playwright is not installed"
+    ),
+    "valgrind": lambda: _found(
+        shutil.which("valgrind"), "valgrind is not installed (apt-get install valgrind)"
+    ),
+    "locust": lambda: _found(
+        importlib.util.find_spec("locust"), "locust is not installed (the fleet extra)"
+    ),
+    "external-broker": lambda: _found(
+        os.environ.get("DTHQ_TEST_BROKER"),
+        "DTHQ_TEST_BROKER is not set (.ci/run starts Mosquitto and sets it)",
+    ),
+}
+
+
+def outside_xdist() -> dict[str, str]:
+    """This environment without xdist's worker variables, for a subprocess that runs
+    ``dthq bench``: pytest-benchmark turns itself off in what it takes for an xdist worker."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
+
+
+@cache
+def missing(name: str) -> str | None:
+    """Why the named requirement is absent, or None; each is looked up once per process."""
+    if name not in REQUIREMENTS:
+        raise pytest.UsageError(f"unknown requirement {name!r}; known: {', '.join(REQUIREMENTS)}")
+    return REQUIREMENTS[name]()
+
+
+@cache
+def scheme(
+    auth: str = "psk", key_length: int = 256, kem: str = "ML-KEM-768", mode: str = "mlkem"
+) -> DTHQScheme:
+    """Provisioning is slow for ML-DSA (key generation), so each configuration is made once.
+    The QKD modes get Q, a key manager fed by the simulated link (seeded)."""
+    if mode == "mlkem":
+        return DTHQScheme(auth=auth, key_length=key_length, kem=kem)
+    from dthq.qkd.kme import KeyManager
+    from dthq.qkd.scheme import QKDScheme
+
+    kme = KeyManager("device-A", "service-B", seed=11)
+    return QKDScheme(mode=mode, key_manager=kme, auth=auth, key_length=key_length, kem=kem)
+
+
+@dataclass(frozen=True)
+class OffsetClock:
+    """The machine's clock moved by ``offset_ms``: a party whose clock runs behind (< 0)."""
+
+    offset_ms: int
+
+    def now_ms(self) -> int:
+        return SYSTEM_CLOCK.now_ms() + self.offset_ms
+
+    def monotonic_s(self) -> float:
+        return SYSTEM_CLOCK.monotonic_s()
+
+
+@dataclass
+class SteppingClock:
+    """A test's clock: each ``now_ms`` reads ``at_ms`` and moves it on by ``step_ms`` (0: a
+    fixed clock); ``monotonic_s`` is the same time, in seconds."""
+
+    at_ms: int
+    step_ms: int = 0
+
+    def now_ms(self) -> int:
+        now, self.at_ms = self.at_ms, self.at_ms + self.step_ms
+        return now
+
+    def monotonic_s(self) -> float:
+        return self.at_ms / 1000
+
+
+def machines(s: DTHQScheme) -> tuple[Initiator, Responder]:
+    return Initiator(s.initiator_config), Responder(s.responder_config)
+
+
+def complete(a: Initiator, b: Responder) -> list[bytes]:
+    """A complete honest handshake between these machines at time 0: [HELLO, REPLY, FINISH]."""
+    hello = a.start()
+    reply = b.receive(hello, 0)
+    assert reply is not None
+    finish = a.receive(reply)
+    assert b.receive(finish, 0) is None
+    return [hello, reply, finish]
+
+
+def run(s: DTHQScheme) -> tuple[Initiator, Responder, list[bytes]]:
+    """A complete honest handshake at time 0: (A, B, [HELLO, REPLY, FINISH])."""
+    a, b = machines(s)
+    return a, b, complete(a, b)
+
+
+def channel(party: Initiator | Responder, now_ms: int = 0, **options: object) -> RecordLayer:
+    """The record layer of an established party, built from its released keys."""
+    return RecordLayer.from_keys(party.session_keys(), now_ms, **options)  # type: ignore[arg-type]
+
+
+def assert_no_keys(*parties: Initiator | Responder) -> None:
+    """No session key is released by any of these machines."""
+    assert parties, "no machine to check"
+    for party in parties:
+        assert not party.established
+        with pytest.raises(StateError):
+            party.session_keys()
+
+
+# The attack sets run over these: every auth mode, every key length, both pyca KEMs,
+# both ML-DSA levels, KEM authentication of B alone and of both.
+ATTACKED = [
+    pytest.param(("psk", 256, "ML-KEM-768"), id="psk"),
+    pytest.param(("mldsa", 256, "ML-KEM-768"), id="mldsa"),
+    pytest.param(("psk", 128, "ML-KEM-768"), id="psk-128"),
+    pytest.param(("psk", 512, "ML-KEM-768"), id="psk-512"),
+    pytest.param(("psk", 256, "ML-KEM-1024"), id="psk-mlkem1024"),
+    pytest.param(("mldsa44", 512, "ML-KEM-1024"), id="mldsa44-512-mlkem1024"),
+    pytest.param(("psk", 256, "ML-KEM-768", "qkd"), id="qkd-psk"),
+    pytest.param(("mldsa", 256, "ML-KEM-768", "qkd"), id="qkd-mldsa"),
+    pytest.param(("psk", 256, "ML-KEM-768", "qkd+mlkem"), id="qkd+mlkem-psk"),
+    pytest.param(("kem", 256, "ML-KEM-768"), id="kem"),
+    pytest.param(("kem-psk", 256, "ML-KEM-768"), id="kem-psk"),
+    pytest.param(("kem", 128, "ML-KEM-1024"), id="kem-128-mlkem1024"),
+    pytest.param(("kem", 256, "ML-KEM-768", "qkd"), id="qkd-kem"),
+]
