@@ -15,6 +15,7 @@ import pytest
 
 import dthq
 from dthq.harness.metadata import collect
+from dthq.harness.requirements import first_missing
 from dthq.harness.scenarios import PROFILES, Profile, profile
 
 dthq.load_plugins()  # the baselines (and any installed scheme) are entry points
@@ -29,6 +30,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=list(PROFILES),
         help="scenario profile: quick (minutes) or full (adds the bulk sweep)",
     )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """``@pytest.mark.requires(...)``, read as tests/conftest.py reads it: a benchmark
+    whose program or service is absent is skipped, with the reason."""
+    for marker in item.iter_markers("requires"):
+        reason = first_missing(marker.args)
+        if reason is not None:
+            pytest.skip(reason)
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:

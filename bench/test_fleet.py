@@ -6,7 +6,6 @@ processes (broker, gateways, twin, workers) are what is being measured together.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Iterator
 from dataclasses import replace
@@ -22,19 +21,11 @@ from dthq.fleet.run import run_fleet
 from dthq.harness import scenarios
 from dthq.transport.brokers import find_mosquitto
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("locust") is None, reason="locust is not installed (fleet extra)"
-)
+pytestmark = pytest.mark.requires("locust")
 MOSQUITTO = find_mosquitto() is not None
 BROKER = "mosquitto" if MOSQUITTO else "amqtt"  # the reference broker when present
 BROKERS = [
-    pytest.param(
-        b,
-        marks=pytest.mark.skipif(
-            b == "mosquitto" and not MOSQUITTO,
-            reason="mosquitto is not installed (Debian package mosquitto)",
-        ),
-    )
+    pytest.param(b, marks=pytest.mark.requires(b) if b == "mosquitto" else ())
     for b in scenarios.PIPELINE_BROKERS
 ]
 _broken: set[tuple[str, int]] = set()  # (broker, gateways) curves past their first failure
@@ -93,7 +84,7 @@ def test_fleet_capacity(
     )
 
 
-@pytest.mark.skipif(not MOSQUITTO, reason="a gateway pool needs Mosquitto's shared subscriptions")
+@pytest.mark.requires("mosquitto")  # a gateway pool needs its MQTT 5 shared subscriptions
 @pytest.mark.parametrize("devices", scenarios.FLEET_POOL_SIZES)
 def test_fleet_gateway_pool(
     benchmark: Any, bench_profile: Any, devices: int, tmp_path: Path

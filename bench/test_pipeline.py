@@ -12,16 +12,9 @@ import pytest
 from bench.tags import Suite, tag_figures
 from dthq.harness import scenarios
 from dthq.pipeline.run import SimConfig, simulate
-from dthq.transport.brokers import find_mosquitto
 
 BROKERS = [
-    pytest.param(
-        b,
-        marks=pytest.mark.skipif(
-            b == "mosquitto" and find_mosquitto() is None,
-            reason="mosquitto is not installed (Debian package mosquitto)",
-        ),
-    )
+    pytest.param(b, marks=pytest.mark.requires(b) if b == "mosquitto" else ())
     for b in scenarios.PIPELINE_BROKERS
 ]
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from helpers import CHROMIUM
+from dthq.harness.requirements import CHROMIUM
 
 CHROMIUM_FLAGS = [
     "--headless",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from helpers import ATTACKED, missing, scheme
+from helpers import ATTACKED, scheme
 from hypothesis import HealthCheck, settings
 
+from dthq.harness.requirements import first_missing
 from dthq.schemes.dthq import DTHQScheme
 
 settings.register_profile(
@@ -15,13 +16,15 @@ settings.load_profile("default")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """The one place ``@pytest.mark.requires(...)`` is resolved: a test whose program or
-    service is absent is skipped, and the reason is printed (``-ra``)."""
+    """``@pytest.mark.requires(...)``: a test whose program or service is absent is
+    skipped, and the reason is printed (``-ra``). bench/conftest.py reads it the same way."""
     for marker in item.iter_markers("requires"):
-        for name in marker.args:
-            reason = missing(name)
-            if reason is not None:
-                pytest.skip(reason)
+        try:
+            reason = first_missing(marker.args)
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        if reason is not None:
+            pytest.skip(reason)
 
 
 @pytest.fixture(params=ATTACKED)

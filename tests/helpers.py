@@ -1,13 +1,10 @@
 """Helpers the tests import: provisioned DTHQ configurations, fresh handshake machines,
 complete honest handshakes and the record layers they release, test clocks for the
-pipeline, and the external programs and services ``@pytest.mark.requires`` may name."""
+pipeline."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -18,39 +15,6 @@ from dthq.pipeline.clock import SYSTEM_CLOCK
 from dthq.protocol.handshake import Initiator, Responder
 from dthq.protocol.record import RecordLayer
 from dthq.schemes.dthq import DTHQScheme
-from dthq.transport.brokers import find_mosquitto
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _found(what: object, reason: str) -> str | None:
-    return None if what else reason
-
-
-# What ``@pytest.mark.requires(NAME, ...)`` may name: each entry says why the program or
-# service is missing, or None when it is there. conftest's hook is the one reader.
-REQUIREMENTS: dict[str, Callable[[], str | None]] = {
-    "mosquitto": lambda: _found(
-        find_mosquitto(),
-        "mosquitto is not installed (Debian package mosquitto; .ci/run installs it)",
-    ),
-    "chromium": lambda: _found(
-        CHROMIUM, "chromium is not installed (Debian package chromium; .ci/run installs it)"
-    ),
-    "playwright": lambda: _found(
-        importlib.util.find_spec("playwright"), "playwright is not installed"
-    ),
-    "valgrind": lambda: _found(
-        shutil.which("valgrind"), "valgrind is not installed (apt-get install valgrind)"
-    ),
-    "locust": lambda: _found(
-        importlib.util.find_spec("locust"), "locust is not installed (the fleet extra)"
-    ),
-    "external-broker": lambda: _found(
-        os.environ.get("DTHQ_TEST_BROKER"),
-        "DTHQ_TEST_BROKER is not set (.ci/run starts Mosquitto and sets it)",
-    ),
-}
 
 
 def outside_xdist() -> dict[str, str]:
@@ -60,13 +24,6 @@ def outside_xdist() -> dict[str, str]:
 
 
 @cache
-def missing(name: str) -> str | None:
-    """Why the named requirement is absent, or None; each is looked up once per process."""
-    if name not in REQUIREMENTS:
-        raise pytest.UsageError(f"unknown requirement {name!r}; known: {', '.join(REQUIREMENTS)}")
-    return REQUIREMENTS[name]()
-
-
 @cache
 def scheme(
     auth: str = "psk", key_length: int = 256, kem: str = "ML-KEM-768", mode: str = "mlkem"

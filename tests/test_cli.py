@@ -143,7 +143,7 @@ def test_one_round_is_timed_warm() -> None:
     calls: list[int] = []
 
     class Counting(DTHQScheme):
-        def establish(self, now_ms: int = 0, transport=None):  # type: ignore[no-untyped-def]
+        def establish(self, now_ms: int, transport=None):  # type: ignore[no-untyped-def]
             calls.append(now_ms)
             return super().establish(now_ms, transport)
 
