@@ -1,7 +1,9 @@
 """The MQTT bus: paho-mqtt 2.x (callback API version 2) against any broker.
 
-- MQTT 5 where the broker speaks it (Mosquitto), else 3.1.1 (amqtt): the first CONNECT
-  offers 5 and falls back once, on the broker's "unsupported protocol version".
+- MQTT 5 where the broker speaks it (Mosquitto), else 3.1.1 (amqtt): the first client
+  of a process to reach a broker learns which under a throwaway anonymous id (amqtt
+  answers an anonymous MQTT 5 CONNECT with "unsupported protocol version" at once, but
+  never answers one that carries a user name), and later clients use what it learnt.
 - ``persistent=True`` keeps the session at the broker across disconnects (MQTT 5
   clean start off with a session expiry; 3.1.1 clean session off), so QoS 1 messages
   published while a consumer is away wait for it.
@@ -70,6 +72,7 @@ class MQTTBus:
         keepalive: int = 30,
         protocol: int | None = None,
         connect: bool = True,
+        _anonymous: bool = False,
     ) -> None:
         """``protocol``: paho.MQTTv5 or paho.MQTTv311 when known (the embedded brokers
         say); otherwise offered 5, falling back once per broker URL."""
@@ -86,7 +89,8 @@ class MQTTBus:
         self._down_since: float | None = None
         self._closing = False
         self.protocol = protocol or _SPOKEN.get(url, paho.MQTTv5)
-        self._probe = persistent and protocol is None and url not in _SPOKEN
+        self._anonymous = _anonymous  # the protocol probe: no user name, nothing kept
+        self._probe = protocol is None and url not in _SPOKEN and not _anonymous
         self._keepalive = keepalive
         self._client: paho.Client | None = None
         if connect:
@@ -97,11 +101,7 @@ class MQTTBus:
         subscribes first and connects after: the broker may hand over the messages it
         kept the moment the session resumes, and each must find its handler."""
         if self._probe:
-            # Learn the broker's protocol under a throwaway client id and a clean session:
-            # a refused MQTT 5 CONNECT must not touch the real id's kept session.
-            probe = MQTTBus(self.url, f"{self.client_id}-probe-{os.urandom(3).hex()}")
-            self.protocol = probe.protocol
-            probe.close()
+            self.protocol = self._learn_protocol()
         client = self._connect(self.protocol, self._keepalive)
         if client is None:  # the broker speaks only 3.1.1
             self.protocol = _SPOKEN[self.url] = paho.MQTTv311
@@ -109,6 +109,30 @@ class MQTTBus:
         if client is None:
             raise BusError(f"{self.url}: the broker refused MQTT 5 and 3.1.1")
         self._client = client
+
+    def _learn_protocol(self) -> int:
+        """The broker's protocol, learnt under a throwaway anonymous id and a clean
+        session (a refused MQTT 5 CONNECT must not touch the real id's kept session)."""
+        probe = MQTTBus(
+            self.url,
+            f"{self.client_id}-probe-{os.urandom(3).hex()}",
+            protocol=paho.MQTTv5,
+            connect=False,
+            _anonymous=True,
+        )
+        try:
+            client = probe._connect(paho.MQTTv5, self._keepalive)
+        except BusError:
+            # Refused for another reason (not authorised, say), or no broker at all: the
+            # real CONNECT that follows says which, in MQTT 5.
+            return paho.MQTTv5
+        if client is None:
+            _SPOKEN[self.url] = paho.MQTTv311
+            return paho.MQTTv311
+        client.disconnect()
+        client.loop_stop()
+        _SPOKEN[self.url] = paho.MQTTv5
+        return paho.MQTTv5
 
     @property
     def protocol_name(self) -> str:
@@ -122,7 +146,8 @@ class MQTTBus:
             protocol=protocol,
             clean_session=None if v5 else not self.persistent,
         )
-        client.username_pw_set(USERNAME)  # amqtt keeps nothing for anonymous sessions
+        if not self._anonymous:
+            client.username_pw_set(USERNAME)  # amqtt keeps nothing for anonymous sessions
         client.max_inflight_messages_set(1000)
         client.reconnect_delay_set(min_delay=0.1, max_delay=2)  # type: ignore[arg-type]
         client.on_connect = self._on_connect
