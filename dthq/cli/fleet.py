@@ -80,13 +80,7 @@ def _fleet_config(**settings: Any) -> Any:
 
 @click.group(invoke_without_command=True)
 @_fleet_options(sized=True)
-@click.option(
-    "--scenario",
-    default="steady",
-    show_default=True,
-    help="What the fleet goes through: steady, handshake-storm, handshake-storm-cookie, "
-    "rekey-storm, slow-consumer (see below).",
-)
+@options.scenario()
 @click.option(
     "--out",
     type=click.Path(path_type=Path),

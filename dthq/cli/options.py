@@ -1,5 +1,6 @@
 """Options several commands share, declared once. Their choices are read from the
-registries that own them (gateway policies, Cascade schedules, fleet brokers)."""
+registries that own them (gateway policies, Cascade schedules, buses, fleet brokers and
+scenarios)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ from typing import Any, TypeVar
 
 import click
 
-from dthq.fleet.config import BROKERS
+from dthq.fleet.config import BROKERS, SCENARIOS
 from dthq.pipeline.gateway import POLICIES
 from dthq.qkd.cascade import SCHEDULES
+from dthq.transport.bus import BUSES
 
 F = TypeVar("F", bound=Callable[..., Any])
-TRANSPORTS = ("mqtt", "memory")  # dthq.pipeline.run's, not imported: it pulls in the brokers
 
 
 def json_flag(help: str = "Print one JSON object.") -> Callable[[F], F]:
@@ -91,7 +92,7 @@ def store(help: str, *, required: bool = True) -> Callable[[F], F]:
 def transport(help: str) -> Callable[[F], F]:
     return click.option(
         "--transport",
-        type=click.Choice(TRANSPORTS),
+        type=click.Choice(BUSES),
         default="mqtt",
         show_default=True,
         help=help,
@@ -180,4 +181,14 @@ def fhir_dir() -> Callable[[F], F]:
         type=click.Path(file_okay=False, path_type=Path),
         default=None,
         help="Write each batch's FHIR R4B transaction Bundle here.",
+    )
+
+
+def scenario() -> Callable[[F], F]:
+    return click.option(
+        "--scenario",
+        type=click.Choice(list(SCENARIOS)),
+        default="steady",
+        show_default=True,
+        help="What the fleet goes through (see below).",
     )

@@ -51,22 +51,26 @@ def verify(db: Path, key_file: Path, as_json: bool) -> None:
 @_store_command
 def rekey(db: Path, key_file: Path, as_json: bool) -> None:
     """Start a new key epoch; new readings use it, old ones stay readable."""
-    epoch = open_store(db, key_file).rekey()
+    from dthq.twin.store import EpochChange
+
+    change = EpochChange(open_store(db, key_file).rekey())
     if as_json:
-        render.emit_json({"epoch": epoch})
+        render.emit_json(change.to_json())
     else:
-        click.echo(f"key epoch {epoch} started")
+        click.echo(f"key epoch {change.epoch} started")
 
 
 @_store_command
 def reencrypt(db: Path, key_file: Path, as_json: bool) -> None:
     """Move every reading to the current key epoch (all or nothing)."""
+    from dthq.twin.store import EpochChange
+
     s = open_store(db, key_file)
-    moved = s.reencrypt()
+    change = EpochChange(s.epoch, moved=s.reencrypt())
     if as_json:
-        render.emit_json({"moved": moved, "epoch": s.epoch})
+        render.emit_json(change.to_json())
     else:
-        click.echo(f"{moved} records moved to key epoch {s.epoch}")
+        click.echo(f"{change.moved} records moved to key epoch {change.epoch}")
 
 
 COMMANDS = (store,)

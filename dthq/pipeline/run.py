@@ -30,13 +30,12 @@ from dthq.pipeline.gateway import Gateway, policy_named
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.provision import Registry
 from dthq.transport.brokers import EmbeddedBroker, MosquittoBroker
-from dthq.transport.bus import Bus, MemoryBus, check_qos
+from dthq.transport.bus import BUSES, Bus, MemoryBus, check_qos
 from dthq.transport.mqtt import MQTTBus, parse_broker_url
 from dthq.twin.store import Store
 
 DEVICES_PER_CONNECTION = 50
 GATEWAY = "gw-1"
-TRANSPORTS = ("mqtt", "memory")
 EMBEDDED = {"amqtt": EmbeddedBroker, "mosquitto": MosquittoBroker}
 
 
@@ -70,7 +69,7 @@ class SimConfig:
             raise UnsupportedError("--rate must be above 0 and at most 100 Hz")
         if not 0 < self.duration_s <= 86_400:
             raise UnsupportedError("--duration must be above 0 and at most a day")
-        if self.transport not in TRANSPORTS:
+        if self.transport not in BUSES:
             raise UnsupportedError(f"unknown transport {self.transport!r}; choose mqtt or memory")
         if self.embedded not in EMBEDDED:
             raise UnsupportedError(f"unknown embedded broker {self.embedded!r}")

@@ -21,6 +21,7 @@ from typing import Protocol
 from dthq.errors import DTHQError, UnsupportedError
 
 QOS_LEVELS = (0, 1)
+BUSES = ("mqtt", "memory")  # what a pipeline's parties may talk over: MQTTBus, MemoryBus
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,22 @@ class Verified:
         return {"checked": self.checked, "failed": list(self.failed)}
 
 
+@dataclass(frozen=True)
+class EpochChange:
+    """What a rekey or a re-encryption leaves: the current key epoch and, for a
+    re-encryption, how many readings moved to it."""
+
+    epoch: int
+    moved: int | None = None
+
+    def to_json(self) -> dict[str, int]:
+        return (
+            {"epoch": self.epoch}
+            if self.moved is None
+            else {"moved": self.moved, "epoch": self.epoch}
+        )
+
+
 def master_secret(path: Path, *, create: bool = False) -> bytes:
     """The master secret in ``path``; with ``create``, made (32 random bytes, mode 0600)
     if it is missing. A file group or others can read is refused: it opens every reading."""
