@@ -40,9 +40,9 @@ def headline(claims: Sequence[Claim], own: Sequence[Claim]) -> str:
     contradictions = len(claims) - len(found)
     return (
         f"Of the paper's {len(found)} independent claims, {', '.join(parts[:-1])} and "
-        f"{parts[-1]}; the paper contradicts itself in {contradictions} places. Of our own "
-        f"{len(own)} comparisons (not counted as the paper's), {mine[Outcome.HOLDS]} hold and "
+        f"{parts[-1]}; the paper contradicts itself in {contradictions} places. Our own "
+        f"comparisons, never counted as the paper's: {mine[Outcome.HOLDS]} hold, "
         f"{mine[Outcome.DOES_NOT_HOLD]} do not"
         + (f", {mine[Outcome.NOT_MEASURED]} not measured" if mine[Outcome.NOT_MEASURED] else "")
-        + "."
+        + f" (of {len(own)})."
     )

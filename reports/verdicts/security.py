@@ -3,9 +3,10 @@ and the six attacks of §5.2-5.3, each judged from the formal model's claims per
 
 from __future__ import annotations
 
+from dthq.harness.results import Results
 from reports.verdicts import formal_claims
 from reports.verdicts.formal_claims import FormalClaim
-from reports.verdicts.judge import ClaimSpec, Kind, Measured
+from reports.verdicts.judge import ClaimSpec, Judge, Kind, Measure, Measured
 from reports.verdicts.outcome import Outcome
 
 # The modes the benchmarked "Proposed DTHQ" runs in: ML-KEM-768 with PSK authentication
@@ -50,14 +51,17 @@ def _modes(claims: list[FormalClaim]) -> str:
     return "; ".join(f"{c.mode}: {'holds' if c.holds else 'fails'} ({c.bounds})" for c in claims)
 
 
-def _security(prop: str, role: str | None, term: str | None) -> tuple:
-    def measure(_: object) -> Measured:
+def _security(prop: str, role: str | None, term: str | None) -> tuple[Measure, Judge]:
+    def measure(_: Results) -> Measured:
         return Measured(_modes(_matching(prop, role, term)) or "-")
 
     def judge(_: Measured) -> tuple[Outcome, str]:
         if formal_claims.load() is None:
             return Outcome.NOT_TESTABLE_HERE, ": formal/claims.json is absent (no formal/ here)"
-        ours = [c for c in _matching(prop, role, term) if c.mode in BENCHMARKED_MODES]
+        checked = _matching(prop, role, term)
+        if not checked:
+            return Outcome.NOT_TESTABLE_HERE, ": the formal model has no such claim"
+        ours = [c for c in checked if c.mode in BENCHMARKED_MODES]
         if not ours:
             return Outcome.NOT_TESTABLE_HERE, ": the formal model checks it in no benchmarked mode"
         failing = [c for c in ours if not c.holds]
