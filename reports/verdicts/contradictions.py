@@ -109,7 +109,7 @@ EXPLAINED = (
 def _spec(i: Inconsistency) -> ClaimSpec:
     return ClaimSpec(
         f"inconsistent-{i.id}", i.where,
-        Kind.INCONSISTENT, f"{i.first} | {i.second}", "-",
+        Kind.INCONSISTENT, f"{i.first}; against {i.second}", "-",
         "both cannot hold under the paper's own definitions",
         fixed(Outcome.INCONSISTENT_IN_PAPER, f": {i.why}"),
     )  # fmt: skip
