@@ -17,9 +17,12 @@ FIELDS = ("id", "location", "kind_name", "wording", "paper", "definition", "ours
           "verdict")  # fmt: skip
 
 
-def _table(found: list[Claim]) -> Table:
+OWN_HEADERS = [h.replace("Claim (the paper's words)", "Our comparison") for h in HEADERS]
+
+
+def _table(found: list[Claim], headers: list[str] = HEADERS) -> Table:
     return Table(
-        HEADERS,
+        headers,
         [[getattr(c, field) for field in FIELDS] for c in found],
         [c.outcome.tone for c in found],
     )
@@ -36,7 +39,7 @@ def section(results: Results) -> Section:
             Heading("Rows merged into one claim, and why"),
             Table(["Claim", "What was merged into it"], merged),
             Heading("Our own comparisons (not the paper's claims, never in its counts)"),
-            _table(mine),
+            _table(mine, OWN_HEADERS),
             Text([DEFINITIONS], in_html=False),
         ],
         file="paper-comparison.md",
