@@ -25,7 +25,7 @@ from reports.render.report_page import Drawn, report_html
 from reports.render.text import csv_text, machine_line, section_markdown
 from reports.section import Section
 from reports.summary import Summary
-from reports.verdicts import claims, targets
+from reports.verdicts import contradictions, register, targets
 
 FILES = (
     "results.json",
@@ -41,6 +41,7 @@ FILES = (
     "device.md",
     "table5.md",
     "paper-comparison.md",
+    "contradictions.md",
     "targets.md",
     "figure-table4.png",
     "figure-handshake.png",
@@ -56,7 +57,8 @@ FILES = (
 FLEET_FILES = ("fleet.md", "figure-fleet-capacity.png")  # when the results hold fleets
 
 Make = Callable[[Results], Section | None]
-VERDICTS: tuple[Make, ...] = (claims.section, targets.section)  # the summary's tables
+# The summary's tables.
+VERDICTS: tuple[Make, ...] = (register.section, contradictions.section, targets.section)
 # In the page's order; a section that returns None has nothing in this run.
 SECTIONS: tuple[Make, ...] = (
     beside_paper.section,

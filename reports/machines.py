@@ -22,7 +22,7 @@ from reports.render.page import document, pictures, table_html
 from reports.render.plot import plt, save
 from reports.render.text import markdown
 from reports.verdicts import claims, targets
-from reports.verdicts.outcome import Outcome
+from reports.verdicts.outcome import JUDGED
 
 REFERENCE_ROW = "tls13-x25519"  # Table 3's figures are ratios to TLS 1.3 (X25519)'s
 REFERENCE_PRIMITIVE = "aead/AES-256-GCM/cryptography/small"  # Table 4's, to a bare AEAD
@@ -87,12 +87,8 @@ class Machines:
         return [[name, *(_x(v) for v in values)] for name, *values in rows]
 
     def verdict_rows(self) -> list[list[str]]:
-        per_run = [{c.claim: c for c in claims.claims(r)} for r in self.runs]
-        judged = [
-            c.claim
-            for c in claims.claims(self.runs[0])
-            if c.outcome not in (Outcome.REPORTED, Outcome.INCONSISTENT_IN_PAPER)
-        ]
+        per_run = [{c.id: c for c in claims.claims(r)} for r in self.runs]
+        judged = [c.id for c in claims.claims(self.runs[0]) if c.outcome in JUDGED]
         return [
             [claim, *(run[claim].outcome.value if claim in run else "-" for run in per_run)]
             for claim in judged

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from dthq.harness.results import Results
 from reports.render.text import machine_line, markdown
 from reports.verdicts import claims, targets
+from reports.verdicts.headline import headline, independent
 from reports.verdicts.judge import Claim
 from reports.verdicts.outcome import JUDGED, Outcome
 
@@ -21,6 +22,7 @@ class Summary:
     wall_time_s: float | None
     commit: str | None
     claims: tuple[Claim, ...]
+    own: tuple[Claim, ...]  # our own comparisons, never counted as the paper's
     targets: tuple[targets.Target, ...]
 
     @classmethod
@@ -32,12 +34,13 @@ class Summary:
             wall_time_s=meta.wall_time_s,
             commit=meta.commit,
             claims=tuple(claims.claims(results)),
+            own=tuple(claims.own(results)),
             targets=tuple(targets.evaluate(results)),
         )
 
     @property
     def outcomes(self) -> Counter[Outcome]:
-        return Counter(c.outcome for c in self.claims)
+        return Counter(c.outcome for c in independent(self.claims))
 
     @property
     def verdicts(self) -> list[Claim]:
@@ -50,17 +53,10 @@ class Summary:
         return Counter(t.outcome for t in self.targets)
 
     def headline(self) -> str:
-        n, t = self.outcomes, self.target_counts
-        unmeasured = n[Outcome.NOT_MEASURED]
+        t = self.target_counts
         return (
-            f"Of the paper's claims, {n[Outcome.HOLDS]} hold here, "
-            f"{n[Outcome.DOES_NOT_HOLD]} do not, {n[Outcome.NOT_TESTABLE_HERE]} cannot be "
-            "tested here"
-            + (f" and {unmeasured} were not measured in this run" if unmeasured else "")
-            + f"; {n[Outcome.REPORTED]} published figures are set beside ours by value and "
-            f"{n[Outcome.INCONSISTENT_IN_PAPER]} of the paper's own figures contradict each "
-            f"other. Performance targets: {t[Outcome.HOLDS]} met, "
-            f"{t[Outcome.DOES_NOT_HOLD]} missed"
+            headline(self.claims, self.own)
+            + f" Performance targets: {t[Outcome.HOLDS]} met, {t[Outcome.DOES_NOT_HOLD]} missed"
             + (f", {t[Outcome.NOT_MEASURED]} not measured" if t[Outcome.NOT_MEASURED] else "")
             + "."
         )
@@ -76,6 +72,11 @@ class Summary:
             (n[Outcome.HOLDS], "claims hold", Outcome.HOLDS.tone),
             (n[Outcome.DOES_NOT_HOLD], "claims do not hold", Outcome.DOES_NOT_HOLD.tone),
             (
+                n[Outcome.DEPENDS_ON_DEFINITION],
+                "depend on the definition",
+                Outcome.DEPENDS_ON_DEFINITION.tone,
+            ),
+            (
                 n[Outcome.NOT_TESTABLE_HERE] + n[Outcome.NOT_MEASURED],
                 "cannot be tested here",
                 Outcome.NOT_TESTABLE_HERE.tone,
@@ -86,8 +87,11 @@ class Summary:
 
     def markdown(self) -> str:
         judged = markdown(
-            ["Verdict", "Source", "Claim", "Paper", "Ours"],
-            [[c.outcome.value, c.source, c.claim, c.paper, c.ours] for c in self.verdicts],
+            ["Verdict", "Id", "Location", "Claim", "Paper", "Ours"],
+            [
+                [c.outcome.value, c.id, c.location, c.wording, c.paper, c.ours]
+                for c in self.verdicts
+            ],
         )
         tgt = markdown(
             ["Target", "Verdict", "Measured", "Limit"],

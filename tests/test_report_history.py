@@ -115,9 +115,7 @@ def test_several_machines_side_by_side_as_ratios(tmp_path: Path) -> None:
     assert abs(b / a - 1.2) < 0.02
     assert all(v.endswith("x") or v == "-" for vs in rows.values() for v in vs)
     machines = Machines.of([fast, slow], ["test", "other"])
-    assert ["DTHQ latency below TLS latency", "does not hold", "does not hold"] in (
-        machines.verdict_rows()
-    )
+    assert ["t3-order-latency", "does not hold", "does not hold"] in (machines.verdict_rows())
     assert not any(r[0] == "quick profile wall time" for r in machines.target_rows())
     assert [PSK, "4,600,000", "4,600,000"] in machines.instruction_rows()
 

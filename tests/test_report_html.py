@@ -14,6 +14,9 @@ from test_reports import results
 from reports.build import write_report
 from reports.pipeline import LOAD_HEADERS, STAGE_HEADERS
 from reports.policy import POLICY_HEADERS
+from reports.verdicts import formal_claims
+
+FORMAL = Path(__file__).parent / "data" / "formal-claims.json"
 
 
 @pytest.mark.slow  # a browser
@@ -40,16 +43,15 @@ def test_the_report_renders_in_chromium(tmp_path: Path) -> None:
     assert verdict_rows > 10
 
 
-def test_the_summary_counts_each_verdict(tmp_path: Path) -> None:
+def test_the_summary_counts_each_verdict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(formal_claims, "CLAIMS_FILE", FORMAL)
     write_report(results(), tmp_path)
     summary = (tmp_path / "summary.md").read_text()
-    # The fake run's claims (see test_reports): 4 hold, 12 do not, one untestable.
-    assert "4 hold here, 12 do not, 1 cannot be tested here" in summary
-    assert "2 of the paper's own figures contradict each other" in summary
+    # The fake run's claims (see test_register), the formal model's constructed.
+    assert "98 independent claims, 8 hold here, 8 do not, 43 cannot be tested here" in summary
+    assert "the paper contradicts itself in 7 places" in summary
     rows = [[c.strip() for c in line.split("|")[1:-1]] for line in summary.splitlines()]
-    assert ["does not hold", "Abstract / Table 3", "DTHQ latency below TLS latency"] in [
-        r[:3] for r in rows
-    ]
+    assert ["does not hold", "t3-order-latency", "Table 3, latency column"] in [r[:3] for r in rows]
     html = (tmp_path / "report.html").read_text()
     assert html.index('id="summary"') < html.index("Table 3: DTHQ beside the baselines")
 
@@ -67,7 +69,7 @@ def test_the_page_shows_each_table_once_and_the_pipeline_tables(tmp_path: Path) 
         if md.name != "summary.md"
         for line in md.read_text().splitlines()
     )
-    assert len(heads) == in_files == 14
+    assert len(heads) == in_files == 18  # the register's three, contradictions.md's two
     for header in (*LOAD_HEADERS, *STAGE_HEADERS, *POLICY_HEADERS):
         assert f"<th>{html.escape(header)}</th>" in page, header
     assert page.count("The paper&#x27;s claims on this machine") == 1

@@ -1,2 +1,3 @@
-"""Verdicts as values: the outcomes, the paper's claims and the performance targets as
-tables of specs, each judged once where its spec says."""
+"""Verdicts as values: the outcomes, the claim register (every claim of the paper once,
+its contradictions, our own comparisons apart) and the performance targets as tables of
+specs, each judged once where its spec says."""

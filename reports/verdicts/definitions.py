@@ -20,5 +20,6 @@ DEFINITIONS = """\
   included).
 - **Modelled link (ms)**: bytes / bandwidth + RTT, inflated for loss, for Wi-Fi 802.11n
   (far) and wired (near) links. MODELLED, never added to measured time.
-- Absolute times are properties of this machine; claims are judged on orderings and
-  ratios measured side by side in one run."""
+- Absolute times are properties of this machine: the paper's (i7-9700K) are not
+  comparable across machines, and claims are judged on orderings and ratios measured side
+  by side in one run. The verdicts judge latency amortised, as §6.4 defines it."""

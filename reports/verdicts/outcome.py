@@ -18,7 +18,9 @@ class Outcome(Enum):
     DOES_NOT_HOLD = "does not hold"
     NOT_TESTABLE_HERE = "cannot be tested here"
     NOT_MEASURED = "not measured in this run"
-    REPORTED = "compared by value"  # a published figure set beside ours, not judged
+    DEPENDS_ON_DEFINITION = "depends on the definition"  # readings disagree: each result given
+    # An absolute figure measured on the paper's i7-9700K: ours is set beside it, not judged.
+    NOT_COMPARABLE_ACROSS_MACHINES = "not comparable across machines"
     INCONSISTENT_IN_PAPER = "inconsistent in the paper"
 
     @property
@@ -38,6 +40,7 @@ def judged(ok: bool | None) -> Outcome:
 JUDGED = (
     Outcome.HOLDS,
     Outcome.DOES_NOT_HOLD,
+    Outcome.DEPENDS_ON_DEFINITION,
     Outcome.NOT_TESTABLE_HERE,
     Outcome.NOT_MEASURED,
 )
