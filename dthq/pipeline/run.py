@@ -114,6 +114,8 @@ class Pipeline:
         self.clock = clock
         self.metrics = Metrics()
         self.broker_name, self.protocol = "", ""
+        if c.cloud:  # before any bus or broker: the stack closes it after their threads stop
+            self.store = self._open_store(stack)
         if c.transport == "memory":
             memory = stack.enter_context(closing(MemoryBus()))
             self._bus: Callable[[str, bool], Bus] = lambda _name, _persistent: memory
@@ -186,7 +188,7 @@ class Pipeline:
         for device in self.devices:
             device.wait_established()
 
-    def _start_cloud(self, stack: ExitStack) -> None:
+    def _open_store(self, stack: ExitStack) -> Store:
         c = self.config
         if c.store is None:
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="dthq-store-"))
@@ -194,7 +196,10 @@ class Pipeline:
         else:
             store_path = c.store
         secret = c.master_secret or os.urandom(32)
-        self.store = stack.enter_context(closing(Store(store_path, secret)))
+        return stack.enter_context(closing(Store(store_path, secret)))
+
+    def _start_cloud(self, stack: ExitStack) -> None:
+        c = self.config
         cloud_bus = self._bus(f"dthq-cloud-{self.tag}", True)
         self.buses.append(cloud_bus)
         self.cloud = Cloud(
