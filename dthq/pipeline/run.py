@@ -104,12 +104,12 @@ class Pipeline:
         self,
         config: SimConfig,
         stack: ExitStack,
+        clock: Clock,
         registry: Registry | None = None,
-        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         """``registry``: the parties as already provisioned (an external cloud has them);
         by default they are made here, ``config.patients`` devices and one gateway.
-        ``clock``: every party's time (the handlers never read it themselves)."""
+        ``clock``: every party's time, and what ``run`` and ``drain`` pace by."""
         self.config = c = config
         self.clock = clock
         self.metrics = Metrics()
@@ -217,7 +217,8 @@ class Pipeline:
         """Send the load for the configured duration (or until ``stop`` is set)."""
         c, m = self.config, self.metrics
         period = 1 / c.rate_hz
-        start = time.monotonic()
+        now = self.clock.monotonic_s
+        start = now()
         end = start + c.duration_s
         n = len(self.devices)
         due = [(start + i * period / n, i) for i in range(n)]  # staggered phases
@@ -225,9 +226,9 @@ class Pipeline:
         last_report = 0.0
         while due:
             at, i = due[0]
-            if at >= end or time.monotonic() >= end or (stop is not None and stop.is_set()):
+            if at >= end or now() >= end or (stop is not None and stop.is_set()):
                 break  # behind at the end: what was not sent shows in sent_per_s
-            wait = at - time.monotonic()
+            wait = at - now()
             if wait > 0:
                 time.sleep(min(wait, 0.05))
                 continue
@@ -262,8 +263,8 @@ class Pipeline:
         """Wait until every sent reading is delivered or refused (True), or give up after
         the batch window plus ``drain_s`` (False)."""
         c, m = self.config, self.metrics
-        deadline = time.monotonic() + c.drain_s + policy_named(c.policy).window_ms / 1000
-        while time.monotonic() < deadline:
+        deadline = self.clock.monotonic_s() + c.drain_s + policy_named(c.policy).window_ms / 1000
+        while self.clock.monotonic_s() < deadline:
             settled, sent = m.settled()
             if settled >= sent:
                 return True
@@ -272,5 +273,6 @@ class Pipeline:
 
 
 def simulate(config: SimConfig, progress: Progress | None = None) -> PipelineRun:
+    """One run on the machine's clocks, as ``dthq simulate`` and the bench suite make it."""
     with ExitStack() as stack:
-        return Pipeline(config, stack).run(progress)
+        return Pipeline(config, stack, SYSTEM_CLOCK).run(progress)
