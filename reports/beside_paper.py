@@ -16,7 +16,11 @@ from reports.render.plot import errors, plt, save
 from reports.section import Figure, Section
 
 
-def section(results: Results) -> Section:
+def section(results: Results) -> Section | None:
+    """None when the run measured neither Table 3 nor Table 4: nothing to set beside the
+    paper's figures."""
+    if not results.table3 and not results.table4:
+        return None
     return Section(
         "The paper beside us, and how our latencies spread",
         figures=[
@@ -113,7 +117,7 @@ def _box(ax: Any, labels: list[str], timings: Sequence[Distribution]) -> None:
             "q1": t.q1,
             "q3": t.q3,
             "whislo": t.min if t.min is not None else t.q1,
-            "whishi": t.p99 if t.p99 is not None else t.q3,
+            "whishi": t.tail,
             "fliers": [],
         }
         for label, t in zip(labels, timings, strict=True)

@@ -63,8 +63,7 @@ CAPACITY_HEADERS = [
 def _pair(d: Distribution | None) -> str:
     if d is None:
         return "-"
-    p99 = d.p99 if d.p99 is not None else d.median
-    return f"{d.median:.1f} / {p99:.1f}"
+    return f"{d.median:.1f} / {d.tail:.1f}"
 
 
 def _cores(run: FleetRun, *roles: str) -> str:
@@ -141,7 +140,7 @@ def capacity_rows(runs: Sequence[FleetRun]) -> list[list[object]]:
                 r.devices,
                 f"{r.offered_per_s:.0f}",
                 f"{r.throughput_per_s:.0f}",
-                f"{(e2e.p99 or e2e.median):.1f}" if e2e else "-",
+                f"{e2e.tail:.1f}" if e2e else "-",
                 f"{r.cpu.get('gateway', 0):.2f}",
                 f"{r.cpu.get('broker', 0):.2f}",
                 f"{r.cpu.get('twin', 0):.2f}",
@@ -241,12 +240,12 @@ def figure_capacity(runs: Sequence[FleetRun], path: Path) -> Path | None:
     for (broker, gateways), curve in curves.items():
         label = f"{broker}, {gateways} gw"
         xs = [r.devices for r in curve]
-        p99 = [(r.end_to_end.p99 or r.end_to_end.median) if r.end_to_end else None for r in curve]
+        p99 = [r.end_to_end.tail if r.end_to_end else None for r in curve]
         ax1.plot(xs, p99, marker="o", label=label)
         ax2.plot(xs, [r.cpu.get("gateway", 0) for r in curve], marker="o", label=label)
         k = knee(curve)
         if k is not None:
-            y = (k.run.end_to_end.p99 or k.run.end_to_end.median) if k.run.end_to_end else 0
+            y = k.run.end_to_end.tail if k.run.end_to_end else 0
             ax1.annotate("knee", (k.devices, y), textcoords="offset points", xytext=(0, 10))
             ax1.axvline(k.devices, ls=":", lw=1)
     ax1.set(xscale="log", yscale="log", xlabel="devices at 1 Hz", ylabel="end-to-end p99 (ms)")

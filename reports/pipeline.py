@@ -46,7 +46,7 @@ def budget_line(run: PipelineRun) -> str:
     low, high = REALTIME_BUDGET_MS
     if run.end_to_end is None:
         return "real-time budget: nothing delivered"
-    p99 = run.end_to_end.p99 or run.end_to_end.median
+    p99 = run.end_to_end.tail
     if p99 <= low:
         outcome, detail = Outcome.HOLDS, f" (p99 {p99:.1f} ms <= {low:g} ms)"
     elif p99 <= high:
@@ -132,7 +132,7 @@ def held(run: PipelineRun, p99_ms: float) -> bool:
     e2e = run.end_to_end
     return (
         e2e is not None
-        and (e2e.p99 or e2e.median) < p99_ms
+        and e2e.tail < p99_ms
         and run.counts.get("lost", 0) == 0
         and run.delivered_per_s >= 0.95 * run.offered_per_s
     )
@@ -269,7 +269,7 @@ def figure(results: Results, path: Path) -> Path | None:
         ordered = [r for r in sorted(mine, key=lambda r: r.offered_per_s) if r.end_to_end]
         x = [r.offered_per_s for r in ordered]
         right.plot(x, [r.end_to_end.median for r in ordered], "o-", label=f"{broker} p50")  # type: ignore[union-attr]
-        p99 = [r.end_to_end.p99 or r.end_to_end.median for r in ordered]  # type: ignore[union-attr]
+        p99 = [r.end_to_end.tail for r in ordered]  # type: ignore[union-attr]
         right.plot(x, p99, "s--", label=f"{broker} p99")
     left.set_yticks(y + width * (len(brokers) - 1) / 2, STAGES)
     left.invert_yaxis()

@@ -147,8 +147,10 @@ def test_one_round_is_timed_warm() -> None:
             calls.append(now_ms)
             return super().establish(now_ms, transport)
 
-    probe = probe_handshake(Counting(), b"x", rounds=1, clock=lambda: float(len(calls)))
-    assert len(calls) == 2  # one warm-up, one timed
+    probe = probe_handshake(
+        Counting(), b"x", rounds=1, now_ms=lambda: 1_000_000, timer=lambda: float(len(calls))
+    )
+    assert calls == [1_000_000, 1_000_000]  # one warm-up, one timed, dated by the clock
     assert probe.handshake_ms.median == 1000.0  # the timed region held exactly one establish
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from browser import browser_page
 
+from dthq.pipeline.clock import SYSTEM_CLOCK
 from dthq.pipeline.run import SimConfig
 from dthq.transport.brokers import free_port
 
@@ -32,7 +33,8 @@ def dashboard() -> Iterator[str]:
             deteriorating=0.34,
             onset_s=0.0,
             deterioration_speed=40.0,
-        )
+        ),
+        SYSTEM_CLOCK,
     )
     live.start()
     port = free_port()

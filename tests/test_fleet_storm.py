@@ -12,6 +12,7 @@ from __future__ import annotations
 from contextlib import closing
 
 from dthq.pipeline import topics
+from dthq.pipeline.clock import SYSTEM_CLOCK
 from dthq.pipeline.device import Device
 from dthq.pipeline.gateway import Gateway
 from dthq.pipeline.metrics import Metrics
@@ -35,8 +36,8 @@ def storm(retry: RetryPolicy) -> tuple[dict[str, int], list[Device]]:
     captured = [Initiator(registry.device_config(v, "gw-1")).start() for v in victims]
     with closing(MemoryBus()) as bus:
         metrics = Metrics()
-        gateway = Gateway("gw-1", registry, bus, bus, metrics, retry=retry)
-        devices = [Device(d, "gw-1", registry, bus, metrics) for d in genuine]
+        gateway = Gateway("gw-1", registry, bus, bus, metrics, retry=retry, clock=SYSTEM_CLOCK)
+        devices = [Device(d, "gw-1", registry, bus, metrics, clock=SYSTEM_CLOCK) for d in genuine]
         for device in devices:  # all at once, interleaved with the replays
             device.handshake()
         for victim, hello in zip(victims, captured, strict=True):

@@ -14,6 +14,7 @@ from helpers import OffsetClock, SteppingClock
 
 from dthq.errors import StateError
 from dthq.pipeline import topics
+from dthq.pipeline.clock import SYSTEM_CLOCK
 from dthq.pipeline.device import Device
 from dthq.pipeline.gateway import Gateway
 from dthq.pipeline.metrics import Metrics
@@ -108,7 +109,7 @@ def _sniffed(bus: MQTTBus, pattern: str) -> list[Message]:
 def test_hostile_messages_on_device_topics_are_refused_and_counted(broker: str) -> None:
     config = SimConfig(patients=2, rate_hz=1, duration_s=1, embedded=broker, drain_s=5)
     with ExitStack() as stack:
-        p = Pipeline(config, stack)
+        p = Pipeline(config, stack, SYSTEM_CLOCK)
         attacker = stack.enter_context(
             closing(MQTTBus(p.broker.url, "attacker", protocol=p.broker.protocol))
         )
@@ -155,7 +156,7 @@ def test_hostile_messages_on_device_topics_are_refused_and_counted(broker: str) 
 def test_devices_resume_after_the_broker_restarts(broker: str) -> None:
     config = SimConfig(patients=3, rate_hz=5, duration_s=1, embedded=broker, drain_s=5)
     with ExitStack() as stack:
-        p = Pipeline(config, stack)
+        p = Pipeline(config, stack, SYSTEM_CLOCK)
         for d in p.devices:
             d.tick()
         assert p.drain()
@@ -173,6 +174,29 @@ def test_devices_resume_after_the_broker_restarts(broker: str) -> None:
     assert run.counts["delivered"] == before + 3
     assert run.reconnects >= len(p.buses)  # every connection saw the gap ...
     assert run.down_ms >= 400  # ... and its length is counted
+
+
+class _FastClock:
+    """The machine's wall clock, and a monotonic clock running 20 times fast."""
+
+    def __init__(self) -> None:
+        self._origin = time.monotonic()
+
+    def now_ms(self) -> int:
+        return SYSTEM_CLOCK.now_ms()
+
+    def monotonic_s(self) -> float:
+        return self._origin + 20 * (time.monotonic() - self._origin)
+
+
+def test_the_run_is_paced_by_the_clock_passed_in() -> None:
+    config = SimConfig(patients=1, rate_hz=1, duration_s=20, transport="memory", drain_s=20)
+    started = time.monotonic()
+    with ExitStack() as stack:
+        p = Pipeline(config, stack, _FastClock())
+        p.run()
+    assert time.monotonic() - started < 8  # 20 s on that clock, about 1 s of the machine's
+    assert 15 <= p.metrics.counts["sent"] <= 21
 
 
 def test_device_and_gateway_take_their_time_from_the_clock_passed_in() -> None:
@@ -197,14 +221,14 @@ def test_device_and_gateway_take_their_time_from_the_clock_passed_in() -> None:
 def test_an_impostor_with_a_wrong_psk_gets_no_session_and_displaces_nothing() -> None:
     config = SimConfig(patients=1, rate_hz=1, duration_s=1, drain_s=3)
     with ExitStack() as stack:
-        p = Pipeline(config, stack)
+        p = Pipeline(config, stack, SYSTEM_CLOCK)
         genuine = p.devices[0]
         impostor = Registry()
         impostor.add_device(genuine.id, "P00001")  # the same id, another PSK
         bus = stack.enter_context(
             closing(MQTTBus(p.broker.url, "impostor", protocol=p.broker.protocol))
         )
-        d = Device(genuine.id, "gw-1", impostor, bus, Metrics())
+        d = Device(genuine.id, "gw-1", impostor, bus, Metrics(), clock=SYSTEM_CLOCK)
         d.handshake()
         with pytest.raises(StateError, match="no handshake"):
             d.wait_established(timeout=1.5)

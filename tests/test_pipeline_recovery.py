@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from dthq.pipeline.clock import SYSTEM_CLOCK
 from dthq.pipeline.run import Pipeline, SimConfig, provision
 from dthq.transport.brokers import EmbeddedBroker, MosquittoBroker
 from dthq.twin.store import Store
@@ -76,7 +77,8 @@ def test_consumer_killed_and_restarted_applies_every_reading_exactly_once(
         )
         consumer = _consumer(broker.url, tmp_path / "registry.json", db, key)
         stack.callback(consumer.kill)
-        p = Pipeline(config, stack, registry=registry)  # the gateway's handshake: with it
+        # The gateway's handshake: with it.
+        p = Pipeline(config, stack, SYSTEM_CLOCK, registry=registry)
         sent = 0
 
         def send_for(seconds: float) -> None:

@@ -77,7 +77,8 @@ def test_same_code_same_machine_passes(runs: dict[str, Path]) -> None:
     # seal+open) and 77 % (DTHQ's latency over a whole run) on unchanged code. So each
     # side is two interleaved runs, pooled by fastest round, and the check allows 50 %,
     # still far below the 3x (+200 %) slowdown above; test_reports.py pins the 10 % logic
-    # exactly. Instruction counts (issue 11) are the remedy for wall-clock noise.
+    # exactly. Instruction counts (``--metric instructions``, bench/instructions.py) are
+    # the remedy for wall-clock noise.
     result = _compare(
         runs["base"],
         runs["again"],

@@ -245,3 +245,12 @@ def test_a_tag_holds_exactly_what_its_model_declares() -> None:
         tag(b, Suite.FORGED_HELLO, auth="psk", retry="never", hello_bytes=40, size=1)
     with pytest.raises(TypeError, match=r"^a bulk tag lacks \['records'\]$"):
         tag(b, Suite.BULK, total_bytes=1, codec="lz4", key_length=256)
+
+
+def test_a_distribution_s_tail_is_its_p99_else_its_median() -> None:
+    from dthq.harness.results import Distribution
+
+    measured = Distribution.from_samples([float(i) for i in range(1, 101)])
+    assert measured.tail == measured.p99 > measured.q3
+    migrated = Distribution(median=3.0, iqr=1.0, rounds=5)  # a version-1 primitive
+    assert migrated.tail == 3.0

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import sys
+import threading
 import urllib.error
 from typing import Any, NoReturn
 
@@ -30,10 +32,36 @@ def _os_error(exc: OSError) -> str:
     return f"{exc.filename}: {what}" if exc.filename else what
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    """The first Ctrl-C aborts the command; later ones are ignored, so they cannot cut
+    short its unwinding (threads stopped and joined, then the store closed)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 class _Group(click.Group):
     """Errors a user can cause print one line and exit by their class, never a traceback."""
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise click.Abort from None  # click's own handling would print a blank line first
+
     def main(self, args: Any = None, prog_name: str | None = None, **kwargs: Any) -> Any:
+        ours = (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        )
+        if ours:
+            signal.signal(signal.SIGINT, _interrupted)
+        try:
+            self._main(args, prog_name, **kwargs)
+        finally:  # after a Ctrl-C, others stay ignored until the process has exited
+            if ours and signal.getsignal(signal.SIGINT) is _interrupted:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def _main(self, args: Any, prog_name: str | None, **kwargs: Any) -> NoReturn:
         try:
             result = super().main(args, prog_name, standalone_mode=False, **kwargs)
         except click.exceptions.NoArgsIsHelpError as exc:

@@ -100,6 +100,7 @@ def handshake(
     """
     from dthq.harness.probe import probe_handshake
     from dthq.harness.telemetry import TelemetryGenerator
+    from dthq.pipeline.clock import SYSTEM_CLOCK
     from dthq.schemes.dthq import DTHQScheme
 
     settings: dict[str, Any] = {
@@ -125,7 +126,8 @@ def handshake(
 
         scheme = QKDScheme(mode=mode, **settings)
         scheme.key_manager.refill(32 * rounds)  # Q's keys exist before the timed handshakes
-    probe = probe_handshake(scheme, TelemetryGenerator(seed).payload("small"), rounds)
+    payload = TelemetryGenerator(seed).payload("small")
+    probe = probe_handshake(scheme, payload, rounds, now_ms=SYSTEM_CLOCK.now_ms)
     if as_json:
         render.emit_json(probe.to_json())
         return

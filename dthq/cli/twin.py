@@ -46,6 +46,7 @@ def consume(
     """Run the cloud twin alone, as its own process: a persistent QoS 1 consumer that
     resumes its sessions and twins from the store after a restart (exactly once).
     Prints "ready" once subscribed; on SIGTERM or SIGINT, a JSON line of counts."""
+    from dthq.pipeline.clock import SYSTEM_CLOCK
     from dthq.pipeline.consumer import consume_until_signalled
     from dthq.twin.store import Store, master_secret
 
@@ -55,7 +56,9 @@ def consume(
         click.echo("ready")
         sys.stdout.flush()
 
-    counts = consume_until_signalled(broker, registry_file, store, fhir_dir, client_id, ready)
+    counts = consume_until_signalled(
+        broker, registry_file, store, fhir_dir, client_id, ready, SYSTEM_CLOCK
+    )
     render.emit_json(counts)
     store.close()
 
@@ -101,6 +104,7 @@ def twin_serve(
         raise click.UsageError(
             f"the dashboard needs {exc.name}: pip install 'dthq-bench[dashboard]'"
         ) from None
+    from dthq.pipeline.clock import SYSTEM_CLOCK
     from dthq.pipeline.run import SimConfig
 
     config = SimConfig(
@@ -117,7 +121,7 @@ def twin_serve(
     def listening(url: str) -> None:
         click.echo(f"dashboard on {url}  (Ctrl-C stops)", err=True)
 
-    serve(config, host, port, listening)
+    serve(config, SYSTEM_CLOCK, host, port, listening)
 
 
 @twin.command()

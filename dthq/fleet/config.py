@@ -1,7 +1,7 @@
 """What one fleet run is: the scenario, how many devices at what rate, for how long,
 on how many Locust workers, through which broker, to how many gateways.
 
-The scenarios (issue 12's):
+The scenarios:
 - ``steady``: N devices at ``rate_hz`` each;
 - ``handshake-storm``: steady, then every device drops its connection and handshakes
   again at the same instant (a gateway restart), while an attacker replays captured

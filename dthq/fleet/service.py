@@ -17,6 +17,7 @@ from pathlib import Path
 
 from dthq.errors import DTHQError
 from dthq.fleet.config import GATEWAY, member_id
+from dthq.pipeline.clock import SYSTEM_CLOCK
 from dthq.pipeline.gateway import Gateway, policy_named
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.provision import Registry
@@ -54,6 +55,7 @@ def gateway(args: argparse.Namespace) -> None:
         retry=RetryPolicy(args.retry),
         pool=pool,
         member=args.member,
+        clock=SYSTEM_CLOCK,
     )
     deadline = time.monotonic() + CONNECT_S
     while True:

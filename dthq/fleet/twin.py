@@ -26,6 +26,7 @@ from locust.env import Environment
 from dthq.errors import StateError
 from dthq.fleet.config import member_id
 from dthq.fleet.devices import REQUEST
+from dthq.pipeline.clock import SYSTEM_CLOCK
 from dthq.pipeline.cloud import Cloud
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.provision import Registry
@@ -67,7 +68,7 @@ class FleetTwin:
             )
         )
         self.metrics = Metrics()
-        self.cloud = Cloud(registry, bus, self.metrics, store)
+        self.cloud = Cloud(registry, bus, self.metrics, store, clock=SYSTEM_CLOCK)
         self.cloud.listeners.append(self._delivered)
         self.members = {member_id(g) for g in range(o.dthq_gateways)}
 

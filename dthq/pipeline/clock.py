@@ -1,9 +1,12 @@
-"""The pipeline's time, passed in. Handlers ask the clock they were given and never read
-time themselves, so a test runs them on a fixed or stepping clock; the composition
-points (``Pipeline``, the fleet's services, the CLI) hand them :data:`SYSTEM_CLOCK`.
+"""The pipeline's time, passed in. Every party takes the clock as a required argument
+and stamps, dates and checks freshness only by it, so a test runs them on a fixed or
+stepping clock; the composition points (``simulate``, the dashboard, the fleet's
+services, the CLI) hand them :data:`SYSTEM_CLOCK`. ``Pipeline.run`` and ``drain`` pace
+by its ``monotonic_s``.
 
-Latency stamps (``time.perf_counter_ns``) and CPU accounting stay in
-:mod:`dthq.pipeline.metrics`: they measure the handlers, they are not an input to them."""
+The handlers also read ``time.perf_counter_ns`` themselves, for the latency stamps
+:mod:`dthq.pipeline.metrics` sums up: those only measure the handlers, nothing they
+decide depends on them, so they do not go through the clock."""
 
 from __future__ import annotations
 

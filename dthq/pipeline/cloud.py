@@ -23,7 +23,7 @@ from pathlib import Path
 
 from dthq.errors import DecodeError, DTHQError
 from dthq.pipeline import topics
-from dthq.pipeline.clock import SYSTEM_CLOCK, Clock
+from dthq.pipeline.clock import Clock
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.provision import Registry
 from dthq.pipeline.sessions import Terminator
@@ -74,7 +74,7 @@ class Cloud:
         *,
         sink: FHIRSink | None = None,
         policy_tag: str = "clinical",
-        clock: Clock = SYSTEM_CLOCK,
+        clock: Clock,
     ) -> None:
         self._clock = clock
         self._bus = bus

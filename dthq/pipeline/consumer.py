@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from dthq.pipeline.clock import Clock
 from dthq.pipeline.cloud import Cloud, FHIRSink
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.provision import Registry
@@ -23,13 +24,14 @@ def consume_until_signalled(
     fhir_dir: Path | None,
     client_id: str,
     ready: Callable[[], None],
+    clock: Clock,
 ) -> dict[str, dict[str, int]]:
     """Subscribe, call ``ready``, consume until a signal; the counts, and why readings
     were rejected."""
     registry = Registry.load(registry_file)
     metrics = Metrics()
     bus = MQTTBus(broker, client_id, persistent=True, connect=False)
-    Cloud(registry, bus, metrics, store, sink=FHIRSink(fhir_dir))
+    Cloud(registry, bus, metrics, store, sink=FHIRSink(fhir_dir), clock=clock)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())

@@ -18,6 +18,7 @@ from contextlib import ExitStack
 from importlib.resources import files
 from typing import Any
 
+from dthq.pipeline.clock import Clock
 from dthq.pipeline.run import Pipeline, SimConfig
 from dthq.twin.news2 import LABEL
 
@@ -27,10 +28,10 @@ PUSH_EVERY_S = 0.5
 class LivePipeline:
     """A pipeline run on a background thread, stoppable, with its view for the page."""
 
-    def __init__(self, config: SimConfig) -> None:
+    def __init__(self, config: SimConfig, clock: Clock) -> None:
         self.config = config
         self._stack = ExitStack()
-        self.pipeline = Pipeline(config, self._stack)  # handshakes done on return
+        self.pipeline = Pipeline(config, self._stack, clock)  # handshakes done on return
         self._stop = threading.Event()
         self.error: str | None = None
         self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
@@ -95,7 +96,9 @@ def app(live: LivePipeline) -> Any:
     )
 
 
-def serve(config: SimConfig, host: str, port: int, listening: Callable[[str], None]) -> None:
+def serve(
+    config: SimConfig, clock: Clock, host: str, port: int, listening: Callable[[str], None]
+) -> None:
     """``dthq twin serve``'s lifecycle: the port taken first (a busy one fails before any
     pipeline starts; ``listening`` gets the page's URL once it is taken), then the pipeline and the
     page until Ctrl-C; the pipeline closes."""
@@ -107,7 +110,7 @@ def serve(config: SimConfig, host: str, port: int, listening: Callable[[str], No
     except OSError as exc:
         raise OSError(exc.errno, f"cannot listen: {exc.strerror}", f"{host}:{port}") from None
     listening(f"http://{host}:{sock.getsockname()[1]}/")
-    live = LivePipeline(config)
+    live = LivePipeline(config, clock)
     live.start()
     try:
         uvicorn.Server(uvicorn.Config(app(live), log_level="warning")).run(sockets=[sock])

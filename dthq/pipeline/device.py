@@ -16,7 +16,7 @@ import time
 from dthq.errors import DTHQError, StateError
 from dthq.harness.telemetry import TelemetryGenerator, encode
 from dthq.pipeline import topics
-from dthq.pipeline.clock import SYSTEM_CLOCK, Clock
+from dthq.pipeline.clock import Clock
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.provision import Registry
 from dthq.protocol.compression import LZ4Block
@@ -43,7 +43,7 @@ class Device:
         deterioration_speed: float = 1.0,
         rekey_records: int = 256,
         fault_rate: float = 0.0,
-        clock: Clock = SYSTEM_CLOCK,
+        clock: Clock,
     ) -> None:
         """``fault_rate``: the share of readings a faulty sensor garbles (SpO2 above 100 %),
         for the gateway to refuse. ``clock`` stamps readings and records: a device with a

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, replace
 
 from dthq.errors import AuthenticationError, DecodeError, DTHQError, StateError
 from dthq.pipeline import topics
-from dthq.pipeline.clock import SYSTEM_CLOCK, Clock
+from dthq.pipeline.clock import Clock
 from dthq.pipeline.device import HANDSHAKE_TIMEOUT_S
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.provision import Registry
@@ -81,7 +81,7 @@ class Gateway:
         retry: RetryPolicy = RetryPolicy.NEVER,
         pool: Sequence[str] = (),
         member: str | None = None,
-        clock: Clock = SYSTEM_CLOCK,
+        clock: Clock,
     ) -> None:
         """``pool``: the member ids of a gateway pool sharing the device-facing identity
         ``gateway_id`` behind an MQTT 5 shared subscription; this one is ``member`` (its

@@ -104,16 +104,18 @@ class Pipeline:
         self,
         config: SimConfig,
         stack: ExitStack,
+        clock: Clock,
         registry: Registry | None = None,
-        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         """``registry``: the parties as already provisioned (an external cloud has them);
         by default they are made here, ``config.patients`` devices and one gateway.
-        ``clock``: every party's time (the handlers never read it themselves)."""
+        ``clock``: every party's time, and what ``run`` and ``drain`` pace by."""
         self.config = c = config
         self.clock = clock
         self.metrics = Metrics()
         self.broker_name, self.protocol = "", ""
+        if c.cloud:  # before any bus or broker: the stack closes it after their threads stop
+            self.store = self._open_store(stack)
         if c.transport == "memory":
             memory = stack.enter_context(closing(MemoryBus()))
             self._bus: Callable[[str, bool], Bus] = lambda _name, _persistent: memory
@@ -186,7 +188,7 @@ class Pipeline:
         for device in self.devices:
             device.wait_established()
 
-    def _start_cloud(self, stack: ExitStack) -> None:
+    def _open_store(self, stack: ExitStack) -> Store:
         c = self.config
         if c.store is None:
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="dthq-store-"))
@@ -194,7 +196,10 @@ class Pipeline:
         else:
             store_path = c.store
         secret = c.master_secret or os.urandom(32)
-        self.store = stack.enter_context(closing(Store(store_path, secret)))
+        return stack.enter_context(closing(Store(store_path, secret)))
+
+    def _start_cloud(self, stack: ExitStack) -> None:
+        c = self.config
         cloud_bus = self._bus(f"dthq-cloud-{self.tag}", True)
         self.buses.append(cloud_bus)
         self.cloud = Cloud(
@@ -212,7 +217,8 @@ class Pipeline:
         """Send the load for the configured duration (or until ``stop`` is set)."""
         c, m = self.config, self.metrics
         period = 1 / c.rate_hz
-        start = time.monotonic()
+        now = self.clock.monotonic_s
+        start = now()
         end = start + c.duration_s
         n = len(self.devices)
         due = [(start + i * period / n, i) for i in range(n)]  # staggered phases
@@ -220,9 +226,9 @@ class Pipeline:
         last_report = 0.0
         while due:
             at, i = due[0]
-            if at >= end or time.monotonic() >= end or (stop is not None and stop.is_set()):
+            if at >= end or now() >= end or (stop is not None and stop.is_set()):
                 break  # behind at the end: what was not sent shows in sent_per_s
-            wait = at - time.monotonic()
+            wait = at - now()
             if wait > 0:
                 time.sleep(min(wait, 0.05))
                 continue
@@ -257,8 +263,8 @@ class Pipeline:
         """Wait until every sent reading is delivered or refused (True), or give up after
         the batch window plus ``drain_s`` (False)."""
         c, m = self.config, self.metrics
-        deadline = time.monotonic() + c.drain_s + policy_named(c.policy).window_ms / 1000
-        while time.monotonic() < deadline:
+        deadline = self.clock.monotonic_s() + c.drain_s + policy_named(c.policy).window_ms / 1000
+        while self.clock.monotonic_s() < deadline:
             settled, sent = m.settled()
             if settled >= sent:
                 return True
@@ -267,5 +273,6 @@ class Pipeline:
 
 
 def simulate(config: SimConfig, progress: Progress | None = None) -> PipelineRun:
+    """One run on the machine's clocks, as ``dthq simulate`` and the bench suite make it."""
     with ExitStack() as stack:
-        return Pipeline(config, stack).run(progress)
+        return Pipeline(config, stack, SYSTEM_CLOCK).run(progress)

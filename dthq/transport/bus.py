@@ -117,16 +117,26 @@ class MemoryBus:
             raise BusError(f"the memory bus did not drain in {timeout} s")
 
     def close(self) -> None:
+        """Stop delivering, as a broker going away would: what is still queued is
+        dropped, and the handler running now finishes before this returns (so what the
+        handlers use, a store say, may be closed next)."""
         if not self._closed:
             self._closed = True
             self._queue.put(None)
-            self._thread.join(5)
+        if threading.current_thread() is not self._thread:
+            try:
+                self._thread.join()
+            except KeyboardInterrupt:  # finish stopping first, then let it through
+                self._thread.join()
+                raise
 
     def _deliver(self) -> None:
         while (message := self._queue.get()) is not None:
             if isinstance(message, threading.Event):
                 message.set()
                 continue
+            if self._closed:
+                continue  # closing: drop the rest on the way to the end marker
             with self._lock:
                 targets = [h for p, h, _ in self._subs if topic_matches(p, message.topic)]
             for handler in targets:

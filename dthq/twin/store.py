@@ -18,6 +18,7 @@ import json
 import os
 import sqlite3
 import struct
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -106,13 +107,15 @@ class Store:
             raise StoreError(f"{self.path.parent}: no such folder for the store")
         try:
             # The pipeline opens the store on one thread and writes on its consumer
-            # thread; it never uses one Store from two threads at once.
+            # thread; a write and ``close`` exclude each other (``_lock``), so a store
+            # closed under a running consumer refuses the write instead of crashing.
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")  # a committed reading survives a crash
             self._db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a store ({exc})") from None
+        self._lock = threading.Lock()
         kek = hkdf("sha256", master_secret, b"dthq twin store", b"key-encryption key", 32)
         self._kek = get_aead(AEAD).new(kek)
         self._keys: dict[int, Cipher] = {}
@@ -132,7 +135,8 @@ class Store:
         return max(self._keys)
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:  # after the write in progress, if any
+            self._db.close()
 
     def rekey(self) -> int:
         """Start a new key epoch: new readings are sealed under a fresh key."""
@@ -272,17 +276,25 @@ class Store:
         return self._db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+        return _Transaction(self._db, self._lock)
 
 
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error: no half-written batch."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
+    def __init__(self, db: sqlite3.Connection, lock: threading.Lock) -> None:
+        self.db, self.lock = db, lock
 
     def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
+        self.lock.acquire()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
 
     def __exit__(self, kind: object, *_: object) -> None:
-        self.db.execute("ROLLBACK" if kind else "COMMIT")
+        try:
+            self.db.execute("ROLLBACK" if kind else "COMMIT")
+        finally:
+            self.lock.release()
