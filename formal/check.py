@@ -99,7 +99,7 @@ def main(argv: list[str]) -> int:
         target.write_text(text)
         print(f"wrote {target.name}")
     elif not target.exists() or target.read_text() != text:
-        print(f"{target.name} differs from what the models give: run --write-claims", file=sys.stderr)
+        print(f"{target.name} differs from what the models give: --write-claims", file=sys.stderr)
         failures += 1
     return 1 if failures else 0
 

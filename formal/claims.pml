@@ -166,11 +166,11 @@ proctype Device() {
   :: skip
   :: goto end_idle   /* A may never run: B's aliveness is then not given for free */
   fi;
-  a_started = true;
   h.t = HELLO; h.id = A; h.na = NA;
   if :: (EPH || KQ) -> h.sh = OWN :: else -> skip fi;
   if :: SB -> h.cb = OWN :: else -> skip fi;
   atomic {
+    a_started = true;
     printf("MSC: A -> broker: HELLO(A, nA, share %d, ctB %d)\n", h.sh, h.cb);
     send_att(h)
   };
