@@ -42,9 +42,8 @@
      exactly as A received it, after B received exactly the flights A sent;
    - the same for B at its completion, with A the partner; B's injective agreement
      (one B completion per A run: the replay claim).
-   A violated claim runs `fl = <claim>` (fl is hidden: outside the state vector).
-   check.py reads which of those statements spin found unreachable: those claims hold.
-   With -DTRAIL=<claim> the statement is an assertion instead, for the trail.
+   A violated claim reaches its FAIL site (below); claims.py reads which sites spin
+   found unreachable: those claims hold within the bounds.
 */
 
 #ifndef MODE
@@ -214,8 +213,9 @@ proctype Service(byte j; chan inbox) {
 end_hello:
   inbox ? h;
   if
-  :: h.t == HELLO && (h.id == A || h.id == M) && (!KQ || h.sh == OWN) ->
-     /* (qkd: Q knows only A's key id; the attacker is no SAE of Q) */
+  :: h.t == HELLO && (h.id == A || h.id == M) && (MODE != 5 || h.sh == OWN) ->
+     /* qkd: Q knows only A's key id (the attacker is no SAE of Q); in qkd+mlkem the
+        key id is implicit, always A's (any other is refused), and sh is the share */
      atomic {
      b_id[j] = h.id; b_na[j] = h.na; b_sh[j] = h.sh; b_cb[j] = h.cb;
      b_ct[j] = (EPH -> 1 + j : 0);
