@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -99,13 +100,22 @@ def pan(where: Path, trail: int | None = None) -> str:
 
 
 def verify(model: Path, mode: str, scenario: str) -> dict[int, str | None]:
-    """{claim number: None if it holds, else the trace} for one mode and scenario."""
+    """{claim number: None if it holds, else the trace} for one mode and scenario; prints
+    the exhaustive run's states and time."""
     defines = [f"-DMODE={MODES[mode]}"] + ([f"-D{scenario}"] if scenario != "base" else [])
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         shutil.copy(model, work / "claims.pml")
         full = build(work, defines, BUDGET)
+        start = time.perf_counter()
         out = pan(full)
+        found = re.search(r"([\d.e+]+) states, stored", out)
+        states = float(found.group(1)) if found else 0
+        print(
+            f"claims.pml      {mode:10} {scenario:6} {states:>12,.0f} states  "
+            f"{time.perf_counter() - start:5.1f} s",
+            flush=True,
+        )
         if "errors: 0" not in out or "max search depth too small" in out:
             raise RuntimeError(f"{mode} {scenario}: the exhaustive run is incomplete:\n{out}")
         unreached = {int(n) for n in re.findall(r'"assert\(\((\d+)!=target\)\)"', out)}
