@@ -11,7 +11,9 @@ device's PSK, so holding them impersonates A to B.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -26,8 +28,13 @@ from dthq.schemes.dthq import DTHQScheme
 from tests.helpers import scheme
 
 # Does the attacker get the victim to complete the handshake with him?
-IMPERSONATES_B_TO_A = {"psk": True, "mldsa": False, "kem-psk": False, "kem": False, "qkd": False}
-IMPERSONATES_A_TO_B = {"psk": True, "mldsa": False, "kem-psk": True, "kem": False, "qkd": False}
+IMPERSONATES_B_TO_A = {
+    "psk": True, "mldsa": False, "kem-psk": False, "kem": False, "qkd": False, "qkd+mlkem": False
+}  # fmt: skip
+IMPERSONATES_A_TO_B = {
+    "psk": True, "mldsa": False, "kem-psk": True, "kem": False, "qkd": False, "qkd+mlkem": False
+}  # fmt: skip
+CLAIMS_JSON = Path(__file__).resolve().parent.parent / "formal" / "claims.json"
 
 
 class HisOwnQ:
@@ -41,8 +48,8 @@ class HisOwnQ:
 
 
 def provisioned(mode: str) -> DTHQScheme:
-    if mode == "qkd":  # psk authentication, Kq from Q
-        s = QKDScheme(key_manager=KeyManager("device-A", "service-B", seed=21))
+    if mode in ("qkd", "qkd+mlkem"):  # psk authentication, Kq from Q
+        s = QKDScheme(mode=mode, key_manager=KeyManager("device-A", "service-B", seed=21))
         s.top_up(2)
         return s
     return scheme(mode)
@@ -117,3 +124,16 @@ def test_the_thief_s_record_holds_only_what_he_stole() -> None:
     """fake_service takes A's PeerRecord as B holds it: in mldsa mode that is public."""
     record: PeerRecord = scheme("mldsa").responder_config.devices[b"device-A"]
     assert record.psk is None and record.verify_key
+
+
+@pytest.mark.parametrize(
+    ("role", "table"), [("A", IMPERSONATES_B_TO_A), ("B", IMPERSONATES_A_TO_B)]
+)
+def test_the_code_and_the_model_agree(role: str, table: dict[str, bool]) -> None:
+    """What the real machines do is what spin found (formal/claims.json's kci entries)."""
+    model = {
+        c["mode"]: c["outcome"]
+        for c in json.loads(CLAIMS_JSON.read_text())["claims"]
+        if c["property"] == "kci" and c["role"] == role
+    }
+    assert model == {mode: "fails" if falls else "holds" for mode, falls in table.items()}
