@@ -111,8 +111,9 @@ def apt_install(session: nox.Session, package: str, command: str) -> None:
 
 @nox.session(venv_backend="none")
 def formal(session: nox.Session) -> None:
-    """The spin models of the handshake and the record epochs (formal/): claims hold,
-    and the weakened variants are caught. Installs Debian's spin if it is missing."""
+    """The spin models of the handshake, its Scyther claims and the record epochs (formal/):
+    claims hold or fail as formal/claims.json says, and the weakened variants are caught.
+    Installs Debian's spin if it is missing."""
     apt_install(session, "spin", "spin")
     session.run("python3", "formal/check.py", *session.posargs)
 
