@@ -39,6 +39,9 @@ ATTACKS = {
 }  # fmt: skip
 
 
+TRACE_SHOWN = 120  # characters of a counterexample the register shows in full
+
+
 def _matching(prop: str, role: str | None, term: str | None) -> list[FormalClaim]:
     found = formal_claims.load()
     if found is None:
@@ -48,7 +51,19 @@ def _matching(prop: str, role: str | None, term: str | None) -> list[FormalClaim
 
 
 def _modes(claims: list[FormalClaim]) -> str:
-    return "; ".join(f"{c.mode}: {'holds' if c.holds else 'fails'} ({c.bounds})" for c in claims)
+    """Each mode's outcome, then the bounds once when every mode shares them."""
+    outcomes = ", ".join(f"{c.mode} {'holds' if c.holds else 'fails'}" for c in claims)
+    bounds = {c.bounds for c in claims}
+    if len(bounds) == 1:
+        return f"{outcomes} (bounds: {bounds.pop()})"
+    return "; ".join(f"{c.mode} {'holds' if c.holds else 'fails'} ({c.bounds})" for c in claims)
+
+
+def _trace(claim: FormalClaim) -> str:
+    """A short counterexample in full; a long one by where it is kept."""
+    if claim.trace and len(claim.trace) <= TRACE_SHOWN:
+        return claim.trace
+    return f"trace {claim.id} in formal/claims.json" if claim.trace else "no trace given"
 
 
 def _security(prop: str, role: str | None, term: str | None) -> tuple[Measure, Judge]:
@@ -67,7 +82,7 @@ def _security(prop: str, role: str | None, term: str | None) -> tuple[Measure, J
         failing = [c for c in ours if not c.holds]
         if not failing:
             return Outcome.HOLDS, f" in the model ({', '.join(c.mode for c in ours)})"
-        traces = "; ".join(f"{c.mode}: {c.trace or 'no trace given'}" for c in failing)
+        traces = "; ".join(f"{c.mode}: {_trace(c)}" for c in failing)
         return Outcome.DOES_NOT_HOLD, f" in {', '.join(c.mode for c in failing)} ({traces})"
 
     return measure, judge
