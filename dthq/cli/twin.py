@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from dthq.cli import options, render
-from dthq.cli.store import KEY_FILE, open_store
+from dthq.cli.store import KEY_FILE, naming, open_store
 
 
 @click.group()
@@ -49,7 +49,8 @@ def consume(
     from dthq.pipeline.consumer import consume_until_signalled
     from dthq.twin.store import Store, master_secret
 
-    store = Store(store_path, master_secret(key_file))
+    with naming(store_path):
+        store = Store(store_path, master_secret(key_file))  # a new store, or an existing one
 
     def ready() -> None:
         click.echo("ready")
@@ -130,7 +131,8 @@ def show(patient: str, store_path: Path, key_file: Path, as_json: bool) -> None:
     from dthq.twin.news2 import LABEL
     from dthq.twin.twin import PatientTwin
 
-    readings = list(open_store(store_path, key_file).readings(patient))
+    with naming(store_path):
+        readings = list(open_store(store_path, key_file).readings(patient))
     if not readings:
         raise click.UsageError(f"no readings of patient {patient!r} in {store_path}")
     t = PatientTwin.from_readings(patient, readings)
