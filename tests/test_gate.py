@@ -155,3 +155,31 @@ def test_compare_json(tmp_path: Path) -> None:
     assert data["failed"] is True
     slow = [c for c in data["changes"] if c["verdict"] == "slower"]
     assert slow and all(c["gated"] for c in slow)
+
+
+def test_compare_names_the_file_and_field_it_cannot_divide_by(tmp_path: Path) -> None:
+    base = results()
+    zero = copy.deepcopy(base)
+    p0 = zero.primitives[0]
+    zero = replace(
+        zero,
+        primitives=(replace(p0, time_us=replace(p0.time_us, min=0.0, median=0.0)),
+                    *zero.primitives[1:]),
+    )  # fmt: skip
+    none = replace(base, primitives=())
+    other = replace(base, primitives=tuple(replace(p, name=p.name + "-x") for p in base.primitives))
+    for name, r in (("base", base), ("zero", zero), ("none", none), ("other", other)):
+        dump(r, tmp_path / f"{name}.json")
+
+    def run(name: str) -> tuple[int, str]:
+        out = CliRunner().invoke(main, ["compare", str(tmp_path / "base.json"),
+                                        str(tmp_path / f"{name}.json")])  # fmt: skip
+        return out.exit_code, out.output
+
+    code, text = run("zero")
+    assert code == 2 and f"zero.json: primitives[0].time_us ({p0.name}): fastest round 0" in text
+    assert "Traceback" not in text
+    code, text = run("none")
+    assert code == 2 and "none.json: holds no primitive times" in text
+    code, text = run("other")
+    assert code == 2 and "no primitive is shared by" in text and "other.json" in text

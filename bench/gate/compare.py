@@ -80,6 +80,8 @@ def floor(results: Results, names: set[str]) -> float:
     fastest = [p.time_us.fastest for p in results.primitives if p.name in names]
     if not fastest:
         raise GateError("no primitive is shared by both runs: nothing to normalise by")
+    if min(fastest) <= 0:
+        raise GateError("a primitive's fastest round is not positive: nothing to normalise by")
     return math.exp(sum(math.log(m) for m in fastest) / len(fastest))
 
 

@@ -251,7 +251,12 @@ def compare(
     libraries (time: interleaved base, head, base, head). Primitives and randomised
     counts are reported but never fail the gate.
     """
-    from bench.gate.assemble import accepted_by_trailer, gate_against, gate_on_files
+    from bench.gate.assemble import (
+        accepted_by_trailer,
+        check_gateable,
+        gate_against,
+        gate_on_files,
+    )
     from bench.gate.compare import parse_threshold
 
     metric = metric or ("instructions" if rev else "time")
@@ -276,8 +281,11 @@ def compare(
     else:
         from bench.ingest import read_results
 
-        base_runs = [read_results(baseline), *map(read_results, baseline_reruns)]
-        cur_runs = [read_results(current), *map(read_results, current_reruns)]
+        base_files, cur_files = [baseline, *baseline_reruns], [current, *current_reruns]
+        base_runs, cur_runs = [*map(read_results, base_files)], [*map(read_results, cur_files)]
+        check_gateable(
+            list(zip(map(str, base_files + cur_files), base_runs + cur_runs, strict=True)), metric
+        )
         gate = gate_on_files(base_runs, cur_runs, metric, limit)
     note = None
     if honour_trailer:
