@@ -183,3 +183,25 @@ def test_compare_names_the_file_and_field_it_cannot_divide_by(tmp_path: Path) ->
     assert code == 2 and "none.json: holds no primitive times" in text
     code, text = run("other")
     assert code == 2 and "no primitive is shared by" in text and "other.json" in text
+
+
+def test_file_compare_refuses_options_of_against(tmp_path: Path) -> None:
+    dump(results(), tmp_path / "a.json")
+    a = str(tmp_path / "a.json")
+    for extra in (["--set", "full"], ["--figures", "x"], ["--honour-trailer"]):
+        out = CliRunner().invoke(main, ["compare", a, a, *extra])
+        assert out.exit_code == 2 and f"{extra[0]} only apply with --against" in out.output
+
+
+def test_against_json_when_the_gate_cannot_run_is_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.gate.assemble
+    from bench.against import NoParent
+
+    def no_parent(*_: object, **__: object) -> None:
+        raise NoParent("no commit 'HEAD~1' to compare with (a shallow clone)")
+
+    monkeypatch.setattr(bench.gate.assemble, "gate_against", no_parent)
+    out = CliRunner().invoke(main, ["compare", "--against", "HEAD~1", "--json"])
+    assert out.exit_code == 0, out.output
+    got = json.loads(out.stdout)
+    assert got["failed"] is False and "shallow clone" in got["gate_not_run"]

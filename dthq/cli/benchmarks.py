@@ -274,11 +274,27 @@ def compare(
         try:
             gate = gate_against(rev, metric, which, only, limit, progress)
         except NoParent as exc:
-            click.echo(f"gate not run: {exc}")
+            if as_json:
+                render.emit_json({"failed": False, "gate_not_run": str(exc)})
+            else:
+                click.echo(f"gate not run: {exc}")
             return
     elif baseline is None or current is None:
         raise click.UsageError("give BASELINE and CURRENT results files, or --against REV")
     else:
+        ctx = click.get_current_context()
+        only_against = {
+            "--set": "which",
+            "--figures": "figures",
+            "--honour-trailer": "honour_trailer",
+        }
+        given = [
+            flag
+            for flag, param in only_against.items()
+            if ctx.get_parameter_source(param) is not click.core.ParameterSource.DEFAULT
+        ]
+        if given:
+            raise click.UsageError(f"{', '.join(given)} only apply with --against REV")
         from bench.ingest import read_results
 
         base_files, cur_files = [baseline, *baseline_reruns], [current, *current_reruns]
