@@ -204,3 +204,36 @@ def test_a_busy_port_is_one_line() -> None:
     lines = [line for line in result.output.splitlines() if line.startswith("error: ")]
     assert result.exit_code == ExitCode.USAGE and len(lines) == 1, result.output
     assert f"127.0.0.1:{port}" in lines[0] and "Traceback" not in result.output
+
+
+def test_a_failed_run_exits_3_and_a_bad_only_exits_2(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import bench.runner
+
+    monkeypatch.setattr(bench.runner, "pin_to_one_cpu", lambda: None)  # not this process
+    monkeypatch.setattr(pytest, "main", lambda *a, **k: pytest.ExitCode.TESTS_FAILED)
+    result = invoke("bench", "--only", "table3", "--out", str(tmp_path))
+    assert result.exit_code == ExitCode.ABORTED, result.output
+    assert result.output.splitlines()[-1].startswith("error: benchmarks failed")
+    monkeypatch.setattr(pytest, "main", lambda *a, **k: pytest.ExitCode.NO_TESTS_COLLECTED)
+    result = invoke("bench", "--only", "nosuch", "--out", str(tmp_path))
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert result.output.splitlines()[-1].startswith("error: no benchmark matches")
+
+
+def test_a_missing_internal_module_is_a_bug_not_an_install_hint(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import dthq.cli.protocol
+
+    def broken(*_: object, **__: object) -> None:
+        import dthq.no_such_module  # noqa: F401  # a typo'd internal import
+
+    monkeypatch.setattr(dthq.cli.protocol.schemes, "callback", broken)
+    result = invoke("schemes")
+    assert isinstance(result.exception, ModuleNotFoundError), result.output
+    assert "pip install" not in result.output
+    monkeypatch.setitem(sys.modules, "locust", None)
+
+    def needs_locust(*_: object, **__: object) -> None:
+        import locust  # noqa: F401
+
+    monkeypatch.setattr(dthq.cli.protocol.schemes, "callback", needs_locust)
+    _one_error_line(invoke("schemes"), ExitCode.USAGE, "locust", "dthq-bench[fleet]")
