@@ -237,3 +237,53 @@ def test_a_missing_internal_module_is_a_bug_not_an_install_hint(monkeypatch) -> 
 
     monkeypatch.setattr(dthq.cli.protocol.schemes, "callback", needs_locust)
     _one_error_line(invoke("schemes"), ExitCode.USAGE, "locust", "dthq-bench[fleet]")
+
+
+def test_kme_help_and_openapi_need_only_what_they_use(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    gone = {"fastapi", "uvicorn"}
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name in gone else find_spec(name, *a)
+    )
+    assert invoke("kme", "serve", "--help").exit_code == 0
+    assert invoke("kme", "--help").exit_code == 0
+    _one_error_line(invoke("kme", "serve"), ExitCode.USAGE, "fastapi and uvicorn", "[kme]")
+    _one_error_line(invoke("kme", "openapi"), ExitCode.USAGE, "fastapi", "[kme]")
+    gone.discard("fastapi")  # uvicorn alone missing: openapi runs no server
+    result = invoke("kme", "openapi")
+    assert result.exit_code == 0 and "/api/v1/keys" in result.output, result.output
+
+
+def test_a_busy_port_reads_alike_and_leaves_no_certificates(tmp_path: Path) -> None:
+    pytest.importorskip("uvicorn", reason="the kme and dashboard extras are not installed")
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = str(busy.getsockname()[1])
+        twin = invoke("twin", "serve", "--port", port, "--transport", "memory")
+        kme = invoke("kme", "serve", "--port", port, "--pki", str(tmp_path / "pki"))
+    want = f"error: 127.0.0.1:{port}: cannot listen: Address already in use"
+    for result in (twin, kme):
+        assert result.exit_code == ExitCode.USAGE, result.output
+        assert [line for line in result.output.splitlines() if line.strip()] == [want]
+    assert not (tmp_path / "pki").exists()
+
+
+def test_ctrl_c_ends_a_server_normally(tmp_path: Path) -> None:
+    """A server runs until stopped: Ctrl-C is its normal end, exit 0 (README's table)."""
+    import signal
+    import subprocess
+
+    pytest.importorskip("uvicorn", reason="the dashboard extra (uvicorn) is not installed")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dthq.cli", "twin", "serve", "--port", "0",
+         "--transport", "memory", "--patients", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        line = server.stderr.readline() if server.stderr else ""
+        assert "dashboard on" in line, line
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+    assert server.returncode == ExitCode.OK

@@ -56,13 +56,18 @@ def consume(
         click.echo("ready")
         sys.stdout.flush()
 
-    counts = consume_until_signalled(broker, registry_file, store, fhir_dir, client_id, ready)
-    render.emit_json(counts)
-    store.close()
+    try:
+        with render.until_stopped("consumer"):  # a SIGINT before its handler is set
+            counts = consume_until_signalled(
+                broker, registry_file, store, fhir_dir, client_id, ready
+            )
+            render.emit_json(counts)
+    finally:
+        store.close()
 
 
 @twin.command("serve")
-@options.listen(8765, "Port to serve the page on.")
+@options.listen(8765, "Port to serve the page on; 0: any free one.")
 @options.patients(8, 10_000)
 @options.rate("Readings per second per patient (Hz).")
 @options.duration(3600.0, "Seconds the simulated patients send for.")
@@ -118,7 +123,8 @@ def twin_serve(
     def listening(url: str) -> None:
         click.echo(f"dashboard on {url}  (Ctrl-C stops)", err=True)
 
-    serve(config, host, port, listening)
+    with render.until_stopped("dashboard"):
+        serve(config, host, port, listening)
 
 
 @twin.command()
