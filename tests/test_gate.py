@@ -142,6 +142,10 @@ def test_gate_warns_when_library_versions_differ(tmp_path: Path) -> None:
     out = CliRunner().invoke(main, ["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")])
     assert out.exit_code == 0 and "warning: library cryptography differs" in out.output
     assert run_gate(base, results(), 0.1).warnings == []
+    gone = replace(base, metadata=replace(base.metadata, machine=dict(machine, libraries={})))
+    assert run_gate(base, gone, 0.1).warnings == [
+        "library cryptography differs: 50.0.2 in the baseline, absent now"  # as report says
+    ]
 
 
 def test_compare_json(tmp_path: Path) -> None:

@@ -257,7 +257,7 @@ def environment_differences(baseline: Runs, current: Runs) -> list[str]:
     first run's metadata."""
     b, c = environment(_runs(baseline)[0]), environment(_runs(current)[0])
     return [
-        f"{what} differs: {b.get(what)} in the baseline, {c.get(what)} now"
+        f"{what} differs: {b.get(what) or 'absent'} in the baseline, {c.get(what) or 'absent'} now"
         for what in sorted(b.keys() | c.keys(), key=list({**b, **c}).index)
         if b.get(what) != c.get(what)
     ]
