@@ -287,3 +287,28 @@ def test_ctrl_c_ends_a_server_normally(tmp_path: Path) -> None:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
     assert server.returncode == ExitCode.OK
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (
+            ["fleet", "--devices", "3", "--scenario", "rekey-storm", "capacity"],
+            ["--devices, --scenario before `capacity`"],
+        ),
+        (["fleet", "--json", "worker", "--master-host", "h"], ["--json before `worker`"]),
+        (["fleet", "capacity", "--sizes", "0,-5"], ["--sizes", "1<=x<=20000"]),
+        (["fleet", "capacity", "--sizes", "abc"], ["--sizes", "abc"]),
+        (["fleet", "capacity", "--sizes", "10,,3"], ["--sizes", "empty item"]),
+        (["fleet", "--kinds", "wearable,nope"], ["--kinds", "nope"]),
+    ],
+)
+def test_fleet_options_are_checked_and_never_dropped(args: list[str], named: list[str]) -> None:
+    _one_error_line(invoke(*args), ExitCode.USAGE, *named)
+
+
+def test_fleet_out_that_is_a_file_says_so(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for args in (["fleet"], ["fleet", "capacity"]):
+        _one_error_line(invoke(*args, "--out", str(afile)), ExitCode.USAGE, "--out", "is a file")

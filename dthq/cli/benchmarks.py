@@ -186,8 +186,9 @@ RESULTS_FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option(
     "--threshold",
     default=None,
-    help="Smallest change that counts, e.g. 3% or 0.03. Default: 3% for instructions, "
-    "10% for time.",
+    metavar="PCT%|FRACTION",
+    help="Smallest change that counts, e.g. 3% or 0.03: above 0 and below 10 (1000%). "
+    "Default: 3% for instructions, 10% for time.",
 )
 @click.option(
     "--show",

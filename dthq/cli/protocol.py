@@ -47,11 +47,18 @@ from dthq.schemes.dthq import AUTH_CHOICES
     show_default=True,
     help="Edge profile: far = LZ4, near = Brotli, applied to the test record.",
 )
-@click.option("--kem-backend", default=None, help="KEM backend (see `dthq backends`).")
 @click.option(
-    "--sig-backend", default=None, help="ML-DSA backend for mldsa auth (see `dthq backends`)."
+    "--kem-backend", default=None, metavar="NAME", help="KEM backend (see `dthq backends`)."
 )
-@click.option("--aead-backend", default=None, help="AEAD backend (see `dthq backends`).")
+@click.option(
+    "--sig-backend",
+    default=None,
+    metavar="NAME",
+    help="ML-DSA backend for mldsa auth (see `dthq backends`).",
+)
+@click.option(
+    "--aead-backend", default=None, metavar="NAME", help="AEAD backend (see `dthq backends`)."
+)
 @click.option(
     "--mode",
     type=click.Choice([m.label for m in Mode]),

@@ -31,6 +31,7 @@ def twin() -> None:
 @options.fhir_dir()
 @click.option(
     "--client-id",
+    metavar="ID",
     default="dthq-cloud",
     show_default=True,
     help="The MQTT client id: the broker keeps this consumer's session under it.",
