@@ -312,3 +312,9 @@ def test_fleet_out_that_is_a_file_says_so(tmp_path: Path) -> None:
     afile.write_text("")
     for args in (["fleet"], ["fleet", "capacity"]):
         _one_error_line(invoke(*args, "--out", str(afile)), ExitCode.USAGE, "--out", "is a file")
+
+
+@pytest.mark.parametrize("command", [["simulate"], ["twin", "serve"]])
+def test_a_broker_with_the_memory_transport_is_refused(command: list[str]) -> None:
+    result = invoke(*command, "--transport", "memory", "--broker", "mqtt://x:1")
+    _one_error_line(result, ExitCode.USAGE, "--broker needs --transport mqtt")

@@ -139,6 +139,14 @@ def schedule() -> Callable[[F], F]:
     )
 
 
+def check_broker(transport: str, broker: str | None) -> None:
+    """--broker with a transport that has no broker would be ignored: refused."""
+    if broker is not None and transport != "mqtt":
+        raise click.UsageError(
+            f"--broker needs --transport mqtt (--transport {transport} has none)"
+        )
+
+
 def broker_kind() -> Callable[[F], F]:
     return click.option(
         "--broker-kind",

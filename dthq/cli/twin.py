@@ -102,6 +102,7 @@ def twin_serve(
     Example:
       dthq twin serve --patients 12 --rate 2   # then open http://127.0.0.1:8765/
     """
+    options.check_broker(transport, broker)
     try:
         from dthq.pipeline.dashboard import serve
     except ImportError as exc:
