@@ -318,3 +318,25 @@ def test_fleet_out_that_is_a_file_says_so(tmp_path: Path) -> None:
 def test_a_broker_with_the_memory_transport_is_refused(command: list[str]) -> None:
     result = invoke(*command, "--transport", "memory", "--broker", "mqtt://x:1")
     _one_error_line(result, ExitCode.USAGE, "--broker needs --transport mqtt")
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--sig-backend", "nosuch"], ["--sig-backend", "--auth psk"]),
+        (["--auth", "kem", "--sig-backend", "pqclean"], ["--sig-backend", "--auth kem"]),
+        (["--pki", "somewhere"], ["--pki applies with --kme"]),
+        (["--kem", "HQC-128", "--mode", "qkd"], ["--mode qkd runs no KEM", "--kem"]),
+        (["--kem-backend", "pqclean", "--mode", "qkd"], ["--mode qkd runs no KEM"]),
+    ],
+)
+def test_handshake_refuses_options_it_would_not_use(args: list[str], named: list[str]) -> None:
+    _one_error_line(invoke("handshake", *args), ExitCode.USAGE, *named)
+
+
+def test_a_qkd_only_handshake_reports_no_kem() -> None:
+    result = invoke("handshake", "--mode", "qkd", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.splitlines()[-1])["kem"] is None
+    result = invoke("handshake", "--mode", "qkd", "--auth", "kem-psk", "--kem", "ML-KEM-768")
+    assert result.exit_code == 0, result.output  # B's static KEM key: the KEM does run
