@@ -340,3 +340,22 @@ def test_a_qkd_only_handshake_reports_no_kem() -> None:
     assert json.loads(result.output.splitlines()[-1])["kem"] is None
     result = invoke("handshake", "--mode", "qkd", "--auth", "kem-psk", "--kem", "ML-KEM-768")
     assert result.exit_code == 0, result.output  # B's static KEM key: the KEM does run
+
+
+def test_bench_json_keeps_stdout_for_the_json(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import bench.runner
+
+    def fake_pytest(args: list[str], plugins: list[object] = ()) -> int:  # type: ignore[assignment]
+        print("pytest's own output")
+        raw = next(a.split("=", 1)[1] for a in args if a.startswith("--benchmark-json="))
+        Path(raw).write_text(json.dumps(fake_benchmark_json()))
+        return 0
+
+    monkeypatch.setattr(bench.runner, "pin_to_one_cpu", lambda: None)
+    monkeypatch.setattr(pytest, "main", fake_pytest)
+    result = CliRunner().invoke(
+        main, ["bench", "--only", "table3", "--out", str(tmp_path / "b"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "report.html" in json.dumps(json.loads(result.stdout))  # nothing but the JSON
+    assert "pytest's own output" in result.stderr

@@ -5,6 +5,8 @@ schema version, or the bench suites' raw pytest-benchmark JSON."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 
 import click
@@ -52,8 +54,11 @@ def bench(profile_name: str, only: str | None, out: Path, as_json: bool) -> None
     from bench.runner import run
     from reports.build import write_report
 
-    results = run(profile_name, only, out)
-    written = write_report(results, out)
+    # With --json, stdout holds the JSON alone: pytest's output, the progress bar and the
+    # runner's notes go to stderr.
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+        results = run(profile_name, only, out)
+        written = write_report(results, out)
     r = results
     measured = len(r.primitives) + len(r.table3) + len(r.table4) + len(r.forged_hello)
     simulated = len(r.qkd_sweep) + len(r.qkd_keys) + len(r.cascade)
