@@ -194,7 +194,7 @@ def test_file_compare_refuses_options_of_against(tmp_path: Path) -> None:
     a = str(tmp_path / "a.json")
     for extra in (["--set", "full"], ["--figures", "x"], ["--honour-trailer"]):
         out = CliRunner().invoke(main, ["compare", a, a, *extra])
-        assert out.exit_code == 2 and f"{extra[0]} only apply with --against" in out.output
+        assert out.exit_code == 2 and f"{extra[0]}: only with --against REV" in out.output
 
 
 def test_against_json_when_the_gate_cannot_run_is_json(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -300,7 +300,7 @@ def compare(
             if ctx.get_parameter_source(param) is not click.core.ParameterSource.DEFAULT
         ]
         if given:
-            raise click.UsageError(f"{', '.join(given)} only apply with --against REV")
+            raise click.UsageError(f"{', '.join(given)}: only with --against REV, not with files")
         from bench.ingest import read_results
 
         base_files, cur_files = [baseline, *baseline_reruns], [current, *current_reruns]
