@@ -33,6 +33,56 @@ from dthq.harness.results_json import ResultsError, decode, from_dict
 from dthq.harness.scenarios import profile
 
 
+class _RawShapeError(ResultsError):
+    """Raw pytest-benchmark JSON without what the bench suites tag: the field path."""
+
+
+class _Node(dict):  # type: ignore[type-arg]
+    """A raw JSON object that names its path when a key is missing (``node[key]``)."""
+
+    path = ""
+
+    def __missing__(self, key: str) -> Any:
+        raise _RawShapeError(f"{self.path}.{key}: missing")
+
+
+def _node(value: Any, path: str) -> Any:
+    if not isinstance(value, dict):
+        raise _RawShapeError(f"{path}: expected an object")
+    node = _Node(value)
+    node.path = path
+    return node
+
+
+def _raw_nodes(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The raw JSON with each benchmark, its stats and extra_info, and machine_info as
+    :class:`_Node`: a missing key is an error naming its path (benchmark by name)."""
+    benches = raw.get("benchmarks")
+    if not isinstance(benches, list):
+        raise _RawShapeError("benchmarks: expected a list")
+    out = []
+    for i, b in enumerate(benches):
+        b = _node(b, f"benchmarks[{i}]")
+        if isinstance(b.get("name"), str):
+            b.path = f"benchmarks[{i}] ({b['name']})"
+        b["stats"] = _node(b["stats"], f"{b.path}.stats")
+        b["extra_info"] = info = _node(b["extra_info"], f"{b.path}.extra_info")
+        if info["suite"] not in set(Suite):
+            raise _RawShapeError(
+                f"{info.path}.suite: unknown suite {info['suite']!r} (known: {', '.join(Suite)})"
+            )
+        for key in ("median", "iqr", "min", "q1", "q3"):
+            value = b["stats"][key]
+            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                raise _RawShapeError(
+                    f"{b.path}.stats.{key}: expected a duration >= 0, got {value!r}"
+                )
+        out.append(b)
+    machine = _node(raw["machine_info"], "machine_info")
+    machine["dthq"] = _node(machine["dthq"], "machine_info.dthq")
+    return {**raw, "benchmarks": out, "machine_info": machine}
+
+
 def distribution(stats: Mapping[str, Any], scale: float) -> Distribution:
     """pytest-benchmark's summary (its quartile method, as its console shows) plus p95/p99."""
     data = stats.get("data") or [stats["median"]]
@@ -50,8 +100,9 @@ def distribution(stats: Mapping[str, Any], scale: float) -> Distribution:
 
 def from_benchmark_json(raw: Mapping[str, Any], *, wall_time_s: float | None = None) -> Results:
     """The results of one bench run. Profile and M come from what the run recorded."""
+    raw = _raw_nodes(raw)
     by_suite: dict[str, list[Mapping[str, Any]]] = {}
-    for bench in raw.get("benchmarks", []):
+    for bench in raw["benchmarks"]:
         by_suite.setdefault(bench["extra_info"]["suite"], []).append(bench)
     metadata = _metadata(raw, wall_time_s)
     tagged = {s: _tagged(s, by_suite.get(s, [])) for s in TAGGED}
@@ -103,7 +154,7 @@ def _metadata(raw: Mapping[str, Any], wall_time_s: float | None) -> Metadata:
     machine = dict(raw["machine_info"]["dthq"])
     run = {k: machine.pop(k, None) for k in ("profile", "messages_per_session", "slowdown")}
     if run["profile"] is None:
-        raise KeyError("machine_info.dthq.profile")
+        raise _RawShapeError("machine_info.dthq.profile: missing")
     return Metadata(
         profile=run["profile"],
         messages_per_session=run["messages_per_session"]
@@ -236,6 +287,10 @@ def results_from_bytes(raw: bytes, where: str) -> Results:
         return from_dict(data, where)
     try:
         return from_benchmark_json(data)
+    except _RawShapeError as exc:
+        raise ResultsError(
+            f"{where}: pytest-benchmark JSON not from these bench suites: {exc}"
+        ) from None
     except ResultsError as exc:
         raise ResultsError(f"{where}: {exc}") from None
     except (AttributeError, IndexError, KeyError, TypeError, ValueError, ZeroDivisionError) as exc:

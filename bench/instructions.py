@@ -21,15 +21,19 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dthq.errors import DTHQError
+from dthq.errors import DTHQError, RunAborted
 from dthq.harness.results import InstructionCount
 
 DRIVER = Path(__file__).resolve().parent / "icount_driver.py"
 TOTALS = re.compile(rb"^totals: (\d+)", re.MULTILINE)
 
 
-class InstructionCountError(DTHQError):
-    """valgrind is missing, or the driver did not run to its end."""
+class InstructionCountError(RunAborted):
+    """The driver did not run to its end, or left what cannot be read."""
+
+
+class ValgrindMissing(DTHQError):
+    """valgrind is not installed: the environment, not a failed run."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,7 @@ def count(
 ) -> Counts:
     """Instructions per operation of each gated figure of ``tree``'s code."""
     if shutil.which("valgrind") is None:
-        raise InstructionCountError(
+        raise ValgrindMissing(
             "valgrind is not installed (apt-get install valgrind): instruction counts need it"
         )
     extra = ["--instrument-after-imports"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import dthq
 from bench.ingest import from_benchmark_json
 from bench.progress import Progress
-from dthq.errors import DTHQError
+from dthq.errors import DTHQError, RunAborted
 from dthq.harness.results import Results
 from dthq.harness.scenarios import profile as profile_named
 
@@ -33,8 +33,12 @@ SUITES = {
 RAW_NAME = "benchmark-raw.json"
 
 
-class BenchmarkFailure(DTHQError):
+class BenchmarkFailure(RunAborted):
     """A benchmark raised or asserted: the run's figures cannot be trusted."""
+
+
+class NoBenchmark(DTHQError):
+    """--only matched no benchmark: a usage error, not a failed run."""
 
 
 def pin_to_one_cpu() -> int | None:
@@ -104,7 +108,7 @@ def run(
         code = pytest.main(pytest_args(profile, only, raw_path))
     wall = time.perf_counter() - start
     if code == pytest.ExitCode.NO_TESTS_COLLECTED:
-        raise BenchmarkFailure(f"no benchmark matches --only {only!r}")
+        raise NoBenchmark(f"no benchmark matches --only {only!r}")
     if code != 0:
         raise BenchmarkFailure(f"benchmarks failed (pytest exit {int(code)}); see above")
     results = from_benchmark_json(json.loads(raw_path.read_text()), wall_time_s=wall)

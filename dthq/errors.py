@@ -33,3 +33,9 @@ class UnsupportedError(DTHQError):
 
 class StateError(DTHQError):
     """An operation that is illegal in the current state (wrong flight, closed session)."""
+
+
+class RunAborted(DTHQError):
+    """A run that started and did not finish (benchmarks that failed, a fleet part that
+    died, a measurement driver that crashed): its figures cannot be trusted. The CLI
+    exits 3 for it, where other errors, which a user or the environment causes, exit 2."""

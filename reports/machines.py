@@ -216,4 +216,7 @@ def write_machines(machines: Machines, out: Path) -> list[Path]:
 
 
 def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_.#" else "_" for ch in name)
+    """NAME as one plain folder name: never ``.``, ``..`` or a hidden (dot) folder, so a
+    machine's report stays inside OUT whatever its results file calls the node."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_.#" else "_" for ch in name)
+    return "_" + safe[1:] if safe.startswith(".") else safe or "_"

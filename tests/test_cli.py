@@ -206,3 +206,158 @@ def test_a_busy_port_is_one_line() -> None:
     lines = [line for line in result.output.splitlines() if line.startswith("error: ")]
     assert result.exit_code == ExitCode.USAGE and len(lines) == 1, result.output
     assert f"127.0.0.1:{port}" in lines[0] and "Traceback" not in result.output
+
+
+def test_a_failed_run_exits_3_and_a_bad_only_exits_2(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import bench.runner
+
+    monkeypatch.setattr(bench.runner, "pin_to_one_cpu", lambda: None)  # not this process
+    monkeypatch.setattr(pytest, "main", lambda *a, **k: pytest.ExitCode.TESTS_FAILED)
+    result = invoke("bench", "--only", "table3", "--out", str(tmp_path))
+    assert result.exit_code == ExitCode.ABORTED, result.output
+    assert result.output.splitlines()[-1].startswith("error: benchmarks failed")
+    monkeypatch.setattr(pytest, "main", lambda *a, **k: pytest.ExitCode.NO_TESTS_COLLECTED)
+    result = invoke("bench", "--only", "nosuch", "--out", str(tmp_path))
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert result.output.splitlines()[-1].startswith("error: no benchmark matches")
+
+
+def test_a_missing_internal_module_is_a_bug_not_an_install_hint(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import dthq.cli.protocol
+
+    def broken(*_: object, **__: object) -> None:
+        import dthq.no_such_module  # noqa: F401  # a typo'd internal import
+
+    monkeypatch.setattr(dthq.cli.protocol.schemes, "callback", broken)
+    result = invoke("schemes")
+    assert isinstance(result.exception, ModuleNotFoundError), result.output
+    assert "pip install" not in result.output
+    monkeypatch.setitem(sys.modules, "locust", None)
+
+    def needs_locust(*_: object, **__: object) -> None:
+        import locust  # noqa: F401
+
+    monkeypatch.setattr(dthq.cli.protocol.schemes, "callback", needs_locust)
+    _one_error_line(invoke("schemes"), ExitCode.USAGE, "locust", "dthq-bench[fleet]")
+
+
+def test_kme_help_and_openapi_need_only_what_they_use(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    gone = {"fastapi", "uvicorn"}
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name in gone else find_spec(name, *a)
+    )
+    assert invoke("kme", "serve", "--help").exit_code == 0
+    assert invoke("kme", "--help").exit_code == 0
+    _one_error_line(invoke("kme", "serve"), ExitCode.USAGE, "fastapi and uvicorn", "[kme]")
+    _one_error_line(invoke("kme", "openapi"), ExitCode.USAGE, "fastapi", "[kme]")
+    gone.discard("fastapi")  # uvicorn alone missing: openapi runs no server
+    result = invoke("kme", "openapi")
+    assert result.exit_code == 0 and "/api/v1/keys" in result.output, result.output
+
+
+def test_a_busy_port_reads_alike_and_leaves_no_certificates(tmp_path: Path) -> None:
+    pytest.importorskip("uvicorn", reason="the kme and dashboard extras are not installed")
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = str(busy.getsockname()[1])
+        twin = invoke("twin", "serve", "--port", port, "--transport", "memory")
+        kme = invoke("kme", "serve", "--port", port, "--pki", str(tmp_path / "pki"))
+    want = f"error: 127.0.0.1:{port}: cannot listen: Address already in use"
+    for result in (twin, kme):
+        assert result.exit_code == ExitCode.USAGE, result.output
+        assert [line for line in result.output.splitlines() if line.strip()] == [want]
+    assert not (tmp_path / "pki").exists()
+
+
+def test_ctrl_c_ends_a_server_normally(tmp_path: Path) -> None:
+    """A server runs until stopped: Ctrl-C is its normal end, exit 0 (README's table)."""
+    import signal
+    import subprocess
+
+    pytest.importorskip("uvicorn", reason="the dashboard extra (uvicorn) is not installed")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dthq.cli", "twin", "serve", "--port", "0",
+         "--transport", "memory", "--patients", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        line = server.stderr.readline() if server.stderr else ""
+        assert "dashboard on" in line, line
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+    assert server.returncode == ExitCode.OK
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (
+            ["fleet", "--devices", "3", "--scenario", "rekey-storm", "capacity"],
+            ["--devices, --scenario before `capacity`"],
+        ),
+        (["fleet", "--json", "worker", "--master-host", "h"], ["--json before `worker`"]),
+        (["fleet", "capacity", "--sizes", "0,-5"], ["--sizes", "1<=x<=20000"]),
+        (["fleet", "capacity", "--sizes", "abc"], ["--sizes", "abc"]),
+        (["fleet", "capacity", "--sizes", "10,,3"], ["--sizes", "empty item"]),
+        (["fleet", "--kinds", "wearable,nope"], ["--kinds", "nope"]),
+    ],
+)
+def test_fleet_options_are_checked_and_never_dropped(args: list[str], named: list[str]) -> None:
+    _one_error_line(invoke(*args), ExitCode.USAGE, *named)
+
+
+def test_fleet_out_that_is_a_file_says_so(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for args in (["fleet"], ["fleet", "capacity"]):
+        _one_error_line(invoke(*args, "--out", str(afile)), ExitCode.USAGE, "--out", "is a file")
+
+
+@pytest.mark.parametrize("command", [["simulate"], ["twin", "serve"]])
+def test_a_broker_with_the_memory_transport_is_refused(command: list[str]) -> None:
+    result = invoke(*command, "--transport", "memory", "--broker", "mqtt://x:1")
+    _one_error_line(result, ExitCode.USAGE, "--broker needs --transport mqtt")
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--sig-backend", "nosuch"], ["--sig-backend", "--auth psk"]),
+        (["--auth", "kem", "--sig-backend", "pqclean"], ["--sig-backend", "--auth kem"]),
+        (["--pki", "somewhere"], ["--pki applies with --kme"]),
+        (["--kem", "HQC-128", "--mode", "qkd"], ["--mode qkd runs no KEM", "--kem"]),
+        (["--kem-backend", "pqclean", "--mode", "qkd"], ["--mode qkd runs no KEM"]),
+    ],
+)
+def test_handshake_refuses_options_it_would_not_use(args: list[str], named: list[str]) -> None:
+    _one_error_line(invoke("handshake", *args), ExitCode.USAGE, *named)
+
+
+def test_a_qkd_only_handshake_reports_no_kem() -> None:
+    result = invoke("handshake", "--mode", "qkd", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.splitlines()[-1])["kem"] is None
+    result = invoke("handshake", "--mode", "qkd", "--auth", "kem-psk", "--kem", "ML-KEM-768")
+    assert result.exit_code == 0, result.output  # B's static KEM key: the KEM does run
+
+
+def test_bench_json_keeps_stdout_for_the_json(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import bench.runner
+
+    def fake_pytest(args: list[str], plugins: list[object] = ()) -> int:  # type: ignore[assignment]
+        print("pytest's own output")
+        raw = next(a.split("=", 1)[1] for a in args if a.startswith("--benchmark-json="))
+        Path(raw).write_text(json.dumps(fake_benchmark_json()))
+        return 0
+
+    monkeypatch.setattr(bench.runner, "pin_to_one_cpu", lambda: None)
+    monkeypatch.setattr(pytest, "main", fake_pytest)
+    result = CliRunner().invoke(
+        main, ["bench", "--only", "table3", "--out", str(tmp_path / "b"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "report.html" in json.dumps(json.loads(result.stdout))  # nothing but the JSON
+    assert "pytest's own output" in result.stderr

@@ -131,3 +131,12 @@ def test_every_option_has_help_and_shows_its_range() -> None:
         assert option.help, f"{path} {option.opts} has no help"
         if option.name != "seed":  # any integer seeds
             assert option.type.name not in ("integer", "float"), f"{path} {option.opts}: no range"
+        if option.type.name == "text" and not option.is_flag:
+            # free text says its form (URL, NAME, KEY,...), a list its items' (CommaList)
+            assert option.metavar, f"{path} {option.opts}: free text without a metavar"
+        if (
+            isinstance(option.type, click.IntRange)
+            and option.type.min == 0
+            and "port" in (option.name or "")
+        ):
+            assert "0:" in (option.help or ""), f"{path} {option.opts}: what 0 means"

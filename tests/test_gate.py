@@ -142,6 +142,10 @@ def test_gate_warns_when_library_versions_differ(tmp_path: Path) -> None:
     out = CliRunner().invoke(main, ["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json")])
     assert out.exit_code == 0 and "warning: library cryptography differs" in out.output
     assert run_gate(base, results(), 0.1).warnings == []
+    gone = replace(base, metadata=replace(base.metadata, machine=dict(machine, libraries={})))
+    assert run_gate(base, gone, 0.1).warnings == [
+        "library cryptography differs: 50.0.2 in the baseline, absent now"  # as report says
+    ]
 
 
 def test_compare_json(tmp_path: Path) -> None:
@@ -155,3 +159,53 @@ def test_compare_json(tmp_path: Path) -> None:
     assert data["failed"] is True
     slow = [c for c in data["changes"] if c["verdict"] == "slower"]
     assert slow and all(c["gated"] for c in slow)
+
+
+def test_compare_names_the_file_and_field_it_cannot_divide_by(tmp_path: Path) -> None:
+    base = results()
+    zero = copy.deepcopy(base)
+    p0 = zero.primitives[0]
+    zero = replace(
+        zero,
+        primitives=(replace(p0, time_us=replace(p0.time_us, min=0.0, median=0.0)),
+                    *zero.primitives[1:]),
+    )  # fmt: skip
+    none = replace(base, primitives=())
+    other = replace(base, primitives=tuple(replace(p, name=p.name + "-x") for p in base.primitives))
+    for name, r in (("base", base), ("zero", zero), ("none", none), ("other", other)):
+        dump(r, tmp_path / f"{name}.json")
+
+    def run(name: str) -> tuple[int, str]:
+        out = CliRunner().invoke(main, ["compare", str(tmp_path / "base.json"),
+                                        str(tmp_path / f"{name}.json")])  # fmt: skip
+        return out.exit_code, out.output
+
+    code, text = run("zero")
+    assert code == 2 and f"zero.json: primitives[0].time_us ({p0.name}): fastest round 0" in text
+    assert "Traceback" not in text
+    code, text = run("none")
+    assert code == 2 and "none.json: holds no primitive times" in text
+    code, text = run("other")
+    assert code == 2 and "no primitive is shared by" in text and "other.json" in text
+
+
+def test_file_compare_refuses_options_of_against(tmp_path: Path) -> None:
+    dump(results(), tmp_path / "a.json")
+    a = str(tmp_path / "a.json")
+    for extra in (["--set", "full"], ["--figures", "x"], ["--honour-trailer"]):
+        out = CliRunner().invoke(main, ["compare", a, a, *extra])
+        assert out.exit_code == 2 and f"{extra[0]}: only with --against REV" in out.output
+
+
+def test_against_json_when_the_gate_cannot_run_is_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.gate.assemble
+    from bench.against import NoParent
+
+    def no_parent(*_: object, **__: object) -> None:
+        raise NoParent("no commit 'HEAD~1' to compare with (a shallow clone)")
+
+    monkeypatch.setattr(bench.gate.assemble, "gate_against", no_parent)
+    out = CliRunner().invoke(main, ["compare", "--against", "HEAD~1", "--json"])
+    assert out.exit_code == 0, out.output
+    got = json.loads(out.stdout)
+    assert got["failed"] is False and "shallow clone" in got["gate_not_run"]

@@ -145,3 +145,17 @@ def test_history_and_machines_pages_render_in_chromium(tmp_path: Path) -> None:
         assert problems == [], page_path.name
         assert images and all(done and width > 300 for done, width in images)
         assert (sparklines > 10) is svgs
+
+
+def test_a_machine_named_dot_dot_stays_inside_out(tmp_path: Path) -> None:
+    fast, slow = _commit(0, 1.0, 1.0, 1.0), _commit(0, 2.5, 1.2, 1.0)
+    slow = replace(slow, metadata=replace(slow.metadata, node=".."))
+    out = tmp_path / "inner" / "out"
+    result = CliRunner().invoke(
+        main, ["report", *_write(tmp_path, [fast, slow]), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "inner" / "report.html").exists()
+    assert all(p.name == "out" for p in (tmp_path / "inner").iterdir())
+    assert all(not p.name.startswith(".") for p in out.iterdir())
+    assert (out / "_.").is_dir()

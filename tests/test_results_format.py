@@ -77,6 +77,15 @@ def test_every_field_of_the_model_round_trips(tmp_path: Path) -> None:
             default = _default(f)
             value = getattr(next(v for v in _walk(full) if type(v) is cls), f.name)
             assert default is None or value != default, f"{cls.__name__}.{f.name}"
+    # Primitives, rows and cells are looked up by name or key: each is there once.
+    full = dataclasses.replace(
+        full,
+        primitives=tuple(
+            dataclasses.replace(p, name=f"p{i}") for i, p in enumerate(full.primitives)
+        ),
+        table3=tuple(dataclasses.replace(r, key=f"r{i}") for i, r in enumerate(full.table3)),
+        table4=tuple(dataclasses.replace(c, key=f"c{i}") for i, c in enumerate(full.table4)),
+    )
     path = dump(full, tmp_path / "results.json")
     assert read_results(path) == full
     assert dump(read_results(path), tmp_path / "again.json").read_bytes() == path.read_bytes()
@@ -138,6 +147,18 @@ def test_the_written_shape_is_the_fields_in_order() -> None:
         (
             lambda d: d["metadata"].update(machine=[]),
             "metadata.machine: expected an object, got a list",
+        ),
+        (
+            lambda d: d["table3"][0]["timings"]["handshake_ms"].update(median=-5.0),
+            "table3[0].timings.handshake_ms.median: must not be negative, got -5.0",
+        ),
+        (
+            lambda d: d["table3"][1].update(key=d["table3"][0]["key"]),
+            f"table3[1]: {results().table3[0].key!r} again (first at table3[0])",
+        ),
+        (
+            lambda d: d["primitives"].append(d["primitives"][0]),
+            f"primitives[{len(results().primitives)}]: {results().primitives[0].name!r} again",
         ),
     ],
 )
@@ -254,3 +275,41 @@ def test_a_distribution_s_tail_is_its_p99_else_its_median() -> None:
     assert measured.tail == measured.p99 > measured.q3
     migrated = Distribution(median=3.0, iqr=1.0, rounds=5)  # a version-1 primitive
     assert migrated.tail == 3.0
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (
+            lambda d: d["benchmarks"][0]["stats"].pop("median"),
+            "benchmarks[0] (b0).stats.median: missing",
+        ),
+        (lambda d: d["machine_info"].pop("dthq"), "machine_info.dthq: missing"),
+        (
+            lambda d: d["benchmarks"][1]["extra_info"].update(suite="nosuch"),
+            "benchmarks[1] (b1).extra_info.suite: unknown suite 'nosuch'",
+        ),
+        (
+            lambda d: d["benchmarks"][2]["stats"].update(min=-1.0),
+            "benchmarks[2] (b2).stats.min: expected a duration >= 0, got -1.0",
+        ),
+        (
+            lambda d: d["benchmarks"][0]["extra_info"].pop("name"),
+            "benchmarks[0] (b0).extra_info.name: missing",
+        ),
+    ],
+)
+def test_raw_benchmark_json_errors_name_the_benchmark_and_field(
+    tmp_path: Path,
+    mutate,
+    message: str,  # type: ignore[no-untyped-def]
+) -> None:
+    raw = fake_benchmark_json()
+    for i, b in enumerate(raw["benchmarks"]):
+        b["name"] = f"b{i}"
+    mutate(raw)
+    path = tmp_path / "raw.json"
+    path.write_text(json.dumps(raw))
+    foreign = "pytest-benchmark JSON not from these bench suites"
+    with pytest.raises(ResultsError, match="^" + re.escape(f"{path}: {foreign}: {message}")):
+        read_results(path)

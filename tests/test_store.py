@@ -190,3 +190,79 @@ def test_a_file_that_is_not_sqlite_or_a_missing_folder_is_a_store_error(tmp_path
         Store(notes, SECRET)
     with pytest.raises(StoreError, match="no such folder"):
         Store(tmp_path / "missing" / "twin.db", SECRET)
+
+
+def _key(tmp_path: Path, secret: bytes = SECRET) -> Path:
+    key = tmp_path / "master.key"
+    key.write_bytes(secret)
+    key.chmod(0o600)
+    return key
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["store", "verify"], ["store", "rekey"], ["store", "reencrypt"], ["twin", "show", "P1"]],
+)
+def test_another_sqlite_file_is_not_taken_over(tmp_path: Path, argv: list[str]) -> None:
+    from click.testing import CliRunner
+
+    from dthq.cli.main import main
+
+    other = tmp_path / "other.db"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE t (x)")
+    db.commit()
+    db.close()
+    key = _key(tmp_path)
+    if argv[0] == "store":
+        argv = [*argv, str(other), "--key-file", str(key)]
+    else:
+        argv = [*argv, "--store", str(other), "--key-file", str(key)]
+    out = CliRunner().invoke(main, argv)
+    assert out.exit_code == 2 and f"{other}: not a store" in out.output, out.output
+    tables = {r[0] for r in sqlite3.connect(other).execute("SELECT name FROM sqlite_master")}
+    assert tables == {"t"}
+    with pytest.raises(StoreError, match="not a store"):
+        Store(other, SECRET)  # the consumer, which may make a new store, refuses it too
+    with pytest.raises(StoreError, match="no such store"):
+        Store(tmp_path / "new.db", SECRET, existing=True)
+    assert not (tmp_path / "new.db").exists()
+
+
+def test_a_record_with_text_for_its_sealed_blob_fails_verify_naming_it(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from dthq.cli.main import main
+
+    s = Store(tmp_path / "twin.db", SECRET)
+    s.put(_readings(3))
+    s.close()
+    db = sqlite3.connect(tmp_path / "twin.db")
+    db.execute("UPDATE readings SET sealed = CAST(X'FFFE00' AS TEXT) WHERE id = 2")
+    db.commit()
+    db.close()
+    key = _key(tmp_path)
+    out = CliRunner().invoke(
+        main, ["store", "verify", str(tmp_path / "twin.db"), "--key-file", str(key)]
+    )
+    assert out.exit_code == 1 and "3 records checked, 1 failed" in out.output, out.output
+    assert "record 2" in out.output
+
+
+def test_sqlite_errors_and_a_short_key_name_their_file(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from dthq.cli.main import main
+
+    s = Store(tmp_path / "twin.db", SECRET)
+    s.close()
+    short = tmp_path / "short.key"
+    short.write_bytes(b"12345678")
+    short.chmod(0o600)
+    db = str(tmp_path / "twin.db")
+    out = CliRunner().invoke(main, ["store", "verify", db, "--key-file", str(short)])
+    assert out.exit_code == 2 and f"{short}: the master secret must be at least 32" in out.output
+    sqlite3.connect(db).execute("DROP TABLE readings").connection.commit()
+    sqlite3.connect(db).execute("CREATE TABLE readings (id)").connection.commit()
+    out = CliRunner().invoke(main, ["store", "verify", db, "--key-file", str(_key(tmp_path))])
+    assert out.exit_code == 2 and f"error: {db}: SQLite:" in out.output, out.output

@@ -7,8 +7,61 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from bench.gate.compare import GateError, GateReport, compare_per_op, instruction_counts, run_gate
-from dthq.harness.results import Results
+from bench.gate.compare import (
+    GATED_TABLE3,
+    GATED_TABLE4,
+    GateError,
+    GateReport,
+    compare_per_op,
+    instruction_counts,
+    run_gate,
+)
+from dthq.harness.results import Distribution, Results
+
+
+def check_gateable(named: Sequence[tuple[str, Results]], metric: str) -> None:
+    """Stored runs (each with the file it came from) the gate can compare by ``metric``;
+    else a GateError naming the file and, for a time it cannot divide by, the field."""
+    if metric != "time":
+        for where, r in named:
+            if not r.instructions:
+                raise GateError(
+                    f"{where}: holds no instruction counts (made without valgrind, or before "
+                    "schema 3): compare by --metric time, or rerun `dthq bench`"
+                )
+            for i, c in enumerate(r.instructions):
+                if not c.per_op > 0:
+                    raise GateError(
+                        f"{where}: instructions[{i}].per_op ({c.figure}): {c.per_op:g}, "
+                        "a count the gate divides by must be positive"
+                    )
+        return
+    for where, r in named:
+        if not r.primitives:
+            raise GateError(f"{where}: holds no primitive times: nothing to normalise by")
+        for path, t in timed_fields(r):
+            if not t.fastest > 0:
+                raise GateError(
+                    f"{where}: {path}: fastest round {t.fastest:g}, a time the gate "
+                    "divides by must be positive"
+                )
+    shared = set.intersection(*({p.name for p in r.primitives} for _, r in named))
+    if not shared:
+        raise GateError(
+            f"no primitive is shared by {', '.join(dict.fromkeys(w for w, _ in named))}: "
+            "nothing to normalise by"
+        )
+
+
+def timed_fields(r: Results) -> list[tuple[str, Distribution]]:
+    """The times the gate reads (primitives and gated figures), by their field path."""
+    out = [(f"primitives[{i}].time_us ({p.name})", p.time_us) for i, p in enumerate(r.primitives)]
+    for i, row in enumerate(r.table3):
+        out += [(f"table3[{i}].timings.{m} ({row.key})", t) for m in GATED_TABLE3
+                if (t := row.get(m)) is not None]  # fmt: skip
+    for i, cell in enumerate(r.table4):
+        out += [(f"table4[{i}].timings.{m} ({cell.key})", cell[m]) for m in GATED_TABLE4]
+    return out
 
 
 def gate_on_files(

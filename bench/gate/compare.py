@@ -80,6 +80,8 @@ def floor(results: Results, names: set[str]) -> float:
     fastest = [p.time_us.fastest for p in results.primitives if p.name in names]
     if not fastest:
         raise GateError("no primitive is shared by both runs: nothing to normalise by")
+    if min(fastest) <= 0:
+        raise GateError("a primitive's fastest round is not positive: nothing to normalise by")
     return math.exp(sum(math.log(m) for m in fastest) / len(fastest))
 
 
@@ -255,7 +257,7 @@ def environment_differences(baseline: Runs, current: Runs) -> list[str]:
     first run's metadata."""
     b, c = environment(_runs(baseline)[0]), environment(_runs(current)[0])
     return [
-        f"{what} differs: {b.get(what)} in the baseline, {c.get(what)} now"
+        f"{what} differs: {b.get(what) or 'absent'} in the baseline, {c.get(what) or 'absent'} now"
         for what in sorted(b.keys() | c.keys(), key=list({**b, **c}).index)
         if b.get(what) != c.get(what)
     ]

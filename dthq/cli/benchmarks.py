@@ -5,6 +5,8 @@ schema version, or the bench suites' raw pytest-benchmark JSON."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 
 import click
@@ -52,8 +54,11 @@ def bench(profile_name: str, only: str | None, out: Path, as_json: bool) -> None
     from bench.runner import run
     from reports.build import write_report
 
-    results = run(profile_name, only, out)
-    written = write_report(results, out)
+    # With --json, stdout holds the JSON alone: pytest's output, the progress bar and the
+    # runner's notes go to stderr.
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+        results = run(profile_name, only, out)
+        written = write_report(results, out)
     r = results
     measured = len(r.primitives) + len(r.table3) + len(r.table4) + len(r.forged_hello)
     simulated = len(r.qkd_sweep) + len(r.qkd_keys) + len(r.cascade)
@@ -186,8 +191,9 @@ RESULTS_FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option(
     "--threshold",
     default=None,
-    help="Smallest change that counts, e.g. 3% or 0.03. Default: 3% for instructions, "
-    "10% for time.",
+    metavar="PCT%|FRACTION",
+    help="Smallest change that counts, e.g. 3% or 0.03: above 0 and below 10 (1000%). "
+    "Default: 3% for instructions, 10% for time.",
 )
 @click.option(
     "--show",
@@ -251,7 +257,12 @@ def compare(
     libraries (time: interleaved base, head, base, head). Primitives and randomised
     counts are reported but never fail the gate.
     """
-    from bench.gate.assemble import accepted_by_trailer, gate_against, gate_on_files
+    from bench.gate.assemble import (
+        accepted_by_trailer,
+        check_gateable,
+        gate_against,
+        gate_on_files,
+    )
     from bench.gate.compare import parse_threshold
 
     metric = metric or ("instructions" if rev else "time")
@@ -269,15 +280,34 @@ def compare(
         try:
             gate = gate_against(rev, metric, which, only, limit, progress)
         except NoParent as exc:
-            click.echo(f"gate not run: {exc}")
+            if as_json:
+                render.emit_json({"failed": False, "gate_not_run": str(exc)})
+            else:
+                click.echo(f"gate not run: {exc}")
             return
     elif baseline is None or current is None:
         raise click.UsageError("give BASELINE and CURRENT results files, or --against REV")
     else:
+        ctx = click.get_current_context()
+        only_against = {
+            "--set": "which",
+            "--figures": "figures",
+            "--honour-trailer": "honour_trailer",
+        }
+        given = [
+            flag
+            for flag, param in only_against.items()
+            if ctx.get_parameter_source(param) is not click.core.ParameterSource.DEFAULT
+        ]
+        if given:
+            raise click.UsageError(f"{', '.join(given)}: only with --against REV, not with files")
         from bench.ingest import read_results
 
-        base_runs = [read_results(baseline), *map(read_results, baseline_reruns)]
-        cur_runs = [read_results(current), *map(read_results, current_reruns)]
+        base_files, cur_files = [baseline, *baseline_reruns], [current, *current_reruns]
+        base_runs, cur_runs = [*map(read_results, base_files)], [*map(read_results, cur_files)]
+        check_gateable(
+            list(zip(map(str, base_files + cur_files), base_runs + cur_runs, strict=True)), metric
+        )
         gate = gate_on_files(base_runs, cur_runs, metric, limit)
     note = None
     if honour_trailer:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from dthq.cli import options, render
-from dthq.fleet.config import MAX_DEVICES
+from dthq.fleet.config import KINDS, MAX_DEVICES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,7 +50,10 @@ def _fleet_options(*, sized: bool) -> Callable[[F], F]:
             "Gateway processes (>1: a pool on an MQTT 5 shared subscription).",
         ),
         options.shown(
-            "--kinds", default="wearable", help="Device kinds, comma-separated: wearable, bedside."
+            "--kinds",
+            type=options.CommaList(click.Choice(list(KINDS))),
+            default="wearable",
+            help="Device kinds, comma-separated.",
         ),
         options.shown(
             "--spawn-rate",
@@ -59,7 +62,11 @@ def _fleet_options(*, sized: bool) -> Callable[[F], F]:
             help="Devices started per second.",
         ),
         options.ranged(
-            "--master-port", (0, 65535), 5557, "The Locust master's port (workers connect to it)."
+            "--master-port",
+            (0, 65535),
+            5557,
+            "The Locust master's port (workers connect to it); 0: any free one, for a fleet "
+            "without --remote-workers (they could not find it).",
         ),
     ]
 
@@ -74,8 +81,7 @@ def _fleet_options(*, sized: bool) -> Callable[[F], F]:
 def _fleet_config(**settings: Any) -> Any:
     from dthq.fleet.config import FleetConfig
 
-    kinds = tuple(k.strip() for k in settings.pop("kinds").split(",") if k.strip())
-    return FleetConfig(kinds=kinds, **settings)
+    return FleetConfig(**settings)
 
 
 @click.group(invoke_without_command=True)
@@ -83,7 +89,7 @@ def _fleet_config(**settings: Any) -> Any:
 @options.scenario()
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Keep Locust's CSV and HTML report, the logs and fleet.json here.",
 )
@@ -120,6 +126,16 @@ def fleet(
       dthq fleet capacity --sizes 10,100,1000 --out reports/fleet
     """
     if ctx.invoked_subcommand is not None:
+        given = [
+            p.opts[0]
+            for p in ctx.command.params
+            if p.name and ctx.get_parameter_source(p.name) is not click.core.ParameterSource.DEFAULT
+        ]
+        if given:
+            raise click.UsageError(
+                f"{', '.join(given)} before `{ctx.invoked_subcommand}` would be ignored: "
+                f"give `dthq fleet {ctx.invoked_subcommand}` its own options after it"
+            )
         return
     from dthq.fleet.run import require_locust, run_fleet
     from dthq.harness.results_json import plain
@@ -143,19 +159,20 @@ def fleet(
 @_fleet_options(sized=False)
 @click.option(
     "--sizes",
+    type=options.CommaList(click.IntRange(1, MAX_DEVICES), metavar="N"),
     default="10,100,1000",
     show_default=True,
-    help="Fleet sizes to run, comma-separated (steady scenario).",
+    help=f"Fleet sizes to run, comma-separated, each 1..{MAX_DEVICES} (steady scenario).",
 )
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=click.Path(file_okay=False, path_type=Path),
     default=Path("reports/fleet"),
     show_default=True,
     help="Where the runs, the table and the plot go.",
 )
 @options.json_flag("Print the runs as a JSON list.")
-def fleet_capacity(sizes: str, out: Path, as_json: bool, **settings: Any) -> None:
+def fleet_capacity(sizes: tuple[int, ...], out: Path, as_json: bool, **settings: Any) -> None:
     """The capacity curve: steady fleets of growing size, end-to-end p99 and each
     process's CPU per size, the knee marked, and the MODELLED 100,000-device region
     from the busiest run's per-unit costs. Stops at the first size that does not hold."""
@@ -173,14 +190,8 @@ def fleet_capacity(sizes: str, out: Path, as_json: bool, **settings: Any) -> Non
     )
 
     require_locust()
-    try:
-        counts = [int(n) for n in sizes.split(",")]
-    except ValueError:
-        raise click.BadParameter(
-            f"{sizes!r} is not a list of integers", param_hint="--sizes"
-        ) from None
     with render.progress("fleet", as_json) as update:
-        runs = capacity_curve(_fleet_config(**settings), counts, out, update)
+        runs = capacity_curve(_fleet_config(**settings), list(sizes), out, update)
     (out / "capacity.json").write_text(render.json_text([plain(r) for r in runs], indent=1))
     if as_json:
         render.emit_json([plain(r) for r in runs])
@@ -198,9 +209,11 @@ def fleet_capacity(sizes: str, out: Path, as_json: bool, **settings: Any) -> Non
 
 
 @fleet.command("worker")
-@click.option("--master-host", required=True, help="Where `dthq fleet` runs its master.")
+@click.option(
+    "--master-host", required=True, metavar="HOST", help="Where `dthq fleet` runs its master."
+)
 @options.ranged(
-    "--master-port", (0, 65535), 5557, "The master's port (`dthq fleet --master-port`)."
+    "--master-port", (1, 65535), 5557, "The master's port (`dthq fleet --master-port`)."
 )
 @options.ranged("--processes", (1, 64), 1, "Worker processes to start here.")
 def fleet_worker(master_host: str, master_port: int, processes: int) -> None:

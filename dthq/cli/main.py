@@ -14,7 +14,29 @@ import click
 
 from dthq.cli import benchmarks, fleet, protocol, qkd, simulate, store, twin
 from dthq.cli.exit_codes import ExitCode
-from dthq.errors import DTHQError
+from dthq.errors import DTHQError, RunAborted
+
+# The optional packages a command may need, by top-level module, with the extra that
+# installs them. Any other missing module is a bug (a typo'd import): a traceback.
+EXTRAS = {
+    "fastapi": "kme] or [dashboard",
+    "starlette": "kme] or [dashboard",
+    "uvicorn": "kme] or [dashboard",
+    "locust": "fleet",
+    "gevent": "fleet",
+    "matplotlib": "bench",
+    "pytest": "bench",
+    "pytest_benchmark": "bench",
+    "py_arkworks_bls12381": "bench",
+    "oqs": "liboqs",
+}
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """What to install for a missing optional package; None if it is no optional one."""
+    top = (exc.name or "").split(".")[0]
+    extra = EXTRAS.get(top)
+    return None if extra is None else f"this needs {top}: pip install 'dthq-bench[{extra}]'"
 
 
 def _fail(message: str, code: ExitCode) -> NoReturn:
@@ -71,10 +93,14 @@ class _Group(click.Group):
             _fail(exc.format_message(), ExitCode.USAGE)
         except click.Abort:
             _fail("aborted", ExitCode.ABORTED)
+        except RunAborted as exc:
+            _fail(str(exc), ExitCode.ABORTED)
         except DTHQError as exc:
             _fail(str(exc), ExitCode.USAGE)
         except ModuleNotFoundError as exc:
-            _fail(f"this needs the Python package {exc.name}: pip install it", ExitCode.USAGE)
+            if (hint := missing_extra(exc)) is None:
+                raise  # not an optional package: a bug, shown as one
+            _fail(hint, ExitCode.USAGE)
         except OSError as exc:
             _fail(_os_error(exc), ExitCode.USAGE)
         except sqlite3.Error as exc:

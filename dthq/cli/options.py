@@ -18,6 +18,30 @@ from dthq.transport.bus import BUSES
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class CommaList(click.ParamType):
+    """Comma-separated values, each checked by ``item`` (a range, a choice): a tuple.
+    Its metavar shows one item's form (``[wearable|bedside],...``, ``N,...``)."""
+
+    name = "list"
+
+    def __init__(self, item: click.ParamType, metavar: str | None = None) -> None:
+        self.item, self.metavar = item, metavar
+
+    def get_metavar(self, param: click.Parameter, *args: Any, **kwargs: Any) -> str:
+        one = (
+            self.metavar or self.item.get_metavar(param, *args, **kwargs) or self.item.name.upper()
+        )
+        return f"{one},..."
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        items = [v.strip() for v in str(value).split(",")]
+        if not all(items):
+            self.fail(f"{value!r}: an empty item in the comma-separated list", param, ctx)
+        return tuple(self.item.convert(v, param, ctx) for v in items)
+
+
 def json_flag(help: str = "Print one JSON object.") -> Callable[[F], F]:
     return click.option("--json", "as_json", is_flag=True, help=help)
 
@@ -115,6 +139,14 @@ def schedule() -> Callable[[F], F]:
     )
 
 
+def check_broker(transport: str, broker: str | None) -> None:
+    """--broker with a transport that has no broker would be ignored: refused."""
+    if broker is not None and transport != "mqtt":
+        raise click.UsageError(
+            f"--broker needs --transport mqtt (--transport {transport} has none)"
+        )
+
+
 def broker_kind() -> Callable[[F], F]:
     return click.option(
         "--broker-kind",
@@ -170,7 +202,13 @@ def listen(default_port: int, help_port: str) -> Callable[[F], F]:
 
     def both(f: F) -> F:
         f = shown("--port", type=click.IntRange(0, 65535), default=default_port, help=help_port)(f)
-        return shown("--host", default="127.0.0.1", help="Address to listen on.")(f)
+        return click.option(
+            "--host",
+            default="127.0.0.1",
+            show_default=True,
+            metavar="ADDRESS",
+            help="Address to listen on.",
+        )(f)
 
     return both
 

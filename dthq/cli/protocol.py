@@ -47,11 +47,18 @@ from dthq.schemes.dthq import AUTH_CHOICES
     show_default=True,
     help="Edge profile: far = LZ4, near = Brotli, applied to the test record.",
 )
-@click.option("--kem-backend", default=None, help="KEM backend (see `dthq backends`).")
 @click.option(
-    "--sig-backend", default=None, help="ML-DSA backend for mldsa auth (see `dthq backends`)."
+    "--kem-backend", default=None, metavar="NAME", help="KEM backend (see `dthq backends`)."
 )
-@click.option("--aead-backend", default=None, help="AEAD backend (see `dthq backends`).")
+@click.option(
+    "--sig-backend",
+    default=None,
+    metavar="NAME",
+    help="ML-DSA backend for mldsa auth (see `dthq backends`).",
+)
+@click.option(
+    "--aead-backend", default=None, metavar="NAME", help="AEAD backend (see `dthq backends`)."
+)
 @click.option(
     "--mode",
     type=click.Choice([m.label for m in Mode]),
@@ -115,6 +122,7 @@ def handshake(
     }
     if kme_url is not None and mode == "mlkem":
         raise click.UsageError("--kme needs a QKD mode: --mode qkd or --mode qkd+mlkem")
+    runs_kem = _check_applies(kem_backend, sig_backend, auth, mode, kme_url)
     if mode == "mlkem":
         scheme = DTHQScheme(**settings)
     elif kme_url is not None:
@@ -128,12 +136,40 @@ def handshake(
         scheme.key_manager.refill(32 * rounds)  # Q's keys exist before the timed handshakes
     payload = TelemetryGenerator(seed).payload("small")
     probe = probe_handshake(scheme, payload, rounds, now_ms=SYSTEM_CLOCK.now_ms)
+    ran = probe.to_json()
+    if not runs_kem:
+        ran["kem"] = None  # --mode qkd: Q's key alone, no KEM ran
     if as_json:
-        render.emit_json(probe.to_json())
+        render.emit_json(ran)
         return
     if mode != "mlkem":
         click.echo("SIMULATED QKD: Q's keys come from a simulated BB84 link")
-    render.key_values(probe.to_json())
+    render.key_values(ran)
+
+
+def _check_applies(
+    kem_backend: str | None, sig_backend: str | None, auth: str, mode: str, kme_url: str | None
+) -> bool:
+    """Refuse options this handshake would not use; whether it runs a KEM at all."""
+    ctx = click.get_current_context()
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+
+    spec = AUTH_CHOICES[auth]
+    if sig_backend is not None and spec.signature is None:
+        raise click.UsageError(
+            f"--sig-backend applies to ML-DSA auth (mldsa, mldsa44, mldsa65), not --auth {auth}"
+        )
+    runs_kem = mode != "qkd" or spec.static_kem
+    if not runs_kem and (given("kem") or kem_backend is not None):
+        raise click.UsageError(
+            f"--mode qkd runs no KEM (Q's key alone): --kem and --kem-backend apply to "
+            f"mlkem and qkd+mlkem, or to KEM auth (kem, kem-psk), not --auth {auth}"
+        )
+    if given("pki") and kme_url is None:
+        raise click.UsageError("--pki applies with --kme only (Q's certificates)")
+    return runs_kem
 
 
 @click.command()

@@ -70,9 +70,14 @@ def qkd(
 @click.group()
 def kme() -> None:
     """The key manager Q (ETSI GS QKD 014) over HTTPS, fed by the SIMULATED BB84 link."""
+
+
+def _require(*modules: str) -> None:
+    """A usage error naming the kme extra when a command's packages are missing (checked
+    by the command, so --help works without them)."""
     import importlib.util
 
-    missing = [m for m in ("fastapi", "uvicorn") if importlib.util.find_spec(m) is None]
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
         raise click.UsageError(
             f"dthq kme needs {' and '.join(missing)}: pip install 'dthq-bench[kme]'"
@@ -98,21 +103,23 @@ def serve(
     The OpenAPI description is at /openapi.json. Each SAE presents the client
     certificate made for it in --pki; its common name is the SAE ID.
     """
+    _require("fastapi", "uvicorn")
     from dthq.qkd.bb84 import QuantumChannel
     from dthq.qkd.kme import KeyManager
     from dthq.qkd.kme_server import bind, serve_until_interrupted
     from dthq.qkd.pki import make_pki
     from dthq.schemes.dthq import DEVICE_ID, SERVICE_ID
 
+    sock = bind(host, port)  # first: a busy port leaves no certificates behind
     master, slave = DEVICE_ID.decode(), SERVICE_ID.decode()
-    pki = make_pki(pki_dir, [master, slave])
+    try:
+        pki = make_pki(pki_dir, [master, slave])
+    except BaseException:
+        sock.close()
+        raise
     manager = KeyManager(
         master, slave, channel=QuantumChannel(qber=qber, fibre_km=fibre_km), seed=seed
     )
-    try:
-        sock = bind(host, port)
-    except OSError as exc:
-        raise click.UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     url = f"https://{host}:{sock.getsockname()[1]}"
     cert, key = pki.client(master)
     click.echo(f"key manager Q (SIMULATED BB84 link, QBER {qber:.1%}) at {url}")
@@ -120,13 +127,14 @@ def serve(
     click.echo(
         f"  try: curl --cacert {pki.ca} --cert {cert} --key {key} {url}/api/v1/keys/{slave}/status"
     )
-    serve_until_interrupted(manager, pki, sock)
-    click.echo("key manager stopped")
+    with render.until_stopped("key manager"):
+        serve_until_interrupted(manager, pki, sock)
 
 
 @kme.command()
 def openapi() -> None:
     """Print the server's OpenAPI description (JSON)."""
+    _require("fastapi")  # no server: uvicorn is not needed
     from dthq.qkd.kme import KeyManager
     from dthq.qkd.kme_api import make_app
 

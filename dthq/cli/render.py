@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +15,16 @@ import click
 
 if TYPE_CHECKING:
     from bench.gate.compare import GateReport
+
+
+@contextmanager
+def until_stopped(what: str) -> Iterator[None]:
+    """A server's lifetime: Ctrl-C (SIGINT) is how it is meant to end, whenever it comes
+    (starting up or serving), so it exits 0 (README, exit codes); a run stopped by
+    Ctrl-C exits 3."""
+    with suppress(KeyboardInterrupt):
+        yield
+    click.echo(f"{what} stopped", err=True)
 
 
 def json_text(value: Any, indent: int | None = None) -> str:

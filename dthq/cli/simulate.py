@@ -75,6 +75,7 @@ def simulate(
     from dthq.twin.store import master_secret
     from reports.pipeline import STAGE_HEADERS, stage_rows, summary_lines
 
+    options.check_broker(transport, broker)
     if key_file is not None and store_path is None:
         raise click.UsageError("--key-file needs --store")
     if store_path is not None and key_file is None:

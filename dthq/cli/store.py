@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +17,25 @@ KEY_FILE = options.key_file(options.KEY_FILE_HELP)
 
 
 def open_store(db: Path, key_file: Path) -> Any:
-    """An existing store, opened with the master secret in ``key_file``."""
+    """An existing store, opened with the master secret in ``key_file``: any other file
+    (another SQLite database too) is refused as not a store, never changed."""
     from dthq.twin.store import Store, master_secret
 
     if not db.exists():
         raise click.UsageError(f"{db}: no such store")
-    return Store(db, master_secret(key_file))
+    with naming(db):
+        return Store(db, master_secret(key_file), existing=True)
+
+
+@contextmanager
+def naming(db: Path) -> Iterator[None]:
+    """An SQLite error inside names the store it concerns."""
+    from dthq.twin.store import StoreError
+
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise StoreError(f"{db}: SQLite: {exc}") from None
 
 
 @click.group()
@@ -37,7 +52,8 @@ def _store_command(f: Callable[..., None]) -> click.Command:
 @_store_command
 def verify(db: Path, key_file: Path, as_json: bool) -> None:
     """Open every stored reading; exit 1 naming each one that fails authentication."""
-    verified = open_store(db, key_file).verify()
+    with naming(db):
+        verified = open_store(db, key_file).verify()
     if as_json:
         render.emit_json(verified.to_json())
     else:
@@ -53,7 +69,8 @@ def rekey(db: Path, key_file: Path, as_json: bool) -> None:
     """Start a new key epoch; new readings use it, old ones stay readable."""
     from dthq.twin.store import EpochChange
 
-    change = EpochChange(open_store(db, key_file).rekey())
+    with naming(db):
+        change = EpochChange(open_store(db, key_file).rekey())
     if as_json:
         render.emit_json(change.to_json())
     else:
@@ -65,8 +82,9 @@ def reencrypt(db: Path, key_file: Path, as_json: bool) -> None:
     """Move every reading to the current key epoch (all or nothing)."""
     from dthq.twin.store import EpochChange
 
-    s = open_store(db, key_file)
-    change = EpochChange(s.epoch, moved=s.reencrypt())
+    with naming(db):
+        s = open_store(db, key_file)
+        change = EpochChange(s.epoch, moved=s.reencrypt())
     if as_json:
         render.emit_json(change.to_json())
     else:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from dthq.cli import options, render
-from dthq.cli.store import KEY_FILE, open_store
+from dthq.cli.store import KEY_FILE, naming, open_store
 
 
 @click.group()
@@ -31,6 +31,7 @@ def twin() -> None:
 @options.fhir_dir()
 @click.option(
     "--client-id",
+    metavar="ID",
     default="dthq-cloud",
     show_default=True,
     help="The MQTT client id: the broker keeps this consumer's session under it.",
@@ -50,21 +51,25 @@ def consume(
     from dthq.pipeline.consumer import consume_until_signalled
     from dthq.twin.store import Store, master_secret
 
-    store = Store(store_path, master_secret(key_file))
+    with naming(store_path):
+        store = Store(store_path, master_secret(key_file))  # a new store, or an existing one
 
     def ready() -> None:
         click.echo("ready")
         sys.stdout.flush()
 
-    counts = consume_until_signalled(
-        broker, registry_file, store, fhir_dir, client_id, ready, SYSTEM_CLOCK
-    )
-    render.emit_json(counts)
-    store.close()
+    try:
+        with render.until_stopped("consumer"):  # a SIGINT before its handler is set
+            counts = consume_until_signalled(
+                broker, registry_file, store, fhir_dir, client_id, ready, SYSTEM_CLOCK
+            )
+            render.emit_json(counts)
+    finally:
+        store.close()
 
 
 @twin.command("serve")
-@options.listen(8765, "Port to serve the page on.")
+@options.listen(8765, "Port to serve the page on; 0: any free one.")
 @options.patients(8, 10_000)
 @options.rate("Readings per second per patient (Hz).")
 @options.duration(3600.0, "Seconds the simulated patients send for.")
@@ -98,6 +103,7 @@ def twin_serve(
     Example:
       dthq twin serve --patients 12 --rate 2   # then open http://127.0.0.1:8765/
     """
+    options.check_broker(transport, broker)
     try:
         from dthq.pipeline.dashboard import serve
     except ImportError as exc:
@@ -121,7 +127,8 @@ def twin_serve(
     def listening(url: str) -> None:
         click.echo(f"dashboard on {url}  (Ctrl-C stops)", err=True)
 
-    serve(config, SYSTEM_CLOCK, host, port, listening)
+    with render.until_stopped("dashboard"):
+        serve(config, SYSTEM_CLOCK, host, port, listening)
 
 
 @twin.command()
@@ -134,7 +141,8 @@ def show(patient: str, store_path: Path, key_file: Path, as_json: bool) -> None:
     from dthq.twin.news2 import LABEL
     from dthq.twin.twin import PatientTwin
 
-    readings = list(open_store(store_path, key_file).readings(patient))
+    with naming(store_path):
+        readings = list(open_store(store_path, key_file).readings(patient))
     if not readings:
         raise click.UsageError(f"no readings of patient {patient!r} in {store_path}")
     t = PatientTwin.from_readings(patient, readings)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import psutil
 
-from dthq.errors import DTHQError, StateError
+from dthq.errors import RunAborted, StateError
 from dthq.fleet.config import FleetConfig, member_id, provision, registry_path
 from dthq.harness.results import Distribution, FleetRun
 from dthq.transport.brokers import LOOPBACK, MosquittoBroker, free_port
@@ -40,8 +40,8 @@ LOCUSTFILE = Path(__file__).with_name("locustfile.py")  # not imported: Locust p
 Progress = Callable[[float, str], None]  # (fraction of the run time, what is happening)
 
 
-class FleetError(DTHQError):
-    """A part of the fleet did not start, or died."""
+class FleetError(RunAborted):
+    """A part of the fleet did not start, or died: the run aborted."""
 
 
 def _python(*args: str) -> list[str]:

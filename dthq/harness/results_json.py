@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dthq.errors import DTHQError
-from dthq.harness.results import OMIT_IF_NONE, REQUIRED_KEYS, Results
+from dthq.harness.results import OMIT_IF_NONE, REQUIRED_KEYS, Distribution, Results
 from dthq.harness.results_history import FORMAT, MIGRATIONS, SCHEMA_VERSION
 
 T = TypeVar("T")
@@ -96,7 +96,26 @@ def from_dict(data: Any, where: str = "results") -> Results:
     while version != SCHEMA_VERSION:
         data, version = MIGRATIONS[version](data), version + 1
     body = {k: v for k, v in data.items() if k not in ("format", "schema_version")}
-    return decode(Results, body, where)
+    results = decode(Results, body, where)
+    _unique(results, where)
+    return results
+
+
+def _unique(results: Results, where: str) -> None:
+    """No primitive, Table 3 row or Table 4 cell twice: the gate and the reports look
+    figures up by these keys, so a second one would silently replace the first."""
+    for section, keys in (
+        ("primitives", [p.name for p in results.primitives]),
+        ("table3", [r.key for r in results.table3]),
+        ("table4", [c.key for c in results.table4]),
+    ):
+        seen: dict[str, int] = {}
+        for i, key in enumerate(keys):
+            if key in seen:
+                raise ResultsError(
+                    f"{where}: {section}[{i}]: {key!r} again (first at {section}[{seen[key]}])"
+                )
+            seen[key] = i
 
 
 def decode(cls: type[T], data: Any, where: str) -> T:
@@ -162,6 +181,8 @@ def _dataclass(cls: type, value: Any, path: str) -> Any:
         for key in f.metadata.get(REQUIRED_KEYS, ()):
             if key not in kwargs[f.name]:
                 raise _ShapeError(f"{here}.{_key(key)}", "missing")
+        if cls is Distribution and isinstance(kwargs[f.name], int | float) and kwargs[f.name] < 0:
+            raise _ShapeError(here, f"must not be negative, got {_shown(kwargs[f.name])}")
     return cls(**kwargs)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -108,7 +109,8 @@ def serve(
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.create_server((host, port), family=family)
     except OSError as exc:
-        raise OSError(exc.errno, f"cannot listen: {exc.strerror}", f"{host}:{port}") from None
+        why = os.strerror(exc.errno) if exc.errno else str(exc)  # not create_server's wording
+        raise OSError(exc.errno, f"cannot listen: {why}", f"{host}:{port}") from None
     listening(f"http://{host}:{sock.getsockname()[1]}/")
     live = LivePipeline(config, clock)
     live.start()

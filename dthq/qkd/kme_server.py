@@ -10,6 +10,7 @@ and the app reads the SAE ID from there.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import ssl
 import threading
@@ -75,8 +76,13 @@ def bind(host: str, port: int) -> socket.socket:
     # proto); without it Nagle holds each response body for the client's delayed ACK (40 ms).
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)  # connections queue from here on, even before uvicorn accepts
+    try:
+        sock.bind((host, port))
+        sock.listen(128)  # connections queue from here on, even before uvicorn accepts
+    except OSError as exc:
+        sock.close()
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise OSError(exc.errno, f"cannot listen: {why}", f"{host}:{port}") from None
     return sock
 
 

@@ -83,7 +83,10 @@ def master_secret(path: Path, *, create: bool = False) -> bytes:
             f.write(os.urandom(32))
     if path.stat().st_mode & 0o077:
         raise StoreError(f"{path} is readable by others: chmod 600 it")
-    return path.read_bytes()
+    secret = path.read_bytes()
+    if len(secret) < 32:
+        raise StoreError(f"{path}: the master secret must be at least 32 bytes ({len(secret)})")
+    return secret
 
 
 def _aad(pid: str, ts: int, policy: str, epoch: int) -> bytes:
@@ -98,18 +101,40 @@ def _aad(pid: str, ts: int, policy: str, epoch: int) -> bytes:
     )
 
 
+TABLES = frozenset({"keyring", "sessions", "readings"})
+# Blob columns read as blobs whatever a tampered row holds (TEXT that is not UTF-8 would
+# otherwise abort the query, not fail that one record).
+ROW = "id, pid, ts, policy, epoch, CAST(nonce AS BLOB), CAST(sealed AS BLOB)"
+
+
 class Store:
-    def __init__(self, path: str | Path, master_secret: bytes) -> None:
+    """The store at ``path``. With ``existing``, it must already be a store: nothing is
+    created (no file, no tables, no key epoch). Without, a missing or empty file becomes
+    a new store; any other SQLite file is refused, never taken over."""
+
+    def __init__(self, path: str | Path, master_secret: bytes, *, existing: bool = False) -> None:
         if len(master_secret) < 32:
             raise StoreError("the master secret must be at least 32 bytes")
         self.path = Path(path)
         if not self.path.parent.is_dir():
             raise StoreError(f"{self.path.parent}: no such folder for the store")
+        if existing and not self.path.is_file():
+            raise StoreError(f"{self.path}: no such store")
         try:
             # The pipeline opens the store on one thread and writes on its consumer
             # thread; a write and ``close`` exclude each other (``_lock``), so a store
             # closed under a running consumer refuses the write instead of crashing.
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            uri = f"{self.path.resolve().as_uri()}?mode={'rw' if existing else 'rwc'}"
+            self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            tables = {
+                row[0]
+                for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            if (tables or existing) and tables & TABLES != TABLES:
+                self._db.close()
+                raise StoreError(
+                    f"{self.path}: not a store (no {', '.join(sorted(TABLES))} tables)"
+                )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")  # a committed reading survives a crash
             self._db.executescript(SCHEMA)
@@ -128,6 +153,8 @@ class Store:
                 ) from None
             self._keys[epoch] = get_aead(AEAD).new(key)
         if not self._keys:
+            if existing:
+                raise StoreError(f"{self.path}: not a store (no key epoch)")
             self.rekey()
 
     @property
@@ -208,15 +235,14 @@ class Store:
 
     def get(self, pid: str, ts: int) -> Reading | None:
         row = self._db.execute(
-            "SELECT id, pid, ts, policy, epoch, nonce, sealed FROM readings WHERE pid=? AND ts=?",
+            f"SELECT {ROW} FROM readings WHERE pid=? AND ts=?",
             (pid, ts),
         ).fetchone()
         return None if row is None else self._open(row)
 
     def readings(self, pid: str) -> Iterator[Reading]:
         rows = self._db.execute(
-            "SELECT id, pid, ts, policy, epoch, nonce, sealed FROM readings "
-            "WHERE pid=? ORDER BY ts",
+            f"SELECT {ROW} FROM readings WHERE pid=? ORDER BY ts",
             (pid,),
         )
         for row in rows:
@@ -225,21 +251,21 @@ class Store:
     def verify(self) -> Verified:
         """Open every record; list the ones that do not (never stop at the first)."""
         checked, failed = 0, []
-        for row in self._db.execute(
-            "SELECT id, pid, ts, policy, epoch, nonce, sealed FROM readings ORDER BY id"
-        ):
+        for row in self._db.execute(f"SELECT {ROW} FROM readings ORDER BY id"):
             checked += 1
             try:
                 self._open(row)
             except AuthenticationError as exc:
                 failed.append(str(exc))
+            except (DTHQError, ValueError, TypeError, struct.error) as exc:  # a mangled row
+                failed.append(f"record {row[0]}: unreadable ({exc})")
         return Verified(checked, tuple(failed))
 
     def reencrypt(self) -> int:
         """Move every reading to the current epoch, all in one transaction."""
         epoch, cipher = self.epoch, self._keys[self.epoch]
         rows = self._db.execute(
-            "SELECT id, pid, ts, policy, epoch, nonce, sealed FROM readings WHERE epoch != ?",
+            f"SELECT {ROW} FROM readings WHERE epoch != ?",
             (epoch,),
         ).fetchall()
         updates = []
