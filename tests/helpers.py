@@ -1,12 +1,14 @@
-"""Helpers the tests import: provisioned DTHQ configurations, fresh handshake machines,
-complete honest handshakes and the record layers they release, test clocks for the
-pipeline."""
+"""Helpers the tests import: provisioned DTHQ configurations, fresh handshake machines (and
+copies of one mid-handshake), complete honest handshakes and the record layers they
+release, test clocks for the pipeline."""
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass
 from functools import cache
+from typing import TypeVar
 
 import pytest
 
@@ -70,6 +72,39 @@ class SteppingClock:
 
 def machines(s: DTHQScheme) -> tuple[Initiator, Responder]:
     return Initiator(s.initiator_config), Responder(s.responder_config)
+
+
+M = TypeVar("M", Initiator, Responder)
+
+
+def _provisioning(config: object) -> dict[int, object]:
+    """Every object reachable from a machine's configuration, by id: a ``deepcopy`` memo
+    that leaves them shared."""
+    shared: dict[int, object] = {}
+    todo = [config]
+    while todo:
+        item = todo.pop()
+        if id(item) in shared or isinstance(item, type):  # classes deepcopy as themselves
+            continue
+        shared[id(item)] = item
+        if isinstance(item, dict):
+            todo.extend([*item.keys(), *item.values()])
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            todo.extend(item)
+        else:
+            todo.extend(getattr(item, "__dict__", {}).values())
+            slots = [n for cls in type(item).__mro__ for n in getattr(cls, "__slots__", ())]
+            todo.extend(getattr(item, n) for n in slots if hasattr(item, n))
+    return shared
+
+
+def fork(party: M) -> M:
+    """A fresh machine in exactly ``party``'s state, to be handed one flight in its place:
+    its own copy of everything the machine holds (state, transcript, key schedule,
+    ephemeral keys, QKD key), while its provisioned configuration (keys, registered
+    devices, the key manager) is shared, as between any two machines of one scheme.
+    What the copy does (failing, wiping its secrets) leaves ``party`` untouched."""
+    return copy.deepcopy(party, _provisioning(party.config))
 
 
 def complete(a: Initiator, b: Responder) -> list[bytes]:
