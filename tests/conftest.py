@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import stat
+from collections.abc import Iterator
+
 import pytest
-from helpers import ATTACKED, scheme
+from helpers import ATTACKED, WrittenReport, scheme
 from hypothesis import HealthCheck, settings
 
 from dthq.harness.requirements import first_missing
@@ -30,3 +33,21 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.fixture(params=ATTACKED)
 def auth_scheme(request: pytest.FixtureRequest) -> DTHQScheme:
     return scheme(*request.param)
+
+
+@pytest.fixture(scope="session")
+def results_report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WrittenReport]:
+    """``write_report`` of test_reports' constructed run, written once (per xdist worker)
+    for the tests that only read it. Its files and folder are made read-only, so a test
+    that writes there fails instead of changing what the others read."""
+    from test_reports import results
+
+    from reports.build import write_report
+
+    out = tmp_path_factory.mktemp("results-report")
+    written = tuple(write_report(results(), out))
+    for path in written:
+        path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    out.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP)
+    yield WrittenReport(out, written)
+    out.chmod(stat.S_IRWXU)  # pytest may clear its temporary folders later

@@ -1,6 +1,6 @@
 """Helpers the tests import: provisioned DTHQ configurations, fresh handshake machines (and
 copies of one mid-handshake), complete honest handshakes and the record layers they
-release, test clocks for the pipeline."""
+release, test clocks for the pipeline, the shape of a report a fixture wrote."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import copy
 import os
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -154,3 +155,11 @@ ATTACKED = [
     pytest.param(("kem", 128, "ML-KEM-1024"), id="kem-128-mlkem1024"),
     pytest.param(("kem", 256, "ML-KEM-768", "qkd"), id="qkd-kem"),
 ]
+
+
+@dataclass(frozen=True)
+class WrittenReport:
+    """A report directory a fixture wrote once, and the files ``write_report`` returned."""
+
+    out: Path
+    written: tuple[Path, ...]
