@@ -5,7 +5,9 @@ release, test clocks for the pipeline, the shape of a report a fixture wrote."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -79,23 +81,22 @@ M = TypeVar("M", Initiator, Responder)
 
 
 def _provisioning(config: object) -> dict[int, object]:
-    """Every object reachable from a machine's configuration, by id: a ``deepcopy`` memo
-    that leaves them shared."""
+    """The configuration and what its fields hold, through dataclasses and containers, by
+    id: a ``deepcopy`` memo that leaves them shared. Other objects (a key manager, a
+    signing key) are shared as they are, and not looked into."""
     shared: dict[int, object] = {}
     todo = [config]
     while todo:
         item = todo.pop()
-        if id(item) in shared or isinstance(item, type):  # classes deepcopy as themselves
+        if id(item) in shared:
             continue
         shared[id(item)] = item
-        if isinstance(item, dict):
+        if isinstance(item, Mapping):
             todo.extend([*item.keys(), *item.values()])
         elif isinstance(item, (list, tuple, set, frozenset)):
             todo.extend(item)
-        else:
-            todo.extend(getattr(item, "__dict__", {}).values())
-            slots = [n for cls in type(item).__mro__ for n in getattr(cls, "__slots__", ())]
-            todo.extend(getattr(item, n) for n in slots if hasattr(item, n))
+        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
+            todo.extend(getattr(item, f.name) for f in dataclasses.fields(item))
     return shared
 
 
