@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import stat
+import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from helpers import ATTACKED, WrittenReport, scheme
@@ -38,16 +39,18 @@ def auth_scheme(request: pytest.FixtureRequest) -> DTHQScheme:
 @pytest.fixture(scope="session")
 def results_report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WrittenReport]:
     """``write_report`` of test_reports' constructed run, written once (per xdist worker)
-    for the tests that only read it. Its files and folder are made read-only, so a test
-    that writes there fails instead of changing what the others read."""
+    for the tests that only read it. At the end the folder must hold what was written,
+    byte for byte: a test that changed it fails here instead of changing what others read."""
     from test_reports import results
 
     from reports.build import write_report
 
     out = tmp_path_factory.mktemp("results-report")
     written = tuple(write_report(results(), out))
-    for path in written:
-        path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-    out.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP)
+    before = _contents(out)
     yield WrittenReport(out, written)
-    out.chmod(stat.S_IRWXU)  # pytest may clear its temporary folders later
+    assert _contents(out) == before, f"a test changed the shared report in {out}"
+
+
+def _contents(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
