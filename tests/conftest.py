@@ -31,6 +31,28 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             pytest.skip(reason)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--dist loadgroup`` on pytest 9.2: pytest-xdist 3.8 names a test's group by setting
+    ``item._nodeid`` to ``nodeid@group``, but pytest 9.2 reads the nodeid from ``item._id``,
+    so the suffix is lost and each group is spread over both workers, every one of them
+    making the group's module fixture again (pytest-xdist issue 1386). Here, after xdist's
+    own hook on a worker, a grouped test without the suffix gets it; with an xdist or a
+    pytest where the suffix holds, this does nothing."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # a pytest before 9.2: xdist's suffix holds
+        return
+    for item in items:
+        marks = item.iter_markers("xdist_group")
+        names = {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks}
+        suffix = "@" + "_".join(sorted(names))
+        if names and not item.nodeid.endswith(suffix) and hasattr(item, "_id"):
+            item._id = NodeId.parse(item.nodeid + suffix)
+
+
 @pytest.fixture(params=ATTACKED)
 def auth_scheme(request: pytest.FixtureRequest) -> DTHQScheme:
     return scheme(*request.param)

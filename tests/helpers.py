@@ -158,6 +158,11 @@ ATTACKED = [
 ]
 
 
+# The tests that read the results_report fixture (conftest.py) run on one xdist worker,
+# so it is written once.
+SHARED_REPORT = pytest.mark.xdist_group("results-report")
+
+
 @dataclass(frozen=True)
 class WrittenReport:
     """A report directory a fixture wrote once, and the files ``write_report`` returned."""

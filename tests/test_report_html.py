@@ -8,12 +8,13 @@ import re
 
 import pytest
 from browser import browser_page, watch
-from helpers import WrittenReport
+from helpers import SHARED_REPORT, WrittenReport
 
 from reports.pipeline import LOAD_HEADERS, STAGE_HEADERS
 from reports.policy import POLICY_HEADERS
 
 
+@SHARED_REPORT
 @pytest.mark.slow  # a browser
 @pytest.mark.requires("chromium", "playwright")
 def test_the_report_renders_in_chromium(results_report: WrittenReport) -> None:
@@ -37,6 +38,7 @@ def test_the_report_renders_in_chromium(results_report: WrittenReport) -> None:
     assert verdict_rows > 10
 
 
+@SHARED_REPORT
 def test_the_summary_counts_each_verdict(results_report: WrittenReport) -> None:
     summary = (results_report.out / "summary.md").read_text()
     # The fake run's claims (see test_reports): 4 hold, 12 do not, one untestable.
@@ -50,6 +52,7 @@ def test_the_summary_counts_each_verdict(results_report: WrittenReport) -> None:
     assert html.index('id="summary"') < html.index("Table 3: DTHQ beside the baselines")
 
 
+@SHARED_REPORT
 def test_the_page_shows_each_table_once_and_the_pipeline_tables(
     results_report: WrittenReport,
 ) -> None:

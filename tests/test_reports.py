@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from helpers import WrittenReport
+from helpers import SHARED_REPORT, WrittenReport
 
 from bench.ingest import from_benchmark_json, read_results
 from dthq.cli.main import main
@@ -321,6 +321,7 @@ def test_full_profile_raw_keeps_profile_and_m_through_report(tmp_path: Path) -> 
     assert "profile full (M = 1000)" in (tmp_path / "out" / "table3.md").read_text()
 
 
+@SHARED_REPORT
 def test_report_files(results_report: WrittenReport) -> None:
     out = results_report.out
     assert sorted(p.name for p in results_report.written) == sorted(FILES)
@@ -468,6 +469,7 @@ def test_table5_equations_and_verdicts() -> None:
     assert "25.8 %" in said[0] and "cannot be recomputed" in said[1]
 
 
+@SHARED_REPORT
 def test_the_report_lists_instruction_counts(tmp_path: Path, results_report: WrittenReport) -> None:
     base = results()
     counted = replace(
