@@ -39,8 +39,9 @@ def bench(session: nox.Session) -> None:
     session.run("dthq", "bench", "--profile", "quick", "--out", "reports/latest", *session.posargs)
 
 
-# Both cores; a module whose tests share one expensive module fixture (a pip install, five
-# bench runs, a clone) is an xdist_group and runs on one worker. The 15 slowest are shown.
+# Both cores; tests that share one expensive module or session fixture (a pip install, five
+# bench runs, a clone, a written report) are an xdist_group and run on one worker. The 15
+# slowest are shown.
 PARALLEL = ("-n", "2", "--dist", "loadgroup", "--durations=15")
 
 

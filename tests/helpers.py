@@ -1,12 +1,17 @@
-"""Helpers the tests import: provisioned DTHQ configurations, fresh handshake machines,
-complete honest handshakes and the record layers they release, test clocks for the
-pipeline."""
+"""Helpers the tests import: provisioned DTHQ configurations, fresh handshake machines (and
+copies of one mid-handshake), complete honest handshakes and the record layers they
+release, test clocks for the pipeline, the shape of a report a fixture wrote."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -72,6 +77,38 @@ def machines(s: DTHQScheme) -> tuple[Initiator, Responder]:
     return Initiator(s.initiator_config), Responder(s.responder_config)
 
 
+M = TypeVar("M", Initiator, Responder)
+
+
+def _provisioning(config: object) -> dict[int, object]:
+    """The configuration and what its fields hold, through dataclasses and containers, by
+    id: a ``deepcopy`` memo that leaves them shared. Other objects (a key manager, a
+    signing key) are shared as they are, and not looked into."""
+    shared: dict[int, object] = {}
+    todo = [config]
+    while todo:
+        item = todo.pop()
+        if id(item) in shared:
+            continue
+        shared[id(item)] = item
+        if isinstance(item, Mapping):
+            todo.extend([*item.keys(), *item.values()])
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            todo.extend(item)
+        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
+            todo.extend(getattr(item, f.name) for f in dataclasses.fields(item))
+    return shared
+
+
+def fork(party: M) -> M:
+    """A fresh machine in exactly ``party``'s state, to be handed one flight in its place:
+    its own copy of everything the machine holds (state, transcript, key schedule,
+    ephemeral keys, QKD key), while its provisioned configuration (keys, registered
+    devices, the key manager) is shared, as between any two machines of one scheme.
+    What the copy does (failing, wiping its secrets) leaves ``party`` untouched."""
+    return copy.deepcopy(party, _provisioning(party.config))
+
+
 def complete(a: Initiator, b: Responder) -> list[bytes]:
     """A complete honest handshake between these machines at time 0: [HELLO, REPLY, FINISH]."""
     hello = a.start()
@@ -119,3 +156,16 @@ ATTACKED = [
     pytest.param(("kem", 128, "ML-KEM-1024"), id="kem-128-mlkem1024"),
     pytest.param(("kem", 256, "ML-KEM-768", "qkd"), id="qkd-kem"),
 ]
+
+
+# The tests that read the results_report fixture (conftest.py) run on one xdist worker,
+# so it is written once.
+SHARED_REPORT = pytest.mark.xdist_group("results-report")
+
+
+@dataclass(frozen=True)
+class WrittenReport:
+    """A report directory a fixture wrote once, and the files ``write_report`` returned."""
+
+    out: Path
+    written: tuple[Path, ...]

@@ -8,7 +8,7 @@ import itertools
 from collections.abc import Callable
 
 import pytest
-from helpers import assert_no_keys, channel, machines, run, scheme
+from helpers import assert_no_keys, channel, fork, machines, run, scheme
 
 from dthq import (
     Auth,
@@ -137,62 +137,76 @@ def test_flip_every_byte_of_hello(auth_scheme: DTHQScheme) -> None:
         assert_no_keys(a, b)
 
 
+def assert_copies_complete(
+    waiting_a: Initiator, waiting_b: Responder, reply: bytes, finish: bytes = b""
+) -> None:
+    """The machines the attacked ones were copied from are as they were: copies of A
+    waiting for REPLY and of B waiting for FINISH complete the honest handshake, and
+    another copy of B takes the FINISH the attack started from."""
+    a, b = fork(waiting_a), fork(waiting_b)
+    assert b.receive(a.receive(reply), 0) is None
+    ka, kb = a.session_keys(), b.session_keys()
+    assert (ka.a2b, ka.b2a, ka.transcript_hash) == (kb.a2b, kb.b2a, kb.transcript_hash)
+    if finish:
+        assert fork(waiting_b).receive(finish, 0) is None
+
+
 def test_flip_every_byte_of_reply(auth_scheme: DTHQScheme) -> None:
     a0, b0 = machines(auth_scheme)
-    spans = reply_spans(Reply.from_bytes(b0.receive(a0.start(), 0)))  # type: ignore[arg-type]
+    reply = b0.receive(a0.start(), 0)
+    assert reply is not None
+    spans = reply_spans(Reply.from_bytes(reply))
+    # A waiting for REPLY is made once; each flip goes to a fresh copy of it (helpers.fork).
     for i in range(sum(e - s for s, e, _ in spans)):
-        a, b = machines(auth_scheme)
-        reply = b.receive(a.start(), 0)
-        assert reply is not None
+        a = fork(a0)
         with pytest.raises(expected_error(spans, i)):
             a.receive(flip(reply, i))
         assert a.state is State.CLOSED
-        assert_no_keys(a, b)
+        assert_no_keys(a, b0)
+    assert_copies_complete(a0, b0, reply)
 
 
 def test_flip_every_byte_of_finish(auth_scheme: DTHQScheme) -> None:
-    a, b = machines(auth_scheme)
-    reply = b.receive(a.start(), 0)
+    a0, b0 = machines(auth_scheme)
+    reply = b0.receive(a0.start(), 0)
     assert reply is not None
-    finish = a.receive(reply)
+    waiting_a = fork(a0)
+    finish = a0.receive(reply)
     spans = finish_spans(Finish.from_bytes(finish))
-    # B's state before FINISH is reproduced for each flip by a fresh handshake.
+    # B waiting for FINISH is made once; each flip goes to a fresh copy of it (helpers.fork).
     for i in range(len(finish)):
-        a, b = machines(auth_scheme)
-        reply = b.receive(a.start(), 0)
-        assert reply is not None
+        b = fork(b0)
         with pytest.raises(expected_error(spans, i)):
-            b.receive(flip(a.receive(reply), i), 0)
+            b.receive(flip(finish, i), 0)
         assert b.state is State.CLOSED
         assert_no_keys(b)
+    assert_copies_complete(waiting_a, b0, reply, finish)
 
 
 @pytest.mark.parametrize("flight", [0, 1, 2], ids=["HELLO", "REPLY", "FINISH"])
 def test_truncate_every_flight_at_every_length(auth_scheme: DTHQScheme, flight: int) -> None:
     a0, b0 = machines(auth_scheme)
     hello = a0.start()
+    waiting_a = fork(a0)
     reply = b0.receive(hello, 0)
     assert reply is not None
     finish = a0.receive(reply)
     data = (hello, reply, finish)[flight]
+    # Each cut goes to a fresh machine: a new B for HELLO, else a copy (helpers.fork) of
+    # A waiting for REPLY or of B waiting for FINISH.
     for length in range(len(data)):
-        a, b = machines(auth_scheme)
-        h = a.start()
         if flight == 0:
-            target, cut = b, h[:length]
+            target: Initiator | Responder = Responder(auth_scheme.responder_config)
         else:
-            r = b.receive(h, 0)
-            assert r is not None
-            if flight == 1:
-                target, cut = a, r[:length]
-            else:
-                target, cut = b, a.receive(r)[:length]
+            target = fork(waiting_a) if flight == 1 else fork(b0)
+        cut = data[:length]
         with pytest.raises(DecodeError):
             if isinstance(target, Responder):
                 target.receive(cut, 0)
             else:
                 target.receive(cut)
         assert_no_keys(target)
+    assert_copies_complete(waiting_a, b0, reply, finish)
 
 
 @pytest.mark.parametrize("extra", [b"\x00", b"\x00" * MAX_FLIGHT_SIZE])

@@ -5,27 +5,22 @@ from __future__ import annotations
 
 import html
 import re
-from pathlib import Path
 
 import pytest
 from browser import browser_page, watch
-from test_reports import results
+from helpers import SHARED_REPORT, WrittenReport
 
-from reports.build import write_report
 from reports.pipeline import LOAD_HEADERS, STAGE_HEADERS
 from reports.policy import POLICY_HEADERS
-from reports.verdicts import formal_claims
-
-FORMAL = Path(__file__).parent / "data" / "formal-claims.json"
 
 
+@SHARED_REPORT
 @pytest.mark.slow  # a browser
 @pytest.mark.requires("chromium", "playwright")
-def test_the_report_renders_in_chromium(tmp_path: Path) -> None:
-    write_report(results(), tmp_path)
+def test_the_report_renders_in_chromium(results_report: WrittenReport) -> None:
     with browser_page() as page:
         problems = watch(page)
-        page.goto((tmp_path / "report.html").as_uri(), wait_until="load")
+        page.goto((results_report.out / "report.html").as_uri(), wait_until="load")
         images = page.eval_on_selector_all(
             "img", "els => els.map(e => [e.alt, e.complete, e.naturalWidth, e.naturalHeight])"
         )
@@ -43,29 +38,30 @@ def test_the_report_renders_in_chromium(tmp_path: Path) -> None:
     assert verdict_rows > 10
 
 
-def test_the_summary_counts_each_verdict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(formal_claims, "CLAIMS_FILE", FORMAL)
-    write_report(results(), tmp_path)
-    summary = (tmp_path / "summary.md").read_text()
+@SHARED_REPORT
+def test_the_summary_counts_each_verdict(results_report: WrittenReport) -> None:
+    summary = (results_report.out / "summary.md").read_text()
     # The fake run's claims (see test_register), the formal model's constructed.
     assert "98 independent claims, 8 hold here, 8 do not, 43 cannot be tested here" in summary
     assert "the paper contradicts itself in 7 places" in summary
     rows = [[c.strip() for c in line.split("|")[1:-1]] for line in summary.splitlines()]
     assert ["does not hold", "t3-order-latency", "Table 3, latency column"] in [r[:3] for r in rows]
-    html = (tmp_path / "report.html").read_text()
+    html = (results_report.out / "report.html").read_text()
     assert html.index('id="summary"') < html.index("Table 3: DTHQ beside the baselines")
 
 
-def test_the_page_shows_each_table_once_and_the_pipeline_tables(tmp_path: Path) -> None:
-    write_report(results(), tmp_path)
-    page = (tmp_path / "report.html").read_text()
+@SHARED_REPORT
+def test_the_page_shows_each_table_once_and_the_pipeline_tables(
+    results_report: WrittenReport,
+) -> None:
+    page = (results_report.out / "report.html").read_text()
     heads = re.findall(r"<thead>(.*?)</thead>", page, re.S)
     assert page.count("<table>") == len(heads) and len(heads) == len(set(heads))
     # Every table of the Markdown files is on the page once (summary.md repeats the
     # verdicts for its own readers; on the page the summary holds them).
     in_files = sum(
         line.startswith("|-")
-        for md in tmp_path.glob("*.md")
+        for md in results_report.out.glob("*.md")
         if md.name != "summary.md"
         for line in md.read_text().splitlines()
     )

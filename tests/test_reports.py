@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from helpers import SHARED_REPORT, WrittenReport
 
 from bench.ingest import from_benchmark_json, read_results
 from dthq.cli.main import main
@@ -320,45 +321,46 @@ def test_full_profile_raw_keeps_profile_and_m_through_report(tmp_path: Path) -> 
     assert "profile full (M = 1000)" in (tmp_path / "out" / "table3.md").read_text()
 
 
-def test_report_files(tmp_path: Path) -> None:
-    written = write_report(results(), tmp_path)
-    assert sorted(p.name for p in written) == sorted(FILES)
-    html = (tmp_path / "report.html").read_text()
+@SHARED_REPORT
+def test_report_files(results_report: WrittenReport) -> None:
+    out = results_report.out
+    assert sorted(p.name for p in results_report.written) == sorted(FILES)
+    html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and "<table>" in html and 'src="http' not in html
-    table3 = (tmp_path / "table3.md").read_text()
+    table3 = (out / "table3.md").read_text()
     assert "RSA-2048" in table3 and "18.7" in table3  # the paper's value beside ours
-    comparison = (tmp_path / "paper-comparison.md").read_text()
+    comparison = (out / "paper-comparison.md").read_text()
     assert "| t3-order-latency " in comparison and "Definitions" in comparison
     assert "Our own comparisons" in comparison and "Rows merged" in comparison
-    assert "baseline-throughput-same-aead" in (tmp_path / "contradictions.md").read_text()
-    assert "MODELLED" in (tmp_path / "table4.md").read_text()
-    forged = (tmp_path / "forged-hello.md").read_text()
+    assert "baseline-throughput-same-aead" in (out / "contradictions.md").read_text()
+    assert "MODELLED" in (out / "table4.md").read_text()
+    forged = (out / "forged-hello.md").read_text()
     assert "3.63x" in forged and "0.02x" in forged  # mldsa REPLY / HELLO; RETRY / HELLO
-    assert (tmp_path / "figure-table4.png").read_bytes()[:4] == b"\x89PNG"
-    table4 = (tmp_path / "table4.md").read_text()
+    assert (out / "figure-table4.png").read_bytes()[:4] == b"\x89PNG"
+    table4 = (out / "table4.md").read_text()
     assert "| QKD (simulated)" in table4 and "| QKD+ML-KEM-768 (simulated)" in table4
-    qkd = (tmp_path / "qkd.md").read_text()
+    qkd = (out / "qkd.md").read_text()
     assert qkd.startswith("# QKD, SIMULATED link") and "estimated QBER 11.7%" in qkd
     assert "cascade-python (B. Rijsman), with BICONF (published)" in qkd and "1.06-1.11" in qkd
     assert "1.07" in qkd  # the mean f over the Cascade instances
     for figure in ("figure-qkd-rate.png", "figure-cascade.png"):
-        assert (tmp_path / figure).read_bytes()[:4] == b"\x89PNG"
-    targets = (tmp_path / "targets.md").read_text()
+        assert (out / figure).read_bytes()[:4] == b"\x89PNG"
+    targets = (out / "targets.md").read_text()
     assert "Cascade reconciliation efficiency" in targets and "0.052x" in targets
     record = next(line for line in targets.splitlines() if "DTHQ record path" in line)
     assert "| 0.5x " in record and "| met " in record  # 8 us over TLS's 16 us
-    pipeline = (tmp_path / "pipeline.md").read_text()
+    pipeline = (out / "pipeline.md").read_text()
     assert "the highest load held with p99 under 100 ms: 10 devices at 1 Hz" in pipeline
     assert "| fixed " in pipeline and "| adaptive " in pipeline
-    assert (tmp_path / "figure-pipeline.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "figure-pipeline.png").read_bytes()[:4] == b"\x89PNG"
     lines = {line.split("|")[1].strip(): line for line in comparison.splitlines() if "§7.1" in line}
     assert "+50.0%" in lines["s71-latency"] and "holds here" in lines["s71-latency"]
     assert "+11.1%" in lines["s71-throughput"] and "does NOT hold" in lines["s71-throughput"]
     assert "+25.0%" in lines["s71-efficiency"] and "holds here" in lines["s71-efficiency"]
     assert "latency_mqtt" not in table3 and "Latency ms (over MQTT)" in table3
-    wire_md = (tmp_path / "wire.md").read_text()
+    wire_md = (out / "wire.md").read_text()
     assert "Frames @127" in wire_md and "MODELLED" in wire_md
-    assert (tmp_path / "figure-wire.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "figure-wire.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.parametrize(
@@ -468,9 +470,8 @@ def test_table5_equations_and_verdicts() -> None:
     assert ": not measured." in said[0] and "gives 25.79%" in said[0]
 
 
-def test_the_report_lists_instruction_counts(tmp_path: Path) -> None:
-    from reports.build import write_report
-
+@SHARED_REPORT
+def test_the_report_lists_instruction_counts(tmp_path: Path, results_report: WrittenReport) -> None:
     base = results()
     counted = replace(
         base, instructions=COUNTS, metadata=replace(base.metadata, valgrind="valgrind-3.19.0")
@@ -485,5 +486,4 @@ def test_the_report_lists_instruction_counts(tmp_path: Path) -> None:
     text = (tmp_path / "instructions.md").read_text()
     assert "no (randomised)" in text and "valgrind-3.19.0" in text
     assert "Instructions per operation" in (tmp_path / "report.html").read_text()
-    write_report(base, tmp_path / "none")
-    assert not (tmp_path / "none" / "instructions.md").exists()
+    assert not (results_report.out / "instructions.md").exists()  # the run without counts
