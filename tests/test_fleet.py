@@ -123,3 +123,18 @@ def test_fleet_json() -> None:
     counts = run["counts"]
     assert run["scenario"] == "steady" and counts["published"] > 0
     assert counts["delivered"] == counts["published"]
+
+
+def test_a_fleet_whose_devices_raised_reads_their_exceptions(tmp_path: Path) -> None:
+    from dthq.fleet.run import _device_exceptions
+
+    csv = tmp_path / "locust_exceptions.csv"
+    assert _device_exceptions(csv) is None  # Locust wrote none: nothing raised
+    csv.write_text("Count,Message,Traceback,Nodes\n")
+    assert _device_exceptions(csv) is None
+    csv.write_text(
+        "Count,Message,Traceback,Nodes\n"
+        '3,"TypeError(\'missing clock\')","tb",w0\n'
+        "2,KeyError('x'),tb,w1\n"
+    )
+    assert _device_exceptions(csv) == (5, "TypeError('missing clock')")

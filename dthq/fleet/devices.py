@@ -29,6 +29,7 @@ from locust.runners import WorkerRunner
 from dthq.errors import DTHQError, StateError
 from dthq.fleet.config import GATEWAY, KINDS, device_id, victim_id
 from dthq.pipeline import topics
+from dthq.pipeline.clock import SYSTEM_CLOCK
 from dthq.pipeline.device import Device
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.provision import Registry
@@ -133,6 +134,7 @@ class FleetDevice(User):
             rate_hz=Worker.options.dthq_rate * self.rate_scale,
             rekey_records=self.rekey_records,
             seed=hash(self.id) & 0xFFFF,
+            clock=SYSTEM_CLOCK,  # a Locust user is a composition point: the real clock
         )
         self.establish("handshake")
         # duration x rate readings: the last one goes half a period before the end.

@@ -278,6 +278,13 @@ class _Fleet:
             raise FleetError(
                 f"a part wrote no results ({exc}); see the logs in {self.out}"
             ) from None
+        crashed = _device_exceptions(self.out / "locust_exceptions.csv")
+        if crashed:
+            count, message = crashed
+            raise RunAborted(
+                f"{count} simulated device(s) raised an exception ({message}); "
+                f"see the workers' logs in {self.out}"
+            )
         samples: dict[str, list[float]] = twin["samples"]
         locust = {k.split("/", 1)[1]: v["requests"] for k, v in twin["locust"].items()}
         failures = {k.split("/", 1)[1]: v["failures"] for k, v in twin["locust"].items()}
@@ -367,6 +374,21 @@ class _Fleet:
 
 
 _HANDSHAKES = ("handshake", "handshake (storm)", "rekey")
+
+
+def _device_exceptions(path: Path) -> tuple[int, str] | None:
+    """How many exceptions Locust's users raised, and the first one's message, from the
+    exceptions CSV ``--csv`` writes (Count, Message, Traceback, Nodes); None when none."""
+    import csv
+
+    try:
+        with path.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError:
+        return None
+    if not rows:
+        return None
+    return sum(int(r["Count"]) for r in rows), rows[0]["Message"]
 
 
 def require_locust() -> None:
