@@ -15,6 +15,7 @@ from reports import (
     forged_hello,
     instructions,
     pipeline,
+    policy_sweep,
     qkd,
     table3,
     table4,
@@ -54,6 +55,7 @@ FILES = (
     "report.html",
 )
 FLEET_FILES = ("fleet.md", "figure-fleet-capacity.png")  # when the results hold fleets
+SWEEP_FILES = ("section71.md", "figure-section71.png")  # when they hold the §7.1 sweep
 
 Make = Callable[[Results], Section | None]
 VERDICTS: tuple[Make, ...] = (claims.section, targets.section)  # the summary's tables
@@ -69,6 +71,7 @@ SECTIONS: tuple[Make, ...] = (
     table5.section,
     instructions.section,
     pipeline.section,
+    policy_sweep.section,
     fleet.section,
 )
 
