@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from bench.ingest import read_results
+from dthq.errors import UnsupportedError
+from dthq.fleet.config import FleetConfig
 from dthq.harness.results import Distribution, Metadata, PipelineRun, PolicyPoint, Results
 from dthq.harness.results_json import decode, dump, plain
 from dthq.pipeline.gateway import POLICIES
@@ -181,3 +183,10 @@ def test_the_section_lays_out_each_size_and_policy(tmp_path: Path) -> None:
     assert table.rows[1][5:] == ["182.0", "364.0", "50.0", "16", "50", "1,000"]
     assert changes.rows[0] == ["latency over all readings", "82 % higher", "82 % higher"]
     assert policy_sweep.figure(results, tmp_path / "f.png") == tmp_path / "f.png"
+
+
+def test_no_twin_runs_only_where_the_run_owns_its_cloud() -> None:
+    with pytest.raises(UnsupportedError, match="no-twin needs this run's own cloud"):
+        SimConfig(policy="no-twin", cloud=False)
+    with pytest.raises(UnsupportedError, match="the fleet's cloud keeps a twin"):
+        FleetConfig(policy="no-twin")

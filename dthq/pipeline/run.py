@@ -79,7 +79,8 @@ class SimConfig:
         if self.broker is not None:
             parse_broker_url(self.broker)
         check_qos(self.qos)
-        policy_named(self.policy)
+        if not policy_named(self.policy).twin and not self.cloud:
+            raise UnsupportedError("no-twin needs this run's own cloud (a consumer keeps a twin)")
         if not 0 <= self.message_bytes <= MAX_MESSAGE_BYTES:
             raise UnsupportedError(f"message bytes must be within 0..{MAX_MESSAGE_BYTES:,}")
         if not 0 <= self.deteriorating <= 1 or not 0 <= self.fault_rate <= 1:
