@@ -116,7 +116,7 @@ def test_latency_is_judged_over_all_readings_with_the_subset_beside() -> None:
     assert claim.outcome is Outcome.DOES_NOT_HOLD
     assert claim.paper == "with the twin, latency is 40 % lower"
     assert claim.ours == (
-        "with the twin, latency over all readings is 82 % higher (0 of 1 sizes meet 40% "
+        "with the twin, latency over all readings is 82 % higher (0 of 1 sizes meet 40 % "
         "lower); beside, a subset: with the twin, latency of alert-relevant readings is "
         "50 % lower"
     )

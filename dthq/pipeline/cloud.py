@@ -138,19 +138,7 @@ class Cloud:
                 m.reject("cloud", exc)
         readings.sort(key=lambda r: r.ts)  # the authenticated acquisition time
         t0 = time.perf_counter_ns()
-        alerts: list[Alert] = []
-        fresh = [] if self.twin else readings
-        for reading in readings if self.twin else ():
-            twin = self.twins.get(reading.pid)
-            before = twin.duplicates if twin else 0
-            alert = self.twins.apply(reading)
-            if self.twins[reading.pid].duplicates > before:
-                m.count("duplicated")
-                continue
-            fresh.append(reading)
-            if alert:
-                alerts.append(alert)
-                m.alert(alert.pid, alert.ts, alert.reason)
+        fresh, alerts = self._update_twins(readings) if self.twin else (readings, [])
         t1 = time.perf_counter_ns()
         if fresh:
             self.sink.send(fhir.bundle(fresh))
@@ -174,6 +162,23 @@ class Cloud:
             self._send_watch(gateway)
         for listener in self.listeners:
             listener(fresh, alerts)
+
+    def _update_twins(self, readings: list[Reading]) -> tuple[list[Reading], list[Alert]]:
+        """Each reading applied to its patient's twin: those new to it, and the alerts."""
+        m = self._metrics
+        fresh, alerts = [], []
+        for reading in readings:
+            twin = self.twins.get(reading.pid)
+            before = twin.duplicates if twin else 0
+            alert = self.twins.apply(reading)
+            if self.twins[reading.pid].duplicates > before:
+                m.count("duplicated")
+                continue
+            fresh.append(reading)
+            if alert:
+                alerts.append(alert)
+                m.alert(alert.pid, alert.ts, alert.reason)
+        return fresh, alerts
 
     @property
     def gateways(self) -> frozenset[str]:

@@ -25,7 +25,7 @@ NOT_RUN = " (run the pipeline suite's policy sweep: test_policy_sweep)"
 
 
 def _claimed_words(claimed: float, quantity: Quantity) -> str:
-    return f"{claimed:.0%} {'higher' if quantity.higher_is_better else 'lower'}"
+    return f"{claimed * 100:.0f} % {'higher' if quantity.higher_is_better else 'lower'}"
 
 
 def _measure(readings: tuple[Quantity, ...], claimed: float, beside: Quantity | None) -> Measure:
