@@ -59,13 +59,14 @@ class Policy:
         return self.urgent_quality is not None
 
 
+FIXED = Policy("fixed", window_ms=200, max_batch=64, quality=5)
 POLICIES = {
     # The load sweep's: no waiting beyond the flush tick (readings arriving within one
     # tick share a batch), to measure what the pipeline itself costs.
     "immediate": Policy("immediate", window_ms=0, max_batch=256, quality=5),
-    "fixed": Policy("fixed", window_ms=200, max_batch=64, quality=5),
+    "fixed": FIXED,
     "adaptive": Policy("adaptive", window_ms=400, max_batch=128, quality=9, urgent_quality=1),
-    "no-twin": Policy("no-twin", window_ms=200, max_batch=64, quality=5, twin=False),
+    "no-twin": replace(FIXED, name="no-twin", twin=False),  # the same edge, no twin behind it
 }
 
 
