@@ -182,7 +182,7 @@ def test_the_section_lays_out_each_size_and_policy(tmp_path: Path) -> None:
     assert section is not None and section.file == "section71.md"
     table, changes = section.tables[0], section.tables[1]
     assert [row[:2] for row in table.rows] == [["1 kB", "no-twin"], ["1 kB", "adaptive"]]
-    assert table.rows[1][5:] == ["182.0", "364.0", "50.0", "16", "50", "1,000"]
+    assert table.rows[1][3:] == ["100 / 100", "10", "182.0", "364.0", "50.0", "16", "50", "1,000"]
     assert changes.rows[0] == ["latency over all readings", "82 % higher", "82 % higher"]
     assert policy_sweep.figure(results, tmp_path / "f.png") == tmp_path / "f.png"
 
