@@ -4,6 +4,7 @@ the subset beside, in words."""
 
 from __future__ import annotations
 
+import base64
 import time
 from contextlib import ExitStack
 from dataclasses import replace
@@ -16,6 +17,7 @@ from dthq.errors import UnsupportedError
 from dthq.fleet.config import FleetConfig
 from dthq.harness.results import Distribution, Metadata, PipelineRun, PolicyPoint, Results
 from dthq.harness.results_json import decode, dump, plain
+from dthq.harness.telemetry import TelemetryGenerator
 from dthq.pipeline.gateway import POLICIES
 from dthq.pipeline.run import Pipeline, SimConfig
 from reports import policy_sweep
@@ -192,3 +194,13 @@ def test_no_twin_runs_only_where_the_run_owns_its_cloud() -> None:
         SimConfig(policy="no-twin", cloud=False)
     with pytest.raises(UnsupportedError, match="the fleet's cloud keeps a twin"):
         FleetConfig(policy="no-twin")
+
+
+def test_a_ppg_window_fills_the_characters_asked_for() -> None:
+    first, again = TelemetryGenerator(seed=3), TelemetryGenerator(seed=3)
+    window = first.ppg_window(1_002)
+    assert len(window) == 1_000 and window == again.ppg_window(1_002)  # 4 characters a sample
+    samples = base64.b64decode(window)
+    counts = [int.from_bytes(samples[i : i + 3], "little") for i in range(0, len(samples), 3)]
+    assert len(counts) == 250 and all(80_000 < c < 2**18 for c in counts)  # 18-bit ADC counts
+    assert first.ppg_window(1_000) != window  # the waveform goes on
