@@ -20,6 +20,7 @@ from dthq.harness.results_json import decode, dump, plain
 from dthq.harness.telemetry import TelemetryGenerator
 from dthq.pipeline.gateway import POLICIES
 from dthq.pipeline.run import Pipeline, SimConfig
+from dthq.twin.reading import Reading
 from reports import policy_sweep
 from reports.policy_sweep import LATENCY, change, direction
 from reports.verdicts.outcome import Outcome
@@ -204,3 +205,10 @@ def test_a_ppg_window_fills_the_characters_asked_for() -> None:
     counts = [int.from_bytes(samples[i : i + 3], "little") for i in range(0, len(samples), 3)]
     assert len(counts) == 250 and all(80_000 < c < 2**18 for c in counts)  # 18-bit ADC counts
     assert first.ppg_window(1_000) != window  # the waveform goes on
+
+
+def test_readings_minutes_apart_stay_physiological() -> None:
+    """The 100 MB point sends a reading every 200 s: the walk must not diverge."""
+    slow = TelemetryGenerator(seed=0, deteriorate_after_s=0.0, deterioration_speed=100.0)
+    readings = [Reading.from_dict(slow.reading(200.0)) for _ in range(20)]  # in range, or raises
+    assert readings[-1].spo2 < 92 and readings[-1].hr > 110  # deteriorated, to its limits' side

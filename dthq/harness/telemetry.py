@@ -68,6 +68,14 @@ class TelemetryGenerator:
         self._dc = rng.uniform(90_000, 120_000)
 
     def _step(self, seconds: float) -> None:
+        """Euler steps of at most a second: one step of minutes (a reading every 200 s in
+        the §7.1 sweep's 100 MB point) overshoots the mean and the walk diverges."""
+        while seconds > 1.0:
+            self._step_once(1.0)
+            seconds -= 1.0
+        self._step_once(seconds)
+
+    def _step_once(self, seconds: float) -> None:
         """Mean-reverting random walk (Ornstein-Uhlenbeck) of each vital sign."""
         rng, b, v = self._rng, self._baseline, self._now
         if self._onset_ms is not None and self._t_ms >= self._onset_ms:
