@@ -25,6 +25,7 @@ from dthq.harness.results import (
     ForgedHello,
     Metric,
     PipelineRun,
+    PolicyPoint,
     QKDKeyCost,
     QKDPoint,
 )
@@ -46,6 +47,7 @@ class Suite(StrEnum):
     CASCADE = "cascade"
     PIPELINE = "pipeline"
     FLEET = "fleet"
+    POLICY_SWEEP = "policy_sweep"
 
 
 Derive = Callable[[Mapping[str, Any], Distribution], dict[str, Any]]
@@ -111,6 +113,7 @@ FIGURES: dict[Suite, tuple[str, type]] = {
     Suite.QKD_SWEEP: ("points", QKDPoint),  # a SIMULATED sweep: a list of points
     Suite.PIPELINE: ("run", PipelineRun),
     Suite.FLEET: ("run", FleetRun),
+    Suite.POLICY_SWEEP: ("point", PolicyPoint),
 }
 
 

@@ -1,7 +1,9 @@
 """The twin pipeline through real brokers (the embedded amqtt and Mosquitto, loopback):
-throughput and end to end latency at each load, and the paper's §7.1 comparison of a
-twin-driven adaptive gateway against a fixed one, same load, same run. Each benchmark
-is one run; its figures are the run's own (see PipelineRun)."""
+throughput and end to end latency at each load, the comparison of a twin-driven
+adaptive gateway against a fixed one, same load, and the paper's §7.1 as it ran it:
+without the twin, fixed and adaptive at each message size of Fig. 4 (Mosquitto, which
+takes 100 MB messages). Each benchmark is one run; its figures are the run's own (see
+PipelineRun)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import pytest
 
 from bench.tags import Suite, tag_figures
 from dthq.harness import scenarios
+from dthq.harness.results import PolicyPoint
 from dthq.pipeline.run import SimConfig, simulate
 
 BROKERS = [
@@ -59,4 +62,20 @@ def test_pipeline_policy(benchmark: Any, bench_profile: Any, policy: str) -> Non
             onset_s=2.0,
         ),
     )
+    assert run.counts["lost"] == 0
+
+
+@pytest.mark.requires("mosquitto")
+@pytest.mark.parametrize("policy", scenarios.SWEEP_POLICIES)
+@pytest.mark.parametrize("size", scenarios.SWEEP_SIZES, ids=lambda n: f"{n}B")
+def test_policy_sweep(benchmark: Any, bench_profile: Any, size: int, policy: str) -> None:
+    if size not in bench_profile.sweep_sizes:
+        pytest.skip(f"{size:,} B messages run in the full profile")
+    config = SimConfig(
+        **scenarios.sweep_load(size, bench_profile.sweep_s),
+        embedded="mosquitto",
+        policy=policy,
+    )
+    run = benchmark.pedantic(simulate, args=(config,), rounds=1, iterations=1)
+    tag_figures(benchmark, Suite.POLICY_SWEEP, PolicyPoint(size, run))
     assert run.counts["lost"] == 0

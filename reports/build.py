@@ -15,6 +15,7 @@ from reports import (
     forged_hello,
     instructions,
     pipeline,
+    policy_sweep,
     qkd,
     table3,
     table4,
@@ -55,6 +56,7 @@ FILES = (
     "report.html",
 )
 FLEET_FILES = ("fleet.md", "figure-fleet-capacity.png")  # when the results hold fleets
+SWEEP_FILES = ("section71.md", "figure-section71.png")  # when they hold the §7.1 sweep
 
 Make = Callable[[Results], Section | None]
 # The summary's tables.
@@ -71,6 +73,7 @@ SECTIONS: tuple[Make, ...] = (
     table5.section,
     instructions.section,
     pipeline.section,
+    policy_sweep.section,
     fleet.section,
 )
 

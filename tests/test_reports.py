@@ -354,9 +354,11 @@ def test_report_files(results_report: WrittenReport) -> None:
     assert "| fixed " in pipeline and "| adaptive " in pipeline
     assert (out / "figure-pipeline.png").read_bytes()[:4] == b"\x89PNG"
     lines = {line.split("|")[1].strip(): line for line in comparison.splitlines() if "§7.1" in line}
-    assert "+50.0%" in lines["s71-latency"] and "holds here" in lines["s71-latency"]
-    assert "+11.1%" in lines["s71-throughput"] and "does NOT hold" in lines["s71-throughput"]
-    assert "+25.0%" in lines["s71-efficiency"] and "holds here" in lines["s71-efficiency"]
+    # §7.1 is judged on the policy sweep, which this run lacks: its fixed/adaptive pair
+    # (+50 % on the alert-relevant subset) is no longer taken for the paper's claim.
+    for claim in ("s71-latency", "s71-throughput", "s71-efficiency"):
+        assert "not measured" in lines[claim] and "test_policy_sweep" in lines[claim]
+        assert "+50.0%" not in lines[claim]
     assert "latency_mqtt" not in table3 and "Latency ms (over MQTT)" in table3
     wire_md = (out / "wire.md").read_text()
     assert "Frames @127" in wire_md and "MODELLED" in wire_md

@@ -34,6 +34,7 @@ ADDED = {
     5: ("qkd_sweep", "qkd_keys", "cascade"),
     6: ("pipeline",),
     7: ("fleet",),
+    8: ("policy_sweep",),
 }
 
 
@@ -105,10 +106,13 @@ def _walk(value: Any) -> list[Any]:
 
 def test_a_file_of_the_old_writer_is_written_back_byte_for_byte(tmp_path: Path) -> None:
     """results-v3.json was written by the hand-written writer of schema 3 (with a fleet
-    run, the section added within 3): read and written again, only the version moves."""
+    run, the section added within 3): read and written again, only the version moves
+    and the sections added since 7 appear, empty."""
     old = (DATA / "results-v3.json").read_text()
     again = dump(read_results(DATA / "results-v3.json"), tmp_path / "r.json").read_text()
-    assert again == old.replace('"schema_version": 3,', f'"schema_version": {SCHEMA_VERSION},')
+    assert again == old.replace(
+        '"schema_version": 3,', f'"schema_version": {SCHEMA_VERSION},'
+    ).replace('\n "instructions": [', '\n "policy_sweep": [],\n "instructions": [')
     assert read_results(DATA / "results-v3.json").fleet
 
 
@@ -125,9 +129,9 @@ def test_the_written_shape_is_the_fields_in_order() -> None:
     [
         (
             lambda d: d.update(schema_version=SCHEMA_VERSION + 1),
-            "schema_version 8, this build reads 1 to 7",
+            "schema_version 9, this build reads 1 to 8",
         ),
-        (lambda d: d.update(schema_version="7"), "schema_version '7', this build reads 1 to 7"),
+        (lambda d: d.update(schema_version="8"), "schema_version '8', this build reads 1 to 8"),
         (lambda d: d["metadata"].update(host="x"), "metadata.host: unknown key"),
         (lambda d: d.update(extra=[]), "extra: unknown key"),
         (lambda d: d["bulk"].append({}), "bulk[0].total_bytes: missing"),

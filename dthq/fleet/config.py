@@ -99,7 +99,8 @@ class FleetConfig:
             raise UnsupportedError("spawn rate must be 0..10000 /s, the storm 0..1 of the run")
         if self.replayed_per_s < 0 or self.twin_delay_ms < 0 or self.victims < 1:
             raise UnsupportedError("replayed HELLOs, twin delay and victims cannot be negative")
-        policy_named(self.policy)
+        if not policy_named(self.policy).twin:
+            raise UnsupportedError("the fleet's cloud keeps a twin: no-twin runs in dthq simulate")
         if not self.kinds or any(k not in KINDS for k in self.kinds):
             raise UnsupportedError(f"device kinds are {', '.join(KINDS)}")
 

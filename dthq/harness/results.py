@@ -1,8 +1,9 @@
 """The typed results model (after pyperf's Run / Benchmark / BenchmarkSuite).
 
 A :class:`Results` holds one run: its :class:`Metadata`, the primitives (the floor),
-Table 3 rows, Table 4 cells, the bulk sweep, the forged-HELLO costs and the SIMULATED
-QKD figures (sweeps, cost per key, Cascade alone). Every timing is a
+Table 3 rows, Table 4 cells, the bulk sweep, the forged-HELLO costs, the SIMULATED
+QKD figures (sweeps, cost per key, Cascade alone), the pipeline and fleet runs and the
+§7.1 policy sweep. Every timing is a
 :class:`Distribution`; figures are named by :class:`Metric`, never by strings.
 bench/ingest.py is the one place that builds it from pytest-benchmark output;
 results_json.py derives its JSON shape from these dataclasses (their fields and type
@@ -349,6 +350,15 @@ class PipelineRun:
 
 
 @dataclass(frozen=True)
+class PolicyPoint:
+    """One gateway policy at one message size of the §7.1 sweep: the pipeline run in
+    which every reading's JSON, with its PPG window, was ``message_bytes`` long."""
+
+    message_bytes: int
+    run: PipelineRun
+
+
+@dataclass(frozen=True)
 class FleetRun:
     """One device fleet on Locust (``dthq fleet``, the fleet bench suite).
 
@@ -439,6 +449,7 @@ class Results:
     cascade: tuple[CascadeRun, ...] = ()
     pipeline: tuple[PipelineRun, ...] = ()
     fleet: tuple[FleetRun, ...] = ()
+    policy_sweep: tuple[PolicyPoint, ...] = ()
     instructions: tuple[InstructionCount, ...] = ()
     created: str = ""
     generator: str = ""

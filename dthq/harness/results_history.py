@@ -12,6 +12,7 @@ FORMAT HISTORY (``schema_version``: what it added)
    together), and ``table4[].kem`` (the session key's source; ML-KEM-768 before).
 6. ``pipeline``, with ``rejection_examples`` per run.
 7. ``fleet``.
+8. ``policy_sweep`` (the §7.1 sweep: each gateway policy at each message size).
 
 Versions 4 to 7 were added by writers that still said 2 (4 to 6) or 3 (7), so a file
 labelled 2 or 3 may already hold them: each migration adds its section, empty, only
@@ -27,7 +28,7 @@ from typing import Any
 from dthq.harness.results import Metric
 
 FORMAT = "dthq-bench-results"
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 Document = dict[str, Any]
 
@@ -131,4 +132,5 @@ MIGRATIONS: dict[int, Callable[[Document], Document]] = {
     4: _v4_to_v5,
     5: _v5_to_v6,
     6: _adding("fleet"),
+    7: _adding("policy_sweep"),
 }

@@ -256,6 +256,35 @@ PIPELINE_P99_MS = 100.0  # "the highest rate held with p99 under 100 ms"
 POLICY_LOAD = {"patients": 40, "rate_hz": 2.0, "deteriorating": 0.25, "qos": 1}
 
 
+# The paper's §7.1 as it ran it (Fig. 4a-c): the system with and without the twin "when
+# data size varied (1 KB to 100 MB)". Each gateway policy at each message size (a
+# reading's JSON with its PPG window, decimal units); the quick profile the small sizes.
+SWEEP_POLICIES = ("no-twin", "fixed", "adaptive")
+SWEEP_SIZES = (1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000)
+SWEEP_QUICK_SIZES = SWEEP_SIZES[:3]
+SWEEP_BYTES_PER_S = 2_000_000  # offered; above it the rate falls as the size grows
+SWEEP_MIN_MESSAGES = 2  # per device and run, at the largest sizes
+# A quarter of the patients deteriorate from the start, fast (SIMULATED), so the twin's
+# watch list has patients on it within seconds.
+SWEEP_SCRIPT = {"deteriorating": 0.25, "onset_s": 0.0, "deterioration_speed": 100.0, "qos": 1}
+
+
+def sweep_load(message_bytes: int, seconds: float) -> dict[str, Any]:
+    """The pipeline settings (SimConfig's) of one sweep point, any policy: 8 devices at
+    2 Hz while that offers at most SWEEP_BYTES_PER_S, fewer and slower above, each
+    sending SWEEP_MIN_MESSAGES at least; the drain allows for the size."""
+    patients = 8 if message_bytes <= 1_000_000 else 4
+    rate_hz = min(2.0, SWEEP_BYTES_PER_S / (patients * message_bytes))
+    return {
+        **SWEEP_SCRIPT,
+        "patients": patients,
+        "rate_hz": rate_hz,
+        "duration_s": max(seconds, SWEEP_MIN_MESSAGES / rate_hz),
+        "message_bytes": message_bytes,
+        "drain_s": 10.0 + message_bytes / SWEEP_BYTES_PER_S,
+    }
+
+
 # Device fleets on Locust (dthq fleet): the scenarios each profile runs, at what size,
 # and the capacity curve's sizes (1 Hz each), per broker and gateway count. A sweep
 # stops at its first size that does not hold; the full profile's last sizes find out
@@ -284,6 +313,8 @@ class Profile:
     pipeline_s: float = 3.0  # seconds of sending per pipeline load point
     pipeline_loads: tuple[tuple[int, float], ...] = PIPELINE_LOADS[:-1]
     policy_s: float = 20.0  # seconds of sending per policy run
+    sweep_sizes: tuple[int, ...] = SWEEP_QUICK_SIZES  # the §7.1 sweep's message sizes
+    sweep_s: float = 5.0  # seconds of sending per sweep point (at least)
     fleet_scenarios: tuple[str, ...] = FLEET_QUICK_SCENARIOS
     fleet_devices: int = 50
     fleet_s: float = 8.0  # seconds each device sends
@@ -304,6 +335,8 @@ PROFILES: dict[str, Profile] = {
         pipeline_s=30.0,
         pipeline_loads=PIPELINE_LOADS,
         policy_s=60.0,
+        sweep_sizes=SWEEP_SIZES,
+        sweep_s=30.0,
         fleet_scenarios=FLEET_SCENARIOS,
         fleet_devices=500,
         fleet_s=30.0,

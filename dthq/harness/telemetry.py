@@ -15,10 +15,13 @@ The same seed gives the same bytes on every machine.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import random
 from dataclasses import dataclass
+
+import numpy as np
 
 from dthq.errors import UnsupportedError
 
@@ -65,6 +68,14 @@ class TelemetryGenerator:
         self._dc = rng.uniform(90_000, 120_000)
 
     def _step(self, seconds: float) -> None:
+        """Euler steps of at most a second: one step of minutes (a reading every 200 s in
+        the §7.1 sweep's 100 MB point) overshoots the mean and the walk diverges."""
+        while seconds > 1.0:
+            self._step_once(1.0)
+            seconds -= 1.0
+        self._step_once(seconds)
+
+    def _step_once(self, seconds: float) -> None:
         """Mean-reverting random walk (Ornstein-Uhlenbeck) of each vital sign."""
         rng, b, v = self._rng, self._baseline, self._now
         if self._onset_ms is not None and self._t_ms >= self._onset_ms:
@@ -91,6 +102,24 @@ class TelemetryGenerator:
             wander = 0.003 * self._dc * math.sin(2 * math.pi * 0.25 * t)
             samples.append(int(self._dc - ac + wander + rng.gauss(0, 25)))
         return samples
+
+    def ppg_window(self, chars: int) -> str:
+        """The next ``chars // 4`` IR PPG samples as base64 of 3-byte little-endian ADC
+        counts (4 characters a sample): the waveform the §7.1 sweep's large messages carry.
+        Vectorised (a 100 MB message holds 25 million samples), at the current heart rate,
+        with the sensor's noise drawn from a generator seeded by this one."""
+        n = chars // 4
+        t = np.arange(n) / PPG_RATE_HZ
+        breathing = 0.04 * np.sin(2 * np.pi * 0.25 * t)
+        phase = self._phase + np.cumsum(self._now.hr * (1 + breathing) / 60 / PPG_RATE_HZ)
+        self._phase = float(phase[-1]) if n else self._phase
+        x = phase % 1.0
+        pulse = np.exp(-((x - 0.2) ** 2) / 0.006) + 0.35 * np.exp(-((x - 0.5) ** 2) / 0.01)
+        noise = np.random.default_rng(self._rng.getrandbits(64)).normal(0, 25, n)
+        wander = 0.003 * self._dc * np.sin(2 * np.pi * 0.25 * t)
+        counts = (self._dc - 0.015 * self._dc * pulse + wander + noise).astype("<u4")
+        packed = counts.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
+        return base64.b64encode(packed).decode()
 
     def reading(self, seconds: float = 1.0) -> dict[str, object]:
         """One sensor reading, ``seconds`` after the last: the paper's 'small' payload."""

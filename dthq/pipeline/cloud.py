@@ -9,7 +9,9 @@ window when the session survived, and changes nothing in the store (one row per
 patient and timestamp) or the twin (one reading per timestamp) when it did not.
 
 The watch list (patients whose partial NEWS2 total is at least ``WATCH_TOTAL``) goes
-back to the gateway, sealed, whenever it changes: the adaptive policy's input.
+back to the gateway, sealed, whenever it changes: the adaptive policy's input. Without
+a twin (``twin=False``, the no-twin policy's cloud) readings are mapped and stored and
+nothing is scored or sent back.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.provision import Registry
 from dthq.pipeline.sessions import Terminator
 from dthq.transport.bus import Bus, Message
-from dthq.twin import fhir
+from dthq.twin import fhir, news2
 from dthq.twin.reading import Reading, ReadingError
 from dthq.twin.store import Store
 from dthq.twin.twin import HISTORY, Alert, PatientTwin, Twins
@@ -74,9 +76,11 @@ class Cloud:
         *,
         sink: FHIRSink | None = None,
         policy_tag: str = "clinical",
+        twin: bool = True,
         clock: Clock,
     ) -> None:
         self._clock = clock
+        self.twin = twin
         self._bus = bus
         self._metrics = metrics
         self._gateways = Terminator(registry.cloud_responder())
@@ -134,19 +138,7 @@ class Cloud:
                 m.reject("cloud", exc)
         readings.sort(key=lambda r: r.ts)  # the authenticated acquisition time
         t0 = time.perf_counter_ns()
-        alerts = []
-        fresh = []
-        for reading in readings:
-            twin = self.twins.get(reading.pid)
-            before = twin.duplicates if twin else 0
-            alert = self.twins.apply(reading)
-            if self.twins[reading.pid].duplicates > before:
-                m.count("duplicated")
-                continue
-            fresh.append(reading)
-            if alert:
-                alerts.append(alert)
-                m.alert(alert.pid, alert.ts, alert.reason)
+        fresh, alerts = self._update_twins(readings) if self.twin else (readings, [])
         t1 = time.perf_counter_ns()
         if fresh:
             self.sink.send(fhir.bundle(fresh))
@@ -159,15 +151,34 @@ class Cloud:
         if stored < len(fresh):
             m.count("duplicated", len(fresh) - stored)
         for reading in fresh:
-            score = self.twins[reading.pid].score
             trace = m.trace((reading.pid, reading.ts))
             trace.cloud_in_ns, trace.decrypt = received_ns, decrypt
             trace.twin, trace.fhir, trace.store = (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9
-            trace.alert_relevant = score is not None and score.total >= WATCH_TOTAL
+            # The reading's own score, twin or not: the same readings count under every policy.
+            score = news2.score(reading.hr, reading.spo2, reading.temp)
+            trace.alert_relevant = score.total >= WATCH_TOTAL
             trace.done_ns = t3
-        self._send_watch(gateway)
+        if self.twin:
+            self._send_watch(gateway)
         for listener in self.listeners:
             listener(fresh, alerts)
+
+    def _update_twins(self, readings: list[Reading]) -> tuple[list[Reading], list[Alert]]:
+        """Each reading applied to its patient's twin: those new to it, and the alerts."""
+        m = self._metrics
+        fresh, alerts = [], []
+        for reading in readings:
+            twin = self.twins.get(reading.pid)
+            before = twin.duplicates if twin else 0
+            alert = self.twins.apply(reading)
+            if self.twins[reading.pid].duplicates > before:
+                m.count("duplicated")
+                continue
+            fresh.append(reading)
+            if alert:
+                alerts.append(alert)
+                m.alert(alert.pid, alert.ts, alert.reason)
+        return fresh, alerts
 
     @property
     def gateways(self) -> frozenset[str]:
@@ -217,4 +228,5 @@ class Cloud:
             state = session.save()
         self.store.save_session(gateway, state)  # before sending: no sequence number twice
         self._bus.publish(topics.gateway_down(gateway), topics.frame(topics.RECORD, record), 1)
+        self._metrics.sent_bytes("cloud", len(record) + 1)  # the feedback's share of the wire
         self.watched[gateway] = watched

@@ -25,6 +25,7 @@ from dthq.protocol.record import RecordLayer, RekeyPolicy
 from dthq.transport.bus import Bus, Message
 
 HANDSHAKE_TIMEOUT_S = 15.0
+PPG_FIELD = ',"ppg":""'  # what the waveform's key adds to a reading's JSON
 
 
 class Device:
@@ -43,11 +44,14 @@ class Device:
         deterioration_speed: float = 1.0,
         rekey_records: int = 256,
         fault_rate: float = 0.0,
+        message_bytes: int = 0,
         clock: Clock,
     ) -> None:
         """``fault_rate``: the share of readings a faulty sensor garbles (SpO2 above 100 %),
-        for the gateway to refuse. ``clock`` stamps readings and records: a device with a
-        clock behind sends stale records."""
+        for the gateway to refuse. ``message_bytes``: if set, each reading carries the PPG
+        window that makes its JSON that long (to 4 bytes; the §7.1 sweep's sizes).
+        ``clock`` stamps readings and records: a device with a clock behind sends stale
+        records."""
         self._clock = clock
         self._last_ts = 0
         self.id = device_id
@@ -65,6 +69,7 @@ class Device:
         )
         self._faults = random.Random(seed ^ 0x5EED) if fault_rate else None
         self._fault_rate = fault_rate
+        self._message_bytes = message_bytes
         self._rekey = RekeyPolicy(max_records=rekey_records)
         self._codec = LZ4Block()
         self._initiator: Initiator | None = None
@@ -104,6 +109,7 @@ class Device:
                 self._clock.now_ms(),
                 codec=self._codec,
                 rekey=self._rekey,
+                max_payload=topics.MAX_PAYLOAD,
             )
             self._established.set()
         except DTHQError as exc:
@@ -127,6 +133,9 @@ class Device:
         reading["ts"] = self._last_ts
         if self._faults and self._faults.random() < self._fault_rate:
             reading["spo2"] = 101.5
+        if self._message_bytes:
+            room = self._message_bytes - len(encode(reading)) - len(PPG_FIELD)
+            reading["ppg"] = self._generator.ppg_window(max(0, room))
         payload = encode(reading)
         t1 = time.perf_counter_ns()
         codec_id, body = session.compress(payload)

@@ -8,7 +8,13 @@ The batching policy is the paper's §7.1 lever:
   compressed at one Brotli quality;
 - ``adaptive``: the cloud's twin tells the gateway which patients are deteriorating
   (the watch list, sealed on the gateway's response topic); their readings go at once,
-  lightly compressed, while stable patients wait longer and are compressed harder.
+  lightly compressed, while stable patients wait longer and are compressed harder;
+- ``no-twin``: the paper's system "without integration of DT": the cloud keeps no twin
+  (readings are mapped to FHIR and stored, nothing is scored), so nothing flows back to
+  the edge, and the gateway batches as ``fixed`` does (it has no patient state to adapt
+  to). ``fixed`` against ``no-twin`` is the twin's cost alone; ``adaptive`` against
+  ``no-twin`` is the paper's comparison.
+A batch also closes at MAX_BATCH_BYTES of readings (the sweep's large messages).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import threading
 import time
 import zlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 from dthq.errors import AuthenticationError, DecodeError, DTHQError, StateError
 from dthq.pipeline import topics
@@ -36,6 +42,7 @@ from dthq.twin.reading import Reading, ReadingError
 FLUSH_TICK_S = 0.005
 WORK = ("retry", "reply", "established", "refused")
 MAX_HELD = 64  # records per device that may wait for their session's FINISH
+MAX_BATCH_BYTES = 8 << 20  # a batch's readings, as the devices sent them
 
 
 @dataclass(frozen=True)
@@ -45,18 +52,21 @@ class Policy:
     max_batch: int
     quality: int  # Brotli quality for batches of stable patients
     urgent_quality: int | None = None  # adaptive only: watched patients go at once
+    twin: bool = True  # False: the cloud keeps no twin, so no watch list comes back
 
     @property
     def adaptive(self) -> bool:
         return self.urgent_quality is not None
 
 
+FIXED = Policy("fixed", window_ms=200, max_batch=64, quality=5)
 POLICIES = {
     # The load sweep's: no waiting beyond the flush tick (readings arriving within one
     # tick share a batch), to measure what the pipeline itself costs.
     "immediate": Policy("immediate", window_ms=0, max_batch=256, quality=5),
-    "fixed": Policy("fixed", window_ms=200, max_batch=64, quality=5),
+    "fixed": FIXED,
     "adaptive": Policy("adaptive", window_ms=400, max_batch=128, quality=9, urgent_quality=1),
+    "no-twin": replace(FIXED, name="no-twin", twin=False),  # the same edge, no twin behind it
 }
 
 
@@ -107,6 +117,7 @@ class Gateway:
         self._established = threading.Event()
         self._lock = threading.Lock()  # the batch and the upstream session
         self._batch: list[Reading] = []
+        self._batch_bytes = 0
         self._batch_since = 0.0
         self._codecs = {q: Brotli(q) for q in {policy.quality, policy.urgent_quality or 1}}
         self.watched: frozenset[str] = frozenset()
@@ -154,7 +165,9 @@ class Gateway:
                     )
                     with self._lock:
                         self._upstream = RecordLayer.from_keys(
-                            self._initiator.session_keys(), self._clock.now_ms()
+                            self._initiator.session_keys(),
+                            self._clock.now_ms(),
+                            max_payload=topics.MAX_PAYLOAD,
                         )
                     self._established.set()
                     return
@@ -264,7 +277,8 @@ class Gateway:
             if not self._batch:
                 self._batch_since = self._clock.monotonic_s()
             self._batch.append(reading)
-            full = len(self._batch) >= self.policy.max_batch
+            self._batch_bytes += len(payload)
+            full = len(self._batch) >= self.policy.max_batch or self._batch_bytes >= MAX_BATCH_BYTES
         if full:
             self._flush()
 
@@ -282,12 +296,12 @@ class Gateway:
 
     def _flush(self) -> None:
         with self._lock:
-            batch, self._batch = self._batch, []
+            batch, self._batch, self._batch_bytes = self._batch, [], 0
         if batch:
             self._forward(batch, self.policy.quality)
 
     def _forward(self, readings: list[Reading], quality: int) -> None:
-        payload = topics.encode({"readings": [asdict(r) for r in readings]})
+        payload = topics.encode({"readings": [r.to_dict() for r in readings]})
         with self._lock:
             if self._upstream is None:
                 raise StateError("no session with the cloud")

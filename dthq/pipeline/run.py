@@ -37,6 +37,7 @@ from dthq.twin.store import Store
 DEVICES_PER_CONNECTION = 50
 GATEWAY = "gw-1"
 EMBEDDED = {"amqtt": EmbeddedBroker, "mosquitto": MosquittoBroker}
+MAX_MESSAGE_BYTES = 100_000_000  # the paper's §7.1 sizes end at 100 MB
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class SimConfig:
     fhir_url: str | None = None
     drain_s: float = 10.0  # the longest wait for readings still in flight at the end
     cloud: bool = True  # False: the cloud runs elsewhere (`dthq twin consume`)
+    message_bytes: int = 0  # each reading's JSON with its PPG window; 0: vitals alone
 
     def __post_init__(self) -> None:
         if not 1 <= self.patients <= 100_000:
@@ -76,7 +78,10 @@ class SimConfig:
         if self.broker is not None:
             parse_broker_url(self.broker)
         check_qos(self.qos)
-        policy_named(self.policy)
+        if not policy_named(self.policy).twin and not self.cloud:
+            raise UnsupportedError("no-twin needs this run's own cloud (a consumer keeps a twin)")
+        if not 0 <= self.message_bytes <= MAX_MESSAGE_BYTES:
+            raise UnsupportedError(f"message bytes must be within 0..{MAX_MESSAGE_BYTES:,}")
         if not 0 <= self.deteriorating <= 1 or not 0 <= self.fault_rate <= 1:
             raise UnsupportedError("shares (deteriorating, faults) must be within 0..1")
 
@@ -178,6 +183,7 @@ class Pipeline:
                 deterioration_speed=c.deterioration_speed,
                 rekey_records=c.rekey_records,
                 fault_rate=c.fault_rate,
+                message_bytes=c.message_bytes,
                 clock=clock,
             )
             if worsens:
@@ -208,6 +214,7 @@ class Pipeline:
             self.metrics,
             self.store,
             sink=FHIRSink(c.fhir_dir, c.fhir_url),
+            twin=policy_named(c.policy).twin,
             clock=self.clock,
         )
 

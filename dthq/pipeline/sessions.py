@@ -14,6 +14,7 @@ import threading
 from collections import Counter
 
 from dthq.errors import AuthenticationError, StateError
+from dthq.pipeline.topics import MAX_PAYLOAD
 from dthq.protocol.config import ResponderConfig
 from dthq.protocol.handshake import Responder, State
 from dthq.protocol.record import Freshness, RecordLayer
@@ -71,7 +72,10 @@ class Terminator:
             del self._pending[peer]
             self.work["established"] += 1
             session = RecordLayer.from_keys(
-                pending.session_keys(), now_ms, freshness=self._freshness
+                pending.session_keys(),
+                now_ms,
+                freshness=self._freshness,
+                max_payload=MAX_PAYLOAD,
             )
             with self.lock:
                 self.sessions[peer] = session
@@ -91,7 +95,9 @@ class Terminator:
 
     def resume(self, peer: str, state: bytes, now_ms: int) -> None:
         """Take up a session saved before a restart."""
-        session = RecordLayer.resume(state, now_ms, freshness=self._freshness)
+        session = RecordLayer.resume(
+            state, now_ms, freshness=self._freshness, max_payload=MAX_PAYLOAD
+        )
         with self.lock:
             self.sessions[peer] = session
 

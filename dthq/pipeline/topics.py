@@ -17,6 +17,9 @@ from dthq.errors import DecodeError
 
 PREFIX = "dthq/v1"
 FLIGHT, RECORD = 0x01, 0x02
+# The largest record payload a party accepts: a §7.1 sweep's 100 MB message, and its batch
+# (one such reading alone: the gateway closes a batch at MAX_BATCH_BYTES).
+MAX_PAYLOAD = 128 << 20
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 

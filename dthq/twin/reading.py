@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from dthq.errors import DecodeError
 
 # What a living adult can show, and what the sensors can report; outside is a fault.
 RANGES = {"hr": (20.0, 250.0), "spo2": (50.0, 100.0), "temp": (30.0, 43.0)}
-FIELDS = {"pid", "ts", "hr", "spo2", "temp", "dev"}
+FIELDS = {"pid", "ts", "hr", "spo2", "temp", "dev", "ppg"}
 MAX_ID = 64
+MAX_PPG = 128 << 20  # characters: the §7.1 sweep's largest messages (100 MB) fit
 
 
 class ReadingError(DecodeError):
@@ -28,6 +29,7 @@ class Reading:
     spo2: float
     temp: float
     dev: str = ""
+    ppg: str = ""  # the PPG window sent with the reading (base64), "" for vitals alone
 
     @classmethod
     def from_dict(cls, data: Any) -> Reading:
@@ -39,11 +41,13 @@ class Reading:
         unknown = data.keys() - FIELDS
         if unknown:
             raise ReadingError(f"reading has unknown fields {', '.join(sorted(unknown))}")
-        pid, ts, dev = data["pid"], data["ts"], data.get("dev", "")
+        pid, ts, dev, ppg = data["pid"], data["ts"], data.get("dev", ""), data.get("ppg", "")
         if not isinstance(pid, str) or not 1 <= len(pid) <= MAX_ID:
             raise ReadingError(f"pid must be a string of 1..{MAX_ID} characters")
         if not isinstance(dev, str) or len(dev) > MAX_ID:
             raise ReadingError(f"dev must be a string of at most {MAX_ID} characters")
+        if not isinstance(ppg, str) or len(ppg) > MAX_PPG:
+            raise ReadingError(f"ppg must be a string of at most {MAX_PPG} characters")
         if not isinstance(ts, int) or isinstance(ts, bool) or ts < 0:
             raise ReadingError("ts must be a non-negative integer (ms since the epoch)")
         values = {}
@@ -54,7 +58,14 @@ class Reading:
             if not math.isfinite(value) or not low <= value <= high:
                 raise ReadingError(f"{name} {value} is outside {low:g}..{high:g}")
             values[name] = float(value)
-        return cls(pid, ts, dev=dev, **values)
+        return cls(pid, ts, dev=dev, ppg=ppg, **values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The reading as it travels: without ``ppg`` when there is none."""
+        out = asdict(self)
+        if not self.ppg:
+            del out["ppg"]
+        return out
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Reading:

@@ -20,7 +20,7 @@ import sqlite3
 import struct
 import threading
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from dthq.crypto.aead import Cipher, get_aead
@@ -190,7 +190,7 @@ class Store:
         rows = []
         for r in readings:
             nonce = os.urandom(NONCE)
-            plain = json.dumps(asdict(r), separators=(",", ":")).encode()
+            plain = json.dumps(r.to_dict(), separators=(",", ":")).encode()
             sealed = cipher.encrypt(nonce, plain, _aad(r.pid, r.ts, policy, epoch))
             rows.append((r.pid, r.ts, policy, epoch, nonce, sealed))
         wrapped = None if session is None else self._wrap_session(*session)
@@ -272,7 +272,7 @@ class Store:
         for row in rows:
             reading = self._open(row)  # a tampered record stops the whole re-encryption
             nonce = os.urandom(NONCE)
-            plain = json.dumps(asdict(reading), separators=(",", ":")).encode()
+            plain = json.dumps(reading.to_dict(), separators=(",", ":")).encode()
             aad = _aad(reading.pid, reading.ts, row[3], epoch)
             updates.append((epoch, nonce, cipher.encrypt(nonce, plain, aad), row[0]))
         with self._transaction():

@@ -76,7 +76,7 @@ class PatientTwin:
         return {
             "patient": self.pid,
             "readings": len(self.history),
-            "latest": asdict(self.latest) if self.latest else None,
+            "latest": self.latest.to_dict() if self.latest else None,
             "news2": {**asdict(score), "total": score.total} if score else None,
             "trend_per_min": self.trends(),
             "alerts": [

@@ -17,7 +17,7 @@ from reports.paper import (
     TABLE3_CLAIMED,
     TABLE4_CLAIMED,
 )
-from reports.verdicts import comparisons, contradictions, section71_interim, security, table2
+from reports.verdicts import comparisons, contradictions, section71, security, table2
 from reports.verdicts.judge import (
     Claim,
     ClaimSpec,
@@ -205,7 +205,7 @@ CLAIMS: tuple[ClaimSpec, ...] = (
         _dthq_latency, merged="§8's 'a few milliseconds' is Table 6's 1-10 ms",
     ),
     *comparisons.CLAIMS,
-    *section71_interim.CLAIMS,  # at merge: reports.verdicts.section71.CLAIMS
+    *section71.CLAIMS,
     *contradictions.CLAIMS,
 )  # fmt: skip
 # Ours, not the paper's: never in its counts.
