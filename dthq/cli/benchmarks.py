@@ -25,13 +25,12 @@ RESULTS = click.argument(
 
 
 @click.command()
-@click.option(
+@options.chosen(
     "--profile",
-    "profile_name",
-    type=click.Choice(list(PROFILES)),
-    default="quick",
-    show_default=True,
-    help="quick: a few minutes on 2 cores; full: more rounds and the 1-100 MB bulk sweep.",
+    list(PROFILES),
+    "quick",
+    "quick: a few minutes on 2 cores; full: more rounds and the 1-100 MB bulk sweep.",
+    dest="profile_name",
 )
 @click.option(
     "--only",
@@ -173,14 +172,13 @@ RESULTS_FILE = click.Path(dir_okay=False, path_type=Path)
     default=None,
     help="What to compare. Default: instructions with --against, time for two files.",
 )
-@click.option(
+@options.chosen(
     "--set",
-    "which",
-    type=click.Choice(["quick", "full"]),
-    default="quick",
-    show_default=True,
-    help="With --against: the gated figures to measure (full adds large records and the "
+    ["quick", "full"],
+    "quick",
+    "With --against: the gated figures to measure (full adds large records and the "
     "randomised ML-DSA rows).",
+    dest="which",
 )
 @click.option(
     "--figures",
@@ -195,12 +193,8 @@ RESULTS_FILE = click.Path(dir_okay=False, path_type=Path)
     help="Smallest change that counts, e.g. 3% or 0.03: above 0 and below 10 (1000%). "
     "Default: 3% for instructions, 10% for time.",
 )
-@click.option(
-    "--show",
-    type=click.Choice(["moved", "all"]),
-    default="moved",
-    show_default=True,
-    help="Print only figures that moved, or every figure.",
+@options.chosen(
+    "--show", ["moved", "all"], "moved", "Print only figures that moved, or every figure."
 )
 @click.option(
     "--baseline-rerun",

@@ -20,12 +20,12 @@ def _fleet_options(*, sized: bool) -> Callable[[F], F]:
     are its own, without --devices). The ranges are FleetConfig's."""
     shared = [
         options.ranged("--devices", (1, MAX_DEVICES), 50, "Simulated devices."),
-        options.shown(
+        options.positive(
             "--rate",
-            "rate_hz",
-            type=click.FloatRange(0, 50, min_open=True),
-            default=1.0,
-            help="Readings per second per device (a bedside monitor sends 4x).",
+            50,
+            1.0,
+            "Readings per second per device (a bedside monitor sends 4x).",
+            dest="rate_hz",
         ),
         options.ranged(
             "--duration",
@@ -55,12 +55,7 @@ def _fleet_options(*, sized: bool) -> Callable[[F], F]:
             default="wearable",
             help="Device kinds, comma-separated.",
         ),
-        options.shown(
-            "--spawn-rate",
-            type=click.FloatRange(0, 10_000, min_open=True),
-            default=100.0,
-            help="Devices started per second.",
-        ),
+        options.positive("--spawn-rate", 10_000, 100.0, "Devices started per second."),
         options.ranged(
             "--master-port",
             (0, 65535),

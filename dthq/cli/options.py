@@ -4,7 +4,7 @@ scenarios)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -181,6 +181,23 @@ def ranged(
     kind = click.IntRange if isinstance(default, int) else click.FloatRange
     names = (name, dest) if dest else (name,)
     return shown(*names, type=kind(*bounds), default=default, help=help)
+
+
+def chosen(
+    name: str, choices: Iterable[str], default: str, help: str, *, dest: str | None = None
+) -> Callable[[F], F]:
+    """One of ``choices``, its default and the choices shown by ``--help``."""
+    names = (name, dest) if dest else (name,)
+    return shown(*names, type=click.Choice(list(choices)), default=default, help=help)
+
+
+def positive(
+    name: str, high: float, default: float, help: str, *, dest: str | None = None
+) -> Callable[[F], F]:
+    """A number above 0 and at most ``high``."""
+    names = (name, dest) if dest else (name,)
+    kind = click.FloatRange(0, high, min_open=True)
+    return shown(*names, type=kind, default=default, help=help)
 
 
 def share(name: str, default: float, help: str) -> Callable[[F], F]:

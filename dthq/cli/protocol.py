@@ -16,36 +16,32 @@ from dthq.schemes.dthq import AUTH_CHOICES
 
 
 @click.command()
-@click.option(
+@options.chosen(
     "--kem",
-    type=click.Choice(KEMS.names(available_only=False)),
-    default="ML-KEM-768",
-    show_default=True,
-    help="KEM for the session key (see `dthq backends` for which are usable here).",
+    KEMS.names(available_only=False),
+    "ML-KEM-768",
+    "KEM for the session key (see `dthq backends` for which are usable here).",
 )
-@click.option(
+@options.chosen(
     "--auth",
-    type=click.Choice(list(AUTH_CHOICES)),
-    default="psk",
-    show_default=True,
-    help="Peer authentication: device PSK, ML-DSA signatures (mldsa = ML-DSA-65), or "
+    list(AUTH_CHOICES),
+    "psk",
+    "Peer authentication: device PSK, ML-DSA signatures (mldsa = ML-DSA-65), or "
     "static KEM keys (kem: both sides; kem-psk: the service by its KEM key, the device by "
     "the PSK).",
 )
-@click.option(
+@options.chosen(
     "--key-length",
-    type=click.Choice([str(k) for k in KEY_LENGTHS]),
-    default="256",
-    show_default=True,
-    help="Session key bits: 128 AES-128-GCM, 256 AES-256-GCM, 512 AES-256-SIV.",
+    [str(k) for k in KEY_LENGTHS],
+    "256",
+    "Session key bits: 128 AES-128-GCM, 256 AES-256-GCM, 512 AES-256-SIV.",
 )
 @click.option("--chacha", is_flag=True, help="Use ChaCha20-Poly1305 (key length 256 only).")
-@click.option(
+@options.chosen(
     "--edge",
-    type=click.Choice(list(EDGE_PROFILES)),
-    default="near",
-    show_default=True,
-    help="Edge profile: far = LZ4, near = Brotli, applied to the test record.",
+    list(EDGE_PROFILES),
+    "near",
+    "Edge profile: far = LZ4, near = Brotli, applied to the test record.",
 )
 @click.option(
     "--kem-backend", default=None, metavar="NAME", help="KEM backend (see `dthq backends`)."
@@ -59,12 +55,11 @@ from dthq.schemes.dthq import AUTH_CHOICES
 @click.option(
     "--aead-backend", default=None, metavar="NAME", help="AEAD backend (see `dthq backends`)."
 )
-@click.option(
+@options.chosen(
     "--mode",
-    type=click.Choice([m.label for m in Mode]),
-    default="mlkem",
-    show_default=True,
-    help="Key establishment: ML-KEM, a key from Q (SIMULATED QKD), or both mixed.",
+    [m.label for m in Mode],
+    "mlkem",
+    "Key establishment: ML-KEM, a key from Q (SIMULATED QKD), or both mixed.",
 )
 @click.option(
     "--rounds",

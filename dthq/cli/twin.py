@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -84,18 +85,7 @@ def consume(
     default=10.0,
     help="Seconds before the scripted deterioration starts.",
 )
-def twin_serve(
-    host: str,
-    port: int,
-    patients: int,
-    rate_hz: float,
-    duration_s: float,
-    broker: str | None,
-    transport: str,
-    policy: str,
-    deteriorating: float,
-    onset_s: float,
-) -> None:
+def twin_serve(host: str, port: int, **settings: Any) -> None:
     """Serve the live dashboard: every patient's vitals, partial NEWS2, trend and alerts,
     and the pipeline's stage latencies, updated by server-sent events.
 
@@ -103,7 +93,7 @@ def twin_serve(
     Example:
       dthq twin serve --patients 12 --rate 2   # then open http://127.0.0.1:8765/
     """
-    options.check_broker(transport, broker)
+    options.check_broker(settings["transport"], settings["broker"])
     try:
         from dthq.pipeline.dashboard import serve
     except ImportError as exc:
@@ -113,16 +103,7 @@ def twin_serve(
     from dthq.pipeline.clock import SYSTEM_CLOCK
     from dthq.pipeline.run import SimConfig
 
-    config = SimConfig(
-        patients=patients,
-        rate_hz=rate_hz,
-        duration_s=duration_s,
-        broker=broker,
-        transport=transport,
-        policy=policy,
-        deteriorating=deteriorating,
-        onset_s=onset_s,
-    )
+    config = SimConfig(**settings)  # every other option is a SimConfig field
 
     def listening(url: str) -> None:
         click.echo(f"dashboard on {url}  (Ctrl-C stops)", err=True)

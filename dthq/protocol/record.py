@@ -210,32 +210,10 @@ class RecordLayer:
         self.closed = False
 
     @classmethod
-    def from_keys(
-        cls,
-        keys: SessionKeys,
-        now_ms: int,
-        *,
-        codec: Codec | None = None,
-        rekey: RekeyPolicy | None = None,
-        freshness: Freshness | None = None,
-        epochs: EpochPolicy | None = None,
-        aead_backend: str | None = None,
-        max_payload: int = 1 << 24,
-    ) -> RecordLayer:
-        """The record layer of the party that ``keys`` were released to."""
-        return cls(
-            keys.suite,
-            keys.send_secret,
-            keys.receive_secret,
-            keys.ids,
-            now_ms,
-            codec=codec,
-            rekey=rekey,
-            freshness=freshness,
-            epochs=epochs,
-            aead_backend=aead_backend,
-            max_payload=max_payload,
-        )
+    def from_keys(cls, keys: SessionKeys, now_ms: int, **options: Any) -> RecordLayer:
+        """The record layer of the party that ``keys`` were released to; ``options`` are
+        the constructor's keyword options (codec, rekey, freshness, epochs, ...)."""
+        return cls(keys.suite, keys.send_secret, keys.receive_secret, keys.ids, now_ms, **options)
 
     def save(self) -> bytes:
         """This endpoint's state, to :meth:`resume` after a restart (a consumer that
