@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 import click
 
-from dthq.cli import benchmarks, fleet, protocol, qkd, simulate, store, twin
+from dthq.cli import benchmarks, fleet, gate, protocol, qkd, simulate, store, twin
 from dthq.cli.exit_codes import ExitCode
 from dthq.errors import DTHQError, RunAborted
 
@@ -129,6 +129,6 @@ def main() -> None:
     """
 
 
-for _module in (protocol, benchmarks, qkd, store, simulate, fleet, twin):
+for _module in (protocol, benchmarks, gate, qkd, store, simulate, fleet, twin):
     for _command in _module.COMMANDS:
         main.add_command(_command)
