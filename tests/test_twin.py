@@ -153,3 +153,16 @@ def test_an_invalid_fhir_resource_is_refused_with_where() -> None:
     data["entry"][2]["resource"]["valueQuantity"]["value"] = "seventy"
     with pytest.raises(fhir.FHIRError, match=r"entry\.2\.resource\.valueQuantity\.value"):
         fhir.validate(data)
+
+
+def test_a_reading_travels_as_its_fields_in_order() -> None:
+    from dataclasses import asdict
+
+    from dthq.twin.reading import Reading
+
+    plain = Reading("P1", 5, 70.0, 97.0, 36.6, dev="d1")
+    assert plain.to_dict() == {k: v for k, v in asdict(plain).items() if k != "ppg"}
+    assert list(plain.to_dict()) == ["pid", "ts", "hr", "spo2", "temp", "dev"]
+    waved = Reading("P1", 5, 70.0, 97.0, 36.6, ppg="AAAA")
+    assert waved.to_dict() == asdict(waved)
+    assert Reading.from_dict(waved.to_dict()) == waved

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from dthq.errors import DecodeError
@@ -61,10 +61,13 @@ class Reading:
         return cls(pid, ts, dev=dev, ppg=ppg, **values)
 
     def to_dict(self) -> dict[str, Any]:
-        """The reading as it travels: without ``ppg`` when there is none."""
-        out = asdict(self)
-        if not self.ppg:
-            del out["ppg"]
+        """The reading as it travels, in field order, without ``ppg`` when there is none.
+        Built by hand: every reading crosses the gateway and the store through it, and
+        ``dataclasses.asdict`` deep-copies each field on the way."""
+        out = {"pid": self.pid, "ts": self.ts, "hr": self.hr, "spo2": self.spo2,
+               "temp": self.temp, "dev": self.dev}  # fmt: skip
+        if self.ppg:
+            out["ppg"] = self.ppg
         return out
 
     @classmethod
