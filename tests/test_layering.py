@@ -1,8 +1,8 @@
 """The project's layering, checked on the source.
 
 errors < crypto < protocol < transport < schemes < qkd < twin < harness < pipeline <
-fleet < baselines < bench < reports < cli: a module may import its own layer and the ones
-below, never one above (lazy imports inside functions included). The package root
+fleet < chaos < baselines < bench < reports < cli: a module may import its own layer and
+the ones below, never one above (lazy imports inside functions included). The package root
 ``dthq`` is the public API and sits with the schemes. Baselines use only that public API,
 and nothing in the project imports another module in a loop.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("dthq", "baselines", "bench", "reports")
+PACKAGES = ("dthq", "chaos", "baselines", "bench", "reports")
 LAYERS = (
     "dthq.errors",
     "dthq.crypto",
@@ -27,6 +27,7 @@ LAYERS = (
     "dthq.harness",
     "dthq.pipeline",
     "dthq.fleet",
+    "chaos",
     "baselines",
     "bench",
     "reports",
