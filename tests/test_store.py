@@ -110,7 +110,7 @@ def test_a_tampered_record_is_named(store: Store, change: str, why: str) -> None
 
 def test_a_writer_killed_mid_run_keeps_every_commit(tmp_path: Path) -> None:
     """SIGKILL the writer while it commits batches of 50: every batch it reported is
-    there and verifies, and no batch is there in part."""
+    there and verifies, no batch is there in part, and each has its outbox bundle."""
     path = tmp_path / "twin.db"
     writer = textwrap.dedent(
         f"""
@@ -121,7 +121,7 @@ def test_a_writer_killed_mid_run_keeps_every_commit(tmp_path: Path) -> None:
         store = Store({str(path)!r}, bytes(range(32)))
         gen = TelemetryGenerator(7, "P1")
         while True:
-            store.put([Reading.from_dict(gen.reading()) for _ in range(50)])
+            store.put([Reading.from_dict(gen.reading()) for _ in range(50)], bundle=b"[]", now_ms=0)
             print("committed", flush=True)
         """
     )
@@ -137,6 +137,8 @@ def test_a_writer_killed_mid_run_keeps_every_commit(tmp_path: Path) -> None:
     verified = store.verify()
     assert verified.failed == ()
     assert verified.checked >= committed * 50 and verified.checked % 50 == 0
+    assert verified.missing == ()  # a kill between commit and head is no loss
+    assert store.backlog().unsent * 50 == verified.checked  # each batch's bundle with it
 
 
 def test_the_store_commands(tmp_path: Path) -> None:
