@@ -35,6 +35,7 @@ ADDED = {
     6: ("pipeline",),
     7: ("fleet",),
     8: ("policy_sweep",),
+    9: (),  # no section: each pipeline run's failures and FHIR backlog (test below)
 }
 
 
@@ -112,7 +113,12 @@ def test_a_file_of_the_old_writer_is_written_back_byte_for_byte(tmp_path: Path) 
     again = dump(read_results(DATA / "results-v3.json"), tmp_path / "r.json").read_text()
     assert again == old.replace(
         '"schema_version": 3,', f'"schema_version": {SCHEMA_VERSION},'
-    ).replace('\n "instructions": [', '\n "policy_sweep": [],\n "instructions": [')
+    ).replace('\n "instructions": [', '\n "policy_sweep": [],\n "instructions": [').replace(
+        '\n   "rejection_examples": {}\n',
+        '\n   "rejection_examples": {},\n   "failures": {},\n   "fhir_unsent": 0,'
+        '\n   "fhir_oldest_unsent_s": null\n',
+        1,  # the pipeline run (the fleet's own run has no such fields)
+    )
     assert read_results(DATA / "results-v3.json").fleet
 
 
@@ -129,9 +135,9 @@ def test_the_written_shape_is_the_fields_in_order() -> None:
     [
         (
             lambda d: d.update(schema_version=SCHEMA_VERSION + 1),
-            "schema_version 9, this build reads 1 to 8",
+            "schema_version 10, this build reads 1 to 9",
         ),
-        (lambda d: d.update(schema_version="8"), "schema_version '8', this build reads 1 to 8"),
+        (lambda d: d.update(schema_version="9"), "schema_version '9', this build reads 1 to 9"),
         (lambda d: d["metadata"].update(host="x"), "metadata.host: unknown key"),
         (lambda d: d.update(extra=[]), "extra: unknown key"),
         (lambda d: d["bulk"].append({}), "bulk[0].total_bytes: missing"),
@@ -235,6 +241,20 @@ def test_version_1_loads_with_every_later_section_empty() -> None:
     r = read_results(DATA / "results-v1.json")
     assert all(getattr(r, s) == () for sections in ADDED.values() for s in sections)
     assert r.metadata.valgrind is None and {c.kem for c in r.table4} == {"ML-KEM-768"}
+
+
+def test_a_version_8_pipeline_run_loads_with_no_failure_and_no_fhir_backlog() -> None:
+    full = results()
+    data = to_dict(full)
+    data["schema_version"] = 8
+    for run in [*data["pipeline"], *(p["run"] for p in data["policy_sweep"])]:
+        for key in ("failures", "fhir_unsent", "fhir_oldest_unsent_s"):
+            del run[key]
+    loaded = from_dict(data)
+    runs = [*loaded.pipeline, *(p.run for p in loaded.policy_sweep)]
+    assert runs and {(tuple(r.failures), r.fhir_unsent, r.fhir_oldest_unsent_s) for r in runs} == {
+        ((), 0, None)
+    }
 
 
 def test_raw_benchmark_json_is_read_wherever_results_are(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ with SIGKILL mid-run loses nothing it committed and leaves nothing half-written.
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -63,9 +64,9 @@ def test_rekey_then_reencrypt(store: Store) -> None:
     new = _readings(3, seed=2, patient="P2")
     store.put(new)
     epochs = dict(
-        sqlite3.connect(store.path).execute("SELECT pid, MAX(epoch) FROM readings GROUP BY pid")
+        sqlite3.connect(store.path).execute("SELECT pseud, MAX(epoch) FROM readings GROUP BY pseud")
     )
-    assert epochs == {"P1": 0, "P2": 1}
+    assert epochs == {store.pseudonym("P1"): 0, store.pseudonym("P2"): 1}
     assert list(store.readings("P1")) == old  # the old epoch's key is in the keyring
     assert store.reencrypt() == 4
     epochs = {e for (e,) in sqlite3.connect(store.path).execute("SELECT epoch FROM readings")}
@@ -109,7 +110,7 @@ def test_a_tampered_record_is_named(store: Store, change: str, why: str) -> None
 
 def test_a_writer_killed_mid_run_keeps_every_commit(tmp_path: Path) -> None:
     """SIGKILL the writer while it commits batches of 50: every batch it reported is
-    there and verifies, and no batch is there in part."""
+    there and verifies, no batch is there in part, and each has its outbox bundle."""
     path = tmp_path / "twin.db"
     writer = textwrap.dedent(
         f"""
@@ -120,7 +121,7 @@ def test_a_writer_killed_mid_run_keeps_every_commit(tmp_path: Path) -> None:
         store = Store({str(path)!r}, bytes(range(32)))
         gen = TelemetryGenerator(7, "P1")
         while True:
-            store.put([Reading.from_dict(gen.reading()) for _ in range(50)])
+            store.put([Reading.from_dict(gen.reading()) for _ in range(50)], bundle=b"[]", now_ms=0)
             print("committed", flush=True)
         """
     )
@@ -136,6 +137,8 @@ def test_a_writer_killed_mid_run_keeps_every_commit(tmp_path: Path) -> None:
     verified = store.verify()
     assert verified.failed == ()
     assert verified.checked >= committed * 50 and verified.checked % 50 == 0
+    assert verified.missing == ()  # a kill between commit and head is no loss
+    assert store.backlog().unsent * 50 == verified.checked  # each batch's bundle with it
 
 
 def test_the_store_commands(tmp_path: Path) -> None:
@@ -163,7 +166,7 @@ def test_the_store_commands(tmp_path: Path) -> None:
     out = runner.invoke(main, ["store", "verify", db, "--key-file", str(key)])
     assert (
         out.exit_code == 1
-        and "4 records checked, 1 failed" in out.output
+        and "4 records checked, 1 failed, 0 gaps" in out.output
         and "record 3" in out.output
     )
     key.chmod(0o644)
@@ -245,7 +248,7 @@ def test_a_record_with_text_for_its_sealed_blob_fails_verify_naming_it(tmp_path:
     out = CliRunner().invoke(
         main, ["store", "verify", str(tmp_path / "twin.db"), "--key-file", str(key)]
     )
-    assert out.exit_code == 1 and "3 records checked, 1 failed" in out.output, out.output
+    assert out.exit_code == 1 and "3 records checked, 1 failed, 0 gaps" in out.output, out.output
     assert "record 2" in out.output
 
 
@@ -265,4 +268,261 @@ def test_sqlite_errors_and_a_short_key_name_their_file(tmp_path: Path) -> None:
     sqlite3.connect(db).execute("DROP TABLE readings").connection.commit()
     sqlite3.connect(db).execute("CREATE TABLE readings (id)").connection.commit()
     out = CliRunner().invoke(main, ["store", "verify", db, "--key-file", str(_key(tmp_path))])
-    assert out.exit_code == 2 and f"error: {db}: SQLite:" in out.output, out.output
+    assert out.exit_code == 2 and f"error: {db}: not a store, or corrupt" in out.output, out.output
+
+
+# --- completeness: the head outside the database ---------------------------------------
+
+
+def _two_patients(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "twin.db", SECRET)
+    s.put(_readings(5))  # P1: 1..5
+    s.put(_readings(3, patient="P2", seed=2))  # P2: 1..3
+    return s
+
+
+def _delete(s: Store, pid: str, seqs: tuple[int, ...]) -> None:
+    db = sqlite3.connect(s.path)
+    marks = ",".join("?" * len(seqs))
+    db.execute(
+        f"DELETE FROM readings WHERE pseud=? AND seq IN ({marks})", (s.pseudonym(pid), *seqs)
+    )
+    db.commit()
+    db.close()
+
+
+def test_an_intact_store_verifies_with_no_gap(tmp_path: Path) -> None:
+    v = _two_patients(tmp_path).verify()
+    assert (v.checked, v.failed, v.missing, v.notes, v.commits) == (8, (), (), (), 2)
+    assert v.ok
+
+
+@pytest.mark.parametrize(
+    ("pid", "seqs", "line"),
+    [
+        ("P1", (1,), "patient 'P1': reading 1 of 5 missing"),  # the first
+        ("P1", (3,), "patient 'P1': reading 3 of 5 missing"),  # a middle one
+        ("P1", (2, 3), "patient 'P1': readings 2..3 of 5 missing"),
+        ("P1", (5,), "patient 'P1': reading 5 of 5 missing"),  # the last
+        ("P1", (4, 5), "patient 'P1': readings 4..5 of 5 missing"),
+        ("P2", (1, 2, 3), "patient 'P2': all 3 readings missing"),  # a whole patient
+    ],
+)
+def test_a_deleted_reading_is_named(
+    tmp_path: Path, pid: str, seqs: tuple[int, ...], line: str
+) -> None:
+    s = _two_patients(tmp_path)
+    _delete(s, pid, seqs)
+    v = s.verify()
+    assert v.missing == (line,) and v.failed == () and not v.ok
+    assert v.checked == 8 - len(seqs)
+
+
+def test_a_deleted_patient_with_its_sealed_id_is_named_by_pseudonym(tmp_path: Path) -> None:
+    s = _two_patients(tmp_path)
+    db = sqlite3.connect(s.path)
+    db.execute("DELETE FROM readings WHERE pseud=?", (s.pseudonym("P2"),))
+    db.execute("DELETE FROM patients WHERE pseud=?", (s.pseudonym("P2"),))
+    db.commit()
+    assert s.verify().missing == (f"patient pseudonym {s.pseudonym('P2')}: all 3 readings missing",)
+
+
+def test_a_store_rolled_back_to_an_older_copy_is_caught(tmp_path: Path) -> None:
+    s = _two_patients(tmp_path)
+    s.close()  # checkpointed: the file alone is the store
+    old = s.path.read_bytes()
+    s = Store(s.path, SECRET)
+    s.put(_readings(7)[5:])  # P1: 6..7
+    s.close()
+    s.path.write_bytes(old)
+    v = Store(s.path, SECRET).verify()
+    assert v.missing == (
+        "the store is behind its head (commit 2 < 3): rolled back to an older copy",
+        "patient 'P1': readings 6..7 of 7 missing",
+    )
+    # Writing on top of it leaves the gap in place: numbering goes on past the head's.
+    s = Store(s.path, SECRET)
+    s.put(_readings(8)[7:])
+    assert s.verify().missing == ("patient 'P1': readings 6..7 of 8 missing",)
+
+
+def test_a_crash_between_commit_and_head_is_not_a_loss(tmp_path: Path) -> None:
+    s = _two_patients(tmp_path)
+    head = s.head_path.read_bytes()
+    s.put(_readings(6)[5:])
+    s.head_path.write_bytes(head)  # as if killed after the commit, before the head's rename
+    s.close()
+    v = Store(s.path, SECRET).verify()
+    assert v.ok and v.checked == 9 and v.commits == 3
+    assert v.notes == (
+        "the store is one commit ahead of its head (a crash between the commit and "
+        "the head's write): not a loss",
+    )
+    s = Store(s.path, SECRET)
+    s.put(_readings(7)[6:])  # the next writer brings the head up first
+    v = s.verify()
+    assert v.ok and v.notes == () and v.commits == 4
+
+
+def test_a_head_two_commits_behind_is_an_older_head(tmp_path: Path) -> None:
+    s = Store(tmp_path / "twin.db", SECRET)
+    s.put(_readings(1))
+    head = s.head_path.read_bytes()
+    s.put(_readings(2)[1:])
+    s.put(_readings(3)[2:])
+    s.head_path.write_bytes(head)
+    v = s.verify()
+    assert v.missing == ("its head is 2 commits behind the store: an older head (rolled back)",)
+
+
+def test_storing_again_numbers_nothing(tmp_path: Path) -> None:
+    s = Store(tmp_path / "twin.db", SECRET)
+    readings = _readings(3)
+    assert s.put(readings + readings[:1]) == 3  # a duplicate within the batch too
+    assert s.put(readings) == 0
+    seqs = [r[0] for r in sqlite3.connect(s.path).execute("SELECT seq FROM readings ORDER BY seq")]
+    assert seqs == [1, 2, 3] and s.verify().commits == 1
+
+
+def test_a_reading_moved_in_its_sequence_fails_authentication(tmp_path: Path) -> None:
+    s = _two_patients(tmp_path)
+    db = sqlite3.connect(s.path)
+    db.execute("UPDATE readings SET seq = 9 WHERE pseud=? AND seq = 5", (s.pseudonym("P1"),))
+    db.commit()
+    v = s.verify()
+    assert len(v.failed) == 1 and "fails authentication" in v.failed[0]
+    assert v.missing == ("patient 'P1': readings 5..8 of 9 missing",)
+
+
+def test_no_patient_id_in_clear(tmp_path: Path) -> None:
+    s = _two_patients(tmp_path)
+    s.close()
+    for path in (s.path, s.head_path):
+        assert b"P1" not in path.read_bytes() and b"P2" not in path.read_bytes()
+    assert Store(s.path, SECRET).patients() == ["P1", "P2"]
+
+
+def test_the_database_its_wal_and_shm_and_the_head_are_made_0600(tmp_path: Path) -> None:
+    s = _two_patients(tmp_path)
+    files = [s.path, s.path.with_name("twin.db-wal"), s.path.with_name("twin.db-shm"), s.head_path]
+    assert {p.name: p.stat().st_mode & 0o777 for p in files} == {p.name: 0o600 for p in files}
+    assert not s.head_path.with_name("twin.db.head.tmp").exists()
+
+
+def test_the_cli_names_the_gap_and_exits_1(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from dthq.cli.main import main
+
+    key = _key(tmp_path)
+    db = tmp_path / "twin.db"
+    s = Store(db, SECRET)  # the CLI's head is beside the key: here, beside the db too
+    s.put(_readings(3))
+    s.close()
+    _delete(s, "P1", (2,))
+    out = CliRunner().invoke(main, ["store", "verify", str(db), "--key-file", str(key)])
+    assert out.exit_code == 1, out.output
+    assert out.output.splitlines() == [
+        "2 records checked, 0 failed, 1 gaps (head at commit 1)",
+        "  patient 'P1': reading 2 of 3 missing",
+    ]
+
+
+def _store_file(tmp_path: Path) -> Path:
+    s = Store(tmp_path / "twin.db", SECRET)
+    for i in range(20):
+        s.put(_readings(50, patient=f"P{i}", seed=i))
+    s.close()
+    return s.path
+
+
+def _spoil(kind: str, tmp_path: Path) -> tuple[Path, str]:
+    """A spoiled store or head, and the file the error must name with what it says."""
+    db = _store_file(tmp_path)
+    head = db.with_name("twin.db.head")
+    if kind == "truncated db":
+        db.write_bytes(db.read_bytes()[: db.stat().st_size // 2])
+        return db, f"{db}: not a store, or corrupt (database disk image is malformed)"
+    if kind == "random bytes":
+        db.write_bytes(os.urandom(8192))
+        return db, f"{db}: not a store, or corrupt (file is not a database)"
+    if kind == "foreign sqlite":
+        db.unlink()
+        head.unlink()
+        other = sqlite3.connect(db)
+        other.execute("CREATE TABLE t (x)")
+        other.commit()
+        return db, f"{db}: not a store (no"
+    if kind == "format 1":
+        db.unlink()
+        head.unlink()
+        old = sqlite3.connect(db)
+        for table in ("keyring", "sessions", "readings"):
+            old.execute(f"CREATE TABLE {table} (x)")
+        old.commit()
+        return db, f"{db}: a format-1 store (patient ids in clear, no completeness head)"
+    if kind == "tampered head":
+        data = bytearray(head.read_bytes())
+        data[40] ^= 1
+        head.write_bytes(bytes(data))
+        return head, f"{head}: fails authentication (tampered, or made under another master secret)"
+    if kind == "truncated head":
+        head.write_bytes(head.read_bytes()[:-1])
+        return head, f"{head}: truncated (548 bytes for 20 patients)"
+    if kind == "head of another store":
+        other = Store(tmp_path / "other.db", SECRET)
+        other.put(_readings(1))
+        head.write_bytes(other.head_path.read_bytes())
+        return head, f"{head}: the head of another store"
+    assert kind == "missing head"
+    head.unlink()
+    return head, f"{head}: missing, and {db} has 20 commits (deleted, or the store moved"
+
+
+SPOILED = [
+    "truncated db",
+    "random bytes",
+    "foreign sqlite",
+    "format 1",
+    "tampered head",
+    "truncated head",
+    "head of another store",
+    "missing head",
+]
+
+
+@pytest.mark.parametrize("kind", SPOILED)
+def test_a_spoiled_store_or_head_is_one_error_line_naming_the_file(
+    tmp_path: Path, kind: str
+) -> None:
+    from click.testing import CliRunner
+
+    from dthq.cli.main import main
+
+    key = _key(tmp_path)
+    named, message = _spoil(kind, tmp_path)
+    db = str(tmp_path / "twin.db")
+    for argv in (
+        ["store", "verify", db, "--key-file", str(key)],
+        ["twin", "show", "P1", "--store", db, "--key-file", str(key)],
+    ):
+        out = CliRunner().invoke(main, argv)
+        assert out.exit_code == 2, (argv, out.output)
+        assert out.output.startswith(f"error: {message}") and out.output.count("\n") == 1, (
+            out.output
+        )
+    with pytest.raises(StoreError, match=f"^{named}: "):
+        Store(tmp_path / "twin.db", SECRET).verify()
+
+
+@pytest.mark.parametrize(("size", "ok"), [(69, True), (68, False)])  # an empty head is 69 bytes
+def test_the_shortest_head_is_its_fixed_part_and_mac(size: int, ok: bool) -> None:
+    from dthq.twin import store_head
+
+    data = store_head.encode(store_head.Head(bytes(16)), b"k" * 32)
+    assert len(data) == 69
+    if ok:
+        assert store_head.decode(data[:size], b"k" * 32, bytes(16)) == store_head.Head(bytes(16))
+    else:
+        with pytest.raises(store_head.HeadError, match=r"^truncated \(68 bytes\)$"):
+            store_head.decode(data[:size], b"k" * 32, bytes(16))

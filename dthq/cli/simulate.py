@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from dthq.cli import options, render
+from dthq.cli.exit_codes import ExitCode
 
 
 @click.command()
@@ -39,6 +41,15 @@ from dthq.cli import options, render
 @click.option(
     "--fhir-url", default=None, metavar="URL", help="POST each Bundle to this FHIR base URL."
 )
+@click.option(
+    "--drain",
+    "drain_s",
+    type=click.FloatRange(0, 3600),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="The longest wait at the end for readings in flight and unsent FHIR bundles.",
+)
 @options.seed(0, "Seed of the telemetry.")
 @options.json_flag()
 def simulate(
@@ -55,6 +66,7 @@ def simulate(
     key_file: Path | None,
     fhir_dir: Path | None,
     fhir_url: str | None,
+    drain_s: float,
     seed: int,
     as_json: bool,
 ) -> None:
@@ -62,7 +74,9 @@ def simulate(
 
     Prints the per-stage latency breakdown (p50/p95/p99), end to end device -> twin,
     throughput, the counts of sent / delivered / rejected / lost / duplicated readings,
-    the alerts and whether the paper's real-time budget holds.
+    the alerts and whether the paper's real-time budget holds. With --fhir-dir or
+    --fhir-url, the FHIR backlog too: exits 1 if a bundle is still unsent at the end or
+    any attempt failed (each failure is counted by outcome).
 
     \b
     Examples:
@@ -72,7 +86,7 @@ def simulate(
     from dthq.harness.results_json import plain
     from dthq.pipeline.run import SimConfig
     from dthq.pipeline.run import simulate as run_pipeline
-    from dthq.twin.store import master_secret
+    from dthq.twin.store import head_beside, master_secret
     from reports.pipeline import STAGE_HEADERS, stage_rows, summary_lines
 
     options.check_broker(transport, broker)
@@ -93,8 +107,10 @@ def simulate(
         seed=seed,
         store=store_path,
         master_secret=master_secret(key_file, create=True) if key_file else None,
+        store_head=head_beside(key_file, store_path) if key_file and store_path else None,
         fhir_dir=fhir_dir,
         fhir_url=fhir_url,
+        drain_s=drain_s,
     )
     with render.progress("simulating", as_json, sent=True) as update:
         run = run_pipeline(config, update)
@@ -102,6 +118,19 @@ def simulate(
         render.emit_json(plain(run))
     else:
         render.summary(summary_lines(run), stage_rows(run), STAGE_HEADERS)
+    if fhir_dir or fhir_url or run.failures:
+        click.echo(_backlog_line(run), err=as_json)
+    if run.fhir_unsent or run.failures:
+        raise click.exceptions.Exit(ExitCode.FAILED)
+
+
+def _backlog_line(run: Any) -> str:
+    """``FHIR: 3 bundles unsent (oldest 12.0 s); failures: fhir unreachable 7``."""
+    age = run.fhir_oldest_unsent_s
+    line = f"FHIR: {run.fhir_unsent} bundles unsent" + (f" (oldest {age:.1f} s)" if age else "")
+    if run.failures:
+        line += "; failures: " + ", ".join(f"{k} {n}" for k, n in sorted(run.failures.items()))
+    return line
 
 
 COMMANDS = (simulate,)

@@ -1,4 +1,5 @@
-"""``dthq store``: verify, rekey and re-encrypt the twin's encrypted store."""
+"""``dthq store``: verify, rekey and re-encrypt the twin's encrypted store. Each command
+finds the store's completeness head beside the key file (``DB-NAME.head``)."""
 
 from __future__ import annotations
 
@@ -19,12 +20,12 @@ KEY_FILE = options.key_file(options.KEY_FILE_HELP)
 def open_store(db: Path, key_file: Path) -> Any:
     """An existing store, opened with the master secret in ``key_file``: any other file
     (another SQLite database too) is refused as not a store, never changed."""
-    from dthq.twin.store import Store, master_secret
+    from dthq.twin.store import Store, head_beside, master_secret
 
     if not db.exists():
         raise click.UsageError(f"{db}: no such store")
     with naming(db):
-        return Store(db, master_secret(key_file), existing=True)
+        return Store(db, master_secret(key_file), existing=True, head=head_beside(key_file, db))
 
 
 @contextmanager
@@ -51,16 +52,23 @@ def _store_command(f: Callable[..., None]) -> click.Command:
 
 @_store_command
 def verify(db: Path, key_file: Path, as_json: bool) -> None:
-    """Open every stored reading; exit 1 naming each one that fails authentication."""
+    """Open every stored reading and check each patient's sequence against the head; exit 1
+    naming each record that fails authentication and each reading missing (deleted, or
+    the file rolled back)."""
     with naming(db):
         verified = open_store(db, key_file).verify()
     if as_json:
         render.emit_json(verified.to_json())
     else:
-        click.echo(f"{verified.checked} records checked, {len(verified.failed)} failed")
-        for line in verified.failed:
+        click.echo(
+            f"{verified.checked} records checked, {len(verified.failed)} failed, "
+            f"{len(verified.missing)} gaps (head at commit {verified.commits})"
+        )
+        for line in (*verified.failed, *verified.missing):
             click.echo(f"  {line}")
-    if verified.failed:
+        for line in verified.notes:
+            click.echo(f"  note: {line}")
+    if not verified.ok:
         raise click.exceptions.Exit(ExitCode.FAILED)
 
 

@@ -50,10 +50,10 @@ def consume(
     Prints "ready" once subscribed; on SIGTERM or SIGINT, a JSON line of counts."""
     from dthq.pipeline.clock import SYSTEM_CLOCK
     from dthq.pipeline.consumer import consume_until_signalled
-    from dthq.twin.store import Store, master_secret
+    from dthq.twin.store import Store, head_beside, master_secret
 
-    with naming(store_path):
-        store = Store(store_path, master_secret(key_file))  # a new store, or an existing one
+    with naming(store_path):  # a new store, or an existing one; its head beside the key
+        store = Store(store_path, master_secret(key_file), head=head_beside(key_file, store_path))
 
     def ready() -> None:
         click.echo("ready")

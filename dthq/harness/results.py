@@ -304,7 +304,10 @@ class PipelineRun:
     counted in full for each reading in it). ``transmit`` is both MQTT hops, device to
     gateway and gateway to cloud; ``gateway`` is validation, the batch wait and the
     gateway's compression and encryption. Counts are readings; ``lost`` is sent and
-    neither delivered nor rejected. ``cpu_s`` is thread CPU time per party.
+    neither delivered nor rejected. ``cpu_s`` is thread CPU time per party. ``failures``
+    counts failed attempts by outcome ("fhir 5xx", "fhir unreachable", "disk full", ...);
+    ``fhir_unsent`` is the bundles still in the outbox at the end (parked ones included)
+    and ``fhir_oldest_unsent_s`` the oldest one's age then (None: none unsent).
     """
 
     transport: str  # memory or mqtt
@@ -330,6 +333,9 @@ class PipelineRun:
     reconnects: int = 0
     down_ms: float = 0.0
     rejection_examples: Mapping[str, str] = field(default_factory=dict)  # first per reason
+    failures: Mapping[str, int] = field(default_factory=dict)  # failed attempts by outcome
+    fhir_unsent: int = 0
+    fhir_oldest_unsent_s: float | None = None
 
     @property
     def key(self) -> str:

@@ -13,6 +13,8 @@ FORMAT HISTORY (``schema_version``: what it added)
 6. ``pipeline``, with ``rejection_examples`` per run.
 7. ``fleet``.
 8. ``policy_sweep`` (the §7.1 sweep: each gateway policy at each message size).
+9. ``failures``, ``fhir_unsent`` and ``fhir_oldest_unsent_s`` in every pipeline run (in
+   ``pipeline`` and in ``policy_sweep[].run``): an older run had them as ``{}``, 0, null.
 
 Versions 4 to 7 were added by writers that still said 2 (4 to 6) or 3 (7), so a file
 labelled 2 or 3 may already hold them: each migration adds its section, empty, only
@@ -28,7 +30,7 @@ from typing import Any
 from dthq.harness.results import Metric
 
 FORMAT = "dthq-bench-results"
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 Document = dict[str, Any]
 
@@ -124,6 +126,22 @@ def _v5_to_v6(data: Document) -> Document:
     return _changing(out, "pipeline", lambda r: {"rejection_examples": {}, **r})
 
 
+_V9_RUN_DEFAULTS: Document = {"failures": {}, "fhir_unsent": 0, "fhir_oldest_unsent_s": None}
+
+
+def _v8_run(run: Document) -> Document:
+    return {**run, **{k: v for k, v in _V9_RUN_DEFAULTS.items() if k not in run}}
+
+
+def _v8_to_v9(data: Document) -> Document:
+    out = _changing(data, "pipeline", _v8_run)
+    return _changing(
+        out,
+        "policy_sweep",
+        lambda p: {**p, "run": _v8_run(p["run"])} if isinstance(p.get("run"), dict) else p,
+    )
+
+
 # version -> the function that turns a file of that version into the next one
 MIGRATIONS: dict[int, Callable[[Document], Document]] = {
     1: _v1_to_v2,
@@ -133,4 +151,5 @@ MIGRATIONS: dict[int, Callable[[Document], Document]] = {
     5: _v5_to_v6,
     6: _adding("fleet"),
     7: _adding("policy_sweep"),
+    8: _v8_to_v9,
 }

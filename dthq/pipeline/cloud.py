@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from dthq.errors import DecodeError, DTHQError
 from dthq.pipeline import topics
 from dthq.pipeline.clock import Clock
 from dthq.pipeline.metrics import Metrics
+from dthq.pipeline.outbox import Destination, FHIRDirectory, FHIRServer, Sender
 from dthq.pipeline.provision import Registry
 from dthq.pipeline.sessions import Terminator
 from dthq.transport.bus import Bus, Message
@@ -37,33 +37,30 @@ from dthq.twin.twin import HISTORY, Alert, PatientTwin, Twins
 
 WATCH_TOTAL = 2
 MAX_BATCH = 4096
-FHIR_TIMEOUT_S = 10.0
 
 
 class FHIRSink:
-    """Where bundles go: a directory, a FHIR server's base URL (POST), or nowhere (they
-    are still built and validated, so the FHIR stage is always measured)."""
+    """Where bundles go: a directory, a FHIR server's base URL (POST), both, or nowhere
+    (they are still built and validated, so the FHIR stage is always measured). With a
+    destination, each Bundle commits into the store's outbox with its readings, and the
+    outbox's sender (:mod:`dthq.pipeline.outbox`) delivers it: a server that is down
+    delays the Bundle, never loses it."""
 
     def __init__(self, directory: Path | None = None, base_url: str | None = None) -> None:
         if base_url is not None and not base_url.startswith(("http://", "https://")):
             raise DecodeError(f"FHIR base URL {base_url!r} must be http:// or https://")
         self.directory, self.base_url = directory, base_url
-        self.bundles = 0
+        self.destinations: list[Destination] = []
+        if directory is not None:
+            self.destinations.append(FHIRDirectory(directory))
+        if base_url is not None:
+            self.destinations.append(FHIRServer(base_url))
 
-    def send(self, bundle: dict[str, object]) -> None:
-        if self.directory is not None:
-            fhir.write(bundle, self.directory)
-        if self.base_url is not None:
-            request = urllib.request.Request(
-                self.base_url.rstrip("/"),
-                data=json.dumps(bundle).encode(),
-                headers={"Content-Type": "application/fhir+json"},
-                method="POST",
-            )
-            with urllib.request.urlopen(request, timeout=FHIR_TIMEOUT_S) as response:
-                if response.status not in (200, 201):
-                    raise DecodeError(f"the FHIR server answered {response.status}")
-        self.bundles += 1
+    def encode(self, bundle: dict[str, object]) -> bytes | None:
+        """The Bundle's bytes for the outbox; None when it goes nowhere."""
+        if not self.destinations:
+            return None
+        return json.dumps(bundle, separators=(",", ":")).encode()
 
 
 class Cloud:
@@ -93,6 +90,14 @@ class Cloud:
         self._lock = threading.Lock()
         self._restore()
         bus.subscribe(topics.ALL_GATEWAYS_UP, self._on_message, qos=1)
+        # The outbox's sender: also what a previous run left unsent goes out now.
+        self.sender = Sender(store, self.sink.destinations, metrics, clock)
+        if self.sink.destinations:
+            self.sender.start()
+
+    def close(self) -> None:
+        """Stop the outbox's sender (what it has not sent stays in the outbox)."""
+        self.sender.stop()
 
     def _restore(self) -> None:
         """After a restart: the twins from the store, and each gateway's session from its
@@ -140,13 +145,16 @@ class Cloud:
         t0 = time.perf_counter_ns()
         fresh, alerts = self._update_twins(readings) if self.twin else (readings, [])
         t1 = time.perf_counter_ns()
-        if fresh:
-            self.sink.send(fhir.bundle(fresh))
+        bundle = self.sink.encode(fhir.bundle(fresh)) if fresh else None
         t2 = time.perf_counter_ns()
         # The session's state (its replay window now past this record) commits with the
         # readings: a crash before the commit redelivers, one after refuses the replay.
         state = (gateway, self._gateways.save(gateway))
-        stored = self.store.put(fresh, self.policy_tag, session=state)
+        stored = self.store.put(
+            fresh, self.policy_tag, session=state, bundle=bundle, now_ms=self._clock.now_ms()
+        )
+        if bundle is not None:
+            self.sender.wake()
         t3 = time.perf_counter_ns()
         if stored < len(fresh):
             m.count("duplicated", len(fresh) - stored)

@@ -81,6 +81,7 @@ class Metrics:
     bytes_up: Counter[str] = field(default_factory=Counter)
     wire: Counter[str] = field(default_factory=Counter)  # bytes by kind: "handshake in", ...
     cpu_s: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)  # by outcome: "fhir 5xx", ...
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def trace(self, key: Key) -> Trace:
@@ -96,6 +97,11 @@ class Metrics:
         with self._lock:
             self.rejected[reason] += n
             self.examples.setdefault(reason, str(exc))
+
+    def fail(self, outcome: str, n: int = 1) -> None:
+        """A failure the run must show (a FHIR attempt that failed, a store refusal)."""
+        with self._lock:
+            self.failures[outcome] += n
 
     def sent_bytes(self, hop: str, n: int) -> None:
         with self._lock:
@@ -148,6 +154,7 @@ class Metrics:
             traces = list(self.traces.values())
             counts = Counter(self.counts)
             rejected = dict(self.rejected)
+            failures = dict(self.failures)
         done = [t for t in traces if t.done_ns]
         stages: dict[str, list[float]] = {name: [] for name in STAGES}
         for t in done:
@@ -186,5 +193,6 @@ class Metrics:
             detection_delay_s=Distribution.from_samples(delays) if delays else None,
             bytes_up=dict(self.bytes_up),
             cpu_s=dict(self.cpu_s),
+            failures=failures,
             **run,  # type: ignore[arg-type]
         )

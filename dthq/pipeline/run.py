@@ -58,6 +58,7 @@ class SimConfig:
     seed: int = 0
     store: Path | None = None  # default: a temporary database, removed afterwards
     master_secret: bytes | None = None  # the store's; default: random, for this run only
+    store_head: Path | None = None  # the store's completeness head; default: beside it
     fhir_dir: Path | None = None
     fhir_url: str | None = None
     drain_s: float = 10.0  # the longest wait for readings still in flight at the end
@@ -202,7 +203,7 @@ class Pipeline:
         else:
             store_path = c.store
         secret = c.master_secret or os.urandom(32)
-        return stack.enter_context(closing(Store(store_path, secret)))
+        return stack.enter_context(closing(Store(store_path, secret, head=c.store_head)))
 
     def _start_cloud(self, stack: ExitStack) -> None:
         c = self.config
@@ -217,6 +218,7 @@ class Pipeline:
             twin=policy_named(c.policy).twin,
             clock=self.clock,
         )
+        stack.callback(self.cloud.close)  # the sender stops before the store closes
 
     def run(
         self, progress: Progress | None = None, stop: threading.Event | None = None
@@ -252,7 +254,11 @@ class Pipeline:
     def summary(self) -> PipelineRun:
         c, m = self.config, self.metrics
         buses = {id(b): b for b in self.buses}.values()  # memory: one bus for all
+        backlog = self.store.backlog() if c.cloud else None
+        oldest = None if backlog is None else backlog.oldest_ms
         return m.summary(
+            fhir_unsent=0 if backlog is None else backlog.unsent,
+            fhir_oldest_unsent_s=None if oldest is None else (self.clock.now_ms() - oldest) / 1000,
             transport=c.transport,
             broker=self.broker_name,
             protocol=self.protocol,
@@ -267,13 +273,14 @@ class Pipeline:
         )
 
     def drain(self) -> bool:
-        """Wait until every sent reading is delivered or refused (True), or give up after
-        the batch window plus ``drain_s`` (False)."""
+        """Wait until every sent reading is delivered or refused and the FHIR outbox holds
+        nothing the sender still tries (True), or give up after the batch window plus
+        ``drain_s`` (False)."""
         c, m = self.config, self.metrics
         deadline = self.clock.monotonic_s() + c.drain_s + policy_named(c.policy).window_ms / 1000
         while self.clock.monotonic_s() < deadline:
             settled, sent = m.settled()
-            if settled >= sent:
+            if settled >= sent and (not c.cloud or self.store.backlog().pending == 0):
                 return True
             time.sleep(0.02)
         return False

@@ -1,61 +1,112 @@
-"""The twin's encrypted store: SQLite in WAL mode, every reading sealed with AES-256-GCM.
+"""The twin's encrypted store: SQLite in WAL mode, every reading sealed with AES-256-GCM,
+and a completeness head outside the database that proves no reading went missing.
 
-- AAD = patient id, timestamp, access-policy tag and key epoch (the paper's Eq. 7, plus
-  the epoch), so a sealed reading moved to another row, patient or policy fails to open.
+- AAD = patient id, timestamp, access-policy tag, key epoch and the reading's sequence
+  number (the paper's Eq. 7, plus the epoch and the number), so a sealed reading moved to
+  another row, patient, policy or place in its patient's sequence fails to open.
+- Completeness: each patient's readings are numbered 1, 2, 3, ... as they are stored, and
+  the head (:mod:`dthq.twin.store_head`, a MAC'd file beside the master secret's key
+  file) holds each patient's last number and a commit counter. :meth:`Store.verify` names
+  every number missing (a deleted row, a whole patient) and a store behind its head (an
+  older copy of the file); a store one commit ahead of its head is a crash between the
+  commit and the head's write, not a loss.
+- Metadata: a patient's row key is a pseudonym (HMAC-SHA256 of the id under a key derived
+  from the master secret); the id itself is only sealed. Timestamps, policy tags, key
+  epochs, sequence numbers and how many readings each pseudonym has stay in clear.
 - Key epochs: :meth:`Store.rekey` starts a new epoch; new readings use it, old ones stay
-  readable through the keyring; :meth:`Store.reencrypt` moves every reading to the
-  current epoch in one transaction (all or nothing).
+  readable through the keyring; :meth:`Store.reencrypt` moves every reading (and every
+  unsent FHIR bundle) to the current epoch in one transaction (all or nothing).
 - The keyring is in the database only wrapped (AES-256-GCM under a key-encryption key
   derived with HKDF from a master secret the caller holds, e.g. a 0600 key file kept
   apart from the data): no data key is stored in clear beside the data.
+- The FHIR outbox: each batch's Bundle, sealed, commits with its readings; a sender
+  (:mod:`dthq.pipeline.outbox`) deletes it once delivered.
 - A reading is stored once per (patient, timestamp): storing it again changes nothing.
-- Reading a tampered record raises :class:`~dthq.errors.AuthenticationError` naming it.
+- Files are made mode 0600 (the database, its -wal and -shm, the head). A file that is
+  not a store of this format, or a head that does not verify, is a one-line
+  :class:`StoreError` naming it; a tampered record is an
+  :class:`~dthq.errors.AuthenticationError` naming it.
+
+One process writes a store at a time (the consumer); any number may read it.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 import sqlite3
 import struct
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from dthq.crypto.aead import Cipher, get_aead
 from dthq.crypto.hkdf import hkdf
 from dthq.errors import AuthenticationError, DTHQError
+from dthq.twin import store_head
 from dthq.twin.reading import Reading
+from dthq.twin.store_head import Head, HeadError
 
 AEAD = "AES-256-GCM"
 NONCE = 12
+FORMAT = 2  # 1: patient ids in clear, no sequence numbers, no head, no outbox
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS keyring (
     epoch INTEGER PRIMARY KEY, nonce BLOB NOT NULL, wrapped BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sessions (
     peer TEXT PRIMARY KEY, nonce BLOB NOT NULL, wrapped BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS patients (
+    pseud TEXT PRIMARY KEY, nonce BLOB NOT NULL, sealed BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS readings (
-    id INTEGER PRIMARY KEY, pid TEXT NOT NULL, ts INTEGER NOT NULL, policy TEXT NOT NULL,
-    epoch INTEGER NOT NULL REFERENCES keyring(epoch), nonce BLOB NOT NULL,
-    sealed BLOB NOT NULL, UNIQUE (pid, ts)
+    id INTEGER PRIMARY KEY, pseud TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,
+    policy TEXT NOT NULL, epoch INTEGER NOT NULL REFERENCES keyring(epoch),
+    nonce BLOB NOT NULL, sealed BLOB NOT NULL, UNIQUE (pseud, ts), UNIQUE (pseud, seq)
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY, created_ms INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    next_ms INTEGER, outcome TEXT, epoch INTEGER NOT NULL, nonce BLOB NOT NULL,
+    sealed BLOB NOT NULL
 );
 """
+TABLES = frozenset({"meta", "keyring", "sessions", "patients", "readings", "outbox"})
+OLD_TABLES = frozenset({"keyring", "sessions", "readings"})  # format 1's
+# Blob columns read as blobs whatever a tampered row holds (TEXT that is not UTF-8 would
+# otherwise abort the query, not fail that one record).
+ROW = "id, pseud, seq, ts, policy, epoch, CAST(nonce AS BLOB), CAST(sealed AS BLOB)"
 
 
 class StoreError(DTHQError):
-    """The store cannot be opened or used as asked (wrong master secret, bad policy)."""
+    """The store cannot be opened or used as asked (wrong master secret, bad policy, a
+    corrupt or foreign file, a head that does not verify)."""
 
 
 @dataclass(frozen=True)
 class Verified:
     checked: int
     failed: tuple[str, ...]  # one line per record that did not open
+    missing: tuple[str, ...] = ()  # one line per gap: deleted readings, a rolled-back file
+    notes: tuple[str, ...] = ()  # not failures: a crash between commit and head
+    commits: int = 0  # the head counter the store is at
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.missing
 
     def to_json(self) -> dict[str, object]:
-        return {"checked": self.checked, "failed": list(self.failed)}
+        return {
+            "checked": self.checked,
+            "failed": list(self.failed),
+            "missing": list(self.missing),
+            "notes": list(self.notes),
+            "commits": self.commits,
+        }
 
 
 @dataclass(frozen=True)
@@ -74,6 +125,31 @@ class EpochChange:
         )
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """An outbox entry due for sending: the Bundle's bytes, opened."""
+
+    id: int
+    body: bytes
+    attempts: int
+    created_ms: int
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """The outbox: bundles not yet delivered (parked ones included), and the oldest's
+    creation time."""
+
+    unsent: int
+    parked: int  # refused for good (a 4xx): they stay, named, and are not retried
+    oldest_ms: int | None
+
+    @property
+    def pending(self) -> int:
+        """Bundles the sender will still try."""
+        return self.unsent - self.parked
+
+
 def master_secret(path: Path, *, create: bool = False) -> bytes:
     """The master secret in ``path``; with ``create``, made (32 random bytes, mode 0600)
     if it is missing. A file group or others can read is refused: it opens every reading."""
@@ -89,7 +165,13 @@ def master_secret(path: Path, *, create: bool = False) -> bytes:
     return secret
 
 
-def _aad(pid: str, ts: int, policy: str, epoch: int) -> bytes:
+def head_beside(key_file: Path, db: Path) -> Path:
+    """Where the CLI keeps the head of store ``db``: beside its master secret's key file,
+    apart from the data."""
+    return key_file.parent / f"{db.name}.head"
+
+
+def _aad(pid: str, ts: int, policy: str, epoch: int, seq: int) -> bytes:
     # Length-prefixed, so no two (pid, policy) pairs encode alike.
     p, t = pid.encode(), policy.encode()
     return (
@@ -97,53 +179,101 @@ def _aad(pid: str, ts: int, policy: str, epoch: int) -> bytes:
         + p
         + struct.pack(">QH", ts, len(t))
         + t
-        + struct.pack(">I", epoch)
+        + struct.pack(">IQ", epoch, seq)
     )
 
 
-TABLES = frozenset({"keyring", "sessions", "readings"})
-# Blob columns read as blobs whatever a tampered row holds (TEXT that is not UTF-8 would
-# otherwise abort the query, not fail that one record).
-ROW = "id, pid, ts, policy, epoch, CAST(nonce AS BLOB), CAST(sealed AS BLOB)"
+def _outbox_aad(created_ms: int, epoch: int) -> bytes:
+    return b"outbox" + struct.pack(">QI", created_ms, epoch)
+
+
+def _gaps(have: list[int], top: int) -> list[tuple[int, int]]:
+    """The runs of 1..top missing from the sorted ``have``."""
+    out, expect = [], 1
+    for n in [*have, top + 1]:
+        if n > expect:
+            out.append((expect, n - 1))
+        expect = max(expect, n + 1)
+    return out
 
 
 class Store:
-    """The store at ``path``. With ``existing``, it must already be a store: nothing is
-    created (no file, no tables, no key epoch). Without, a missing or empty file becomes
-    a new store; any other SQLite file is refused, never taken over."""
+    """The store at ``path``, its head at ``head`` (default: beside the database; the CLI
+    keeps it beside the key file). With ``existing``, it must already be a store: nothing
+    is created (no file, no tables, no key epoch). Without, a missing or empty file
+    becomes a new store; any other SQLite file is refused, never taken over."""
 
-    def __init__(self, path: str | Path, master_secret: bytes, *, existing: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        master_secret: bytes,
+        *,
+        existing: bool = False,
+        head: Path | None = None,
+    ) -> None:
         if len(master_secret) < 32:
             raise StoreError("the master secret must be at least 32 bytes")
         self.path = Path(path)
+        self.head_path = head if head is not None else self.path.with_name(self.path.name + ".head")
         if not self.path.parent.is_dir():
             raise StoreError(f"{self.path.parent}: no such folder for the store")
         if existing and not self.path.is_file():
             raise StoreError(f"{self.path}: no such store")
-        try:
-            # The pipeline opens the store on one thread and writes on its consumer
-            # thread; a write and ``close`` exclude each other (``_lock``), so a store
-            # closed under a running consumer refuses the write instead of crashing.
-            uri = f"{self.path.resolve().as_uri()}?mode={'rw' if existing else 'rwc'}"
-            self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-            tables = {
-                row[0]
-                for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
-            if (tables or existing) and tables & TABLES != TABLES:
-                self._db.close()
-                raise StoreError(
-                    f"{self.path}: not a store (no {', '.join(sorted(TABLES))} tables)"
-                )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")  # a committed reading survives a crash
-            self._db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: not a store ({exc})") from None
-        self._lock = threading.Lock()
-        kek = hkdf("sha256", master_secret, b"dthq twin store", b"key-encryption key", 32)
-        self._kek = get_aead(AEAD).new(kek)
-        self._keys: dict[int, Cipher] = {}
+        if not existing:
+            # Made 0600 before SQLite opens it: its -wal and -shm take the file's mode.
+            with suppress(FileExistsError):
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+        def derive(info: bytes) -> bytes:
+            return hkdf("sha256", master_secret, b"dthq twin store", info, 32)
+
+        self._kek = get_aead(AEAD).new(derive(b"key-encryption key"))
+        self._pseudonym_key = derive(b"patient pseudonym key")
+        self._head_key = derive(b"completeness head")
+        # The pipeline opens the store on one thread and writes on its consumer thread
+        # (and its outbox sender on another); a write and ``close`` exclude each other,
+        # so a store closed under a running consumer refuses the write instead of crashing.
+        self._lock = threading.RLock()
+        with self._naming():
+            self._open_db(existing)
+            self._keys = self._load_keyring(existing)
+            self.store_id = bytes(self._meta("store_id"))
+            self._head = self._load_head(self._read_head_file(), self._meta("commits"))
+        self._caught_up = False
+
+    # --- opening -----------------------------------------------------------------------
+
+    def _open_db(self, existing: bool) -> None:
+        uri = f"{self.path.resolve().as_uri()}?mode={'rw' if existing else 'rwc'}"
+        self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        tables = {
+            row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        if tables >= OLD_TABLES and "meta" not in tables:
+            self._db.close()
+            raise StoreError(
+                f"{self.path}: a format-1 store (patient ids in clear, no completeness head); "
+                f"this build reads format {FORMAT} only: make a new store"
+            )
+        if (tables or existing) and not tables >= TABLES:
+            self._db.close()
+            raise StoreError(f"{self.path}: not a store (no {', '.join(sorted(TABLES))} tables)")
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a committed reading survives a crash
+        if not tables:  # a new store: its tables and identity in one transaction
+            self._db.executescript(
+                f"BEGIN IMMEDIATE; {SCHEMA} INSERT INTO meta VALUES ('format', {FORMAT}), "
+                "('store_id', randomblob(16)), ('commits', 0); COMMIT;"
+            )
+        found = self._meta("format", required=False)
+        if found != FORMAT:
+            self._db.close()
+            raise StoreError(
+                f"{self.path}: store format {found!r}, this build reads format {FORMAT}"
+            )
+
+    def _load_keyring(self, existing: bool) -> dict[int, Cipher]:
+        keys: dict[int, Cipher] = {}
         for epoch, nonce, wrapped in self._db.execute("SELECT epoch, nonce, wrapped FROM keyring"):
             try:
                 key = self._kek.decrypt(nonce, wrapped, struct.pack(">I", epoch))
@@ -151,11 +281,52 @@ class Store:
                 raise StoreError(
                     f"{self.path}: the master secret does not open key epoch {epoch}"
                 ) from None
-            self._keys[epoch] = get_aead(AEAD).new(key)
-        if not self._keys:
+            keys[epoch] = get_aead(AEAD).new(key)
+        self._keys = keys
+        if not keys:
             if existing:
                 raise StoreError(f"{self.path}: not a store (no key epoch)")
             self.rekey()
+        return self._keys
+
+    def _meta(self, key: str, *, required: bool = True) -> object:
+        row = self._db.execute("SELECT v FROM meta WHERE k=?", (key,)).fetchone()
+        if row is None:
+            if not required:
+                return None
+            raise StoreError(f"{self.path}: not a store (no {key} in its meta table)")
+        return row[0]
+
+    def _read_head_file(self) -> bytes | None:
+        try:
+            return self.head_path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"{self.head_path}: cannot read the head ({exc.strerror})") from None
+
+    def _load_head(self, data: bytes | None, commits: object) -> Head:
+        if data is None:
+            if commits:
+                raise StoreError(
+                    f"{self.head_path}: missing, and {self.path} has {commits} commits "
+                    "(deleted, or the store moved without its head)"
+                )
+            return Head(self.store_id)
+        try:
+            return store_head.decode(data, self._head_key, self.store_id)
+        except HeadError as exc:
+            raise StoreError(f"{self.head_path}: {exc}") from None
+
+    @contextmanager
+    def _naming(self) -> Iterator[None]:
+        """An SQLite error inside is a one-line StoreError naming the file."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a store, or corrupt ({exc})") from None
+
+    # --- keys ----------------------------------------------------------------------------
 
     @property
     def epoch(self) -> int:
@@ -170,40 +341,124 @@ class Store:
         epoch = max(self._keys, default=-1) + 1
         key, nonce = os.urandom(32), os.urandom(NONCE)
         wrapped = self._kek.encrypt(nonce, key, struct.pack(">I", epoch))
-        self._db.execute("INSERT INTO keyring VALUES (?, ?, ?)", (epoch, nonce, wrapped))
+        with self._lock:
+            self._db.execute("INSERT INTO keyring VALUES (?, ?, ?)", (epoch, nonce, wrapped))
         self._keys[epoch] = get_aead(AEAD).new(key)
         return epoch
+
+    def pseudonym(self, pid: str) -> str:
+        """A patient's row key: the id's HMAC, so the database holds no patient id in clear."""
+        return hmac.digest(self._pseudonym_key, pid.encode(), "sha256")[:16].hex()
+
+    # --- writing -------------------------------------------------------------------------
 
     def put(
         self,
         readings: list[Reading],
         policy: str = "clinical",
         session: tuple[str, bytes] | None = None,
+        *,
+        bundle: bytes | None = None,
+        now_ms: int | None = None,
     ) -> int:
         """Seal and store readings in one transaction; returns how many were new.
         ``session`` (peer, saved record-layer state) is committed in the same transaction,
         wrapped like the keyring: after a crash the consumer resumes exactly where its
-        stored readings end, so a redelivered message is refused as a replay."""
+        stored readings end, so a redelivered message is refused as a replay. ``bundle``
+        (the readings' FHIR Bundle, made at ``now_ms``) goes into the outbox in the same
+        transaction: a stored reading is never one whose Bundle was dropped."""
         if not policy or len(policy) > 64:
             raise StoreError("the access-policy tag must be 1..64 characters")
-        epoch, cipher = self.epoch, self._keys[self.epoch]
-        rows = []
+        if bundle is not None and now_ms is None:
+            raise StoreError("an outbox bundle needs the time it was made (now_ms)")
+        wrapped = None if session is None else self._wrap_session(*session)
+        with self._lock:
+            with self._transaction():
+                added, head = self._insert(readings, policy)
+                if wrapped is not None:
+                    self._db.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?)", wrapped)
+                if bundle is not None:
+                    assert now_ms is not None
+                    epoch, nonce = self.epoch, os.urandom(NONCE)
+                    sealed = self._keys[epoch].encrypt(nonce, bundle, _outbox_aad(now_ms, epoch))
+                    self._db.execute(
+                        "INSERT INTO outbox (created_ms, next_ms, epoch, nonce, sealed) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (now_ms, now_ms, epoch, nonce, sealed),
+                    )
+            if head is not None:  # after the commit: a crash between leaves the store ahead
+                self._write_head(head)
+            return added
+
+    def _insert(self, readings: list[Reading], policy: str) -> tuple[int, Head | None]:
+        """Inside put's transaction: the new readings numbered, sealed and inserted; the
+        head to write once they commit (None: nothing new)."""
+        commits = int(self._meta("commits"))  # type: ignore[call-overload]
+        if not self._caught_up:
+            self._catch_up(commits)
+        db = self._db
+        fresh: list[tuple[str, Reading]] = []
+        seen: set[tuple[str, int]] = set()
         for r in readings:
+            key = (self.pseudonym(r.pid), r.ts)
+            if (
+                key in seen
+                or db.execute("SELECT 1 FROM readings WHERE pseud=? AND ts=?", key).fetchone()
+            ):
+                continue
+            seen.add(key)
+            fresh.append((key[0], r))
+        if not fresh:
+            return 0, None
+        last = {p.hex(): n for p, n in self._head.last.items()}
+        epoch, cipher = self.epoch, self._keys[self.epoch]
+        rows, patients = [], {}
+        for pseud, r in fresh:
+            if pseud not in patients:
+                (top,) = db.execute(
+                    "SELECT MAX(seq) FROM readings WHERE pseud=?", (pseud,)
+                ).fetchone()
+                # Past the head's number too: after a rollback the gap stays visible.
+                last[pseud] = max(last.get(pseud, 0), top or 0)
+                nonce = os.urandom(NONCE)
+                patients[pseud] = (
+                    pseud,
+                    nonce,
+                    self._kek.encrypt(nonce, r.pid.encode(), b"patient " + pseud.encode()),
+                )
+            last[pseud] += 1
             nonce = os.urandom(NONCE)
             plain = json.dumps(r.to_dict(), separators=(",", ":")).encode()
-            sealed = cipher.encrypt(nonce, plain, _aad(r.pid, r.ts, policy, epoch))
-            rows.append((r.pid, r.ts, policy, epoch, nonce, sealed))
-        wrapped = None if session is None else self._wrap_session(*session)
-        with self._transaction():
-            before = self._count()
-            self._db.executemany(
-                "INSERT OR IGNORE INTO readings (pid, ts, policy, epoch, nonce, sealed) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            if wrapped is not None:
-                self._db.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?)", wrapped)
-            return self._count() - before
+            sealed = cipher.encrypt(nonce, plain, _aad(r.pid, r.ts, policy, epoch, last[pseud]))
+            rows.append((pseud, last[pseud], r.ts, policy, epoch, nonce, sealed))
+        db.executemany("INSERT OR IGNORE INTO patients VALUES (?, ?, ?)", list(patients.values()))
+        db.executemany(
+            "INSERT INTO readings (pseud, seq, ts, policy, epoch, nonce, sealed) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        new_commits = max(commits, self._head.commits) + 1
+        db.execute("UPDATE meta SET v=? WHERE k='commits'", (new_commits,))
+        return len(rows), Head(
+            self.store_id, new_commits, {bytes.fromhex(p): n for p, n in last.items()}
+        )
+
+    def _catch_up(self, commits: int) -> None:
+        """This writer's first write: a store found ahead of its head (a crash after a
+        commit) gets its head brought up to it, under the write lock, before anything new."""
+        if commits > self._head.commits:
+            last = dict(self._head.last)
+            for pseud, top in self._db.execute(
+                "SELECT pseud, MAX(seq) FROM readings GROUP BY pseud"
+            ):
+                p = bytes.fromhex(pseud)
+                last[p] = max(last.get(p, 0), top)
+            self._write_head(Head(self.store_id, commits, last))
+        self._caught_up = True
+
+    def _write_head(self, head: Head) -> None:
+        store_head.write(self.head_path, store_head.encode(head, self._head_key))
+        self._head = head
 
     def save_session(self, peer: str, state: bytes) -> None:
         """Save a session's state on its own (after sealing, before sending)."""
@@ -215,6 +470,8 @@ class Store:
     def _wrap_session(self, peer: str, state: bytes) -> tuple[str, bytes, bytes]:
         nonce = os.urandom(NONCE)
         return peer, nonce, self._kek.encrypt(nonce, state, b"session " + peer.encode())
+
+    # --- reading -------------------------------------------------------------------------
 
     def sessions(self) -> dict[str, bytes]:
         """The saved session states, by peer (see :meth:`put`)."""
@@ -229,66 +486,115 @@ class Store:
         return out
 
     def patients(self) -> list[str]:
-        return [
-            row[0] for row in self._db.execute("SELECT DISTINCT pid FROM readings ORDER BY pid")
-        ]
+        names, failed = self._names()
+        if failed:
+            raise AuthenticationError(failed[0])
+        stored = {row[0] for row in self._db.execute("SELECT DISTINCT pseud FROM readings")}
+        return sorted(pid for pseud, pid in names.items() if pseud in stored)
+
+    def _names(self) -> tuple[dict[str, str], list[str]]:
+        """Pseudonym -> patient id, and a line for each sealed id that does not open."""
+        names, failed = {}, []
+        for pseud, nonce, sealed in self._db.execute(
+            "SELECT pseud, CAST(nonce AS BLOB), CAST(sealed AS BLOB) FROM patients"
+        ):
+            try:
+                pid = self._kek.decrypt(nonce, sealed, b"patient " + pseud.encode()).decode()
+            except (AuthenticationError, UnicodeDecodeError):
+                failed.append(f"patient pseudonym {pseud}: its sealed id fails authentication")
+                continue
+            if self.pseudonym(pid) != pseud:
+                failed.append(f"patient pseudonym {pseud}: holds another patient's id")
+                continue
+            names[pseud] = pid
+        return names, failed
 
     def get(self, pid: str, ts: int) -> Reading | None:
         row = self._db.execute(
-            f"SELECT {ROW} FROM readings WHERE pid=? AND ts=?",
-            (pid, ts),
+            f"SELECT {ROW} FROM readings WHERE pseud=? AND ts=?", (self.pseudonym(pid), ts)
         ).fetchone()
-        return None if row is None else self._open(row)
+        return None if row is None else self._open(row, pid)
 
     def readings(self, pid: str) -> Iterator[Reading]:
         rows = self._db.execute(
-            f"SELECT {ROW} FROM readings WHERE pid=? ORDER BY ts",
-            (pid,),
+            f"SELECT {ROW} FROM readings WHERE pseud=? ORDER BY ts", (self.pseudonym(pid),)
         )
         for row in rows:
-            yield self._open(row)
+            yield self._open(row, pid)
 
     def verify(self) -> Verified:
-        """Open every record; list the ones that do not (never stop at the first)."""
+        """Open every record (listing the ones that do not, never stopping at the first),
+        and check every patient's sequence against the head."""
+        # The head first, then the database: a commit in between can only leave the
+        # database ahead of the head read, never behind it.
+        data = self._read_head_file()
         checked, failed = 0, []
-        for row in self._db.execute(f"SELECT {ROW} FROM readings ORDER BY id"):
-            checked += 1
+        have: dict[str, list[int]] = {}
+        with self._lock, self._naming():
+            self._db.execute("BEGIN")  # one snapshot for the whole check
             try:
-                self._open(row)
-            except AuthenticationError as exc:
-                failed.append(str(exc))
-            except (DTHQError, ValueError, TypeError, struct.error) as exc:  # a mangled row
-                failed.append(f"record {row[0]}: unreadable ({exc})")
-        return Verified(checked, tuple(failed))
+                commits = int(self._meta("commits"))  # type: ignore[call-overload]
+                head = self._load_head(data, commits)
+                names, failed = self._names()
+                for row in self._db.execute(f"SELECT {ROW} FROM readings ORDER BY id"):
+                    checked += 1
+                    pseud, seq = row[1], row[2]
+                    have.setdefault(pseud, []).append(seq)
+                    try:
+                        pid = names.get(pseud)
+                        if pid is None:
+                            raise AuthenticationError(
+                                f"record {row[0]} (pseudonym {pseud}): no patient of that pseudonym"
+                            )
+                        self._open(row, pid)
+                    except AuthenticationError as exc:
+                        failed.append(str(exc))
+                    except (DTHQError, ValueError, TypeError, struct.error) as exc:  # mangled
+                        failed.append(f"record {row[0]}: unreadable ({exc})")
+            finally:
+                self._db.execute("COMMIT")
+        missing, notes = _completeness(head, commits, have, names)
+        return Verified(checked, tuple(failed), tuple(missing), tuple(notes), commits)
 
     def reencrypt(self) -> int:
-        """Move every reading to the current epoch, all in one transaction."""
+        """Move every reading and unsent bundle to the current epoch, in one transaction."""
         epoch, cipher = self.epoch, self._keys[self.epoch]
-        rows = self._db.execute(
-            f"SELECT {ROW} FROM readings WHERE epoch != ?",
-            (epoch,),
-        ).fetchall()
+        names, _ = self._names()
+        rows = self._db.execute(f"SELECT {ROW} FROM readings WHERE epoch != ?", (epoch,)).fetchall()
         updates = []
         for row in rows:
-            reading = self._open(row)  # a tampered record stops the whole re-encryption
+            pid = names.get(row[1])
+            if pid is None:
+                raise AuthenticationError(f"record {row[0]}: no patient of its pseudonym")
+            reading = self._open(row, pid)  # a tampered record stops the whole re-encryption
             nonce = os.urandom(NONCE)
             plain = json.dumps(reading.to_dict(), separators=(",", ":")).encode()
-            aad = _aad(reading.pid, reading.ts, row[3], epoch)
+            aad = _aad(reading.pid, reading.ts, row[4], epoch, row[2])
             updates.append((epoch, nonce, cipher.encrypt(nonce, plain, aad), row[0]))
+        bundles = []
+        for entry_id, created, old, nonce, sealed in self._db.execute(
+            "SELECT id, created_ms, epoch, nonce, sealed FROM outbox WHERE epoch != ?", (epoch,)
+        ).fetchall():
+            body = self._open_bundle(entry_id, created, old, nonce, sealed)
+            fresh = os.urandom(NONCE)
+            bundles.append(
+                (epoch, fresh, cipher.encrypt(fresh, body, _outbox_aad(created, epoch)), entry_id)
+            )
         with self._transaction():
             self._db.executemany(
                 "UPDATE readings SET epoch=?, nonce=?, sealed=? WHERE id=?", updates
             )
+            self._db.executemany("UPDATE outbox SET epoch=?, nonce=?, sealed=? WHERE id=?", bundles)
         return len(updates)
 
-    def _open(self, row: tuple) -> Reading:  # type: ignore[type-arg]
-        record_id, pid, ts, policy, epoch, nonce, sealed = row
+    def _open(self, row: tuple, pid: str) -> Reading:  # type: ignore[type-arg]
+        record_id, _, seq, ts, policy, epoch, nonce, sealed = row
         name = f"record {record_id} (patient {pid!r}, ts {ts}, policy {policy!r}, epoch {epoch})"
         cipher = self._keys.get(epoch)
         if cipher is None:
             raise AuthenticationError(f"{name}: no key for its epoch")
         try:
-            plain = cipher.decrypt(nonce, sealed, _aad(pid, ts, policy, epoch))
+            plain = cipher.decrypt(nonce, sealed, _aad(pid, ts, policy, epoch, seq))
         except AuthenticationError:
             raise AuthenticationError(
                 f"{name} fails authentication: tampered or misplaced"
@@ -298,29 +604,112 @@ class Store:
             raise AuthenticationError(f"{name} holds another reading")
         return reading
 
-    def _count(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
+    # --- the FHIR outbox -------------------------------------------------------------------
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db, self._lock)
+    def outbox_due(self, now_ms: int, limit: int = 16) -> list[Outgoing]:
+        """Bundles whose next attempt is due at ``now_ms``, oldest first (parked ones never)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, created_ms, attempts, epoch, CAST(nonce AS BLOB), CAST(sealed AS BLOB) "
+                "FROM outbox WHERE next_ms IS NOT NULL AND next_ms <= ? ORDER BY next_ms, id "
+                "LIMIT ?",
+                (now_ms, limit),
+            ).fetchall()
+        out = []
+        for entry_id, created, attempts, epoch, nonce, sealed in rows:
+            try:
+                body = self._open_bundle(entry_id, created, epoch, nonce, sealed)
+            except AuthenticationError:
+                self.outbox_failed(entry_id, "unreadable", None)  # parked: named, not sent
+                continue
+            out.append(Outgoing(entry_id, body, attempts, created))
+        return out
 
-
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error: no half-written batch."""
-
-    def __init__(self, db: sqlite3.Connection, lock: threading.Lock) -> None:
-        self.db, self.lock = db, lock
-
-    def __enter__(self) -> None:
-        self.lock.acquire()
+    def _open_bundle(
+        self, entry_id: int, created: int, epoch: int, nonce: bytes, sealed: bytes
+    ) -> bytes:
+        cipher = self._keys.get(epoch)
         try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self.lock.release()
-            raise
+            if cipher is None:
+                raise AuthenticationError("no key")
+            return cipher.decrypt(nonce, sealed, _outbox_aad(created, epoch))
+        except AuthenticationError:
+            raise AuthenticationError(f"outbox entry {entry_id} fails authentication") from None
 
-    def __exit__(self, kind: object, *_: object) -> None:
-        try:
-            self.db.execute("ROLLBACK" if kind else "COMMIT")
-        finally:
-            self.lock.release()
+    def outbox_next_ms(self) -> int | None:
+        """When the next unparked bundle is due (None: none is waiting)."""
+        with self._lock:
+            return self._db.execute("SELECT MIN(next_ms) FROM outbox").fetchone()[0]
+
+    def outbox_sent(self, entry_id: int) -> None:
+        with self._transaction():
+            self._db.execute("DELETE FROM outbox WHERE id=?", (entry_id,))
+
+    def outbox_failed(self, entry_id: int, outcome: str, next_ms: int | None) -> None:
+        """One more failed attempt, its outcome, and when to try again (None: parked)."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE outbox SET attempts=attempts+1, outcome=?, next_ms=? WHERE id=?",
+                (outcome, next_ms, entry_id),
+            )
+
+    def backlog(self) -> Backlog:
+        with self._lock:
+            unsent, parked, oldest = self._db.execute(
+                "SELECT COUNT(*), COUNT(*) - COUNT(next_ms), MIN(created_ms) FROM outbox"
+            ).fetchone()
+        return Backlog(unsent, parked, oldest)
+
+    def outcomes(self) -> dict[str, int]:
+        """The last outcome of each unsent bundle, counted (parked ones and retried ones)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT outcome, COUNT(*) FROM outbox WHERE outcome IS NOT NULL GROUP BY outcome"
+            ).fetchall()
+        return dict(rows)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error: no half-written batch."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+
+def _completeness(
+    head: Head, commits: int, have: dict[str, list[int]], names: dict[str, str]
+) -> tuple[list[str], list[str]]:
+    """What the store lacks against its head: (missing, notes)."""
+    missing, notes = [], []
+    if commits < head.commits:
+        missing.append(
+            f"the store is behind its head (commit {commits} < {head.commits}): "
+            "rolled back to an older copy"
+        )
+    elif commits == head.commits + 1:
+        notes.append(
+            "the store is one commit ahead of its head (a crash between the commit and "
+            "the head's write): not a loss"
+        )
+    elif commits > head.commits + 1:
+        missing.append(
+            f"its head is {commits - head.commits} commits behind the store: an older head "
+            "(rolled back)"
+        )
+    last = {p.hex(): n for p, n in head.last.items()}
+    for pseud in sorted(set(have) | set(last), key=lambda p: names.get(p, p)):
+        seqs = sorted(have.get(pseud, []))
+        top = max(seqs[-1] if seqs else 0, last.get(pseud, 0))
+        who = f"patient {names[pseud]!r}" if pseud in names else f"patient pseudonym {pseud}"
+        if not seqs:
+            missing.append(f"{who}: all {top} readings missing")
+            continue
+        for a, b in _gaps(seqs, top):
+            which = f"reading {a}" if a == b else f"readings {a}..{b}"
+            missing.append(f"{who}: {which} of {top} missing")
+    return missing, notes
