@@ -15,7 +15,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from dthq.errors import AuthenticationError, DecodeError, FreshnessError, ReplayError, StateError
+from dthq.errors import (
+    AuthenticationError,
+    DecodeError,
+    FreshnessError,
+    FutureError,
+    ReplayError,
+    StateError,
+)
 from dthq.harness.results import STAGES, Distribution, PipelineRun, quantile
 from dthq.twin.reading import ReadingError
 
@@ -24,6 +31,8 @@ Key = tuple[str, int]  # (patient, reading timestamp): a reading's identity ever
 
 def reason_of(exc: BaseException) -> str:
     """A rejection's category, for the counts (the message goes to the examples)."""
+    if isinstance(exc, FutureError):
+        return "from the future"
     if isinstance(exc, FreshnessError):
         return "stale"
     if isinstance(exc, ReplayError):
@@ -81,6 +90,7 @@ class Metrics:
     bytes_up: Counter[str] = field(default_factory=Counter)
     wire: Counter[str] = field(default_factory=Counter)  # bytes by kind: "handshake in", ...
     cpu_s: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def trace(self, key: Key) -> Trace:
@@ -96,6 +106,10 @@ class Metrics:
         with self._lock:
             self.rejected[reason] += n
             self.examples.setdefault(reason, str(exc))
+
+    def fail(self, outcome: str, n: int = 1) -> None:
+        with self._lock:
+            self.failures[outcome] += n
 
     def sent_bytes(self, hop: str, n: int) -> None:
         with self._lock:
