@@ -31,7 +31,7 @@ def consume_until_signalled(
     registry = Registry.load(registry_file)
     metrics = Metrics()
     bus = MQTTBus(broker, client_id, persistent=True, connect=False)
-    Cloud(registry, bus, metrics, store, sink=FHIRSink(fhir_dir), clock=clock)
+    cloud = Cloud(registry, bus, metrics, store, sink=FHIRSink(fhir_dir), clock=clock)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
@@ -40,4 +40,5 @@ def consume_until_signalled(
     while not done.wait(0.2):
         pass
     bus.close()
+    cloud.close()  # before the caller closes the store
     return {"counts": dict(metrics.counts), "rejected": dict(metrics.rejected)}

@@ -217,6 +217,7 @@ class Pipeline:
             twin=policy_named(c.policy).twin,
             clock=self.clock,
         )
+        stack.callback(self.cloud.close)  # its worker stops before the store closes
 
     def run(
         self, progress: Progress | None = None, stop: threading.Event | None = None
