@@ -60,13 +60,18 @@ FHIR_TIMEOUT_S = 10.0
 
 
 def store_outcome(exc: BaseException) -> str:
-    """A store failure's name, for ``Metrics.fail``."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    text = str(exc)
-    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in text:
-        return "store locked"
-    if code == sqlite3.SQLITE_FULL or "database or disk is full" in text:
-        return "disk full"
+    """A store failure's name, for ``Metrics.fail``. The cause is looked for down the
+    chain: SQLite rolls a transaction back itself on SQLITE_FULL, and the ROLLBACK the
+    store then sends fails ("no transaction is active") with the cause as its context."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        code = getattr(seen, "sqlite_errorcode", None)
+        text = str(seen)
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in text:
+            return "store locked"
+        if code == sqlite3.SQLITE_FULL or "database or disk is full" in text:
+            return "disk full"
+        seen = seen.__context__
     return "store error"
 
 
