@@ -27,6 +27,11 @@ class FreshnessError(ReplayError):
     """A record whose authenticated timestamp is too old, or too far in the future."""
 
 
+class FutureError(FreshnessError):
+    """A timestamp further ahead of the receiver's clock (or of the record that
+    authenticates it) than the allowed skew: a clock fault, never a vital sign."""
+
+
 class UnsupportedError(DTHQError):
     """A version, algorithm, suite, mode or backend this build does not offer."""
 

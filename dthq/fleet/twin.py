@@ -70,6 +70,7 @@ class FleetTwin:
         self.metrics = Metrics()
         self.cloud = Cloud(registry, bus, self.metrics, store, clock=SYSTEM_CLOCK)
         self.cloud.listeners.append(self._delivered)
+        self._stack.callback(self.cloud.close)  # its worker stops before the store closes
         self.members = {member_id(g) for g in range(o.dthq_gateways)}
 
     def wait_for_gateways(self) -> None:

@@ -3,10 +3,24 @@ by their authenticated timestamps, updates each patient's twin (raising alerts),
 them to a FHIR R4B transaction Bundle, and seals them into the encrypted store.
 
 Exactly once: the consumer's MQTT session is persistent and QoS 1, and a message is
-acknowledged only after its handler returns, that is after the store's transaction
-committed. A message redelivered after a crash is refused by the record layer's replay
-window when the session survived, and changes nothing in the store (one row per
-patient and timestamp) or the twin (one reading per timestamp) when it did not.
+acknowledged (manual acks) only once it is durably handled: a gateway record after the
+store's transaction committed its readings with the session's state, a handshake flight
+once handled, a refused message once counted. A message redelivered after a crash is
+refused by the record layer's replay window when the session survived, and changes
+nothing in the store (one row per patient and timestamp) or the twin (one reading per
+timestamp) when it did not.
+
+The bus's thread only queues messages: one worker thread handles them in order (paho's
+network thread must keep up its keepalive while the store is slow). A store that fails
+(locked beyond SQLite's busy timeout, disk full) is retried with exponential backoff,
+``RETRY_FIRST_S`` doubling to ``RETRY_MAX_S``, for as long as the cloud runs; each
+failure is counted by outcome (``Metrics.fail``: "store locked", "disk full", "store
+error"), and the message stays unacknowledged until its commit. A cloud closed while
+retrying acks nothing and puts the gateway's session back where it was before the
+record opened, so the record opens again when the broker redelivers it.
+
+Time: a reading dated more than ``twin.MAX_SKEW_MS`` ahead of the cloud's clock is
+refused ("cloud: from the future"), whatever the gateway let through.
 
 The watch list (patients whose partial NEWS2 total is at least ``WATCH_TOTAL``) goes
 back to the gateway, sealed, whenever it changes: the adaptive policy's input. Without
@@ -17,12 +31,14 @@ nothing is scored or sent back.
 from __future__ import annotations
 
 import json
+import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from dthq.errors import DecodeError, DTHQError
+from dthq.errors import DecodeError, DTHQError, FutureError
 from dthq.pipeline import topics
 from dthq.pipeline.clock import Clock
 from dthq.pipeline.metrics import Metrics
@@ -32,11 +48,34 @@ from dthq.pipeline.sessions import Terminator
 from dthq.transport.bus import Bus, Message
 from dthq.twin import fhir, news2
 from dthq.twin.reading import Reading, ReadingError
-from dthq.twin.store import Store
-from dthq.twin.twin import HISTORY, Alert, PatientTwin, Twins
+from dthq.twin.store import Store, StoreError
+from dthq.twin.twin import HISTORY, MAX_SKEW_MS, Alert, PatientTwin, Twins
+
+RETRY_FIRST_S = 0.05  # the store's first retry; doubling ...
+RETRY_MAX_S = 2.0  # ... to this, then every this long, until the commit or close()
 
 WATCH_TOTAL = 2
 MAX_BATCH = 4096
+
+
+def store_outcome(exc: BaseException) -> str:
+    """A store failure's name, for ``Metrics.fail``. The cause is looked for down the
+    chain: SQLite rolls a transaction back itself on SQLITE_FULL, and the ROLLBACK the
+    store then sends fails ("no transaction is active") with the cause as its context."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        code = getattr(seen, "sqlite_errorcode", None)
+        text = str(seen)
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in text:
+            return "store locked"
+        if code == sqlite3.SQLITE_FULL or "database or disk is full" in text:
+            return "disk full"
+        seen = seen.__context__
+    return "store error"
+
+
+class _Closed(Exception):
+    """The cloud closed while a commit was still failing: nothing is acked."""
 
 
 class FHIRSink:
@@ -88,23 +127,63 @@ class Cloud:
         self.watched: dict[str, frozenset[str]] = {}  # per gateway, as last sent
         self.listeners: list[Callable[[list[Reading], list[Alert]], None]] = []
         self._lock = threading.Lock()
+        self._inbox: queue.SimpleQueue[Message | None] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._pending = 0  # messages queued or being handled
+        self._idle = threading.Condition()
         self._restore()
-        bus.subscribe(topics.ALL_GATEWAYS_UP, self._on_message, qos=1)
         # The outbox's sender: also what a previous run left unsent goes out now.
         self.sender = Sender(store, self.sink.destinations, metrics, clock)
         if self.sink.destinations:
             self.sender.start()
+        self._worker = threading.Thread(target=self._work, name="cloud-worker", daemon=True)
+        self._worker.start()
+        bus.subscribe(topics.ALL_GATEWAYS_UP, self._receive, qos=1, manual_ack=True)
+
+    def _receive(self, message: Message) -> None:
+        """On the bus's thread: queue for the worker (acked when handled durably)."""
+        with self._idle:
+            self._pending += 1
+        self._inbox.put(message)
+
+    def _work(self) -> None:
+        while (message := self._inbox.get()) is not None and not self._stop.is_set():
+            try:
+                self._on_message(message)
+            except _Closed:
+                break
+            except (sqlite3.Error, StoreError) as exc:  # the handshake branch's own save
+                self._metrics.fail(store_outcome(exc))  # unacked: the broker redelivers
+            else:
+                message.ack()
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every message received so far is handled (True), or ``timeout`` s."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
     def close(self) -> None:
-        """Stop the outbox's sender (what it has not sent stays in the outbox)."""
-        self.sender.stop()
+        """Stop the worker after the message it is on (a failing commit gives up):
+        what is still queued stays unacknowledged, for the broker to redeliver."""
+        self._stop.set()
+        self._inbox.put(None)
+        if threading.current_thread() is not self._worker:
+            self._worker.join()
+        self.sender.stop()  # what it has not sent stays in the outbox
 
     def _restore(self) -> None:
         """After a restart: the twins from the store, and each gateway's session from its
         saved state, so messages the broker kept (or delivers again) open, once."""
+        now = self._clock.now_ms()
         for pid in self.store.patients():
-            recent = list(self.store.readings(pid))[-HISTORY:]
-            self.twins.restore(PatientTwin.from_readings(pid, recent))
+            # An old store may hold a reading dated ahead (a device clock fault let
+            # through): the twin is rebuilt without it, or it would freeze the twin.
+            kept = [r for r in self.store.readings(pid) if r.ts <= now + MAX_SKEW_MS]
+            self.twins.restore(PatientTwin.from_readings(pid, kept[-HISTORY:]))
         for gateway, state in self.store.sessions().items():
             self._gateways.resume(gateway, state, self._clock.now_ms())
 
@@ -123,6 +202,9 @@ class Cloud:
                         )
                     return
                 t0 = time.perf_counter_ns()
+                # The session as it was before this record, to put back if its commit
+                # is abandoned: the replay window must not stay past an unstored record.
+                before = self._gateways.save(gateway) if gateway in self.gateways else None
                 payload, _ = self._gateways.open(gateway, body, self._clock.now_ms())
                 batch = topics.decode_object(payload, "batch").get("readings")
                 if not isinstance(batch, list) or not 1 <= len(batch) <= MAX_BATCH:
@@ -131,14 +213,29 @@ class Cloud:
             except DTHQError as exc:
                 self._metrics.reject("cloud", exc)
                 return
-            self._apply(gateway, batch, message.received_ns, (decrypted - t0) / 1e9)
+            try:
+                self._apply(gateway, batch, message.received_ns, (decrypted - t0) / 1e9)
+            except _Closed:
+                if before is not None:
+                    self._gateways.resume(gateway, before, self._clock.now_ms())
+                raise
 
     def _apply(self, gateway: str, batch: list[object], received_ns: int, decrypt: float) -> None:
         m = self._metrics
         readings = []
+        latest = self._clock.now_ms() + MAX_SKEW_MS
         for item in batch:
             try:
-                readings.append(Reading.from_dict(item))
+                reading = Reading.from_dict(item)
+                if reading.ts > latest:
+                    raise FutureError(
+                        f"reading ts {reading.ts} is {reading.ts - latest + MAX_SKEW_MS} ms "
+                        f"ahead of the cloud's clock; the allowed skew is {MAX_SKEW_MS} ms"
+                    )
+                readings.append(reading)
+            except FutureError as exc:
+                m.reject("cloud", exc)
+                m.count("rejected_sent")  # a device's reading the gateway let through
             except ReadingError as exc:
                 m.reject("cloud", exc)
         readings.sort(key=lambda r: r.ts)  # the authenticated acquisition time
@@ -150,9 +247,7 @@ class Cloud:
         # The session's state (its replay window now past this record) commits with the
         # readings: a crash before the commit redelivers, one after refuses the replay.
         state = (gateway, self._gateways.save(gateway))
-        stored = self.store.put(
-            fresh, self.policy_tag, session=state, bundle=bundle, now_ms=self._clock.now_ms()
-        )
+        stored = self._put(fresh, state, bundle)
         if bundle is not None:
             self.sender.wake()
         t3 = time.perf_counter_ns()
@@ -167,9 +262,28 @@ class Cloud:
             trace.alert_relevant = score.total >= WATCH_TOTAL
             trace.done_ns = t3
         if self.twin:
-            self._send_watch(gateway)
+            try:
+                self._send_watch(gateway)
+            except (sqlite3.Error, StoreError) as exc:  # advisory: sent with the next batch
+                m.fail(store_outcome(exc))
         for listener in self.listeners:
             listener(fresh, alerts)
+
+    def _put(self, fresh: list[Reading], state: tuple[str, bytes], bundle: bytes | None) -> int:
+        """Store the readings with the session's state and their Bundle, retrying a
+        failing store with backoff until it commits (or the cloud closes: :class:`_Closed`)."""
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                now_ms = self._clock.now_ms()
+                return self.store.put(
+                    fresh, self.policy_tag, session=state, bundle=bundle, now_ms=now_ms
+                )
+            except (sqlite3.Error, StoreError) as exc:
+                self._metrics.fail(store_outcome(exc))
+            if self._stop.wait(delay):
+                raise _Closed
+            delay = min(2 * delay, RETRY_MAX_S)
 
     def _update_twins(self, readings: list[Reading]) -> tuple[list[Reading], list[Alert]]:
         """Each reading applied to its patient's twin: those new to it, and the alerts."""

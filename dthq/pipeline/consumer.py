@@ -40,5 +40,5 @@ def consume_until_signalled(
     while not done.wait(0.2):
         pass
     bus.close()
-    cloud.close()  # the outbox's sender: what it has not sent stays for the next run
+    cloud.close()  # its worker, then the outbox's sender, before the caller closes the store
     return {"counts": dict(metrics.counts), "rejected": dict(metrics.rejected)}

@@ -15,6 +15,19 @@ The batching policy is the paper's §7.1 lever:
   to). ``fixed`` against ``no-twin`` is the twin's cost alone; ``adaptive`` against
   ``no-twin`` is the paper's comparison.
 A batch also closes at MAX_BATCH_BYTES of readings (the sweep's large messages).
+
+Acknowledgements: a device message is acknowledged (manual acks, see
+:mod:`dthq.transport.bus`) only once it is refused (counted), a handshake flight
+handled, or its reading forwarded and the batch taken by the broker (its PUBACK):
+a gateway killed with readings in a batch leaves them unacknowledged, and the broker
+redelivers them to its persistent session. A publish upstream that fails acks nothing.
+
+Time: the record's authenticated timestamp dates the reading. A reading's ``ts`` may lie
+at most ``TS_BEHIND_MS`` before its record's timestamp and ``TS_AHEAD_MS`` after it
+(the device stamps the reading, then seals it, by one clock), else it is refused
+("gateway: from the future" ahead, "gateway: invalid reading" behind); the record's own
+timestamp may be at most the record layer's ``Freshness.max_skew_ms`` (2 s) ahead of the
+gateway's clock.
 """
 
 from __future__ import annotations
@@ -25,7 +38,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from dthq.errors import AuthenticationError, DecodeError, DTHQError, StateError
+from dthq.errors import AuthenticationError, DecodeError, DTHQError, FutureError, StateError
 from dthq.pipeline import topics
 from dthq.pipeline.clock import Clock
 from dthq.pipeline.device import HANDSHAKE_TIMEOUT_S
@@ -43,6 +56,12 @@ FLUSH_TICK_S = 0.005
 WORK = ("retry", "reply", "established", "refused")
 MAX_HELD = 64  # records per device that may wait for their session's FINISH
 MAX_BATCH_BYTES = 8 << 20  # a batch's readings, as the devices sent them
+# How far a reading's ts may be from its record's authenticated timestamp. Ahead: the
+# reading is stamped before it is sealed, so only a clock stepped between the two puts it
+# after; the record layer's skew bound. Behind: a 100 MB reading takes seconds to build and
+# compress; the record layer's age limit (a reading older than that is history).
+TS_AHEAD_MS = 2_000
+TS_BEHIND_MS = 30_000
 
 
 @dataclass(frozen=True)
@@ -116,7 +135,7 @@ class Gateway:
         self._upstream: RecordLayer | None = None
         self._established = threading.Event()
         self._lock = threading.Lock()  # the batch and the upstream session
-        self._batch: list[Reading] = []
+        self._batch: list[tuple[Reading, Message]] = []  # each with its unacked message
         self._batch_bytes = 0
         self._batch_since = 0.0
         self._codecs = {q: Brotli(q) for q in {policy.quality, policy.urgent_quality or 1}}
@@ -125,10 +144,14 @@ class Gateway:
         self._stop = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, name="gateway-flush", daemon=True)
         if self.pool:
-            device_bus.subscribe(topics.shared(gateway_id, topics.ALL_DEVICES_UP), self._on_device)
-            device_bus.subscribe(topics.pool_inbox(self.member), self._on_forwarded, qos=1)
+            device_bus.subscribe(
+                topics.shared(gateway_id, topics.ALL_DEVICES_UP), self._on_device, manual_ack=True
+            )
+            device_bus.subscribe(
+                topics.pool_inbox(self.member), self._on_forwarded, qos=1, manual_ack=True
+            )
         else:
-            device_bus.subscribe(topics.ALL_DEVICES_UP, self._on_device, qos=1)
+            device_bus.subscribe(topics.ALL_DEVICES_UP, self._on_device, qos=1, manual_ack=True)
         cloud_bus.subscribe(topics.gateway_down(self.member), self._on_cloud, qos=1)
 
     @property
@@ -197,11 +220,16 @@ class Gateway:
                     device = topics.party_of(message.topic)
                 except DTHQError as exc:
                     self._metrics.reject("gateway", exc)
+                    message.ack()
                     return
                 owner = self.owner(device)
                 if owner != self.member:
+                    # Acked once the broker has it for the owner (the owner acks its copy).
                     self._device_bus.publish(
-                        topics.pool_forward(owner, device), message.payload, message.qos
+                        topics.pool_forward(owner, device),
+                        message.payload,
+                        message.qos,
+                        on_taken=message.ack,
                     )
                     self._metrics.count("handed to a pool member")
                     return
@@ -226,10 +254,17 @@ class Gateway:
                 topics.check_party_id(device, "device id")
             except DTHQError as exc:
                 self._metrics.reject("gateway", exc)
+                message.ack()
                 return
             self._device_message(replace(message, topic=topics.device_up(device)))
 
     def _device_message(self, message: Message) -> None:
+        """Handle one device message; ack it unless a batch, the held records or an
+        upstream publish took it over (they ack it in their time)."""
+        if not self._take(message):
+            message.ack()
+
+    def _take(self, message: Message) -> bool:
         m = self._metrics
         try:
             device = topics.party_of(message.topic)
@@ -248,39 +283,41 @@ class Gateway:
                 elif device in self._held:  # established: the records that overtook FINISH
                     for held in self._held.pop(device):
                         self._device_message(held)
-                return
+                return False
             t0 = time.perf_counter_ns()
             try:
-                payload, _ = self._devices.open(device, body, self._clock.now_ms())
+                payload, stamped = self._devices.open(device, body, self._clock.now_ms())
             except (StateError, AuthenticationError):
                 if self._hold(device, message):
-                    return
+                    return True  # acked once its FINISH lets it open
                 raise
             t1 = time.perf_counter_ns()
         except DTHQError as exc:
             m.reject("gateway", exc)
-            return
+            return False
         try:
             reading = Reading.from_bytes(payload)
             if reading.pid != self._registry.patient_of(device):
                 raise ReadingError(f"device {device} is not bound to patient {reading.pid!r}")
-        except ReadingError as exc:
+            check_dated(reading, stamped)
+        except (ReadingError, FutureError) as exc:
             m.reject("gateway", exc)
             m.count("rejected_sent")  # a genuine device's reading, refused: not lost
-            return
+            return False
         trace = m.trace((reading.pid, reading.ts))
         trace.gw_in_ns, trace.gw_decrypt = message.received_ns, (t1 - t0) / 1e9
         if self.policy.adaptive and reading.pid in self.watched:
-            self._forward([reading], self.policy.urgent_quality)  # type: ignore[arg-type]
-            return
+            self._forward([(reading, message)], self.policy.urgent_quality)  # type: ignore[arg-type]
+            return True
         with self._lock:
             if not self._batch:
                 self._batch_since = self._clock.monotonic_s()
-            self._batch.append(reading)
+            self._batch.append((reading, message))
             self._batch_bytes += len(payload)
             full = len(self._batch) >= self.policy.max_batch or self._batch_bytes >= MAX_BATCH_BYTES
         if full:
             self._flush()
+        return True
 
     # batches
 
@@ -300,7 +337,8 @@ class Gateway:
         if batch:
             self._forward(batch, self.policy.quality)
 
-    def _forward(self, readings: list[Reading], quality: int) -> None:
+    def _forward(self, batch: list[tuple[Reading, Message]], quality: int) -> None:
+        readings = [r for r, _ in batch]
         payload = topics.encode({"readings": [r.to_dict() for r in readings]})
         with self._lock:
             if self._upstream is None:
@@ -310,16 +348,41 @@ class Gateway:
         sent = time.perf_counter_ns()
         for r in readings:
             self._metrics.trace((r.pid, r.ts)).gw_out_ns = sent
-        self._cloud_bus.publish(
-            topics.gateway_up(self.member), topics.frame(topics.RECORD, record), 1
-        )
-        self._metrics.sent_bytes("gateway", len(record) + 1)
-        self._metrics.count("forwarded", len(readings))
+        messages = [message for _, message in batch]
+
+        def taken() -> None:  # the broker's PUBACK: the readings are upstream's now
+            self._metrics.count("forwarded", len(messages))
+            for message in messages:
+                message.ack()
+
+        if self._cloud_bus.publish(
+            topics.gateway_up(self.member), topics.frame(topics.RECORD, record), 1, on_taken=taken
+        ):
+            self._metrics.sent_bytes("gateway", len(record) + 1)
+        else:  # not taken: the device messages stay unacked (redelivered on reconnect)
+            self._metrics.count("upstream refused", len(messages))
 
     def close(self) -> None:
-        """Forward what is waiting, then stop the flush thread."""
+        """Forward what is waiting, then stop the flush thread (what is forwarded now is
+        acked when, and if, the broker takes it before the bus closes)."""
         self._stop.set()
         if self._flusher.is_alive():
             self._flusher.join(2)
         if self._upstream is not None:
             self._flush()
+
+
+def check_dated(reading: Reading, stamped_ms: int) -> None:
+    """The reading's ``ts`` bound to its record's authenticated timestamp (see the
+    module's doc): a device clock fault must not date a reading years ahead."""
+    ahead = reading.ts - stamped_ms
+    if ahead > TS_AHEAD_MS:
+        raise FutureError(
+            f"reading ts {reading.ts} is {ahead} ms after its record's timestamp; "
+            f"at most {TS_AHEAD_MS} ms is allowed"
+        )
+    if -ahead > TS_BEHIND_MS:
+        raise ReadingError(
+            f"reading ts {reading.ts} is {-ahead} ms before its record's timestamp; "
+            f"at most {TS_BEHIND_MS} ms is allowed"
+        )

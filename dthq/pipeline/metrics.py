@@ -15,7 +15,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from dthq.errors import AuthenticationError, DecodeError, FreshnessError, ReplayError, StateError
+from dthq.errors import (
+    AuthenticationError,
+    DecodeError,
+    FreshnessError,
+    FutureError,
+    ReplayError,
+    StateError,
+)
 from dthq.harness.results import STAGES, Distribution, PipelineRun, quantile
 from dthq.twin.reading import ReadingError
 
@@ -24,6 +31,8 @@ Key = tuple[str, int]  # (patient, reading timestamp): a reading's identity ever
 
 def reason_of(exc: BaseException) -> str:
     """A rejection's category, for the counts (the message goes to the examples)."""
+    if isinstance(exc, FutureError):
+        return "from the future"
     if isinstance(exc, FreshnessError):
         return "stale"
     if isinstance(exc, ReplayError):

@@ -218,7 +218,7 @@ class Pipeline:
             twin=policy_named(c.policy).twin,
             clock=self.clock,
         )
-        stack.callback(self.cloud.close)  # the sender stops before the store closes
+        stack.callback(self.cloud.close)  # its worker and sender stop before the store closes
 
     def run(
         self, progress: Progress | None = None, stop: threading.Event | None = None

@@ -27,6 +27,7 @@ from dthq.errors import (
     AuthenticationError,
     DecodeError,
     FreshnessError,
+    FutureError,
     ReplayError,
     StateError,
 )
@@ -70,7 +71,7 @@ class Freshness:
                 f"record is {now_ms - timestamp_ms} ms old; the limit is {self.max_age_ms} ms"
             )
         if self.max_skew_ms is not None and timestamp_ms - now_ms > self.max_skew_ms:
-            raise FreshnessError(
+            raise FutureError(
                 f"record is {timestamp_ms - now_ms} ms in the future; "
                 f"the allowed clock skew is {self.max_skew_ms} ms"
             )

@@ -9,6 +9,12 @@
   published while a consumer is away wait for it.
 - Reconnects with exponential backoff (paho's own, 0.1 s doubling to 2 s), and every
   subscription is renewed on each connect; the time spent disconnected is counted.
+- Acknowledgements are ours, not paho's (its ``manual_ack`` mode): a message of an
+  auto-ack subscription is acked when its handlers return, one of a manual-ack
+  subscription when :meth:`Message.ack` is called (see :mod:`dthq.transport.bus`). An
+  ack given after the connection it came on dropped is not sent: the broker redelivers
+  that message on the resumed session (under a packet id that may by then name
+  another message), and the handler's duplicate check takes it.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import queue
 import socket
 import threading
 import time
+from functools import partial
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
@@ -27,7 +34,16 @@ from paho.mqtt.properties import Properties
 
 from dthq.errors import StateError, UnsupportedError
 from dthq.transport.base import ROLES, Flight, peer_of
-from dthq.transport.bus import BusError, Handler, LinkStats, Message, check_qos, topic_matches
+from dthq.transport.bus import (
+    BusError,
+    Handler,
+    LinkStats,
+    Message,
+    Subscription,
+    Taken,
+    check_qos,
+    dispatch,
+)
 
 DEFAULT_PORT = 1883
 USERNAME = "dthq"
@@ -81,7 +97,11 @@ class MQTTBus:
         self.client_id = client_id
         self.persistent = persistent
         self.stats = LinkStats()
-        self._subs: list[tuple[str, Handler, int]] = []
+        self._subs: list[Subscription] = []
+        self._taken: dict[int, Taken] = {}  # QoS 1 publish mid -> its on_taken
+        self._ack_lock = threading.Lock()  # the two below
+        self._generation = 0  # connections so far: an ack names the one it came on
+        self._unacked = 0
         self._subacks: dict[int, threading.Event] = {}  # SUBSCRIBE mid -> SUBACK seen
         self._lock = threading.Lock()
         self._connected = threading.Event()
@@ -145,6 +165,7 @@ class MQTTBus:
             client_id=self.client_id,
             protocol=protocol,
             clean_session=None if v5 else not self.persistent,
+            manual_ack=True,  # we ack: after the handlers, or when a manual handler says
         )
         if not self._anonymous:
             client.username_pw_set(USERNAME)  # amqtt keeps nothing for anonymous sessions
@@ -155,6 +176,7 @@ class MQTTBus:
         client.on_message = self._on_message
         client.on_socket_open = _no_delay
         client.on_subscribe = self._on_subscribe
+        client.on_publish = self._on_publish
         properties = None
         if v5 and self.persistent:
             properties = Properties(PacketTypes.CONNECT)
@@ -197,12 +219,14 @@ class MQTTBus:
                 client.disconnect()  # stop paho retrying in this protocol
             return
         self.stats.connects += 1
+        with self._ack_lock:
+            self._generation += 1
         if self._down_since is not None:
             self.stats.down_ms += (time.perf_counter() - self._down_since) * 1000
             self._down_since = None
         with self._lock:
             subs = list(self._subs)
-        for pattern, _, qos in subs:
+        for pattern, _, qos, _ in subs:
             client.subscribe(pattern, qos=qos)
         self._connected.set()
 
@@ -221,15 +245,31 @@ class MQTTBus:
         with self._lock:
             self._subacks.setdefault(mid, threading.Event()).set()
 
+    def _on_publish(self, client, userdata, mid, reason, properties) -> None:  # type: ignore[no-untyped-def]
+        # paho calls this holding its out-message lock, which publish() below held while
+        # it registered the mid: no PUBACK can overtake its registration.
+        taken = self._taken.pop(mid, None)
+        if taken is not None and not getattr(reason, "is_failure", False):
+            taken()
+
     def _on_message(self, client, userdata, msg) -> None:  # type: ignore[no-untyped-def]
         message = Message(msg.topic, msg.payload, msg.qos, time.perf_counter_ns())
         with self._lock:
-            targets = [h for p, h, _ in self._subs if topic_matches(p, msg.topic)]
-        for handler in targets:
-            try:
-                handler(message)
-            except Exception as exc:  # a bad message must not stop the network loop
-                self.stats.handler_errors.append(f"{msg.topic}: {exc!r}")
+            subs = list(self._subs)
+        with self._ack_lock:
+            self._unacked += 1
+            generation = self._generation
+        send = partial(self._send_ack, msg.mid, msg.qos, generation)
+        # A handler that raises is counted; it must not stop the network loop.
+        dispatch(message, subs, send, self.stats.handler_errors)
+
+    def _send_ack(self, mid: int, qos: int, generation: int) -> None:
+        with self._ack_lock:
+            self._unacked -= 1
+            current = generation == self._generation
+        client = self._client
+        if current and qos > 0 and client is not None:
+            client.ack(mid, qos)  # queued for the network thread: safe from any thread
 
     # the Bus interface
 
@@ -240,9 +280,17 @@ class MQTTBus:
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
 
-    def subscribe(self, pattern: str, handler: Handler, qos: int = 1) -> None:
+    @property
+    def unacked(self) -> int:
+        """Messages delivered and not acknowledged yet (manual-ack handlers holding them)."""
+        with self._ack_lock:
+            return self._unacked
+
+    def subscribe(
+        self, pattern: str, handler: Handler, qos: int = 1, *, manual_ack: bool = False
+    ) -> None:
         with self._lock:
-            self._subs.append((pattern, handler, check_qos(qos)))
+            self._subs.append((pattern, handler, check_qos(qos), manual_ack))
         if self._client is not None and self._connected.is_set():
             # Wait for the SUBACK: a message published right after must be delivered.
             with self._lock:
@@ -255,15 +303,31 @@ class MQTTBus:
             with self._lock:
                 self._subacks.pop(mid, None)
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1) -> bool:
+    def publish(
+        self, topic: str, payload: bytes, qos: int = 1, *, on_taken: Taken | None = None
+    ) -> bool:
+        """``on_taken``: at QoS 1 called on paho's network thread with the broker's
+        PUBACK (after a reconnect if need be); at QoS 0 before this returns, once paho
+        has it. Never for a message that was dropped (False)."""
         check_qos(qos)
-        if self._client is None:
+        client = self._client
+        if client is None:
             raise BusError("publish before connect()")
-        info = self._client.publish(topic, payload, qos=qos)
-        if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+        if on_taken is None or qos == 0:
+            info = client.publish(topic, payload, qos=qos)
+        else:
+            # paho's own lock (an RLock publish takes too): the PUBACK handler, which runs
+            # under it, cannot look the mid up before it is registered.
+            with client._out_message_mutex:  # no public way to make this atomic
+                info = client.publish(topic, payload, qos=qos)
+                if info.rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+                    self._taken[info.mid] = on_taken
+        if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS or (
+            qos > 0 and info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN  # paho sends it on reconnect
+        ):
+            if on_taken is not None and qos == 0:
+                on_taken()
             return True
-        if qos > 0 and info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
-            return True  # paho keeps it and sends it once reconnected
         self.stats.dropped += 1
         return False
 

@@ -13,6 +13,9 @@ from dthq.twin.reading import Reading
 
 HISTORY = 600  # readings kept per patient (10 minutes at 1 Hz)
 TREND_WINDOW = 60  # readings the trend is fitted over
+# How far ahead of the receiver's clock a reading may be dated (the record layer's
+# Freshness.max_skew_ms): further, it would stay the latest reading and freeze the twin.
+MAX_SKEW_MS = 2_000
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,20 @@ class PatientTwin:
     alerts: list[Alert] = field(default_factory=list)
     duplicates: int = 0
     late: int = 0  # applied out of order (older than the latest)
+    future: int = 0  # left out when rebuilt: dated beyond the clock's skew (from_readings)
 
     @classmethod
-    def from_readings(cls, pid: str, readings: Iterable[Reading]) -> PatientTwin:
-        """The twin rebuilt from stored readings (``dthq twin show``)."""
+    def from_readings(
+        cls, pid: str, readings: Iterable[Reading], now_ms: int | None = None
+    ) -> PatientTwin:
+        """The twin rebuilt from stored readings (``dthq twin show``). Given ``now_ms``,
+        a reading dated more than ``MAX_SKEW_MS`` after it is left out (counted in
+        ``future``): an old store may hold one, and it would freeze the twin."""
         twin = cls(pid)
         for reading in readings:
+            if now_ms is not None and reading.ts > now_ms + MAX_SKEW_MS:
+                twin.future += 1
+                continue
             twin.apply(reading)
         return twin
 
