@@ -266,7 +266,8 @@ class Gateway:
                 raise ReadingError(f"device {device} is not bound to patient {reading.pid!r}")
         except ReadingError as exc:
             m.reject("gateway", exc)
-            m.count("rejected_sent")  # a genuine device's reading, refused: not lost
+            # a genuine device's reading, refused: not lost (its trace goes)
+            m.refuse_sent(self._registry.patient_of(device), payload)
             return
         trace = m.trace((reading.pid, reading.ts))
         trace.gw_in_ns, trace.gw_decrypt = message.received_ns, (t1 - t0) / 1e9
