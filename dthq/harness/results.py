@@ -2,8 +2,8 @@
 
 A :class:`Results` holds one run: its :class:`Metadata`, the primitives (the floor),
 Table 3 rows, Table 4 cells, the bulk sweep, the forged-HELLO costs, the SIMULATED
-QKD figures (sweeps, cost per key, Cascade alone), the pipeline and fleet runs and the
-§7.1 policy sweep. Every timing is a
+QKD figures (sweeps, cost per key, Cascade alone), the pipeline and fleet runs, the
+§7.1 policy sweep and the memory soak. Every timing is a
 :class:`Distribution`; figures are named by :class:`Metric`, never by strings.
 bench/ingest.py is the one place that builds it from pytest-benchmark output;
 results_json.py derives its JSON shape from these dataclasses (their fields and type
@@ -400,6 +400,37 @@ class PipelineRun:
 
 
 @dataclass(frozen=True)
+class RSSSample:
+    readings: int  # sent (and all settled) when the sample was taken
+    rss_bytes: int
+
+
+@dataclass(frozen=True)
+class SoakRun:
+    """Memory over a long run (the soak suite): the real pipeline on the memory bus,
+    devices driven as fast as it takes them, the process's RSS sampled with nothing in
+    flight. ``slope_bytes_per_reading`` is the least-squares slope of RSS against
+    readings after ``warmup_readings`` (the twins' histories fill, the collector's
+    windows fill); the run is flat when it is at most ``limit_bytes_per_reading``.
+    ``counts``: sent, delivered, lost, and the traces evicted in flight."""
+
+    transport: str
+    policy: str
+    patients: int
+    readings: int
+    warmup_readings: int
+    samples: tuple[RSSSample, ...]
+    slope_bytes_per_reading: float
+    limit_bytes_per_reading: float
+    counts: Mapping[str, int]
+    wall_s: float
+
+    @property
+    def flat(self) -> bool:
+        return self.slope_bytes_per_reading <= self.limit_bytes_per_reading
+
+
+@dataclass(frozen=True)
 class PolicyPoint:
     """One gateway policy at one message size of the §7.1 sweep: the pipeline run in
     which every reading's JSON, with its PPG window, was ``message_bytes`` long."""
@@ -500,6 +531,7 @@ class Results:
     pipeline: tuple[PipelineRun, ...] = ()
     fleet: tuple[FleetRun, ...] = ()
     policy_sweep: tuple[PolicyPoint, ...] = ()
+    soak: tuple[SoakRun, ...] = ()
     instructions: tuple[InstructionCount, ...] = ()
     created: str = ""
     generator: str = ""

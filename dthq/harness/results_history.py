@@ -13,6 +13,7 @@ FORMAT HISTORY (``schema_version``: what it added)
 6. ``pipeline``, with ``rejection_examples`` per run.
 7. ``fleet``.
 8. ``policy_sweep`` (the §7.1 sweep: each gateway policy at each message size).
+9. ``soak`` (RSS over a long run through the memory bus).
 
 Versions 4 to 7 were added by writers that still said 2 (4 to 6) or 3 (7), so a file
 labelled 2 or 3 may already hold them: each migration adds its section, empty, only
@@ -28,7 +29,7 @@ from typing import Any
 from dthq.harness.results import Metric
 
 FORMAT = "dthq-bench-results"
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 Document = dict[str, Any]
 
@@ -133,4 +134,5 @@ MIGRATIONS: dict[int, Callable[[Document], Document]] = {
     5: _v5_to_v6,
     6: _adding("fleet"),
     7: _adding("policy_sweep"),
+    8: _adding("soak"),
 }
