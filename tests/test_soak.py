@@ -70,3 +70,21 @@ def test_a_short_soak_through_the_pipeline_settles_everything_and_samples_rss() 
 def test_a_soak_needs_its_warm_up_below_its_readings() -> None:
     with pytest.raises(UnsupportedError, match="warm-up below"):
         soak(100, 1, 100)
+
+
+def test_the_report_says_the_slope_the_verdict_and_the_samples() -> None:
+    from dthq.harness.results import Metadata, Results
+    from reports import soak as report
+
+    run = _run(_samples(20_000, 33), 20_000)
+    run = SoakRun(**{**run.__dict__, "counts": {"delivered": 100_000, "lost": 0, "evicted": 0}})
+    meta = Metadata(profile="quick", messages_per_session=100, machine={})
+    assert report.section(Results(metadata=meta)) is None
+    section = report.section(Results(metadata=meta, soak=(run,)))
+    assert section is not None and section.file == "soak.md"
+    assert report.verdict(run) == (
+        "100,000 readings over 1 devices (fixed policy) in 1 s: 33.0 B/reading after 20,000, "
+        "NOT flat (limit 32 B/reading); delivered 100,000, lost 0, traces evicted in flight 0"
+    )
+    rows = section.tables[0].rows
+    assert rows[2] == ["20,000", "89.8", "yes"] and rows[1] == ["10,000", "84.9", ""]
