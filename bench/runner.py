@@ -29,6 +29,7 @@ SUITES = {
     "qkd": "test_qkd.py",
     "pipeline": "test_pipeline.py",
     "fleet": "test_fleet.py",
+    "soak": "test_soak.py",
 }
 RAW_NAME = "benchmark-raw.json"
 

@@ -28,6 +28,7 @@ from dthq.harness.results import (
     PolicyPoint,
     QKDKeyCost,
     QKDPoint,
+    SoakRun,
 )
 from dthq.harness.results_json import plain
 from dthq.harness.scenarios import Table3Scenario, Table4Scenario
@@ -48,6 +49,7 @@ class Suite(StrEnum):
     PIPELINE = "pipeline"
     FLEET = "fleet"
     POLICY_SWEEP = "policy_sweep"
+    SOAK = "soak"
 
 
 Derive = Callable[[Mapping[str, Any], Distribution], dict[str, Any]]
@@ -114,6 +116,7 @@ FIGURES: dict[Suite, tuple[str, type]] = {
     Suite.PIPELINE: ("run", PipelineRun),
     Suite.FLEET: ("run", FleetRun),
     Suite.POLICY_SWEEP: ("point", PolicyPoint),
+    Suite.SOAK: ("run", SoakRun),
 }
 
 

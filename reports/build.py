@@ -17,6 +17,7 @@ from reports import (
     pipeline,
     policy_sweep,
     qkd,
+    soak,
     table3,
     table4,
     table5,
@@ -57,6 +58,7 @@ FILES = (
 )
 FLEET_FILES = ("fleet.md", "figure-fleet-capacity.png")  # when the results hold fleets
 SWEEP_FILES = ("section71.md", "figure-section71.png")  # when they hold the §7.1 sweep
+SOAK_FILES = ("soak.md",)  # when they hold a memory soak
 
 Make = Callable[[Results], Section | None]
 # The summary's tables.
@@ -74,6 +76,7 @@ SECTIONS: tuple[Make, ...] = (
     instructions.section,
     pipeline.section,
     policy_sweep.section,
+    soak.section,
     fleet.section,
 )
 

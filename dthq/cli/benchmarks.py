@@ -35,7 +35,7 @@ RESULTS = click.argument(
     "--only",
     default=None,
     metavar="EXPR",
-    help="Run a subset: a suite (primitives, table3, table4, dos, qkd, pipeline, fleet) "
+    help="Run a subset: a suite (primitives, table3, table4, dos, qkd, pipeline, fleet, soak) "
     "or a pytest -k expression.",
 )
 @options.out_dir(

@@ -135,13 +135,7 @@ class FleetTwin:
     def _stages(self) -> dict[str, float]:
         """Median ms per reading of the twin's own stages (the batch's decryption counted
         for each of its readings, as in the pipeline's breakdown)."""
-        done = [t for t in self.metrics.traces.values() if t.done_ns]
-        out = {}
-        for stage in ("decrypt", "twin", "fhir", "store"):
-            values = sorted(getattr(t, stage) for t in done)
-            if values:
-                out[stage] = values[len(values) // 2] * 1000
-        return out
+        return self.metrics.medians_ms()
 
     def close(self) -> None:
         self._stack.close()

@@ -2,8 +2,8 @@
 
 A :class:`Results` holds one run: its :class:`Metadata`, the primitives (the floor),
 Table 3 rows, Table 4 cells, the bulk sweep, the forged-HELLO costs, the SIMULATED
-QKD figures (sweeps, cost per key, Cascade alone), the pipeline and fleet runs and the
-§7.1 policy sweep. Every timing is a
+QKD figures (sweeps, cost per key, Cascade alone), the pipeline and fleet runs, the
+§7.1 policy sweep and the memory soak. Every timing is a
 :class:`Distribution`; figures are named by :class:`Metric`, never by strings.
 bench/ingest.py is the one place that builds it from pytest-benchmark output;
 results_json.py derives its JSON shape from these dataclasses (their fields and type
@@ -62,6 +62,15 @@ def quantile(samples: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
+def _order_statistic(buckets: Sequence[tuple[float, int]], k: int) -> float:
+    """The k-th smallest (from 0) of samples given as (value, count), in order."""
+    for value, count in buckets:
+        if k < count:
+            return value
+        k -= count
+    raise IndexError(k)
+
+
 @dataclass(frozen=True)
 class Distribution:
     """A summary of repeated measurements, in the unit of the field that holds it.
@@ -97,6 +106,47 @@ class Distribution:
             q3=q3,
             p95=quantile(data, 0.95),
             p99=quantile(data, 0.99),
+        )
+
+    @classmethod
+    def from_histogram(cls, histogram: Any, scale: float = 1.0) -> Distribution:
+        """Summarise an HDR histogram of nanoseconds (``hdrh``'s ``HdrHistogram``) as
+        :meth:`from_samples` summarises the samples: the same linear-interpolation
+        quantiles, each sample taken at the middle of its bucket. With 3 significant
+        digits a bucket is at most 1/1024 of its values wide, so every figure is within
+        1/2048 of the exact one (of the larger sample it lies between; ``iqr`` within
+        1/1024 of ``q3``); below 2,048 ns the buckets are 1 ns, exact."""
+        buckets = [
+            (
+                (histogram.get_lowest_equivalent_value(b.value_iterated_to) + b.value_iterated_to)
+                / 2,
+                b.count_at_value_iterated_to,
+            )
+            for b in histogram.get_recorded_iterator()
+        ]
+        n = sum(count for _, count in buckets)
+        if not n:
+            raise ValueError("no samples")
+        unit = scale / 1e9
+
+        def at(q: float) -> float:
+            pos = (n - 1) * q
+            low, high = (
+                _order_statistic(buckets, math.floor(pos)),
+                _order_statistic(buckets, math.ceil(pos)),
+            )
+            return (low + (high - low) * (pos - math.floor(pos))) * unit
+
+        q1, q3 = at(0.25), at(0.75)
+        return cls(
+            median=at(0.5),
+            iqr=q3 - q1,
+            rounds=n,
+            min=buckets[0][0] * unit,
+            q1=q1,
+            q3=q3,
+            p95=at(0.95),
+            p99=at(0.99),
         )
 
     @property
@@ -356,6 +406,37 @@ class PipelineRun:
 
 
 @dataclass(frozen=True)
+class RSSSample:
+    readings: int  # sent (and all settled) when the sample was taken
+    rss_bytes: int
+
+
+@dataclass(frozen=True)
+class SoakRun:
+    """Memory over a long run (the soak suite): the real pipeline on the memory bus,
+    devices driven as fast as it takes them, the process's RSS sampled with nothing in
+    flight. ``slope_bytes_per_reading`` is the least-squares slope of RSS against
+    readings after ``warmup_readings`` (the twins' histories fill, the collector's
+    windows fill); the run is flat when it is at most ``limit_bytes_per_reading``.
+    ``counts``: sent, delivered, lost, and the traces evicted in flight."""
+
+    transport: str
+    policy: str
+    patients: int
+    readings: int
+    warmup_readings: int
+    samples: tuple[RSSSample, ...]
+    slope_bytes_per_reading: float
+    limit_bytes_per_reading: float
+    counts: Mapping[str, int]
+    wall_s: float
+
+    @property
+    def flat(self) -> bool:
+        return self.slope_bytes_per_reading <= self.limit_bytes_per_reading
+
+
+@dataclass(frozen=True)
 class PolicyPoint:
     """One gateway policy at one message size of the §7.1 sweep: the pipeline run in
     which every reading's JSON, with its PPG window, was ``message_bytes`` long."""
@@ -456,6 +537,7 @@ class Results:
     pipeline: tuple[PipelineRun, ...] = ()
     fleet: tuple[FleetRun, ...] = ()
     policy_sweep: tuple[PolicyPoint, ...] = ()
+    soak: tuple[SoakRun, ...] = ()
     instructions: tuple[InstructionCount, ...] = ()
     created: str = ""
     generator: str = ""

@@ -320,6 +320,11 @@ class Profile:
     fleet_s: float = 8.0  # seconds each device sends
     fleet_capacity_sizes: tuple[int, ...] = ()  # the full profile's curve
     fleet_pool_sizes: tuple[int, ...] = ()
+    # The memory soak: readings through the memory bus, over how many devices, and the
+    # warm-up (past every device's twin history of 600, so a bounded fill) before the slope.
+    soak_readings: int = 40_000
+    soak_patients: int = 10
+    soak_warmup: int = 16_000
 
 
 PROFILES: dict[str, Profile] = {
@@ -342,6 +347,9 @@ PROFILES: dict[str, Profile] = {
         fleet_s=30.0,
         fleet_capacity_sizes=FLEET_CAPACITY_SIZES,
         fleet_pool_sizes=FLEET_POOL_SIZES,
+        soak_readings=1_000_000,
+        soak_patients=100,
+        soak_warmup=200_000,
     ),
 }
 

@@ -302,7 +302,8 @@ class Gateway:
             check_dated(reading, stamped)
         except (ReadingError, FutureError) as exc:
             m.reject("gateway", exc)
-            m.count("rejected_sent")  # a genuine device's reading, refused: not lost
+            # a genuine device's reading, refused: not lost (its trace goes)
+            m.refuse_sent(self._registry.patient_of(device), payload)
             return False
         trace = m.trace((reading.pid, reading.ts))
         trace.gw_in_ns, trace.gw_decrypt = message.received_ns, (t1 - t0) / 1e9

@@ -1,6 +1,11 @@
-"""What a pipeline run measured: each reading's trace through the stages, the counts,
-the alerts, bytes per hop and CPU per party, summed up into a
-:class:`~dthq.harness.results.PipelineRun`.
+"""What a pipeline run measured: each reading's trace through the stages while it is in
+flight, streamed into histograms when it settles; the counts, the alerts, bytes per hop
+and CPU per party, summed up into a :class:`~dthq.harness.results.PipelineRun`.
+
+Memory is bounded whatever the run's length: a trace lives only while its reading is in
+flight (at most ``in_flight_max`` of them, the oldest evicted first), the latencies are
+HDR histograms of fixed size, and the dashboard's live figures come from a window of the
+``recent_max`` readings delivered last.
 
 All parties of one run share this collector (they run in one process and read one
 clock, ``time.perf_counter_ns``); it is measurement only, never a channel between them.
@@ -8,12 +13,15 @@ clock, ``time.perf_counter_ns``); it is measurement only, never a channel betwee
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from hdrh.histogram import HdrHistogram
 
 from dthq.errors import (
     AuthenticationError,
@@ -27,6 +35,17 @@ from dthq.harness.results import STAGES, Distribution, PipelineRun, quantile
 from dthq.twin.reading import ReadingError
 
 Key = tuple[str, int]  # (patient, reading timestamp): a reading's identity everywhere
+
+# Readings sent and not yet settled: 6.5 s of the bench's heaviest load (10,000/s).
+IN_FLIGHT_MAX = 65_536
+RECENT_MAX = 2_048  # delivered readings recent() can look back over
+RECENT_ALERTS = 256  # the alerts kept as raised (all are counted)
+# The histograms: ns from 1 ns to an hour (longer is recorded as an hour) at 3
+# significant digits, 264 KiB each.
+HIGHEST_NS = 3_600 * 10**9
+DIGITS = 3
+E2E, ALERT_RELEVANT = "end to end", "alert relevant"
+CLOUD_STAGES = ("decrypt", "twin", "fhir", "store")  # what a cloud alone sees (fleet)
 
 
 def reason_of(exc: BaseException) -> str:
@@ -48,7 +67,11 @@ def reason_of(exc: BaseException) -> str:
     return "error"
 
 
-@dataclass
+def histogram() -> HdrHistogram:
+    return HdrHistogram(1, HIGHEST_NS, DIGITS)
+
+
+@dataclass(slots=True)
 class Trace:
     start_ns: int = 0  # acquisition began
     acquire: float = 0.0  # stage times in seconds
@@ -67,7 +90,15 @@ class Trace:
     alert_relevant: bool = False
 
     def stages(self) -> dict[str, float]:
-        """Seconds per stage (the ones with both ends seen)."""
+        """Seconds per stage (the ones with both ends seen; a reading this collector did
+        not see sent, as a cloud alone takes them, has the cloud's stages only)."""
+        if not self.sent_ns:
+            return {
+                "decrypt": self.gw_decrypt + self.decrypt,
+                "twin": self.twin,
+                "fhir": self.fhir,
+                "store": self.store,
+            }
         out = {"acquire": self.acquire, "compress": self.compress, "encrypt": self.encrypt}
         if self.gw_in_ns and self.cloud_in_ns and self.gw_out_ns:
             out["transmit"] = (
@@ -78,24 +109,108 @@ class Trace:
         out.update(twin=self.twin, fhir=self.fhir, store=self.store)
         return out
 
+    @property
+    def end_to_end_s(self) -> float | None:
+        return (self.done_ns - self.start_ns) / 1e9 if self.sent_ns and self.done_ns else None
+
+
+def _record(h: HdrHistogram, seconds: float) -> None:
+    # A stage computed from two stamps can come out a few ns below zero: it took none.
+    h.record_value(min(HIGHEST_NS, max(0, round(seconds * 1e9))))
+
+
+def _ts_in(payload: bytes) -> int | None:
+    """A refused reading's timestamp, if its JSON has one (it failed validation)."""
+    try:
+        ts = json.loads(payload).get("ts")
+    except (ValueError, AttributeError):
+        return None
+    return ts if isinstance(ts, int) and not isinstance(ts, bool) else None
+
 
 @dataclass
 class Metrics:
-    traces: dict[Key, Trace] = field(default_factory=dict)
+    traces: dict[Key, Trace] = field(default_factory=dict)  # in flight, oldest first
     counts: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
     examples: dict[str, str] = field(default_factory=dict)  # first message per reason
-    alerts: list[tuple[str, int, int, str]] = field(default_factory=list)  # pid, ts, ns, why
+    alerts: deque[tuple[str, int, int, str]] = field(  # pid, ts, ns, why: the latest
+        default_factory=lambda: deque(maxlen=RECENT_ALERTS)
+    )
     onsets: dict[str, int] = field(default_factory=dict)  # pid -> scripted onset, ms
     bytes_up: Counter[str] = field(default_factory=Counter)
     wire: Counter[str] = field(default_factory=Counter)  # bytes by kind: "handshake in", ...
     cpu_s: Counter[str] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)  # by outcome: "fhir 5xx", ...
+    in_flight_max: int = IN_FLIGHT_MAX
+    recent_max: int = RECENT_MAX
+    histograms: dict[str, HdrHistogram] = field(default_factory=dict)  # by stage, E2E, ...
+    delivered: int = 0  # readings sent here and delivered (counted once each)
+    evicted: int = 0  # traces of sent readings dropped unsettled (lost, or late)
+    alert_count: int = 0
+    _recent: deque[Trace] = field(default_factory=deque)
+    # Keys of evicted readings, so that one arriving late still counts as delivered;
+    # bounded like the traces (a reading later than that counts as lost).
+    _evicted_keys: dict[Key, None] = field(default_factory=dict)
+    _first_alert: dict[str, int] = field(default_factory=dict)  # pid -> ts, after its onset
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def __post_init__(self) -> None:
+        self._recent = deque(maxlen=self.recent_max)
+
     def trace(self, key: Key) -> Trace:
+        """The trace of a reading in flight (new if it is not: being sent, or one this
+        collector did not see sent)."""
         with self._lock:
-            return self.traces.setdefault(key, Trace())
+            trace = self.traces.get(key)
+            if trace is None:
+                trace = self.traces[key] = Trace()
+                if len(self.traces) > self.in_flight_max:
+                    self._evict()
+            return trace
+
+    def _evict(self) -> None:
+        key = next(iter(self.traces))
+        if self.traces.pop(key).sent_ns:  # not a duplicate or a cloud-only trace
+            self.evicted += 1
+            self._evicted_keys[key] = None
+            if len(self._evicted_keys) > self.in_flight_max:
+                del self._evicted_keys[next(iter(self._evicted_keys))]
+
+    def deliver(self, key: Key) -> None:
+        """The reading reached the twin and the store (its trace's ``done_ns`` set): its
+        times go into the histograms and the recent window, its trace goes."""
+        with self._lock:
+            trace = self.traces.pop(key, None)
+            if trace is None:
+                return
+            if trace.sent_ns:
+                self.delivered += 1
+            elif key in self._evicted_keys:  # sent, evicted, and arrived after all
+                del self._evicted_keys[key]
+                self.delivered += 1
+            for name, seconds in trace.stages().items():
+                _record(self._histogram(name), seconds)
+            e2e = trace.end_to_end_s
+            if e2e is not None:
+                _record(self._histogram(E2E), e2e)
+                if trace.alert_relevant:
+                    _record(self._histogram(ALERT_RELEVANT), e2e)
+                self._recent.append(trace)
+
+    def _histogram(self, name: str) -> HdrHistogram:
+        h = self.histograms.get(name)
+        if h is None:
+            h = self.histograms[name] = histogram()
+        return h
+
+    def refuse_sent(self, pid: str | None, payload: bytes) -> None:
+        """A genuine device's reading refused as invalid: settled, not lost."""
+        ts = _ts_in(payload)
+        with self._lock:
+            self.counts["rejected_sent"] += 1
+            if pid is not None and ts is not None:
+                self.traces.pop((pid, ts), None)
 
     def count(self, name: str, n: int = 1) -> None:
         with self._lock:
@@ -121,8 +236,14 @@ class Metrics:
             self.wire[what] += n
 
     def alert(self, pid: str, ts: int, reason: str) -> None:
+        """Counted; kept only if among the latest, or the first after ``pid``'s onset
+        (the onsets are set before the readings flow)."""
         with self._lock:
+            self.alert_count += 1
             self.alerts.append((pid, ts, time.perf_counter_ns(), reason))
+            onset = self.onsets.get(pid)
+            if onset is not None and ts >= onset:
+                self._first_alert[pid] = min(ts, self._first_alert.get(pid, ts))
 
     @contextmanager
     def cpu(self, party: str) -> Iterator[None]:
@@ -137,68 +258,62 @@ class Metrics:
 
     def recent(self, n: int = 500) -> dict[str, float]:
         """p50 ms of each stage and end to end (p50, p99) over the last ``n`` delivered
-        readings: the dashboard's live figures."""
+        readings (at most ``recent_max``): the dashboard's live figures."""
         with self._lock:
-            done = [t for t in list(self.traces.values())[-4 * n :] if t.done_ns][-n:]
+            done = list(self._recent)[-n:] if n > 0 else []
         if not done:
             return {}
         out = {}
+        stages = [t.stages() for t in done]
         for name in STAGES:
-            values = [t.stages()[name] for t in done if name in t.stages()]
+            values = [s[name] for s in stages if name in s]
             if values:
                 out[name] = quantile(values, 0.5) * 1000
         e2e = [(t.done_ns - t.start_ns) / 1e6 for t in done]
         out["e2e_p50"], out["e2e_p99"] = quantile(e2e, 0.5), quantile(e2e, 0.99)
         return out
 
+    def medians_ms(self, stages: tuple[str, ...] = CLOUD_STAGES) -> dict[str, float]:
+        """Median ms of each stage over every delivered reading (the fleet's twin)."""
+        with self._lock:
+            found = {s: self.histograms[s] for s in stages if s in self.histograms}
+            return {s: Distribution.from_histogram(h, 1000).median for s, h in found.items()}
+
     def settled(self) -> tuple[int, int]:
         """(readings delivered or refused as invalid, readings sent) so far."""
         with self._lock:
-            done = sum(1 for t in self.traces.values() if t.done_ns)
-            return done + self.counts["rejected_sent"], self.counts["sent"]
+            return self.delivered + self.counts["rejected_sent"], self.counts["sent"]
 
     def summary(self, **run: object) -> PipelineRun:
         """The run's figures; ``run`` gives the settings (transport, broker, ...)."""
         with self._lock:
-            traces = list(self.traces.values())
+            dists = {k: Distribution.from_histogram(h, 1000) for k, h in self.histograms.items()}
             counts = Counter(self.counts)
             rejected = dict(self.rejected)
             failures = dict(self.failures)
-        done = [t for t in traces if t.done_ns]
-        stages: dict[str, list[float]] = {name: [] for name in STAGES}
-        for t in done:
-            for name, seconds in t.stages().items():
-                stages[name].append(seconds)
-        e2e = [(t.done_ns - t.start_ns) / 1e9 for t in done]
-        relevant = [(t.done_ns - t.start_ns) / 1e9 for t in done if t.alert_relevant]
+            delivered, alerts = self.delivered, self.alert_count
+            first = dict(self._first_alert)
         sent = counts["sent"]
-        rejected_total = sum(rejected.values())
-        delivered = len(done)
         duration = float(run["duration_s"])  # type: ignore[arg-type]
-        delays = []
-        for pid, onset in self.onsets.items():
-            after = [ts for p, ts, _, _ in self.alerts if p == pid and ts >= onset]
-            if after:
-                first = min(after)
-                delays.append((first - onset) / 1000)
+        delays = [(first[pid] - onset) / 1000 for pid, onset in self.onsets.items() if pid in first]
         return PipelineRun(
-            stages={k: Distribution.from_samples(v, 1000) for k, v in stages.items() if v},
-            end_to_end=Distribution.from_samples(e2e, 1000) if e2e else None,
-            alert_relevant=Distribution.from_samples(relevant, 1000) if relevant else None,
+            stages={k: dists[k] for k in STAGES if k in dists},
+            end_to_end=dists.get(E2E),
+            alert_relevant=dists.get(ALERT_RELEVANT),
             offered_per_s=float(run.pop("offered_per_s")),  # type: ignore[arg-type]
             sent_per_s=sent / duration if duration else 0.0,
             delivered_per_s=delivered / duration if duration else 0.0,
             counts={
                 "sent": sent,
                 "delivered": delivered,
-                "rejected": rejected_total,
+                "rejected": sum(rejected.values()),
                 "lost": max(0, sent - delivered - counts["rejected_sent"]),
                 "duplicated": counts["duplicated"],
                 "dropped": counts["dropped"],
             },
             rejected=rejected,
             rejection_examples=dict(self.examples),
-            alerts=len(self.alerts),
+            alerts=alerts,
             detection_delay_s=Distribution.from_samples(delays) if delays else None,
             bytes_up=dict(self.bytes_up),
             cpu_s=dict(self.cpu_s),

@@ -30,6 +30,9 @@ from dthq.errors import DTHQError, UnsupportedError
 
 QOS_LEVELS = (0, 1)
 BUSES = ("mqtt", "memory")  # what a pipeline's parties may talk over: MQTTBus, MemoryBus
+# Messages the memory bus holds undelivered before a publisher waits (as a broker's
+# queue fills); a handler's own publishes never wait (the dispatcher would wait on itself).
+MAX_QUEUED = 10_000
 
 
 class Ack:
@@ -180,8 +183,12 @@ class MemoryBus:
         self._subs: list[Subscription] = []
         self._unacked = 0
         self._lock = threading.Lock()
-        # Messages, and events the dispatcher sets when it reaches them (drain).
-        self._queue: queue.SimpleQueue[Message | threading.Event | None] = queue.SimpleQueue()
+        # Messages (and whether each took room), and events the dispatcher sets when it
+        # reaches them (drain).
+        self._queue: queue.SimpleQueue[tuple[Message, bool] | threading.Event | None] = (
+            queue.SimpleQueue()
+        )
+        self._room = threading.Semaphore(MAX_QUEUED)
         self._thread = threading.Thread(target=self._deliver, name="memory-bus", daemon=True)
         self._thread.start()
         self._closed = False
@@ -204,7 +211,10 @@ class MemoryBus:
         check_qos(qos)
         if self._closed:
             raise BusError("the bus is closed")
-        self._queue.put(Message(topic, bytes(payload), qos, time.perf_counter_ns()))
+        waits = threading.current_thread() is not self._thread
+        if waits:
+            self._room.acquire()
+        self._queue.put((Message(topic, bytes(payload), qos, time.perf_counter_ns()), waits))
         if on_taken is not None:
             on_taken()
         return True
@@ -235,10 +245,13 @@ class MemoryBus:
                 raise
 
     def _deliver(self) -> None:
-        while (message := self._queue.get()) is not None:
-            if isinstance(message, threading.Event):
-                message.set()
+        while (item := self._queue.get()) is not None:
+            if isinstance(item, threading.Event):
+                item.set()
                 continue
+            message, took_room = item
+            if took_room:
+                self._room.release()
             if self._closed:
                 continue  # closing: drop the rest on the way to the end marker
             with self._lock:
