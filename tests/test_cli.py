@@ -361,3 +361,23 @@ def test_bench_json_keeps_stdout_for_the_json(tmp_path: Path, monkeypatch) -> No
     assert result.exit_code == 0, result.output
     assert "report.html" in json.dumps(json.loads(result.stdout))  # nothing but the JSON
     assert "pytest's own output" in result.stderr
+
+
+def test_simulate_exits_1_when_a_reading_was_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No run that lost data exits 0: one reading sent and never delivered."""
+    import dthq.pipeline.run as run_module
+    from dthq.pipeline.metrics import Metrics
+
+    def lossy(config, progress=None):  # type: ignore[no-untyped-def]
+        metrics = Metrics()
+        metrics.count("sent")
+        return metrics.summary(
+            fhir_unsent=0, fhir_oldest_unsent_s=None, transport="memory", broker="",
+            protocol="", patients=1, rate_hz=1.0, duration_s=1.0, qos=1, policy="fixed",
+            offered_per_s=1.0,
+        )  # fmt: skip
+
+    monkeypatch.setattr(run_module, "simulate", lossy)
+    out = CliRunner().invoke(main, ["simulate", "--transport", "memory", "--duration", "1"])
+    assert out.exit_code == 1, out.output
+    assert "lost 1" in out.output

@@ -75,8 +75,9 @@ def simulate(
     Prints the per-stage latency breakdown (p50/p95/p99), end to end device -> twin,
     throughput, the counts of sent / delivered / rejected / lost / duplicated readings,
     the alerts and whether the paper's real-time budget holds. With --fhir-dir or
-    --fhir-url, the FHIR backlog too: exits 1 if a bundle is still unsent at the end or
-    any attempt failed (each failure is counted by outcome).
+    --fhir-url, the FHIR backlog too. Exits 1 if a reading was lost, a bundle is still
+    unsent at the end, or any store or FHIR attempt failed (each failure is counted by
+    outcome, retried ones too).
 
     \b
     Examples:
@@ -120,8 +121,8 @@ def simulate(
         render.summary(summary_lines(run), stage_rows(run), STAGE_HEADERS)
     if fhir_dir or fhir_url or run.failures:
         click.echo(_backlog_line(run), err=as_json)
-    if run.fhir_unsent or run.failures:
-        raise click.exceptions.Exit(ExitCode.FAILED)
+    if run.counts.get("lost") or run.fhir_unsent or run.failures:
+        raise click.exceptions.Exit(ExitCode.FAILED)  # a run that lost or failed says so
 
 
 def _backlog_line(run: Any) -> str:
