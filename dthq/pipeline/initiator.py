@@ -66,6 +66,12 @@ class InitiatorSession:
         self.confirmed = 0  # sessions confirmed so far
 
     @property
+    def deadline_ms(self) -> int | None:
+        """When the attempt in progress (or the last one) gives up on its CONFIRM; until
+        then a NO_SESSION starts nothing."""
+        return self._deadline_ms
+
+    @property
     def in_progress(self) -> bool:
         return bool(self._waiting) or self._candidate is not None
 
