@@ -631,3 +631,67 @@ def test_a_device_recovers_after_its_gateway_loses_every_session(tmp_path: Path)
         assert p.metrics.rejected["gateway: no session"] == 3
         p.tick()  # the next readings arrive
         assert p.wait_stored(6) == 6
+
+
+class DropFirst(Detachable):
+    """A bus on which the first frame of one kind never arrives."""
+
+    def __init__(self, bus: Bus, kind: int) -> None:
+        super().__init__(bus)
+        self.kind, self.dropped = kind, 0
+
+    def subscribe(self, pattern: str, handler: Handler, qos: int = 1) -> None:
+        def filtered(message: Message) -> None:
+            if message.payload[:1] == bytes([self.kind]) and not self.dropped:
+                self.dropped += 1
+                return
+            handler(message)
+
+        super().subscribe(pattern, filtered, qos)
+
+
+def _wait(condition: Callable[[], bool], timeout: float = 5) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return condition()
+
+
+def test_the_gateway_without_confirm_handshakes_again_from_its_flush_thread(
+    registry: Registry, tmp_path: Path
+) -> None:
+    clock = SteppingClock(T0)
+    with closing(MemoryBus()) as bus, closing(Store(tmp_path / "t.db", b"k" * 32)) as store:
+        cloud = Cloud(registry, bus, Metrics(), store, clock=clock)
+        lossy = DropFirst(bus, topics.CONFIRM)
+        gw = Gateway("gw-1", registry, lossy, lossy, Metrics(), clock=clock)  # type: ignore[arg-type]
+        try:
+            with pytest.raises(StateError, match="no handshake with the cloud"):
+                gw.connect(timeout=0.5)
+            assert lossy.dropped == 1 and "gw-1" in cloud.gateways and not gw.connected
+            clock.at_ms += BACKOFF_BASE_MS // 2 - 1  # before the shortest first interval
+            time.sleep(0.1)
+            assert not gw.connected
+            clock.at_ms += BACKOFF_BASE_MS // 2 + 1  # at the end of the longest
+            assert _wait(lambda: gw.connected)
+        finally:
+            gw.close()
+
+
+def test_a_gateway_recovers_after_the_cloud_loses_its_session(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        p = Parties(stack, _memory(stack), tmp_path, attacked=False)
+        p.handshake()
+        p.tick()
+        assert p.wait_stored(3) == 3
+        p.cloud._bus.close()  # type: ignore[attr-defined]
+        fresh = stack.enter_context(closing(Store(tmp_path / "fresh.db", b"k" * 32)))
+        p.store = fresh
+        p.cloud = Cloud(p.registry, p.bus_for("cloud"), p.metrics, fresh, clock=p.clock)
+        assert not p.cloud.gateways  # no session saved in the fresh store
+        p.clock.at_ms += BACKOFF_BASE_MS  # past the gateway's handshake interval
+        p.tick()  # its batches are refused: no session; the gateway is told
+        assert _wait(lambda: "gw-1" in p.cloud.gateways and p.gateway.connected)
+        assert p.metrics.rejected["cloud: no session"] >= 1
+        p.tick()
+        assert p.wait_stored(3) == 3  # the next readings reach the new cloud

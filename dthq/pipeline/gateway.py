@@ -26,7 +26,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from dthq.errors import AuthenticationError, DecodeError, DTHQError, StateError
+from dthq.errors import DecodeError, DTHQError, StateError
 from dthq.pipeline import topics
 from dthq.pipeline.clock import Clock
 from dthq.pipeline.device import HANDSHAKE_TIMEOUT_S
@@ -43,7 +43,6 @@ from dthq.twin.reading import Reading, ReadingError
 
 FLUSH_TICK_S = 0.005
 WORK = ("retry", "reply", "established", "refused")
-MAX_HELD = 64  # records per device that may wait for their session's FINISH
 MAX_BATCH_BYTES = 8 << 20  # a batch's readings, as the devices sent them
 
 
@@ -126,7 +125,6 @@ class Gateway:
         self._batch_since = 0.0
         self._codecs = {q: Brotli(q) for q in {policy.quality, policy.urgent_quality or 1}}
         self.watched: frozenset[str] = frozenset()
-        self._held: dict[str, list[Message]] = {}  # records waiting for their FINISH
         self._stop = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, name="gateway-flush", daemon=True)
         if self.pool:
@@ -155,6 +153,11 @@ class Gateway:
             self._flusher.start()
         if not self._established.wait(timeout):
             raise StateError(f"gateway {self.id}: no handshake with the cloud in {timeout} s")
+
+    @property
+    def connected(self) -> bool:
+        """The cloud has CONFIRMed the handshake ``connect`` (or a re-handshake) ran."""
+        return self._established.is_set()
 
     def _upstream_layer(self, keys: SessionKeys, now_ms: int) -> RecordLayer:
         return RecordLayer.from_keys(keys, now_ms, max_payload=topics.MAX_PAYLOAD)
@@ -225,17 +228,6 @@ class Gateway:
                     return
             self._device_message(message)
 
-    def _hold(self, device: str, message: Message) -> bool:
-        """Keep a record that arrived before its session's FINISH (in a pool, FINISH may
-        take the forwarding hop while the record comes straight): True if held."""
-        if not self._devices.awaiting_finish(device):
-            return False
-        held = self._held.setdefault(device, [])
-        if len(held) >= MAX_HELD:
-            return False
-        held.append(message)
-        return True
-
     def _device_handshake(self, device: str, kind: int, body: bytes) -> None:
         if kind != topics.FLIGHT:
             raise DecodeError(f"frame 0x{kind:02x} does not go from a device to its gateway")
@@ -244,9 +236,6 @@ class Gateway:
         if answer.frame is not None:
             self._device_bus.publish(topics.device_down(device), answer.frame, 1)
             self._metrics.wire_bytes("handshake out", len(answer.frame))
-        if answer.established and device in self._held:  # the records that overtook FINISH
-            for held in self._held.pop(device):
-                self._device_message(held)
 
     def _tell_no_session(self, device: str) -> None:
         frame = self._devices.no_session(device, self._clock.now_ms())
@@ -278,11 +267,10 @@ class Gateway:
             t0 = time.perf_counter_ns()
             try:
                 payload, _ = self._devices.open(device, body, self._clock.now_ms())
-            except (StateError, AuthenticationError) as exc:
-                if self._hold(device, message):
-                    return
-                if isinstance(exc, NoSessionError):
-                    self._tell_no_session(device)
+            except NoSessionError:
+                # No record can overtake its FINISH (a device sends none before CONFIRM,
+                # which follows FINISH), so none is held: the device is told instead.
+                self._tell_no_session(device)
                 raise
             t1 = time.perf_counter_ns()
         except DTHQError as exc:

@@ -165,9 +165,6 @@ class Terminator:
         if not pending:
             del self._pending[peer]
 
-    def awaiting_finish(self, peer: str) -> bool:
-        return bool(self._pending.get(peer))
-
     @property
     def half_open(self) -> int:
         return self._half_open
