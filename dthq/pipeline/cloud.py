@@ -44,7 +44,7 @@ from dthq.pipeline.clock import Clock
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.outbox import Destination, FHIRDirectory, FHIRServer, Sender
 from dthq.pipeline.provision import Registry
-from dthq.pipeline.sessions import Terminator
+from dthq.pipeline.sessions import NoSessionError, Terminator
 from dthq.transport.bus import Bus, Message
 from dthq.twin import fhir, news2
 from dthq.twin.reading import Reading, ReadingError
@@ -193,19 +193,25 @@ class Cloud:
                 gateway = topics.party_of(message.topic)
                 kind, body = topics.unframe(message.payload)
                 if kind == topics.FLIGHT:
-                    reply = self._gateways.flight(gateway, body, self._clock.now_ms())
-                    if gateway in self._gateways.sessions:  # established: saved at once
+                    answer = self._gateways.flight(gateway, body, self._clock.now_ms())
+                    if answer.established:  # saved at once, CONFIRM's sequence number taken
                         self.store.save_session(gateway, self._gateways.save(gateway))
-                    if reply is not None:
-                        self._bus.publish(
-                            topics.gateway_down(gateway), topics.frame(topics.FLIGHT, reply), 1
-                        )
+                    if answer.frame is not None:
+                        self._bus.publish(topics.gateway_down(gateway), answer.frame, 1)
                     return
+                if kind != topics.RECORD:
+                    raise DecodeError(f"frame 0x{kind:02x} does not go from a gateway to the cloud")
                 t0 = time.perf_counter_ns()
                 # The session as it was before this record, to put back if its commit
                 # is abandoned: the replay window must not stay past an unstored record.
                 before = self._gateways.save(gateway) if gateway in self.gateways else None
-                payload, _ = self._gateways.open(gateway, body, self._clock.now_ms())
+                try:
+                    payload, _ = self._gateways.open(gateway, body, self._clock.now_ms())
+                except NoSessionError:
+                    frame = self._gateways.no_session(gateway, self._clock.now_ms())
+                    if frame is not None:  # the gateway handshakes again
+                        self._bus.publish(topics.gateway_down(gateway), frame, 1)
+                    raise
                 batch = topics.decode_object(payload, "batch").get("readings")
                 if not isinstance(batch, list) or not 1 <= len(batch) <= MAX_BATCH:
                     raise DecodeError(f"a batch holds 1..{MAX_BATCH} readings")

@@ -1,7 +1,10 @@
 """The far-edge device: telemetry -> LZ4 -> a DTHQ record -> its own MQTT topic.
 
 The handshake's flights travel on the device's request/response topics too. The
-session outlives broker disconnects (records protect themselves; the gateway keeps
+device counts itself established only on the gateway's CONFIRM, and runs the handshake
+again when none comes in time or when the gateway says NO_SESSION (see
+:mod:`dthq.pipeline.initiator`); ``poll`` is the hook the run's scheduler calls for it.
+The session outlives broker disconnects (records protect themselves; the gateway keeps
 the session), so after a reconnect the device resumes without a new handshake;
 readings taken while the broker is away are lost at QoS 0 and queued at QoS 1.
 The record layer rekeys every ``rekey_records`` records, so long runs cross epochs.
@@ -17,14 +20,16 @@ from dthq.errors import DTHQError, StateError
 from dthq.harness.telemetry import TelemetryGenerator, encode
 from dthq.pipeline import topics
 from dthq.pipeline.clock import Clock
+from dthq.pipeline.initiator import InitiatorSession
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.provision import Registry
 from dthq.protocol.compression import LZ4Block
-from dthq.protocol.handshake import Initiator
-from dthq.protocol.record import RecordLayer, RekeyPolicy
+from dthq.protocol.keyschedule import SessionKeys
+from dthq.protocol.record import Freshness, RecordLayer, RekeyPolicy
 from dthq.transport.bus import Bus, Message
 
 HANDSHAKE_TIMEOUT_S = 15.0
+POLL_S = 0.05  # how often wait_established runs poll()
 PPG_FIELD = ',"ppg":""'  # what the waveform's key adds to a reading's JSON
 
 
@@ -72,11 +77,28 @@ class Device:
         self._message_bytes = message_bytes
         self._rekey = RekeyPolicy(max_records=rekey_records)
         self._codec = LZ4Block()
-        self._initiator: Initiator | None = None
-        self.session: RecordLayer | None = None
-        self._established = threading.Event()
+        self._handshake = InitiatorSession(self._config, self._session, random.Random(seed))
+        self._established = threading.Event()  # the handshake() asked for is confirmed
         self.error: str | None = None
         self.attach(bus)
+
+    def _session(self, keys: SessionKeys, now_ms: int) -> RecordLayer:
+        # The down direction carries only CONFIRM, whose proof is its keys: no freshness
+        # check, so a device whose clock is off still learns it is established (the
+        # gateway refuses its stale readings).
+        return RecordLayer.from_keys(
+            keys,
+            now_ms,
+            codec=self._codec,
+            rekey=self._rekey,
+            freshness=Freshness.OFF,
+            max_payload=topics.MAX_PAYLOAD,
+        )
+
+    @property
+    def session(self) -> RecordLayer | None:
+        """The confirmed session the readings go out under."""
+        return self._handshake.session
 
     def attach(self, bus: Bus) -> None:
         """Talk through ``bus`` from now on (a new connection after a reconnect)."""
@@ -84,34 +106,39 @@ class Device:
         bus.subscribe(topics.device_down(self.id), self._on_down, qos=1)
 
     def handshake(self) -> None:
-        """Send HELLO; the REPLY arrives on the down topic and FINISH goes back."""
-        self._initiator = Initiator(self._config)
+        """Send HELLO; REPLY comes on the down topic, FINISH goes back, then CONFIRM
+        comes. Readings go on under the current session (if any) until then."""
         self._established.clear()
-        self._bus.publish(
-            topics.device_up(self.id), topics.frame(topics.FLIGHT, self._initiator.start()), 1
-        )
+        self._up(self._handshake.start(self._clock.now_ms()))
 
     def wait_established(self, timeout: float = HANDSHAKE_TIMEOUT_S) -> None:
-        if not self._established.wait(timeout):
-            raise StateError(f"device {self.id}: no handshake in {timeout} s ({self.error})")
+        """Until CONFIRM, running the handshake again as ``poll`` decides. ``timeout`` is
+        the caller's wait in real seconds (as ``Event.wait``'s); what poll decides goes
+        by the clock."""
+        deadline = time.monotonic() + timeout
+        while not self._established.wait(POLL_S):
+            self.poll()
+            if time.monotonic() >= deadline:
+                raise StateError(f"device {self.id}: no handshake in {timeout} s ({self.error})")
+
+    def poll(self) -> None:
+        """The scheduler's hook: a new HELLO if the attempt in progress timed out."""
+        hello = self._handshake.poll(self._clock.now_ms())
+        if hello is not None:
+            self._up(hello)
+
+    def _up(self, frame: bytes) -> None:
+        self._bus.publish(topics.device_up(self.id), frame, 1)
 
     def _on_down(self, message: Message) -> None:
         try:
             kind, body = topics.unframe(message.payload)
-            if kind != topics.FLIGHT or self._initiator is None:
-                raise StateError("the device expects only handshake flights from its gateway")
-            answer = self._initiator.receive(body)
-            self._bus.publish(topics.device_up(self.id), topics.frame(topics.FLIGHT, answer), 1)
-            if not self._initiator.established:
-                return  # a RETRY: ``answer`` was the HELLO again, with the gateway's cookie
-            self.session = RecordLayer.from_keys(
-                self._initiator.session_keys(),
-                self._clock.now_ms(),
-                codec=self._codec,
-                rekey=self._rekey,
-                max_payload=topics.MAX_PAYLOAD,
-            )
-            self._established.set()
+            confirmed = self._handshake.confirmed
+            answer = self._handshake.receive(kind, body, self._clock.now_ms())
+            if answer is not None:
+                self._up(answer)
+            if self._handshake.confirmed != confirmed:
+                self._established.set()
         except DTHQError as exc:
             self.error = str(exc)
 

@@ -32,29 +32,30 @@ gateway's clock.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from dthq.errors import AuthenticationError, DecodeError, DTHQError, FutureError, StateError
+from dthq.errors import DecodeError, DTHQError, FutureError, StateError
 from dthq.pipeline import topics
 from dthq.pipeline.clock import Clock
 from dthq.pipeline.device import HANDSHAKE_TIMEOUT_S
+from dthq.pipeline.initiator import InitiatorSession
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.provision import Registry
-from dthq.pipeline.sessions import Terminator
+from dthq.pipeline.sessions import NoSessionError, Terminator
 from dthq.protocol.compression import Brotli
 from dthq.protocol.cookie import RetryPolicy
-from dthq.protocol.handshake import Initiator
+from dthq.protocol.keyschedule import SessionKeys
 from dthq.protocol.record import RecordLayer
 from dthq.transport.bus import Bus, Message
 from dthq.twin.reading import Reading, ReadingError
 
 FLUSH_TICK_S = 0.005
 WORK = ("retry", "reply", "established", "refused")
-MAX_HELD = 64  # records per device that may wait for their session's FINISH
 MAX_BATCH_BYTES = 8 << 20  # a batch's readings, as the devices sent them
 # How far a reading's ts may be from its record's authenticated timestamp. Ahead: the
 # reading is stamped before it is sealed, so only a clock stepped between the two puts it
@@ -130,8 +131,11 @@ class Gateway:
         self._devices = Terminator(registry.gateway_responder(gateway_id, clock.now_ms(), retry))
         self._device_bus, self._cloud_bus = device_bus, cloud_bus
         self._metrics = metrics
-        self._config = registry.gateway_config(self.member)
-        self._initiator: Initiator | None = None
+        self._upstream_handshake = InitiatorSession(
+            registry.gateway_config(self.member),
+            self._upstream_layer,
+            random.Random(zlib.crc32(self.member.encode())),
+        )
         self._upstream: RecordLayer | None = None
         self._established = threading.Event()
         self._lock = threading.Lock()  # the batch and the upstream session
@@ -140,7 +144,6 @@ class Gateway:
         self._batch_since = 0.0
         self._codecs = {q: Brotli(q) for q in {policy.quality, policy.urgent_quality or 1}}
         self.watched: frozenset[str] = frozenset()
-        self._held: dict[str, list[Message]] = {}  # records waiting for their FINISH
         self._stop = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, name="gateway-flush", daemon=True)
         if self.pool:
@@ -164,35 +167,41 @@ class Gateway:
     # the upstream session (gateway = initiator, cloud = responder)
 
     def connect(self, timeout: float = HANDSHAKE_TIMEOUT_S) -> None:
-        self._initiator = Initiator(self._config)
-        self._cloud_bus.publish(
-            topics.gateway_up(self.member),
-            topics.frame(topics.FLIGHT, self._initiator.start()),
-            1,
-        )
-        if not self._established.wait(timeout):
-            raise StateError(f"gateway {self.id}: no handshake with the cloud in {timeout} s")
+        """Handshake with the cloud until it CONFIRMs (the flush thread runs it again
+        when no CONFIRM comes in time, and from then on whenever the cloud says
+        NO_SESSION); the batches keep going under the current session meanwhile."""
+        self._established.clear()
+        self._to_cloud(self._upstream_handshake.start(self._clock.now_ms()))
         if not self._flusher.is_alive():
             self._flusher.start()
+        if not self._established.wait(timeout):
+            raise StateError(f"gateway {self.id}: no handshake with the cloud in {timeout} s")
+
+    @property
+    def connected(self) -> bool:
+        """The cloud has CONFIRMed the handshake ``connect`` (or a re-handshake) ran."""
+        return self._established.is_set()
+
+    def _upstream_layer(self, keys: SessionKeys, now_ms: int) -> RecordLayer:
+        return RecordLayer.from_keys(keys, now_ms, max_payload=topics.MAX_PAYLOAD)
+
+    def _to_cloud(self, frame: bytes) -> None:
+        self._cloud_bus.publish(topics.gateway_up(self.member), frame, 1)
+
+    def _poll_upstream(self) -> None:
+        try:
+            hello = self._upstream_handshake.poll(self._clock.now_ms())
+            if hello is not None:
+                self._to_cloud(hello)
+        except DTHQError as exc:  # the bus went away: the next tick tries again
+            self._metrics.reject("gateway to cloud", exc)
 
     def _on_cloud(self, message: Message) -> None:
         with self._metrics.cpu("gateway"):
             try:
                 kind, body = topics.unframe(message.payload)
-                if kind == topics.FLIGHT:
-                    if self._initiator is None:
-                        raise StateError("no handshake in progress")
-                    finish = self._initiator.receive(body)
-                    self._cloud_bus.publish(
-                        topics.gateway_up(self.member), topics.frame(topics.FLIGHT, finish), 1
-                    )
-                    with self._lock:
-                        self._upstream = RecordLayer.from_keys(
-                            self._initiator.session_keys(),
-                            self._clock.now_ms(),
-                            max_payload=topics.MAX_PAYLOAD,
-                        )
-                    self._established.set()
+                if kind != topics.RECORD:
+                    self._upstream_message(kind, body)
                     return
                 with self._lock:
                     if self._upstream is None:
@@ -204,6 +213,18 @@ class Gateway:
                 self.watched = frozenset(watch)
             except DTHQError as exc:
                 self._metrics.reject("gateway from cloud", exc)
+
+    def _upstream_message(self, kind: int, body: bytes) -> None:
+        """A handshake frame from the cloud: the upstream session moves only on CONFIRM."""
+        handshake = self._upstream_handshake
+        confirmed = handshake.confirmed
+        answer = handshake.receive(kind, body, self._clock.now_ms())
+        if answer is not None:
+            self._to_cloud(answer)
+        if handshake.confirmed != confirmed:
+            with self._lock:
+                self._upstream = handshake.session
+            self._established.set()
 
     # devices
 
@@ -235,16 +256,19 @@ class Gateway:
                     return
             self._device_message(message)
 
-    def _hold(self, device: str, message: Message) -> bool:
-        """Keep a record that arrived before its session's FINISH (in a pool, FINISH may
-        take the forwarding hop while the record comes straight): True if held."""
-        if not self._devices.awaiting_finish(device):
-            return False
-        held = self._held.setdefault(device, [])
-        if len(held) >= MAX_HELD:
-            return False
-        held.append(message)
-        return True
+    def _device_handshake(self, device: str, kind: int, body: bytes) -> None:
+        if kind != topics.FLIGHT:
+            raise DecodeError(f"frame 0x{kind:02x} does not go from a device to its gateway")
+        with self._metrics.cpu("gateway handshakes"):  # within "gateway": the share it took
+            answer = self._devices.flight(device, body, self._clock.now_ms())
+        if answer.frame is not None:
+            self._device_bus.publish(topics.device_down(device), answer.frame, 1)
+            self._metrics.wire_bytes("handshake out", len(answer.frame))
+
+    def _tell_no_session(self, device: str) -> None:
+        frame = self._devices.no_session(device, self._clock.now_ms())
+        if frame is not None:
+            self._device_bus.publish(topics.device_down(device), frame, 1)
 
     def _on_forwarded(self, message: Message) -> None:
         """A device's message another pool member took from the shared subscription."""
@@ -272,24 +296,16 @@ class Gateway:
             m.wire_bytes(
                 "handshake in" if kind == topics.FLIGHT else "record in", len(message.payload)
             )
-            if kind == topics.FLIGHT:
-                with m.cpu("gateway handshakes"):  # within "gateway": the share it took
-                    reply = self._devices.flight(device, body, self._clock.now_ms())
-                if reply is not None:
-                    self._device_bus.publish(
-                        topics.device_down(device), topics.frame(topics.FLIGHT, reply), 1
-                    )
-                    m.wire_bytes("handshake out", len(reply) + 1)
-                elif device in self._held:  # established: the records that overtook FINISH
-                    for held in self._held.pop(device):
-                        self._device_message(held)
+            if kind != topics.RECORD:
+                self._device_handshake(device, kind, body)
                 return False
             t0 = time.perf_counter_ns()
             try:
                 payload, stamped = self._devices.open(device, body, self._clock.now_ms())
-            except (StateError, AuthenticationError):
-                if self._hold(device, message):
-                    return True  # acked once its FINISH lets it open
+            except NoSessionError:
+                # No record can overtake its FINISH (a device sends none before CONFIRM,
+                # which follows FINISH), so none is held: the device is told instead.
+                self._tell_no_session(device)
                 raise
             t1 = time.perf_counter_ns()
         except DTHQError as exc:
@@ -324,6 +340,7 @@ class Gateway:
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(FLUSH_TICK_S):
+            self._poll_upstream()  # the upstream handshake's timeout and backoff
             with self._lock:
                 due = self._batch and (
                     self._clock.monotonic_s() - self._batch_since >= self.policy.window_ms / 1000

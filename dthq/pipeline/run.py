@@ -1,7 +1,8 @@
 """One pipeline run, as ``dthq simulate`` and the pipeline bench suite make it: start
 a broker (or use the one given, or none in memory), provision the parties, run the
-handshakes, send readings at the offered rate for the duration, wait for the last ones,
-and sum it up.
+handshakes (a device is established on its gateway's CONFIRM; the scheduler calls each
+device's ``poll`` for a handshake to run again), send readings at the offered rate for
+the duration, wait for the last ones, and sum it up.
 
 All parties run in this process, each with its own broker connection(s) and threads;
 devices share connections (``DEVICES_PER_CONNECTION``), each with its own topics and
@@ -242,7 +243,9 @@ class Pipeline:
                 time.sleep(min(wait, 0.05))
                 continue
             heapq.heapreplace(due, (at + period, i))
-            self.devices[i].tick()
+            device = self.devices[i]
+            device.poll()  # a handshake that timed out, or that NO_SESSION asked for
+            device.tick()
             if progress and at - last_report >= 0.25:
                 last_report = at
                 progress(min(1.0, (at - start) / c.duration_s), m.counts["sent"])

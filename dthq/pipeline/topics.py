@@ -3,8 +3,11 @@
 Each DTHQ session has a request topic (initiator -> responder) and a response topic
 (responder -> initiator); the device id or gateway id is a topic level, so a broker
 ACL can confine each party to its own. Every message starts with one frame byte:
-a handshake flight or a record. Record payloads are JSON (a reading from a device; a
-batch of readings from the gateway; the watch list from the cloud).
+a handshake flight, a record, a CONFIRM (the responder's first record under a new
+session's keys: the initiator's proof that the responder holds it) or a NO_SESSION
+(one byte, unauthenticated: the responder found no session for the records it got).
+Record payloads are JSON (a reading from a device; a batch of readings from the
+gateway; the watch list from the cloud).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from typing import Any
 from dthq.errors import DecodeError
 
 PREFIX = "dthq/v1"
-FLIGHT, RECORD = 0x01, 0x02
+FLIGHT, RECORD, CONFIRM, NO_SESSION = 0x01, 0x02, 0x03, 0x04
+FRAMES = (FLIGHT, RECORD, CONFIRM, NO_SESSION)
 # The largest record payload a party accepts: a §7.1 sweep's 100 MB message, and its batch
 # (one such reading alone: the gateway closes a batch at MAX_BATCH_BYTES).
 MAX_PAYLOAD = 128 << 20
@@ -77,11 +81,19 @@ def frame(kind: int, body: bytes) -> bytes:
     return bytes([kind]) + body
 
 
+NO_SESSION_FRAME = bytes([NO_SESSION])
+
+
 def unframe(data: bytes) -> tuple[int, bytes]:
-    if len(data) < 2:
-        raise DecodeError(f"message of {len(data)} bytes is too short for a frame")
-    if data[0] not in (FLIGHT, RECORD):
+    if not data:
+        raise DecodeError("message of 0 bytes is too short for a frame")
+    if data[0] not in FRAMES:
         raise DecodeError(f"unknown frame type 0x{data[0]:02x}")
+    if data[0] == NO_SESSION:
+        if len(data) != 1:
+            raise DecodeError(f"a NO_SESSION frame is 1 byte, got {len(data)}")
+    elif len(data) < 2:
+        raise DecodeError(f"message of {len(data)} bytes is too short for a frame")
     return data[0], data[1:]
 
 

@@ -15,11 +15,13 @@ releases keys, and neither does one that already released them.
 
 from __future__ import annotations
 
+import copy
 import enum
 import hmac
 import os
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Self
 
 from dthq.crypto.kem import SPECS as KEM_SPECS
 from dthq.crypto.kem import get_kem, spec_for_wire_id
@@ -117,6 +119,14 @@ class _Machine:
             self._close()
             raise
 
+    def fork(self) -> Self:
+        """A copy in exactly this state, to try a flight on: whatever the copy does (fail,
+        close, wipe its secrets) leaves this machine as it was. The configuration and
+        what it provisions are shared; only what a flight changes is copied."""
+        clone = copy.copy(self)
+        clone._schedule = copy.deepcopy(self._schedule)  # wipe() zeroes it in place
+        return clone
+
     def _close(self) -> None:
         self.state = State.CLOSED
         if self._schedule is not None:
@@ -138,6 +148,18 @@ class _Machine:
         keys, self._keys = self._keys, None
         self._released = True
         return keys
+
+
+def _fork_exchange(exchange: InitiatorExchange | None) -> InitiatorExchange | None:
+    """A shallow copy of an exchange and of the exchanges it is made of (a hybrid's):
+    ``finish`` only drops references it holds, it never changes the keys themselves."""
+    if exchange is None:
+        return None
+    clone = copy.copy(exchange)
+    for name, value in vars(exchange).items():
+        if hasattr(value, "finish") and hasattr(value, "share"):
+            setattr(clone, name, _fork_exchange(value))
+    return clone
 
 
 def _check_version(version: int, what: str) -> None:
@@ -200,6 +222,12 @@ class Initiator(_Machine):
     def _close(self) -> None:
         self._static_secret = b""
         super()._close()
+
+    def fork(self) -> Self:
+        clone = super().fork()
+        # REPLY drops the exchange's ephemeral key (and a hybrid's two): copy the holders.
+        clone._exchange = _fork_exchange(self._exchange)
+        return clone
 
     def start(self) -> bytes:
         if self.state is not State.START:
