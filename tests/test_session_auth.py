@@ -445,11 +445,15 @@ class Detachable:
         self._bus, self.attached = bus, True
         self.stats = getattr(bus, "stats", None)
 
-    def subscribe(self, pattern: str, handler: Handler, qos: int = 1) -> None:
-        self._bus.subscribe(pattern, lambda m: self.attached and handler(m), qos)
+    def subscribe(
+        self, pattern: str, handler: Handler, qos: int = 1, *, manual_ack: bool = False
+    ) -> None:
+        self._bus.subscribe(
+            pattern, lambda m: self.attached and handler(m), qos, manual_ack=manual_ack
+        )
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1) -> bool:
-        return self._bus.publish(topic, payload, qos) if self.attached else False
+    def publish(self, topic: str, payload: bytes, qos: int = 1, **taken: object) -> bool:
+        return self._bus.publish(topic, payload, qos, **taken) if self.attached else False  # type: ignore[arg-type]
 
     def close(self) -> None:
         self.attached = False
@@ -640,14 +644,17 @@ class DropFirst(Detachable):
         super().__init__(bus)
         self.kind, self.dropped = kind, 0
 
-    def subscribe(self, pattern: str, handler: Handler, qos: int = 1) -> None:
+    def subscribe(
+        self, pattern: str, handler: Handler, qos: int = 1, *, manual_ack: bool = False
+    ) -> None:
         def filtered(message: Message) -> None:
             if message.payload[:1] == bytes([self.kind]) and not self.dropped:
                 self.dropped += 1
+                message.ack()  # lost on the way: nothing to redeliver
                 return
             handler(message)
 
-        super().subscribe(pattern, filtered, qos)
+        super().subscribe(pattern, filtered, qos, manual_ack=manual_ack)
 
 
 def _wait(condition: Callable[[], bool], timeout: float = 5) -> bool:
