@@ -633,8 +633,12 @@ def test_a_device_recovers_after_its_gateway_loses_every_session(tmp_path: Path)
             time.sleep(0.02)
         assert all(d.session is not s for d, s in zip(p.devices, before, strict=True))
         assert p.metrics.rejected["gateway: no session"] == 3
-        p.tick()  # the next readings arrive
-        assert p.wait_stored(6) == 6
+        # The three refused readings were kept unsettled and go again under the new
+        # session: nothing is lost. Then the next readings arrive.
+        p.tick()
+        assert p.wait_stored(9) == 9
+        # and every one of them is settled by the gateway's receipts
+        assert _wait(lambda: all(len(d.unsettled) == 0 for d in p.devices))
 
 
 class DropFirst(Detachable):

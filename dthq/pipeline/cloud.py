@@ -22,10 +22,11 @@ record opened, so the record opens again when the broker redelivers it.
 Time: a reading dated more than ``twin.MAX_SKEW_MS`` ahead of the cloud's clock is
 refused ("cloud: from the future"), whatever the gateway let through.
 
-The watch list (patients whose partial NEWS2 total is at least ``WATCH_TOTAL``) goes
-back to the gateway, sealed, whenever it changes: the adaptive policy's input. Without
-a twin (``twin=False``, the no-twin policy's cloud) readings are mapped and stored and
-nothing is scored or sent back.
+Each committed batch is answered with a sealed receipt, ``{"settled": N}`` (see
+:mod:`dthq.pipeline.delivery`), which also carries the watch list (patients whose
+partial NEWS2 total is at least ``WATCH_TOTAL``) whenever it changes: the adaptive
+policy's input. Without a twin (``twin=False``, the no-twin policy's cloud) readings
+are mapped and stored and nothing is scored; only receipts go back.
 """
 
 from __future__ import annotations
@@ -212,21 +213,31 @@ class Cloud:
                     if frame is not None:  # the gateway handshakes again
                         self._bus.publish(topics.gateway_down(gateway), frame, 1)
                     raise
-                batch = topics.decode_object(payload, "batch").get("readings")
+                decoded = topics.decode_object(payload, "batch")
+                batch, number = decoded.get("readings"), decoded.get("batch")
                 if not isinstance(batch, list) or not 1 <= len(batch) <= MAX_BATCH:
                     raise DecodeError(f"a batch holds 1..{MAX_BATCH} readings")
+                if number is not None and (type(number) is not int or number < 0):
+                    raise DecodeError("a batch's number is not a non-negative integer")
                 decrypted = time.perf_counter_ns()
             except DTHQError as exc:
                 self._metrics.reject("cloud", exc)
                 return
             try:
-                self._apply(gateway, batch, message.received_ns, (decrypted - t0) / 1e9)
+                self._apply(gateway, batch, number, message.received_ns, (decrypted - t0) / 1e9)
             except _Closed:
                 if before is not None:
                     self._gateways.resume(gateway, before, self._clock.now_ms())
                 raise
 
-    def _apply(self, gateway: str, batch: list[object], received_ns: int, decrypt: float) -> None:
+    def _apply(
+        self,
+        gateway: str,
+        batch: list[object],
+        number: int | None,
+        received_ns: int,
+        decrypt: float,
+    ) -> None:
         m = self._metrics
         readings = []
         latest = self._clock.now_ms() + MAX_SKEW_MS
@@ -250,12 +261,20 @@ class Cloud:
         t1 = time.perf_counter_ns()
         bundle = self.sink.encode(fhir.bundle(fresh)) if fresh else None
         t2 = time.perf_counter_ns()
-        # The session's state (its replay window now past this record) commits with the
-        # readings: a crash before the commit redelivers, one after refuses the replay.
+        # The answer (the batch's receipt, a changed watch list) is sealed now and sent
+        # after the commit: the session's state commits with the readings, its replay
+        # window past this record and its sequence past the answer's, so a crash before
+        # the commit redelivers and one after refuses the replay and never reuses a nonce.
+        down, watched = self._answer(gateway, number)
         state = (gateway, self._gateways.save(gateway))
         stored = self._put(fresh, state, bundle)
         if bundle is not None:
             self.sender.wake()
+        if down is not None:
+            self._bus.publish(topics.gateway_down(gateway), topics.frame(topics.RECORD, down), 1)
+            self._metrics.sent_bytes("cloud", len(down) + 1)  # receipts and feedback
+            if watched is not None:
+                self.watched[gateway] = watched
         t3 = time.perf_counter_ns()
         if stored < len(fresh):
             m.count("duplicated", len(fresh) - stored)
@@ -268,11 +287,6 @@ class Cloud:
             trace.alert_relevant = score.total >= WATCH_TOTAL
             trace.done_ns = t3
             m.deliver((reading.pid, reading.ts))  # folded into the histograms, dropped
-        if self.twin:
-            try:
-                self._send_watch(gateway)
-            except (sqlite3.Error, StoreError) as exc:  # advisory: sent with the next batch
-                m.fail(store_outcome(exc))
         for listener in self.listeners:
             listener(fresh, alerts)
 
@@ -345,17 +359,26 @@ class Cloud:
                 )
             return out
 
-    def _send_watch(self, gateway: str) -> None:
-        watched = frozenset(
-            t.pid for t in self.twins if t.score is not None and t.score.total >= WATCH_TOTAL
-        )
-        if watched == self.watched.get(gateway, frozenset()):
-            return
+    def _answer(
+        self, gateway: str, number: int | None
+    ) -> tuple[bytes | None, frozenset[str] | None]:
+        """The record that settles batch ``number`` and carries the watch list if it
+        changed (the adaptive policy's input), sealed; (None, None) if there is nothing
+        to say."""
+        body: dict[str, object] = {}
+        if number is not None:
+            body["settled"] = number
+        watched = None
+        if self.twin:
+            now_watched = frozenset(
+                t.pid for t in self.twins if t.score is not None and t.score.total >= WATCH_TOTAL
+            )
+            if now_watched != self.watched.get(gateway, frozenset()):
+                body["watch"], watched = sorted(now_watched), now_watched
+        if not body:
+            return None, None
         with self._gateways.lock:
-            session = self._gateways.sessions[gateway]
-            record = session.seal(topics.encode({"watch": sorted(watched)}), self._clock.now_ms())
-            state = session.save()
-        self.store.save_session(gateway, state)  # before sending: no sequence number twice
-        self._bus.publish(topics.gateway_down(gateway), topics.frame(topics.RECORD, record), 1)
-        self._metrics.sent_bytes("cloud", len(record) + 1)  # the feedback's share of the wire
-        self.watched[gateway] = watched
+            record = self._gateways.sessions[gateway].seal(
+                topics.encode(body), self._clock.now_ms()
+            )
+        return record, watched

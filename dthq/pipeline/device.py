@@ -5,8 +5,11 @@ device counts itself established only on the gateway's CONFIRM, and runs the han
 again when none comes in time or when the gateway says NO_SESSION (see
 :mod:`dthq.pipeline.initiator`); ``poll`` is the hook the run's scheduler calls for it.
 The session outlives broker disconnects (records protect themselves; the gateway keeps
-the session), so after a reconnect the device resumes without a new handshake;
-readings taken while the broker is away are lost at QoS 0 and queued at QoS 1.
+the session), so after a reconnect the device resumes without a new handshake.
+Each reading is kept until the gateway's sealed receipt says it is settled (stored by
+the cloud, or refused), and sent again when none comes (see
+:mod:`dthq.pipeline.delivery`): a broker or gateway that dies loses nothing a device
+still holds. At QoS 0 readings taken while the broker is away are dropped.
 The record layer rekeys every ``rekey_records`` records, so long runs cross epochs.
 """
 
@@ -15,11 +18,13 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 
-from dthq.errors import DTHQError, StateError
+from dthq.errors import DecodeError, DTHQError, StateError
 from dthq.harness.telemetry import TelemetryGenerator, encode
 from dthq.pipeline import topics
 from dthq.pipeline.clock import Clock
+from dthq.pipeline.delivery import Unsettled
 from dthq.pipeline.initiator import InitiatorSession
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.provision import Registry
@@ -31,6 +36,7 @@ from dthq.transport.bus import Bus, Message
 HANDSHAKE_TIMEOUT_S = 15.0
 POLL_S = 0.05  # how often wait_established runs poll()
 PPG_FIELD = ',"ppg":""'  # what the waveform's key adds to a reading's JSON
+Settled = Callable[[str, list[int]], None]  # (patient, the timestamps settled)
 
 
 class Device:
@@ -50,13 +56,14 @@ class Device:
         rekey_records: int = 256,
         fault_rate: float = 0.0,
         message_bytes: int = 0,
+        on_settled: Settled | None = None,
         clock: Clock,
     ) -> None:
         """``fault_rate``: the share of readings a faulty sensor garbles (SpO2 above 100 %),
         for the gateway to refuse. ``message_bytes``: if set, each reading carries the PPG
         window that makes its JSON that long (to 4 bytes; the §7.1 sweep's sizes).
         ``clock`` stamps readings and records: a device with a clock behind sends stale
-        records."""
+        records. ``on_settled`` hears each receipt (the fault suite's log)."""
         self._clock = clock
         self._last_ts = 0
         self.id = device_id
@@ -78,14 +85,17 @@ class Device:
         self._rekey = RekeyPolicy(max_records=rekey_records)
         self._codec = LZ4Block()
         self._handshake = InitiatorSession(self._config, self._session, random.Random(seed))
+        self.unsettled = Unsettled()
+        self._on_settled = on_settled
+        self._lock = threading.Lock()  # the session's records: the scheduler and the bus
         self._established = threading.Event()  # the handshake() asked for is confirmed
         self.error: str | None = None
         self.attach(bus)
 
     def _session(self, keys: SessionKeys, now_ms: int) -> RecordLayer:
-        # The down direction carries only CONFIRM, whose proof is its keys: no freshness
-        # check, so a device whose clock is off still learns it is established (the
-        # gateway refuses its stale readings).
+        # The down direction carries CONFIRM and receipts, whose proof is their keys (and
+        # the replay window): no freshness check, so a device whose clock is off still
+        # learns it is established (the gateway refuses its stale readings).
         return RecordLayer.from_keys(
             keys,
             now_ms,
@@ -122,10 +132,29 @@ class Device:
                 raise StateError(f"device {self.id}: no handshake in {timeout} s ({self.error})")
 
     def poll(self) -> None:
-        """The scheduler's hook: a new HELLO if the attempt in progress timed out."""
-        hello = self._handshake.poll(self._clock.now_ms())
+        """The scheduler's hook: a new HELLO if the attempt in progress timed out, or if
+        nothing was settled for long; readings whose receipt is overdue, sent again."""
+        now = self._clock.now_ms()
+        hello = self._handshake.poll(now)
+        if hello is None and self.unsettled.suspect(now):
+            hello = self._handshake.suspect(now)
         if hello is not None:
             self._up(hello)
+        if self.session is not None:
+            self._resend(self.unsettled.due(now))
+
+    def _resend(self, readings: list[tuple[int, bytes]]) -> None:
+        session = self.session
+        if session is None or not readings:
+            return
+        with self._metrics.cpu("device"):
+            for _, payload in readings:
+                with self._lock:
+                    codec_id, body = session.compress(payload)
+                    record = session.seal_compressed(codec_id, body, self._clock.now_ms())
+                if self._publish(topics.frame(topics.RECORD, record)):
+                    self._metrics.sent_bytes("device", len(record) + 1)
+        self._metrics.count("resent", len(readings))
 
     def _up(self, frame: bytes) -> None:
         self._bus.publish(topics.device_up(self.id), frame, 1)
@@ -133,14 +162,35 @@ class Device:
     def _on_down(self, message: Message) -> None:
         try:
             kind, body = topics.unframe(message.payload)
+            if kind == topics.RECORD:
+                self._receipt(body)
+                return
             confirmed = self._handshake.confirmed
             answer = self._handshake.receive(kind, body, self._clock.now_ms())
             if answer is not None:
                 self._up(answer)
             if self._handshake.confirmed != confirmed:
                 self._established.set()
+                # A new session: what the old one left unsettled goes again at once (a
+                # gateway that lost its sessions refused it as "no session").
+                self._resend(self.unsettled.due(self._clock.now_ms(), all_now=True))
         except DTHQError as exc:
             self.error = str(exc)
+
+    def _receipt(self, body: bytes) -> None:
+        """The gateway's sealed receipt: readings settled, to forget."""
+        session = self.session
+        if session is None:
+            raise StateError("a receipt with no session")
+        now = self._clock.now_ms()
+        with self._lock:
+            payload = session.open(body, now)
+        stamps = topics.decode_object(payload, "receipt").get("settled")
+        if not isinstance(stamps, list) or not all(type(t) is int for t in stamps):
+            raise DecodeError("a receipt's settled is not a list of timestamps")
+        settled = self.unsettled.settle(stamps, now)
+        if settled and self._on_settled is not None:
+            self._on_settled(self.patient, settled)
 
     def tick(self) -> bool:
         """Take one reading and send it; False if the bus dropped it (QoS 0, offline)."""
@@ -164,10 +214,12 @@ class Device:
             room = self._message_bytes - len(encode(reading)) - len(PPG_FIELD)
             reading["ppg"] = self._generator.ppg_window(max(0, room))
         payload = encode(reading)
+        self.unsettled.keep(self._last_ts, payload, self._clock.now_ms())
         t1 = time.perf_counter_ns()
-        codec_id, body = session.compress(payload)
-        t2 = time.perf_counter_ns()
-        record = session.seal_compressed(codec_id, body, self._clock.now_ms())
+        with self._lock:
+            codec_id, body = session.compress(payload)
+            t2 = time.perf_counter_ns()
+            record = session.seal_compressed(codec_id, body, self._clock.now_ms())
         t3 = time.perf_counter_ns()
         trace = m.trace((self.patient, reading["ts"]))  # type: ignore[arg-type]
         trace.start_ns, trace.sent_ns = start, t3

@@ -42,9 +42,10 @@ from dataclasses import dataclass, replace
 from dthq.errors import DecodeError, DTHQError, FutureError, StateError
 from dthq.pipeline import topics
 from dthq.pipeline.clock import Clock
+from dthq.pipeline.delivery import Receipts
 from dthq.pipeline.device import HANDSHAKE_TIMEOUT_S
 from dthq.pipeline.initiator import InitiatorSession
-from dthq.pipeline.metrics import Metrics
+from dthq.pipeline.metrics import Metrics, timestamp_in
 from dthq.pipeline.provision import Registry
 from dthq.pipeline.sessions import NoSessionError, Terminator
 from dthq.protocol.compression import Brotli
@@ -59,10 +60,11 @@ WORK = ("retry", "reply", "established", "refused")
 MAX_BATCH_BYTES = 8 << 20  # a batch's readings, as the devices sent them
 # How far a reading's ts may be from its record's authenticated timestamp. Ahead: the
 # reading is stamped before it is sealed, so only a clock stepped between the two puts it
-# after; the record layer's skew bound. Behind: a 100 MB reading takes seconds to build and
-# compress; the record layer's age limit (a reading older than that is history).
+# after; the record layer's skew bound. Behind: a reading is sent again, under a fresh
+# record, for as long as its device keeps it unsettled (a gateway or broker that was down
+# for hours); older than that is not a resend but a clock fault.
 TS_AHEAD_MS = 2_000
-TS_BEHIND_MS = 30_000
+TS_BEHIND_MS = 6 * 3_600_000
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ class Gateway:
         self._batch_since = 0.0
         self._codecs = {q: Brotli(q) for q in {policy.quality, policy.urgent_quality or 1}}
         self.watched: frozenset[str] = frozenset()
+        self.receipts = Receipts()  # end to end: what each batch carried, what is owed
         self._stop = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, name="gateway-flush", daemon=True)
         if self.pool:
@@ -207,12 +210,38 @@ class Gateway:
                     if self._upstream is None:
                         raise StateError("no session with the cloud")
                     payload = self._upstream.open(body, self._clock.now_ms())
-                watch = topics.decode_object(payload, "watch list").get("watch")
-                if not isinstance(watch, list) or not all(isinstance(p, str) for p in watch):
-                    raise DecodeError("the watch list is not a list of patient ids")
-                self.watched = frozenset(watch)
+                self._cloud_says(topics.decode_object(payload, "the cloud's answer"))
             except DTHQError as exc:
                 self._metrics.reject("gateway from cloud", exc)
+
+    def _cloud_says(self, answer: dict[str, object]) -> None:
+        """A batch settled (its receipt, owed on to the devices), a new watch list."""
+        watch, settled = answer.get("watch"), answer.get("settled")
+        if watch is not None and (
+            not isinstance(watch, list) or not all(isinstance(p, str) for p in watch)
+        ):
+            raise DecodeError("the watch list is not a list of patient ids")
+        if settled is not None and (type(settled) is not int or settled < 0):
+            raise DecodeError("a receipt's batch number is not a non-negative integer")
+        if watch is not None:
+            self.watched = frozenset(watch)
+        if settled is not None:
+            with self._lock:
+                self.receipts.settled(settled)
+
+    def _send_receipts(self) -> None:
+        """What the cloud settled (and the gateway refused) since the last flush tick, to
+        each device, sealed under its session: one receipt per device per tick at most."""
+        now = self._clock.now_ms()
+        with self._lock:
+            owed = self.receipts.owed()
+        for device, stamps in owed.items():
+            record = self._devices.seal(device, topics.encode({"settled": stamps}), now)
+            if record is None:  # no session now: the device sends them again, later
+                continue
+            frame = topics.frame(topics.RECORD, record)
+            self._device_bus.publish(topics.device_down(device), frame, 1)
+            self._metrics.wire_bytes("receipts out", len(frame))
 
     def _upstream_message(self, kind: int, body: bytes) -> None:
         """A handshake frame from the cloud: the upstream session moves only on CONFIRM."""
@@ -318,8 +347,13 @@ class Gateway:
             check_dated(reading, stamped)
         except (ReadingError, FutureError) as exc:
             m.reject("gateway", exc)
-            # a genuine device's reading, refused: not lost (its trace goes)
+            # a genuine device's reading, refused: not lost (its trace goes), and settled:
+            # the device must not send it again
             m.refuse_sent(self._registry.patient_of(device), payload)
+            ts = timestamp_in(payload)
+            if ts is not None:
+                with self._lock:
+                    self.receipts.refused(device, ts)
             return False
         trace = m.trace((reading.pid, reading.ts))
         trace.gw_in_ns, trace.gw_decrypt = message.received_ns, (t1 - t0) / 1e9
@@ -341,6 +375,7 @@ class Gateway:
     def _flush_loop(self) -> None:
         while not self._stop.wait(FLUSH_TICK_S):
             self._poll_upstream()  # the upstream handshake's timeout and backoff
+            self._send_receipts()
             with self._lock:
                 due = self._batch and (
                     self._clock.monotonic_s() - self._batch_since >= self.policy.window_ms / 1000
@@ -357,10 +392,12 @@ class Gateway:
 
     def _forward(self, batch: list[tuple[Reading, Message]], quality: int) -> None:
         readings = [r for r, _ in batch]
-        payload = topics.encode({"readings": [r.to_dict() for r in readings]})
         with self._lock:
             if self._upstream is None:
                 raise StateError("no session with the cloud")
+            carried = [(topics.party_of(msg.topic), r.ts) for r, msg in batch]
+            number = self.receipts.batch(carried)
+            payload = topics.encode({"batch": number, "readings": [r.to_dict() for r in readings]})
             codec_id, body = self._upstream.compress(payload, self._codecs[quality])
             record = self._upstream.seal_compressed(codec_id, body, self._clock.now_ms())
         sent = time.perf_counter_ns()

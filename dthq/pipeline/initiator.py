@@ -108,11 +108,18 @@ class InitiatorSession:
                 self._confirm(body, now_ms)
                 return None
             if kind == topics.NO_SESSION:
-                busy = self.in_progress or (
-                    self._deadline_ms is not None and now_ms < self._deadline_ms
-                )
-                return None if busy else self._start(now_ms)
+                return self._suspect(now_ms)
             raise StateError(f"frame 0x{kind:02x} is not for a handshake")
+
+    def suspect(self, now_ms: int) -> bytes | None:
+        """The session may be gone (NO_SESSION, or no receipt for long): a new attempt's
+        HELLO, unless one is running or the backoff interval has not passed."""
+        with self._lock:
+            return self._suspect(now_ms)
+
+    def _suspect(self, now_ms: int) -> bytes | None:
+        busy = self.in_progress or (self._deadline_ms is not None and now_ms < self._deadline_ms)
+        return None if busy else self._start(now_ms)
 
     def _flight(self, body: bytes, now_ms: int) -> bytes:
         if not self._waiting:

@@ -119,7 +119,7 @@ def _record(h: HdrHistogram, seconds: float) -> None:
     h.record_value(min(HIGHEST_NS, max(0, round(seconds * 1e9))))
 
 
-def _ts_in(payload: bytes) -> int | None:
+def timestamp_in(payload: bytes) -> int | None:
     """A refused reading's timestamp, if its JSON has one (it failed validation)."""
     try:
         ts = json.loads(payload).get("ts")
@@ -206,7 +206,7 @@ class Metrics:
 
     def refuse_sent(self, pid: str | None, payload: bytes) -> None:
         """A genuine device's reading refused as invalid: settled, not lost."""
-        ts = _ts_in(payload)
+        ts = timestamp_in(payload)
         with self._lock:
             self.counts["rejected_sent"] += 1
             if pid is not None and ts is not None:

@@ -207,6 +207,12 @@ class Terminator:
                     raise exc from None
         return opened.payload, opened.timestamp_ms
 
+    def seal(self, peer: str, payload: bytes, now_ms: int) -> bytes | None:
+        """A record to ``peer`` under its session (a receipt), or None without one."""
+        with self.lock:
+            session = self.sessions.get(peer)
+            return None if session is None else session.seal(payload, now_ms)
+
     def no_session(self, peer: str, now_ms: int) -> bytes | None:
         """The NO_SESSION frame to send ``peer`` now, or None: registered peers only (the
         table stays bounded), at most once per NO_SESSION_INTERVAL_MS each."""
