@@ -224,3 +224,85 @@ def test_dthq_kme_openapi_prints_the_standard_paths() -> None:
     assert all(
         "422" not in op["responses"] for item in spec["paths"].values() for op in item.values()
     )
+
+
+def _send(url: str, pki: PKI, head: str, body: bytes = b"", sae: str = A) -> tuple[int, bytes]:
+    """Raw bytes over mutual TLS: a request line and headers as given, then ``body``;
+    returns the status and the response's body (the server closes after a refusal)."""
+    import socket
+
+    context = ssl.create_default_context(cafile=str(pki.ca))
+    context.load_cert_chain(*map(str, pki.client(sae)))
+    host, port = url.removeprefix("https://").split(":")
+    with (
+        socket.create_connection((host, int(port)), timeout=30) as plain,
+        context.wrap_socket(plain, server_hostname=host) as tls,
+    ):
+        tls.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+        response = http.client.HTTPResponse(tls)
+        response.begin()
+        return response.status, response.read()
+
+
+def _post_head(path: str, *headers: str) -> str:
+    lines = [f"POST /api/v1/keys{path} HTTP/1.1", "Host: localhost",
+             "Content-Type: application/json", *headers]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def _padded(body: dict, size: int) -> bytes:
+    """``body`` as JSON, padded with whitespace to exactly ``size`` bytes."""
+    data = json.dumps(body).encode()
+    return data + b" " * (size - len(data))
+
+
+def test_the_body_limit_is_stated_and_fits_the_largest_legitimate_request() -> None:
+    from dthq.qkd.kme_api import body_limit
+
+    assert body_limit(128) == 16 * 1024 and body_limit(8) == 4864
+    largest = {"key_IDs": [{"key_ID": UNISSUED}] * 128}
+    assert len(json.dumps(largest, indent=4).encode()) <= body_limit(128)
+
+
+def test_a_body_at_the_limit_is_read_and_one_past_it_is_413(url: str, pki: PKI) -> None:
+    from dthq.qkd.kme_api import body_limit
+
+    cap = body_limit(8)  # the fixture's KME serves 8 keys per request
+    body = {"key_IDs": [{"key_ID": UNISSUED}]}
+    path = f"/{A}/dec_keys"
+    status, answer = _send(url, pki, _post_head(path, f"Content-Length: {cap}"),
+                           _padded(body, cap), sae=B)  # fmt: skip
+    assert status == 400 and "unknown" in json.loads(answer)["message"]  # read and judged
+    status, answer = _send(url, pki, _post_head(path, f"Content-Length: {cap + 1}"),
+                           _padded(body, cap + 1), sae=B)  # fmt: skip
+    assert status == 413
+    assert json.loads(answer)["message"] == (
+        f"a request body of {cap + 1} bytes exceeds the {cap}-byte limit"
+    )
+
+
+def test_a_24_mib_content_length_is_refused_before_any_body_byte(url: str, pki: PKI) -> None:
+    # No body is sent at all: a server reading it first would wait out the 30 s timeout.
+    head = _post_head(f"/{B}/enc_keys", f"Content-Length: {24 << 20}")
+    status, answer = _send(url, pki, head)
+    assert status == 413 and f"{24 << 20} bytes" in json.loads(answer)["message"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "message"),
+    [
+        ((), b"", 411, "a POST needs a Content-Length"),
+        (("Transfer-Encoding: chunked",), b"2\r\n{}\r\n0\r\n\r\n", 411, "chunked"),
+    ],
+)
+def test_a_post_without_a_length_is_411(
+    url: str, pki: PKI, headers: tuple[str, ...], body: bytes, status: int, message: str
+) -> None:
+    got, answer = _send(url, pki, _post_head(f"/{B}/enc_keys", *headers), body)
+    assert got == status and message in json.loads(answer)["message"]
+
+
+@pytest.mark.parametrize("length", ["12x", "-1", "1, 2"])  # h11 merges "1, 1" into 1
+def test_a_malformed_content_length_is_400(url: str, pki: PKI, length: str) -> None:
+    status, _ = _send(url, pki, _post_head(f"/{B}/enc_keys", f"Content-Length: {length}"))
+    assert status == 400

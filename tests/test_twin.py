@@ -134,8 +134,10 @@ def test_fhir_bundle_validates_with_loinc_and_ucum(tmp_path: Path) -> None:
         "code": "8867-4",
         "display": "Heart rate",
     }
-    assert (
-        first["valueQuantity"]["code"] == "/min" and first["subject"]["reference"] == "Patient/P-9"
+    assert first["valueQuantity"]["code"] == "/min"
+    # "P 9" is not a FHIR id: hashed (tests/test_fhir_ids.py), the original in identifier.
+    assert first["subject"]["reference"] == (
+        "Patient/sha256-mvzwvauobd45efcg2c7h5ozgcwjr7bqv4pkfmy7rz3b3jbf2pcdq"
     )
     assert first["effectiveDateTime"] == "2026-01-01T00:00:01.000+00:00"
     codes = {

@@ -85,9 +85,18 @@ def consume(
     default=10.0,
     help="Seconds before the scripted deterioration starts.",
 )
-def twin_serve(host: str, port: int, **settings: Any) -> None:
-    """Serve the live dashboard: every patient's vitals, partial NEWS2, trend and alerts,
-    and the pipeline's stage latencies, updated by server-sent events.
+@click.option(
+    "--allow-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Another Host name the page answers to (e.g. a proxy's); repeatable.",
+)
+def twin_serve(host: str, port: int, allowed_hosts: tuple[str, ...], **settings: Any) -> None:
+    """Serve the live dashboard of a SIMULATED ward: every patient's vitals, reading age,
+    partial NEWS2, trend and alerts, and the pipeline's stage latencies, updated by
+    server-sent events. It answers only to its own host names; beyond loopback it also
+    needs the token in the URL it prints (the page then keeps it in a cookie).
 
     \b
     Example:
@@ -106,10 +115,10 @@ def twin_serve(host: str, port: int, **settings: Any) -> None:
     config = SimConfig(**settings)  # every other option is a SimConfig field
 
     def listening(url: str) -> None:
-        click.echo(f"dashboard on {url}  (Ctrl-C stops)", err=True)
+        click.echo(f"dashboard on {url}  (SIMULATED patients; Ctrl-C stops)", err=True)
 
     with render.until_stopped("dashboard"):
-        serve(config, SYSTEM_CLOCK, host, port, listening)
+        serve(config, SYSTEM_CLOCK, host, port, listening, allowed_hosts)
 
 
 @twin.command()

@@ -8,6 +8,10 @@ Paths, field names, JSON shapes and status codes follow the standard (section 5)
 client certificate, read from the ASGI TLS extension that :mod:`dthq.qkd.kme_server`
 fills in. The limits in the OpenAPI description are this KME's own (sizes, counts), so
 the description says exactly what the server accepts.
+
+Request bodies are bounded before they are read (:class:`BodyLimit`): a Content-Length
+above :func:`body_limit` is 413, a POST without one (or a chunked body) 411, a malformed
+one 400.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the route annotations at run
@@ -26,6 +30,15 @@ from dthq.qkd.kme import KeyManager, KeyManagerError
 from dthq.qkd.pki import common_name
 
 PREFIX = "/api/v1/keys"
+# The largest legitimate body is a dec_keys POST naming max_key_per_request key IDs: 47
+# bytes each as compact JSON, about 80 pretty-printed with indent 4. 96 each and 4 KiB for
+# the rest leaves room for any formatting (16 KiB at the default 128 keys per request).
+BODY_PER_KEY_ID, BODY_BASE = 96, 4096
+
+
+def body_limit(max_key_per_request: int) -> int:
+    """The largest request body (bytes) a KME serving up to that many keys per request takes."""
+    return BODY_BASE + BODY_PER_KEY_ID * max_key_per_request
 
 
 class Status(BaseModel):
@@ -69,10 +82,47 @@ def _error(status: int, message: str, details: list[dict[str, Any]] | None = Non
     return JSONResponse(status_code=status, content=body.model_dump())
 
 
+class BodyLimit:
+    """ASGI middleware: refuses a request whose body would be too large, or whose length is
+    not declared, from its headers alone, so an oversized body is never read."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            refusal = self._refusal(scope)
+            if refusal is not None:
+                response = _error(*refusal)
+                response.headers["Connection"] = "close"  # the unread body ends the connection
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _refusal(self, scope: Any) -> tuple[int, str] | None:
+        lengths = [v for k, v in scope["headers"] if k == b"content-length"]
+        if any(k == b"transfer-encoding" for k, _ in scope["headers"]):
+            return 411, "a request body needs a Content-Length: chunked bodies are refused"
+        if not lengths:
+            if scope["method"] == "POST":
+                return 411, "a POST needs a Content-Length"
+            return None
+        if len(lengths) > 1 or not lengths[0].isdigit():
+            return 400, "Content-Length must be one decimal number"
+        if int(lengths[0]) > self.limit:
+            return (
+                413,
+                f"a request body of {int(lengths[0])} bytes exceeds the {self.limit}-byte limit",
+            )
+        return None
+
+
 def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     meaning = {
         400: "Bad request format, or a request the KME refuses",
         401: "The calling SAE may not make this request",
+        411: "A POST without a Content-Length, or a chunked body",
+        413: "A request body above the KME's limit (see the description)",
         503: "No key available: the QKD link is refilling the pool",
     }
     return {code: {"model": Error, "description": meaning[code]} for code in codes}
@@ -88,6 +138,9 @@ def make_app(kme: KeyManager) -> FastAPI:
             "SAEs authenticate with TLS client certificates; the common name is the SAE ID."
         ),
     )
+    limit = body_limit(kme.max_key_per_request)
+    app.description += f" Request bodies are at most {limit} bytes, with a Content-Length."
+    app.add_middleware(BodyLimit, limit=limit)
     Number = Annotated[int, Field(ge=1, le=kme.max_key_per_request)]
     Size = Annotated[int, Field(ge=kme.min_key_size, le=kme.max_key_size, multiple_of=8)]
     SAE = Annotated[str, Path(min_length=1, max_length=256)]
@@ -172,7 +225,7 @@ def make_app(kme: KeyManager) -> FastAPI:
     @app.post(
         PREFIX + "/{slave_SAE_ID}/enc_keys",
         response_model=KeyContainer,
-        responses=_responses(400, 401, 503),
+        responses=_responses(400, 401, 411, 413, 503),
         summary="New keys for the master SAE (POST form)",
     )
     def post_enc_keys(slave_SAE_ID: SAE, body: KeyRequest, request: Request) -> dict[str, Any]:
@@ -192,7 +245,7 @@ def make_app(kme: KeyManager) -> FastAPI:
     @app.post(
         PREFIX + "/{master_SAE_ID}/dec_keys",
         response_model=KeyContainer,
-        responses=_responses(400, 401),
+        responses=_responses(400, 401, 411, 413),
         summary="The slave SAE's copies of keys, by ID (POST form)",
     )
     def post_dec_keys(master_SAE_ID: SAE, body: KeyIDs, request: Request) -> dict[str, Any]:
