@@ -225,3 +225,29 @@ def test_a_forged_receipt_makes_no_device_forget_a_reading(tmp_path: Path, forge
         assert _wait(lambda: device.error is not None)
         time.sleep(0.1)
         assert len(device.unsettled) == 1
+
+
+@pytest.mark.parametrize("error", [ValueError("a bug"), "fhir"], ids=["bug", "invalid-bundle"])
+def test_a_batch_the_cloud_cannot_take_is_counted_and_the_next_one_is_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: object
+) -> None:
+    from dthq.pipeline import cloud
+    from dthq.twin import fhir
+
+    real, calls = fhir.bundle, []
+
+    def failing_once(readings):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 1:
+            raise fhir.FHIRError("invalid at entry.0") if error == "fhir" else error  # type: ignore[misc]
+        return real(readings)
+
+    monkeypatch.setattr(cloud.fhir, "bundle", failing_once)
+    with ExitStack() as stack:
+        p = Parties(stack, _memory(stack), tmp_path, attacked=False)
+        p.handshake()
+        p.devices[0].tick()
+        assert _wait(lambda: sum(p.metrics.rejected.values()) == 1)
+        p.devices[1].tick()  # the worker is still there
+        assert p.wait_stored(1) == 1
+    assert ("cloud error" in p.metrics.failures) == (error != "fhir")

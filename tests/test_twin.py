@@ -62,6 +62,9 @@ def _reading(**changes: object) -> dict[str, object]:
         (_reading(spo2=101), "spo2 101 is outside 50..100"),
         (_reading(temp=float("nan")), "temp nan is outside"),
         (_reading(dev="x" * 65), "dev must be"),
+        (_reading(pid="P\x0b1"), "must be printable"),
+        (_reading(pid="P\ud800"), "must be printable"),
+        (_reading(dev="d\n"), "must be printable"),
     ],
 )
 def test_bad_readings_are_refused_with_the_reason(data: object, message: str) -> None:

@@ -155,6 +155,13 @@ class Cloud:
                 break
             except (sqlite3.Error, StoreError) as exc:  # the handshake branch's own save
                 self._metrics.fail(store_outcome(exc))  # unacked: the broker redelivers
+            except DTHQError as exc:  # a batch that can never be stored: refused, counted
+                self._metrics.reject("cloud", exc)
+                message.ack()
+            except Exception as exc:  # a bug must not stop the worker: counted, not silent
+                self._metrics.fail("cloud error")
+                self._metrics.reject("cloud", exc)
+                message.ack()
             else:
                 message.ack()
             finally:

@@ -46,6 +46,9 @@ class Reading:
             raise ReadingError(f"pid must be a string of 1..{MAX_ID} characters")
         if not isinstance(dev, str) or len(dev) > MAX_ID:
             raise ReadingError(f"dev must be a string of at most {MAX_ID} characters")
+        if not (pid.isprintable() and dev.isprintable()):
+            # A control character or a lone surrogate has no place in a FHIR string.
+            raise ReadingError("pid and dev must be printable (no control characters)")
         if not isinstance(ppg, str) or len(ppg) > MAX_PPG:
             raise ReadingError(f"ppg must be a string of at most {MAX_PPG} characters")
         if not isinstance(ts, int) or isinstance(ts, bool) or ts < 0:
