@@ -121,6 +121,7 @@ def from_benchmark_json(raw: Mapping[str, Any], *, wall_time_s: float | None = N
         fleet=figures[Suite.FLEET],
         policy_sweep=figures[Suite.POLICY_SWEEP],
         soak=figures[Suite.SOAK],
+        chaos=figures[Suite.CHAOS],
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         generator=f"dthq-bench {dthq.__version__}",
     )

@@ -30,6 +30,7 @@ SUITES = {
     "pipeline": "test_pipeline.py",
     "fleet": "test_fleet.py",
     "soak": "test_soak.py",
+    "chaos": "test_chaos.py",
 }
 RAW_NAME = "benchmark-raw.json"
 

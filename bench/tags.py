@@ -20,6 +20,7 @@ from typing import Any
 from dthq.harness.results import (
     BulkRun,
     CascadeRun,
+    ChaosRun,
     Distribution,
     FleetRun,
     ForgedHello,
@@ -50,6 +51,7 @@ class Suite(StrEnum):
     FLEET = "fleet"
     POLICY_SWEEP = "policy_sweep"
     SOAK = "soak"
+    CHAOS = "chaos"
 
 
 Derive = Callable[[Mapping[str, Any], Distribution], dict[str, Any]]
@@ -117,6 +119,7 @@ FIGURES: dict[Suite, tuple[str, type]] = {
     Suite.FLEET: ("run", FleetRun),
     Suite.POLICY_SWEEP: ("point", PolicyPoint),
     Suite.SOAK: ("run", SoakRun),
+    Suite.CHAOS: ("run", ChaosRun),
 }
 
 

@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dthq.errors import RunAborted
@@ -33,14 +33,23 @@ def tail(log: Path, n: int = TAIL_BYTES) -> str:
 
 
 class Party:
-    """One child process. ``argv`` may hold ``{ready}``, replaced by the ready file's path."""
+    """One child process. ``argv`` may hold ``{ready}``, replaced by the ready file's path;
+    ``ready`` says it is ready otherwise (a port that answers, a line in its log)."""
 
-    def __init__(self, name: str, argv: Sequence[str], folder: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        folder: Path,
+        ready: Callable[[Party], bool] | None = None,
+    ) -> None:
         self.name = name
         self.log = folder / f"{name}.log"
         self.ready_file = folder / f"{name}.ready"
         self._argv = [a.replace("{ready}", str(self.ready_file)) for a in argv]
+        self._ready = ready or (lambda party: party.ready_file.exists())
         self.proc: subprocess.Popen[bytes] | None = None
+        self._log_mark = 0
         self.starts = 0
         self.kills = 0
 
@@ -51,6 +60,7 @@ class Party:
     def start(self, timeout: float = START_S) -> float:
         """Start it and wait until it is ready; the seconds that took."""
         self.ready_file.unlink(missing_ok=True)
+        self._log_mark = self.log.stat().st_size if self.log.exists() else 0
         began = time.monotonic()
         with self.log.open("ab") as log:
             log.write(f"--- start {self.starts + 1}: {' '.join(self._argv)}\n".encode())
@@ -60,7 +70,7 @@ class Party:
             )
         self.starts += 1
         deadline = began + timeout
-        while not self.ready_file.exists():
+        while not self._ready(self):
             if self.proc.poll() is not None:
                 raise PartyError(
                     f"{self.name} exited with {self.proc.returncode} before it was ready: "
@@ -71,6 +81,15 @@ class Party:
                 raise PartyError(f"{self.name} was not ready in {timeout:g} s: {tail(self.log)}")
             time.sleep(0.02)
         return time.monotonic() - began
+
+    def said(self, line: str) -> bool:
+        """Whether this start's output holds ``line`` (a party that prints "ready")."""
+        try:
+            with self.log.open("rb") as f:
+                f.seek(self._log_mark)
+                return line.encode() in f.read().splitlines()
+        except OSError:
+            return False
 
     def kill(self) -> None:
         """SIGKILL, mid-whatever it was doing (its whole process group)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+import time
 from dataclasses import dataclass
 
 from dthq.errors import DTHQError
@@ -55,6 +56,8 @@ class CuttingProxy:
         self._error: BaseException | None = None
         self._stop: asyncio.Event | None = None
         self._listen_port = listen_port
+        self._cutter: asyncio.Task[None] | None = None
+        self.cut_times: list[int] = []  # wall-clock ms of each scheduled or asked-for cut
         self.port = 0
         self._thread = threading.Thread(target=self._run, name="chaos-proxy", daemon=True)
 
@@ -75,6 +78,19 @@ class CuttingProxy:
         """Abort every open connection now; how many were open."""
         future = asyncio.run_coroutine_threadsafe(self._cut(), self._loop)
         return future.result(10)
+
+    def cut_every(self, mean_gap_s: float | None) -> None:
+        """Cut on a schedule from now on (exponential gaps of this mean), or stop (None)."""
+        if mean_gap_s is not None and mean_gap_s <= 0:
+            raise ProxyError("the mean gap between cuts must be above 0 s")
+
+        def switch() -> None:
+            if self._cutter is not None:
+                self._cutter.cancel()
+            self._mean_gap_s = mean_gap_s
+            self._cutter = asyncio.ensure_future(self._cut_loop()) if mean_gap_s else None
+
+        self._loop.call_soon_threadsafe(switch)
 
     def close(self) -> None:
         if self._stop is not None and self._thread.is_alive():
@@ -100,17 +116,17 @@ class CuttingProxy:
             return
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()
-        cutter = asyncio.create_task(self._cut_loop()) if self._mean_gap_s else None
+        if self._mean_gap_s:
+            self._cutter = asyncio.create_task(self._cut_loop())
         await self._stop.wait()
-        if cutter is not None:
-            cutter.cancel()
+        if self._cutter is not None:
+            self._cutter.cancel()
         server.close()
         await self._cut(count=False)
         await server.wait_closed()
 
     async def _cut_loop(self) -> None:
-        assert self._mean_gap_s is not None
-        while True:
+        while self._mean_gap_s:
             await asyncio.sleep(self._random.expovariate(1 / self._mean_gap_s))
             await self._cut()
 
@@ -120,6 +136,7 @@ class CuttingProxy:
         for link in links:
             link.transport.abort()
         if count:
+            self.cut_times.append(time.time_ns() // 1_000_000)
             self.stats.cuts += 1
             self.stats.severed += len(links) // 2  # two sides per connection
         return len(links) // 2

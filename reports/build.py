@@ -10,6 +10,7 @@ from dthq.harness.results import Results
 from dthq.harness.results_json import dump
 from reports import (
     beside_paper,
+    chaos,
     device,
     fleet,
     forged_hello,
@@ -59,6 +60,7 @@ FILES = (
 FLEET_FILES = ("fleet.md", "figure-fleet-capacity.png")  # when the results hold fleets
 SWEEP_FILES = ("section71.md", "figure-section71.png")  # when they hold the §7.1 sweep
 SOAK_FILES = ("soak.md",)  # when they hold a memory soak
+CHAOS_FILES = ("chaos.md",)  # when they hold a fault-suite run
 
 Make = Callable[[Results], Section | None]
 # The summary's tables.
@@ -77,6 +79,7 @@ SECTIONS: tuple[Make, ...] = (
     pipeline.section,
     policy_sweep.section,
     soak.section,
+    chaos.section,
     fleet.section,
 )
 

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 import click
 
-from dthq.cli import benchmarks, fleet, gate, protocol, qkd, simulate, store, twin
+from dthq.cli import benchmarks, chaos, fleet, gate, protocol, qkd, simulate, store, twin
 from dthq.cli.exit_codes import ExitCode
 from dthq.errors import DTHQError, RunAborted
 
@@ -124,11 +124,12 @@ def main() -> None:
       dthq fleet --devices 200 --workers 2 --out reports/fleet/run
       dthq twin show P00001 --store twin.db --key-file twin.key
       dthq twin serve --patients 12
+      dthq chaos --broker mosquitto --duration 60
       dthq schemes
       dthq backends
     """
 
 
-for _module in (protocol, benchmarks, gate, qkd, store, simulate, fleet, twin):
+for _module in (protocol, benchmarks, gate, qkd, store, simulate, fleet, twin, chaos):
     for _command in _module.COMMANDS:
         main.add_command(_command)

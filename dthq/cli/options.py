@@ -239,6 +239,15 @@ def fhir_dir() -> Callable[[F], F]:
     )
 
 
+def fhir_url() -> Callable[[F], F]:
+    return click.option(
+        "--fhir-url",
+        default=None,
+        metavar="URL",
+        help="POST each Bundle to this FHIR base URL (through the store's outbox).",
+    )
+
+
 def scenario() -> Callable[[F], F]:
     return click.option(
         "--scenario",

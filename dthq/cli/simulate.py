@@ -38,9 +38,7 @@ from dthq.cli.exit_codes import ExitCode
     required=False,
 )
 @options.fhir_dir()
-@click.option(
-    "--fhir-url", default=None, metavar="URL", help="POST each Bundle to this FHIR base URL."
-)
+@options.fhir_url()
 @click.option(
     "--drain",
     "drain_s",

@@ -30,6 +30,7 @@ def twin() -> None:
 @options.store("The encrypted store the twin keeps its readings and sessions in.")
 @KEY_FILE
 @options.fhir_dir()
+@options.fhir_url()
 @click.option(
     "--client-id",
     metavar="ID",
@@ -43,6 +44,7 @@ def consume(
     store_path: Path,
     key_file: Path,
     fhir_dir: Path | None,
+    fhir_url: str | None,
     client_id: str,
 ) -> None:
     """Run the cloud twin alone, as its own process: a persistent QoS 1 consumer that
@@ -62,7 +64,7 @@ def consume(
     try:
         with render.until_stopped("consumer"):  # a SIGINT before its handler is set
             counts = consume_until_signalled(
-                broker, registry_file, store, fhir_dir, client_id, ready, SYSTEM_CLOCK
+                broker, registry_file, store, fhir_dir, fhir_url, client_id, ready, SYSTEM_CLOCK
             )
             render.emit_json(counts)
     finally:

@@ -273,11 +273,19 @@ class _Fleet:
         c = self.c
         try:
             twin = json.loads((self.out / "twin.json").read_text())
-            gws = [json.loads(p.read_text()) for p in gateway_stats]
         except (OSError, ValueError) as exc:
             raise FleetError(
-                f"a part wrote no results ({exc}); see the logs in {self.out}"
+                f"the twin (the Locust master) wrote no results ({exc}); see {self.out}"
             ) from None
+        # A gateway killed mid-run writes nothing: the run reports it, with what its own
+        # log said last, and goes on with the parts that did.
+        gws, killed = [], []
+        for path in gateway_stats:
+            try:
+                gws.append(json.loads(path.read_text()))
+            except (OSError, ValueError):
+                log = _tail(self.log(path.stem), 300).splitlines()
+                killed.append(f"gateway {path.stem} ({log[-1] if log else 'no output'})")
         crashed = _device_exceptions(self.out / "locust_exceptions.csv")
         if crashed:
             count, message = crashed
@@ -324,7 +332,10 @@ class _Fleet:
             # the device's owner, and how many members established sessions.
             "handed": sum(gw["counts"].get("handed to a pool member", 0) for gw in gws),
             "members_used": sum(1 for gw in gws if gw["work"].get("established")),
+            "parts_killed": len(killed),
         }
+        if killed:
+            examples["part killed"] = "; ".join(killed)
         records_in = max(1, published)
         established = max(1, work.get("established", 0))
         gateway_cpu = mean.get("gateway", 0.0) * wall

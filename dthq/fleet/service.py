@@ -39,7 +39,7 @@ def gateway(args: argparse.Namespace) -> None:
     registry = Registry.load(Path(args.registry))
     bus = MQTTBus(
         args.broker,
-        f"dthq-fleet-{args.member}-{os.urandom(3).hex()}",
+        args.client_id or f"dthq-fleet-{args.member}-{os.urandom(3).hex()}",
         persistent=True,
         protocol=args.protocol or None,
     )
@@ -99,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--retry", default="never", choices=[p.value for p in RetryPolicy])
     g.add_argument("--ready", required=True)
     g.add_argument("--stats", required=True)
+    g.add_argument(
+        "--client-id",
+        default="",
+        help="a stable MQTT client id: a restarted gateway takes up what the broker kept",
+    )
     b = sub.add_parser("broker")
     b.add_argument("--port", type=int, required=True)
     b.add_argument("--ready", required=True)

@@ -437,6 +437,33 @@ class SoakRun:
 
 
 @dataclass(frozen=True)
+class ChaosRun:
+    """One fault-suite run (``nox -s chaos``): the pipeline's parties as processes
+    through a broker, faults injected, every reading the devices generated classified
+    (``readings``: delivered, duplicated, refused, lost, unacknowledged, unexpected;
+    see chaos/checker.py). ``faults`` counts what was injected, by kind; ``lost`` the
+    lost readings by reason; ``recovery_s`` the seconds from a fault until every
+    patient has a reading taken after it settled again. ``established``: devices
+    holding a session at the end; ``settled``: the run settled within its wait;
+    ``fhir_behind``: readings stored whose Bundle never reached the FHIR server."""
+
+    broker: str
+    devices: int
+    rate_hz: float
+    duration_s: float
+    seed: int
+    faults: Mapping[str, int]
+    readings: Mapping[str, int]
+    lost: Mapping[str, int]
+    recovery_s: Distribution | None
+    established: int
+    settled: bool
+    store_verified: bool
+    fhir_behind: int
+    ok: bool
+
+
+@dataclass(frozen=True)
 class PolicyPoint:
     """One gateway policy at one message size of the §7.1 sweep: the pipeline run in
     which every reading's JSON, with its PPG window, was ``message_bytes`` long."""
@@ -538,6 +565,7 @@ class Results:
     fleet: tuple[FleetRun, ...] = ()
     policy_sweep: tuple[PolicyPoint, ...] = ()
     soak: tuple[SoakRun, ...] = ()
+    chaos: tuple[ChaosRun, ...] = ()
     instructions: tuple[InstructionCount, ...] = ()
     created: str = ""
     generator: str = ""

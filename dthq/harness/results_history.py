@@ -16,6 +16,7 @@ FORMAT HISTORY (``schema_version``: what it added)
 9. ``failures``, ``fhir_unsent`` and ``fhir_oldest_unsent_s`` in every pipeline run (in
    ``pipeline`` and in ``policy_sweep[].run``): an older run had them as ``{}``, 0, null.
 10. ``soak`` (RSS over a long run through the memory bus).
+11. ``chaos`` (the fault suite: faults injected, every reading classified).
 
 Versions 4 to 7 were added by writers that still said 2 (4 to 6) or 3 (7), so a file
 labelled 2 or 3 may already hold them: each migration adds its section, empty, only
@@ -31,7 +32,7 @@ from typing import Any
 from dthq.harness.results import Metric
 
 FORMAT = "dthq-bench-results"
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 Document = dict[str, Any]
 
@@ -154,4 +155,5 @@ MIGRATIONS: dict[int, Callable[[Document], Document]] = {
     7: _adding("policy_sweep"),
     8: _v8_to_v9,
     9: _adding("soak"),
+    10: _adding("chaos"),
 }

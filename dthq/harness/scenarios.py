@@ -325,6 +325,10 @@ class Profile:
     soak_readings: int = 40_000
     soak_patients: int = 10
     soak_warmup: int = 16_000
+    # The fault suite: its runs' brokers (a missing Mosquitto is skipped, with the reason)
+    # and seconds of faults each.
+    chaos_brokers: tuple[str, ...] = ("amqtt",)
+    chaos_s: float = 20.0
 
 
 PROFILES: dict[str, Profile] = {
@@ -350,6 +354,8 @@ PROFILES: dict[str, Profile] = {
         soak_readings=1_000_000,
         soak_patients=100,
         soak_warmup=200_000,
+        chaos_brokers=("amqtt", "mosquitto"),
+        chaos_s=120.0,
     ),
 }
 

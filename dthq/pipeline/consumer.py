@@ -22,16 +22,17 @@ def consume_until_signalled(
     registry_file: Path,
     store: Store,
     fhir_dir: Path | None,
+    fhir_url: str | None,
     client_id: str,
     ready: Callable[[], None],
     clock: Clock,
 ) -> dict[str, dict[str, int]]:
-    """Subscribe, call ``ready``, consume until a signal; the counts, and why readings
-    were rejected."""
+    """Subscribe, call ``ready``, consume until a signal; the counts, why readings were
+    rejected, and the failures by outcome."""
     registry = Registry.load(registry_file)
     metrics = Metrics()
     bus = MQTTBus(broker, client_id, persistent=True, connect=False)
-    cloud = Cloud(registry, bus, metrics, store, sink=FHIRSink(fhir_dir), clock=clock)
+    cloud = Cloud(registry, bus, metrics, store, sink=FHIRSink(fhir_dir, fhir_url), clock=clock)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
@@ -41,4 +42,8 @@ def consume_until_signalled(
         pass
     bus.close()
     cloud.close()  # its worker, then the outbox's sender, before the caller closes the store
-    return {"counts": dict(metrics.counts), "rejected": dict(metrics.rejected)}
+    return {
+        "counts": dict(metrics.counts),
+        "rejected": dict(metrics.rejected),
+        "failures": dict(metrics.failures),
+    }

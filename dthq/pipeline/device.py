@@ -56,6 +56,7 @@ class Device:
         rekey_records: int = 256,
         fault_rate: float = 0.0,
         message_bytes: int = 0,
+        on_generated: Callable[[str, int], None] | None = None,
         on_settled: Settled | None = None,
         clock: Clock,
     ) -> None:
@@ -63,7 +64,8 @@ class Device:
         for the gateway to refuse. ``message_bytes``: if set, each reading carries the PPG
         window that makes its JSON that long (to 4 bytes; the §7.1 sweep's sizes).
         ``clock`` stamps readings and records: a device with a clock behind sends stale
-        records. ``on_settled`` hears each receipt (the fault suite's log)."""
+        records. ``on_generated`` hears each reading as it is taken, before it is sent, and
+        ``on_settled`` each receipt (the fault suite's log)."""
         self._clock = clock
         self._last_ts = 0
         self.id = device_id
@@ -86,7 +88,7 @@ class Device:
         self._codec = LZ4Block()
         self._handshake = InitiatorSession(self._config, self._session, random.Random(seed))
         self.unsettled = Unsettled()
-        self._on_settled = on_settled
+        self._on_generated, self._on_settled = on_generated, on_settled
         self._lock = threading.Lock()  # the session's records: the scheduler and the bus
         self._established = threading.Event()  # the handshake() asked for is confirmed
         self.error: str | None = None
@@ -215,6 +217,8 @@ class Device:
             reading["ppg"] = self._generator.ppg_window(max(0, room))
         payload = encode(reading)
         self.unsettled.keep(self._last_ts, payload, self._clock.now_ms())
+        if self._on_generated is not None:
+            self._on_generated(self.patient, self._last_ts)
         t1 = time.perf_counter_ns()
         with self._lock:
             codec_id, body = session.compress(payload)
