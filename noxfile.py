@@ -1,5 +1,5 @@
 """Sessions: ``nox -s bench``, ``nox -s tests``, ``nox -s lint``, ``nox -s formal``,
-``nox -s fuzz``, ``nox -s regress``, ``nox -s lock``.
+``nox -s fuzz``, ``nox -s chaos``, ``nox -s regress``, ``nox -s lock``.
 
 Arguments after ``--`` are passed on and replace (or, for bench and tests, override) the
 defaults.
@@ -117,6 +117,26 @@ def formal(session: nox.Session) -> None:
     Installs Debian's spin if it is missing."""
     apt_install(session, "spin", "spin")
     session.run("python3", "formal/check.py", *session.posargs)
+
+
+@nox.session
+def chaos(session: nox.Session) -> None:
+    """The fault suite through Mosquitto and amqtt, 60 s of faults each (about 4 minutes):
+    every process killed and restarted, connections cut, the FHIR server down, hostile
+    flights. Its runs go into reports/latest/results.json and the report is rebuilt (the
+    "faults survived" table, chaos.md); fails if a run lost, duplicated or forged a reading.
+
+    nox -s chaos -- --duration 300 --devices 10
+    """
+    install(session)
+    apt_install(session, "mosquitto", "mosquitto")
+    results = "reports/latest/results.json"
+    for broker in ("mosquitto", "amqtt"):
+        session.run(
+            "dthq", "chaos", "--broker", broker, "--duration", "60", "--results", results,
+            "--out", f"reports/latest/chaos-{broker}", *session.posargs,
+        )  # fmt: skip
+    session.run("dthq", "report", results, "--out", "reports/latest")
 
 
 @nox.session
