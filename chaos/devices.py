@@ -98,7 +98,11 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         bus.close()
     return {
         "devices": {
-            d.id: {"established": d.session is not None, "unsettled": len(d.unsettled)}
+            d.id: {
+                "established": d.session is not None,
+                "unsettled": len(d.unsettled),
+                "dropped": d.unsettled.dropped,
+            }
             for d in devices
         },
         "counts": dict(metrics.counts),

@@ -250,4 +250,45 @@ def test_a_batch_the_cloud_cannot_take_is_counted_and_the_next_one_is_stored(
         assert _wait(lambda: sum(p.metrics.rejected.values()) == 1)
         p.devices[1].tick()  # the worker is still there
         assert p.wait_stored(1) == 1
+        # The refused reading left the twin as it was: sent again, it is stored, not
+        # taken for a duplicate.
+        p.clock.at_ms += RESEND_AFTER_MS
+        p.devices[0].poll()
+        assert p.wait_stored(2) == 2
+        assert p.metrics.counts.get("duplicated", 0) == 0
     assert ("cloud error" in p.metrics.failures) == (error != "fhir")
+
+
+def test_a_gateway_with_no_cloud_session_keeps_its_readings_until_it_has_one(
+    tmp_path: Path,
+) -> None:
+    """The cloud lost its session with the gateway (a fresh cloud): records go up,
+    NO_SESSION comes back, the gateway handshakes again from its flush thread (which
+    survives), and nothing is lost on the way."""
+    from dthq.pipeline.cloud import Cloud
+
+    with ExitStack() as stack:
+        p = Parties(stack, _memory(stack), tmp_path, attacked=False)
+        p.handshake()
+        p.gateway._upstream = None  # as if the session never was, mid-run
+        p.tick()
+        time.sleep(0.3)
+        assert p.gateway._flusher.is_alive()
+        assert p.stored() == 0 and len(p.gateway._batch) == 3  # waiting, not dropped
+        with p.gateway._lock:
+            p.gateway._upstream = p.gateway._upstream_handshake.session
+        assert p.wait_stored(3) == 3
+        assert isinstance(p.cloud, Cloud)
+
+
+def test_the_cloud_refuses_qos0_on_a_gateway_topic(tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        memory = _memory(stack)
+        p = Parties(stack, memory, tmp_path, attacked=False)
+        p.handshake()
+        attacker = memory("attacker")
+        for _ in range(5):
+            attacker.publish(topics.gateway_up("gw-1"), topics.frame(topics.RECORD, b"x" * 64), 0)
+        assert _wait(lambda: p.metrics.rejected.get("cloud: malformed", 0) == 5)
+        p.tick()
+        assert p.wait_stored(3) == 3

@@ -196,6 +196,27 @@ def test_a_dead_port_is_unreachable_and_stays_pending(store: Store) -> None:
     assert store.backlog() == Backlog(unsent=2, parked=0, oldest_ms=1_000)
 
 
+def test_an_answer_that_is_not_http_is_unreachable_not_a_dead_sender(store: Store) -> None:
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer_garbage() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"garbage\r\n\r\n")
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    _batches(store, 1)
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/fhir"
+    sender, metrics = _sender(store, [FHIRServer(url)], SteppingClock(1_000))
+    try:
+        assert sender.step() is not None  # due again: retried, not raised
+    finally:
+        server.close()
+    assert metrics.failures == {"fhir unreachable": 1}
+    assert store.backlog().unsent == 1
+
+
 @pytest.mark.parametrize(
     ("failed", "bounds"),
     [

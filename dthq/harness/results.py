@@ -374,7 +374,7 @@ class PipelineRun:
     offered_per_s: float
     sent_per_s: float
     delivered_per_s: float
-    counts: Mapping[str, int]  # sent, delivered, rejected, lost, duplicated, dropped
+    counts: Mapping[str, int]  # sent, delivered, rejected, lost, duplicated, dropped, ...
     rejected: Mapping[str, int]  # by reason
     alerts: int
     detection_delay_s: Distribution | None  # first alert after a scripted onset

@@ -142,7 +142,13 @@ class Cloud:
         bus.subscribe(topics.ALL_GATEWAYS_UP, self._receive, qos=1, manual_ack=True)
 
     def _receive(self, message: Message) -> None:
-        """On the bus's thread: queue for the worker (acked when handled durably)."""
+        """On the bus's thread: queue for the worker (acked when handled durably). A
+        gateway publishes at QoS 1, whose in-flight window the broker bounds: what comes
+        at QoS 0 is no gateway's, and is refused here so the queue stays bounded."""
+        if message.qos < 1:
+            self._metrics.reject("cloud", DecodeError("a message at QoS 0 on a gateway topic"))
+            message.ack()
+            return
         with self._idle:
             self._pending += 1
         self._inbox.put(message)
@@ -196,7 +202,7 @@ class Cloud:
             self._gateways.resume(gateway, state, self._clock.now_ms())
 
     def _on_message(self, message: Message) -> None:
-        with self._metrics.cpu("cloud"), self._lock:
+        with self._metrics.cpu("cloud"):
             try:
                 gateway = topics.party_of(message.topic)
                 kind, body = topics.unframe(message.payload)
@@ -259,20 +265,26 @@ class Cloud:
                 readings.append(reading)
             except FutureError as exc:
                 m.reject("cloud", exc)
-                m.count("rejected_sent")  # a device's reading the gateway let through
+                m.refuse(reading.pid, reading.ts)  # a device's reading the gateway let through
             except ReadingError as exc:
                 m.reject("cloud", exc)
         readings.sort(key=lambda r: r.ts)  # the authenticated acquisition time
         t0 = time.perf_counter_ns()
-        fresh, alerts = self._update_twins(readings) if self.twin else (readings, [])
+        fresh = self._new(readings) if self.twin else readings
         t1 = time.perf_counter_ns()
+        # The Bundle before any twin changes: a reading it refuses leaves the twins as
+        # they were, so the reading is not taken for a duplicate when it comes again.
         bundle = self.sink.encode(fhir.bundle(fresh)) if fresh else None
         t2 = time.perf_counter_ns()
-        # The answer (the batch's receipt, a changed watch list) is sealed now and sent
-        # after the commit: the session's state commits with the readings, its replay
-        # window past this record and its sequence past the answer's, so a crash before
-        # the commit redelivers and one after refuses the replay and never reuses a nonce.
-        down, watched = self._answer(gateway, number)
+        with self._lock:  # the twins change under the lock the dashboard's snapshot takes
+            alerts = self._update_twins(fresh) if self.twin else []
+            # The answer (the batch's receipt, a changed watch list) is sealed now and
+            # sent after the commit: the session's state commits with the readings, its
+            # replay window past this record and its sequence past the answer's, so a
+            # crash before the commit redelivers and one after refuses the replay and
+            # never reuses a nonce.
+            down, watched = self._answer(gateway, number)
+        t3 = time.perf_counter_ns()
         state = (gateway, self._gateways.save(gateway))
         stored = self._put(fresh, state, bundle)
         if bundle is not None:
@@ -282,17 +294,18 @@ class Cloud:
             self._metrics.sent_bytes("cloud", len(down) + 1)  # receipts and feedback
             if watched is not None:
                 self.watched[gateway] = watched
-        t3 = time.perf_counter_ns()
+        t4 = time.perf_counter_ns()
+        twin_s, fhir_s, store_s = ((t1 - t0) + (t3 - t2)) / 1e9, (t2 - t1) / 1e9, (t4 - t3) / 1e9
         if stored < len(fresh):
             m.count("duplicated", len(fresh) - stored)
         for reading in fresh:
             trace = m.trace((reading.pid, reading.ts))
             trace.cloud_in_ns, trace.decrypt = received_ns, decrypt
-            trace.twin, trace.fhir, trace.store = (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9
+            trace.twin, trace.fhir, trace.store = twin_s, fhir_s, store_s
             # The reading's own score, twin or not: the same readings count under every policy.
             score = news2.score(reading.hr, reading.spo2, reading.temp)
             trace.alert_relevant = score.total >= WATCH_TOTAL
-            trace.done_ns = t3
+            trace.done_ns = t4
             m.deliver((reading.pid, reading.ts))  # folded into the histograms, dropped
         for listener in self.listeners:
             listener(fresh, alerts)
@@ -313,22 +326,29 @@ class Cloud:
                 raise _Closed
             delay = min(2 * delay, RETRY_MAX_S)
 
-    def _update_twins(self, readings: list[Reading]) -> tuple[list[Reading], list[Alert]]:
-        """Each reading applied to its patient's twin: those new to it, and the alerts."""
-        m = self._metrics
-        fresh, alerts = [], []
+    def _new(self, readings: list[Reading]) -> list[Reading]:
+        """The readings no twin holds yet (nor an earlier one of this batch): the others
+        are redeliveries or resends, counted, changing nothing."""
+        fresh, seen = [], set()
         for reading in readings:
             twin = self.twins.get(reading.pid)
-            before = twin.duplicates if twin else 0
-            alert = self.twins.apply(reading)
-            if self.twins[reading.pid].duplicates > before:
-                m.count("duplicated")
+            key = (reading.pid, reading.ts)
+            if key in seen or (twin is not None and twin.holds(reading.ts)):
+                self._metrics.count("duplicated")
                 continue
+            seen.add(key)
             fresh.append(reading)
+        return fresh
+
+    def _update_twins(self, fresh: list[Reading]) -> list[Alert]:
+        """Each new reading applied to its patient's twin: the alerts it raised."""
+        alerts = []
+        for reading in fresh:
+            alert = self.twins.apply(reading)
             if alert:
                 alerts.append(alert)
-                m.alert(alert.pid, alert.ts, alert.reason)
-        return fresh, alerts
+                self._metrics.alert(alert.pid, alert.ts, alert.reason)
+        return alerts
 
     @property
     def gateways(self) -> frozenset[str]:

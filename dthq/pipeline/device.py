@@ -216,7 +216,10 @@ class Device:
             room = self._message_bytes - len(encode(reading)) - len(PPG_FIELD)
             reading["ppg"] = self._generator.ppg_window(max(0, room))
         payload = encode(reading)
+        dropped = self.unsettled.dropped
         self.unsettled.keep(self._last_ts, payload, self._clock.now_ms())
+        if self.unsettled.dropped > dropped:  # sent once more, and never resent: counted
+            m.count("unsettled dropped", self.unsettled.dropped - dropped)
         if self._on_generated is not None:
             self._on_generated(self.patient, self._last_ts)
         t1 = time.perf_counter_ns()

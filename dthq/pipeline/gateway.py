@@ -58,6 +58,7 @@ from dthq.twin.reading import Reading, ReadingError
 FLUSH_TICK_S = 0.005
 WORK = ("retry", "reply", "established", "refused")
 MAX_BATCH_BYTES = 8 << 20  # a batch's readings, as the devices sent them
+MAX_WAITING = 4096  # readings a gateway with no cloud session keeps for when it has one
 # How far a reading's ts may be from its record's authenticated timestamp. Ahead: the
 # reading is stamped before it is sealed, so only a clock stepped between the two puts it
 # after; the record layer's skew bound. Behind: a reading is sent again, under a fresh
@@ -149,6 +150,7 @@ class Gateway:
         self.receipts = Receipts()  # end to end: what each batch carried, what is owed
         self._stop = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, name="gateway-flush", daemon=True)
+        self._flusher.start()  # once: it also runs the upstream handshake's retries
         if self.pool:
             device_bus.subscribe(
                 topics.shared(gateway_id, topics.ALL_DEVICES_UP), self._on_device, manual_ack=True
@@ -175,8 +177,6 @@ class Gateway:
         NO_SESSION); the batches keep going under the current session meanwhile."""
         self._established.clear()
         self._to_cloud(self._upstream_handshake.start(self._clock.now_ms()))
-        if not self._flusher.is_alive():
-            self._flusher.start()
         if not self._established.wait(timeout):
             raise StateError(f"gateway {self.id}: no handshake with the cloud in {timeout} s")
 
@@ -374,15 +374,21 @@ class Gateway:
 
     def _flush_loop(self) -> None:
         while not self._stop.wait(FLUSH_TICK_S):
-            self._poll_upstream()  # the upstream handshake's timeout and backoff
-            self._send_receipts()
-            with self._lock:
-                due = self._batch and (
-                    self._clock.monotonic_s() - self._batch_since >= self.policy.window_ms / 1000
-                )
-            if due:
-                with self._metrics.cpu("gateway"):
-                    self._flush()
+            try:
+                self._tick()
+            except DTHQError as exc:  # the bus went away, say: the next tick tries again
+                self._metrics.reject("gateway", exc)
+
+    def _tick(self) -> None:
+        self._poll_upstream()  # the upstream handshake's timeout and backoff
+        self._send_receipts()
+        with self._lock:
+            due = self._batch and (
+                self._clock.monotonic_s() - self._batch_since >= self.policy.window_ms / 1000
+            )
+        if due:
+            with self._metrics.cpu("gateway"):
+                self._flush()
 
     def _flush(self) -> None:
         with self._lock:
@@ -394,9 +400,13 @@ class Gateway:
         readings = [r for r, _ in batch]
         with self._lock:
             if self._upstream is None:
-                raise StateError("no session with the cloud")
+                self._keep(batch)
+                return
             carried = [(topics.party_of(msg.topic), r.ts) for r, msg in batch]
+            forgotten = self.receipts.forgotten
             number = self.receipts.batch(carried)
+            if self.receipts.forgotten > forgotten:  # their devices resend: counted
+                self._metrics.count("receipts forgotten", self.receipts.forgotten - forgotten)
             payload = topics.encode({"batch": number, "readings": [r.to_dict() for r in readings]})
             codec_id, body = self._upstream.compress(payload, self._codecs[quality])
             record = self._upstream.seal_compressed(codec_id, body, self._clock.now_ms())
@@ -416,6 +426,20 @@ class Gateway:
             self._metrics.sent_bytes("gateway", len(record) + 1)
         else:  # not taken: the device messages stay unacked (redelivered on reconnect)
             self._metrics.count("upstream refused", len(messages))
+
+    def _keep(self, batch: list[tuple[Reading, Message]]) -> None:
+        """No session with the cloud yet: the readings wait in the batch (under the lock),
+        at most MAX_WAITING; past it the oldest go, their messages acked and counted: their
+        devices still hold them and send them again (receipts)."""
+        if not self._batch:
+            self._batch_since = self._clock.monotonic_s()
+        self._batch[:0] = batch
+        over = len(self._batch) - MAX_WAITING
+        if over > 0:
+            dropped, self._batch = self._batch[:over], self._batch[over:]
+            for _, message in dropped:
+                message.ack()
+            self._metrics.count("waiting for the cloud, dropped (devices resend)", over)
 
     def close(self) -> None:
         """Forward what is waiting, then stop the flush thread (what is forwarded now is

@@ -206,11 +206,18 @@ class Metrics:
 
     def refuse_sent(self, pid: str | None, payload: bytes) -> None:
         """A genuine device's reading refused as invalid: settled, not lost."""
-        ts = timestamp_in(payload)
+        self.refuse(pid, timestamp_in(payload))
+
+    def refuse(self, pid: str | None, ts: int | None) -> None:
+        """A sent reading refused for good (invalid, from the future): settled, counted
+        once. Sent again before its receipt came, it is refused again and not counted
+        again: only a reading still in flight (its trace here) counts, so ``lost`` is
+        never understated; one whose trace was evicted is counted lost, never hidden."""
         with self._lock:
-            self.counts["rejected_sent"] += 1
-            if pid is not None and ts is not None:
-                self.traces.pop((pid, ts), None)
+            if pid is None or ts is None:
+                self.counts["rejected_sent"] += 1  # no key to tell a second refusal by
+            elif self.traces.pop((pid, ts), None) is not None:
+                self.counts["rejected_sent"] += 1
 
     def count(self, name: str, n: int = 1) -> None:
         with self._lock:
@@ -310,6 +317,9 @@ class Metrics:
                 "lost": max(0, sent - delivered - counts["rejected_sent"]),
                 "duplicated": counts["duplicated"],
                 "dropped": counts["dropped"],
+                # Readings a device's resend buffer let go (sent, but not to be resent):
+                # not lost unless ``lost`` says so, but no longer guarded end to end.
+                "unsettled_dropped": counts["unsettled dropped"],
             },
             rejected=rejected,
             rejection_examples=dict(self.examples),

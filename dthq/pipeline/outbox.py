@@ -16,6 +16,7 @@ named outcome, counted in :class:`~dthq.pipeline.metrics.Metrics` and kept on th
 from __future__ import annotations
 
 import errno
+import http.client
 import json
 import random
 import sqlite3
@@ -83,9 +84,10 @@ class FHIRServer:
                 status = response.status
         except urllib.error.HTTPError as exc:  # before URLError: it is one
             status = exc.code
-        except (urllib.error.URLError, OSError) as exc:  # refused, reset, timed out, DNS
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            # refused, reset, timed out, DNS, or an answer that is not HTTP at all
             reason = getattr(exc, "reason", exc)
-            raise DeliveryFailed("fhir unreachable", f"{self.base_url}: {reason}") from None
+            raise DeliveryFailed("fhir unreachable", f"{self.base_url}: {reason!r}") from None
         failed = outcome_of_status(status)
         if failed is not None:
             raise failed
@@ -185,6 +187,9 @@ class Sender:
             try:
                 due = self.step()
             except (DTHQError, sqlite3.Error):  # the store refused (locked, closed): counted
+                self.metrics.fail("outbox error")
+                due = self.clock.now_ms() + self.backoff.base_ms
+            except Exception:  # a bug must not stop the sender: counted, tried again
                 self.metrics.fail("outbox error")
                 due = self.clock.now_ms() + self.backoff.base_ms
             wait_s = 1.0 if due is None else (due - self.clock.now_ms()) / 1000

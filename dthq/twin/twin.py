@@ -95,6 +95,11 @@ class PatientTwin:
             ],
         }
 
+    def holds(self, ts: int) -> bool:
+        """A reading with this timestamp is in the history (a second one is a duplicate)."""
+        at = bisect.bisect_left(self.history, ts, key=lambda r: r.ts)
+        return at < len(self.history) and self.history[at].ts == ts
+
     def apply(self, reading: Reading) -> Alert | None:
         """Insert in timestamp order; a second reading with the same timestamp is a
         duplicate and changes nothing. The score follows the latest reading."""
