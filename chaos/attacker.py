@@ -1,6 +1,6 @@
-"""Hostile flights on every handshake topic: an attacker with its own broker connection
-(MQTT has no ACLs here, so anyone may publish anywhere). For each handshake frame it
-sees (a flight, CONFIRM or NO_SESSION, on any party's up or down topic) it publishes,
+"""Hostile flights on every pipeline topic: an attacker with its own broker connection
+(MQTT has no ACLs here, so anyone may publish anywhere). For each frame it sees (a
+flight, CONFIRM, NO_SESSION or a record, on any party's up or down topic) it publishes,
 on the same topic: two bytes of garbage, the frame truncated, the frame replayed, and a
 forgery (random bytes behind the same frame type); and on the reverse topic the frame
 as it was (out of order). At most ``per_second`` injections, so it attacks the
@@ -17,7 +17,9 @@ from dthq.pipeline import topics
 from dthq.transport.bus import Message
 from dthq.transport.mqtt import MQTTBus
 
-HANDSHAKE_FRAMES = {topics.FLIGHT, topics.CONFIRM, topics.NO_SESSION}
+# Handshake frames, and records (readings, batches, receipts): a replayed or forged
+# receipt must not make a party forget a reading.
+ATTACKED = {topics.FLIGHT, topics.CONFIRM, topics.NO_SESSION, topics.RECORD}
 KINDS = ("garbage", "truncated", "replayed", "forged", "reversed")
 
 
@@ -40,7 +42,7 @@ class Attacker:
 
     def _saw(self, message: Message) -> None:
         frame, topic = message.payload, message.topic
-        if not frame or frame[0] not in HANDSHAKE_FRAMES or self._ours(frame):
+        if not frame or frame[0] not in ATTACKED or self._ours(frame):
             return
         self._queue.extend(
             [

@@ -6,7 +6,9 @@ line each, flushed at once: a SIGKILL loses at most the line being written):
     G <patient> <ts>              a reading generated (then sealed and published)
     S <patient> <ts> <at_ms>      its receipt came: the cloud has stored it
 
-On SIGTERM: a JSON line on stdout with each device's state and the counts.
+On SIGUSR1 the devices stop taking readings and go on resending what is unsettled (the
+suite's settling, so that "everything settled" can happen); on SIGTERM: a JSON line on
+stdout with each device's state and the counts.
 """
 
 from __future__ import annotations
@@ -45,9 +47,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     registry = Registry.load(Path(args.registry))
     metrics = Metrics()
     bus = MQTTBus(args.broker, args.client_id, protocol=args.protocol or None)
-    done = threading.Event()
+    done, quiet = threading.Event(), threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
+    signal.signal(signal.SIGUSR1, lambda *_: quiet.set())
     with open(args.log, "a", encoding="ascii") as stream:
         log = Log(stream)
         log.write("B")  # a new process: what the last one kept unsettled is gone
@@ -91,7 +94,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             device = devices[i]
             device.poll()
             try:
-                if device.session is not None:
+                if device.session is not None and not quiet.is_set():
                     device.tick()
             except DTHQError as exc:  # the bus went away for a moment: the next tick tries
                 metrics.reject("device", exc)

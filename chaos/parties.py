@@ -91,6 +91,11 @@ class Party:
         except OSError:
             return False
 
+    def signal(self, sig: int) -> None:
+        if self.alive:
+            assert self.proc is not None
+            self.proc.send_signal(sig)
+
     def kill(self) -> None:
         """SIGKILL, mid-whatever it was doing (its whole process group)."""
         if self.alive:

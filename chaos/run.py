@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -154,7 +155,10 @@ class Suite:
         c = self.c
         steps: list[tuple[str, Callable[[], None]]] = []
         if c.kills:
-            for name in ("gateway", "cloud", "devices", "broker"):
+            # The devices first: a reading the pipeline loses after that is still held
+            # by the devices process that runs to the end, so it cannot pass for one that
+            # died unacknowledged with a killed devices process.
+            for name in ("devices", "gateway", "cloud", "broker"):
                 steps.append((f"SIGKILL {name}", lambda party=parties[name]: self._kill(party)))
         if c.sink_outage_s:
             steps.insert(len(steps) // 2, ("FHIR server down", lambda: self._outage(fhir)))
@@ -179,8 +183,10 @@ class Suite:
         fhir.failing.clear()
 
     def _settle(self, parties: dict[str, Party]) -> bool:
-        """Until every reading the running devices process generated is settled (True),
-        or settle_s (False)."""
+        """The devices stop taking readings (SIGUSR1) and resend what waits; until every
+        reading the running devices process generated is settled (True), or settle_s
+        (False)."""
+        parties["devices"].signal(signal.SIGUSR1)
         deadline = time.monotonic() + self.c.settle_s
         while time.monotonic() < deadline:
             for party in parties.values():

@@ -526,3 +526,16 @@ def test_the_shortest_head_is_its_fixed_part_and_mac(size: int, ok: bool) -> Non
     else:
         with pytest.raises(store_head.HeadError, match=r"^truncated \(68 bytes\)$"):
             store_head.decode(data[:size], b"k" * 32, bytes(16))
+
+
+def test_a_second_writer_of_one_store_is_refused_until_the_first_closes(tmp_path: Path) -> None:
+    first = Store(tmp_path / "twin.db", b"k" * 32)
+    second = Store(tmp_path / "twin.db", b"k" * 32)
+    first.claim_writer()
+    first.claim_writer()  # the same object again: a no-op
+    with pytest.raises(StoreError, match="another consumer writes this store"):
+        second.claim_writer()
+    first.close()
+    second.claim_writer()  # the lock went with the first
+    second.close()
+    assert (tmp_path / "twin.db.lock").stat().st_mode & 0o777 == 0o600

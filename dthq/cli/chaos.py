@@ -32,7 +32,7 @@ from dthq.cli.exit_codes import ExitCode
 @options.ranged(
     "--settle", (5, 3600), 90.0, "The longest wait at the end for the pipeline to settle."
 )
-@options.ranged("--seed", (0, 2**31), 0, "The fault schedule's seed (the proxy's cuts).")
+@options.ranged("--seed", (0, 2**31 - 1), 0, "The fault schedule's seed (the proxy's cuts).")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -69,8 +69,9 @@ def chaos(
     garbage, truncated, replayed, forged and out-of-order flights on every handshake
     topic. Then every reading generated is classified: delivered once, duplicated,
     refused, lost (with the reason), unacknowledged, or unexpected. Exits 1 unless
-    nothing acknowledged was lost, nothing duplicated or unexpected, and every device
-    holds a session again at the end.
+    nothing acknowledged was lost, nothing duplicated or unexpected, every device holds
+    a session again at the end, everything settled within --settle, and the store
+    verifies (no gap, no rollback).
 
     \b
     Examples:

@@ -132,6 +132,7 @@ class Cloud:
         self._stop = threading.Event()
         self._pending = 0  # messages queued or being handled
         self._idle = threading.Condition()
+        store.claim_writer()  # one cloud per store: its sessions' sequence numbers are its own
         self._restore()
         # The outbox's sender: also what a previous run left unsent goes out now.
         self.sender = Sender(store, self.sink.destinations, metrics, clock)

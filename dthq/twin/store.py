@@ -32,6 +32,7 @@ One process writes a store at a time (the consumer); any number may read it.
 
 from __future__ import annotations
 
+import fcntl
 import hmac
 import json
 import os
@@ -335,6 +336,28 @@ class Store:
     def close(self) -> None:
         with self._lock:  # after the write in progress, if any
             self._db.close()
+            writer, self._writer = getattr(self, "_writer", None), None
+            if writer is not None:
+                os.close(writer)  # and the writer's lock with it
+
+    def claim_writer(self) -> None:
+        """Be this store's one writer of sessions, or fail: two consumers resuming the
+        same saved session would seal under one key with the same sequence numbers (a
+        nonce used twice). An exclusive lock on ``<store>.lock``, held until close; a
+        second claim from this object is a no-op, one from another process or object
+        is refused."""
+        if getattr(self, "_writer", None) is not None:
+            return
+        lock = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreError(
+                f"{self.path}: another consumer writes this store (it holds {lock})"
+            ) from None
+        self._writer = fd
 
     def rekey(self) -> int:
         """Start a new key epoch: new readings are sealed under a fresh key."""
