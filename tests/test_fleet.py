@@ -138,3 +138,31 @@ def test_a_fleet_whose_devices_raised_reads_their_exceptions(tmp_path: Path) -> 
         "2,KeyError('x'),tb,w1\n"
     )
     assert _device_exceptions(csv) == (5, "TypeError('missing clock')")
+
+
+@pytest.mark.slow
+def test_a_gateway_killed_mid_run_is_reported_not_a_failed_run(tmp_path: Path) -> None:
+    import os
+    import signal
+    import threading
+    import time
+
+    import psutil
+
+    def kill_the_gateway() -> None:
+        deadline = time.monotonic() + 90
+        while not (tmp_path / "gw-1.ready").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(2)  # mid-run
+        for proc in psutil.process_iter(["cmdline"]):
+            cmd = proc.info["cmdline"] or []
+            if "dthq.fleet.service" in cmd and "gateway" in cmd and str(tmp_path) in " ".join(cmd):
+                os.kill(proc.pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_the_gateway, daemon=True)
+    killer.start()
+    run = run_fleet(FleetConfig(devices=10, workers=1, duration_s=6), tmp_path)
+    killer.join(5)
+    assert run.counts["parts_killed"] == 1
+    assert run.rejection_examples["part killed"].startswith("gateway gw-1 (")
+    assert run.counts["delivered"] < run.counts["published"]  # what it took, lost with it
