@@ -148,6 +148,7 @@ class _Fleet:
         self.progress = progress or (lambda _f, _s: None)
         self.cpu = CPUSampler()
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.tag = os.urandom(3).hex()  # this run's client ids: no stale broker sessions
         stack.callback(self._stop_all)
 
     def log(self, name: str) -> Path:
@@ -203,6 +204,8 @@ class _Fleet:
                 "--broker", url, "--protocol", str(protocol), "--member", member,
                 "--policy", c.policy, "--retry", c.retry.value,
                 "--ready", str(ready), "--stats", str(stats), "--pool", str(c.gateways),
+                # Stable for the run: a gateway started again takes up its queued messages.
+                "--client-id", f"dthq-fleet-{member}-{self.tag}",
             )  # fmt: skip
             gateways.append((self._spawn("gateway", args, member), ready, stats, member))
         master = self._locust(registry, url, protocol)
