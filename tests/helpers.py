@@ -7,6 +7,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -169,3 +171,13 @@ class WrittenReport:
 
     out: Path
     written: tuple[Path, ...]
+
+
+def twin_serve() -> subprocess.Popen[str]:
+    """``dthq twin serve`` on a free port, one simulated patient in memory: its first
+    line on stderr says where the dashboard is."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "dthq.cli", "twin", "serve", "--port", "0",
+         "--transport", "memory", "--patients", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip

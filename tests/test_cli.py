@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import twin_serve
 from test_reports import fake_benchmark_json
 
 from dthq.cli.exit_codes import ExitCode
@@ -274,14 +275,9 @@ def test_a_busy_port_reads_alike_and_leaves_no_certificates(tmp_path: Path) -> N
 def test_ctrl_c_ends_a_server_normally(tmp_path: Path) -> None:
     """A server runs until stopped: Ctrl-C is its normal end, exit 0 (README's table)."""
     import signal
-    import subprocess
 
     pytest.importorskip("uvicorn", reason="the dashboard extra (uvicorn) is not installed")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "dthq.cli", "twin", "serve", "--port", "0",
-         "--transport", "memory", "--patients", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    server = twin_serve()
     try:
         line = server.stderr.readline() if server.stderr else ""
         assert "dashboard on" in line, line

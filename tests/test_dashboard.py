@@ -9,8 +9,6 @@ from __future__ import annotations
 import http.client
 import json
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from helpers import twin_serve
 
 from dthq.pipeline.clock import SYSTEM_CLOCK
 from dthq.pipeline.dashboard_access import Access, access_for
@@ -212,11 +211,7 @@ def test_beyond_loopback_every_path_needs_the_token() -> None:
 
 
 def test_the_first_sigint_stops_twin_serve_with_a_live_event_stream() -> None:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "dthq.cli", "twin", "serve", "--port", "0",
-         "--transport", "memory", "--patients", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    server = twin_serve()
     try:
         line = server.stderr.readline() if server.stderr else ""
         assert "dashboard on http://127.0.0.1:" in line and "SIMULATED" in line, line
