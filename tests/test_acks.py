@@ -270,8 +270,7 @@ def test_a_failing_store_is_retried_and_nothing_is_acked_before_the_commit(
         before = sum(1 for _ in store.readings("P1"))
         for _ in range(40):  # enough to need a new page
             clock_step(device)
-        gateway._flush()
-        bus.drain()
+        gateway._flush()  # the memory bus's thread hands the record to the cloud, and waits
         for taken in upstream.taken:  # the gateway's part is done: only the cloud's owed
             taken()
         assert until(lambda: metrics.failures[failure] >= 2)
@@ -299,11 +298,10 @@ def test_a_cloud_closed_while_the_store_fails_acks_nothing_and_keeps_its_window(
             store._db.execute("PRAGMA busy_timeout = 10")
             clock_step(device)
             gateway._flush()
-            bus.drain()
             for taken in upstream.taken:
                 taken()
             assert until(lambda: metrics.failures["store locked"] >= 1)
-            cloud.close()
+            cloud.close()  # waits for the bus's thread to give up its retrying commit
         assert bus.unacked == 1  # never acked: the broker would redeliver it
         assert cloud._gateways.save("gw-1") == session  # the replay window did not move
 

@@ -169,9 +169,10 @@ def test_alerts_are_counted_the_latest_kept_and_the_first_after_onset_timed() ->
 def test_a_reading_refused_twice_is_counted_once_and_one_never_in_flight_not_at_all() -> None:
     m = Metrics()
     m.count("sent")
-    m.trace(("P1", 5))
+    m.trace(("P1", 5)).sent_ns = 1  # as the device stamps it
     m.refuse("P1", 5)
-    m.refuse("P1", 5)  # sent again before its receipt came, refused again
+    m.trace(("P1", 5))  # sent again before its receipt came: the gateway's trace, unstamped
+    m.refuse("P1", 5)  # refused again: the same reading, not counted twice
     m.refuse("P1", 6)  # no trace here: not counted, so never hides a loss
     assert m.counts["rejected_sent"] == 1 and m.settled() == (1, 1)
     m.refuse(None, None)  # no key: each refusal counts

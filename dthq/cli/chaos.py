@@ -25,7 +25,7 @@ from dthq.cli.exit_codes import ExitCode
     dest="cut_mean_s",
 )
 @click.option("--no-kills", is_flag=True, help="Do not SIGKILL and restart the processes.")
-@click.option("--no-attack", is_flag=True, help="No hostile flights on the handshake topics.")
+@click.option("--no-attack", is_flag=True, help="No hostile frames on the pipeline's topics.")
 @options.ranged(
     "--sink-outage", (0, 600), 4.0, "Seconds the FHIR server answers 503, mid-run.", dest="outage"
 )
@@ -66,12 +66,12 @@ def chaos(
     Broker, cloud twin, gateway and devices each run as a process, connected through a
     proxy that cuts every connection at random; each process is killed with SIGKILL
     and started again in turn; the FHIR server fails for a while; an attacker sends
-    garbage, truncated, replayed, forged and out-of-order flights on every handshake
-    topic. Then every reading generated is classified: delivered once, duplicated,
-    refused, lost (with the reason), unacknowledged, or unexpected. Exits 1 unless
-    nothing acknowledged was lost, nothing duplicated or unexpected, every device holds
-    a session again at the end, everything settled within --settle, and the store
-    verifies (no gap, no rollback).
+    garbage, truncated, replayed, forged and out-of-order frames (flights, records,
+    receipts) on every pipeline topic. Then every reading generated is classified:
+    delivered once, duplicated, refused, lost (with the reason), unacknowledged, or
+    unexpected. Exits 1 unless nothing acknowledged was lost, nothing duplicated or
+    unexpected, every device holds a session again at the end, everything settled
+    within --settle, and the store verifies (no gap, no rollback).
 
     \b
     Examples:

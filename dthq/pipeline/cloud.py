@@ -56,6 +56,7 @@ RETRY_FIRST_S = 0.05  # the store's first retry; doubling ...
 RETRY_MAX_S = 2.0  # ... to this, then every this long, until the commit or close()
 
 WATCH_TOTAL = 2
+CLOSE_WAIT_S = 10.0  # the longest a close waits for the message being handled
 MAX_BATCH = 4096
 
 
@@ -138,8 +139,16 @@ class Cloud:
         self.sender = Sender(store, self.sink.destinations, metrics, clock)
         if self.sink.destinations:
             self.sender.start()
-        self._worker = threading.Thread(target=self._work, name="cloud-worker", daemon=True)
-        self._worker.start()
+        # A network thread must keep up its keepalive while the store is slow: the records
+        # go to a worker, their number bounded by the broker's in-flight window (manual
+        # acks). A bus whose delivery thread may block (the memory bus) runs them on it:
+        # the bus's own bound then holds the whole pipeline back, as a queue here would not.
+        self._inline = bool(getattr(bus, "handlers_may_block", False))
+        self._handler: int | None = None  # the thread handling a message, inline
+        self._worker: threading.Thread | None = None
+        if not self._inline:
+            self._worker = threading.Thread(target=self._work, name="cloud-worker", daemon=True)
+            self._worker.start()
         bus.subscribe(topics.ALL_GATEWAYS_UP, self._receive, qos=1, manual_ack=True)
 
     def _receive(self, message: Message) -> None:
@@ -150,16 +159,28 @@ class Cloud:
             self._metrics.reject("cloud", DecodeError("a message at QoS 0 on a gateway topic"))
             message.ack()
             return
+        if self._stop.is_set():
+            return  # closed: left unacknowledged, for the broker to redeliver
         with self._idle:
             self._pending += 1
-        self._inbox.put(message)
+        if self._inline:
+            self._handle(message)
+        else:
+            self._inbox.put(message)
 
     def _work(self) -> None:
         while (message := self._inbox.get()) is not None and not self._stop.is_set():
+            if not self._handle(message):
+                break
+
+    def _handle(self, message: Message) -> bool:
+        """One message, acked once durably handled; False once the cloud has closed."""
+        self._handler = threading.get_ident()
+        try:
             try:
                 self._on_message(message)
             except _Closed:
-                break
+                return False
             except (sqlite3.Error, StoreError) as exc:  # the handshake branch's own save
                 self._metrics.fail(store_outcome(exc))  # unacked: the broker redelivers
             except DTHQError as exc:  # a batch that can never be stored: refused, counted
@@ -171,10 +192,11 @@ class Cloud:
                 message.ack()
             else:
                 message.ack()
-            finally:
-                with self._idle:
-                    self._pending -= 1
-                    self._idle.notify_all()
+            return True
+        finally:
+            with self._idle:
+                self._pending -= 1
+                self._idle.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every message received so far is handled (True), or ``timeout`` s."""
@@ -186,8 +208,10 @@ class Cloud:
         what is still queued stays unacknowledged, for the broker to redeliver."""
         self._stop.set()
         self._inbox.put(None)
-        if threading.current_thread() is not self._worker:
+        if self._worker is not None and threading.current_thread() is not self._worker:
             self._worker.join()
+        elif self._inline and self._handler != threading.get_ident():
+            self.wait_idle(CLOSE_WAIT_S)  # the bus's thread gives up its retrying commit
         self.sender.stop()  # what it has not sent stays in the outbox
 
     def _restore(self) -> None:

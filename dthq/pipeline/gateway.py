@@ -59,6 +59,8 @@ FLUSH_TICK_S = 0.005
 WORK = ("retry", "reply", "established", "refused")
 MAX_BATCH_BYTES = 8 << 20  # a batch's readings, as the devices sent them
 MAX_WAITING = 4096  # readings a gateway with no cloud session keeps for when it has one
+MAX_WAITING_BYTES = 64 << 20  # and their bytes
+MAX_FORWARD = 4096  # readings in one record upstream: what the cloud takes in a batch
 # How far a reading's ts may be from its record's authenticated timestamp. Ahead: the
 # reading is stamped before it is sealed, so only a clock stepped between the two puts it
 # after; the record layer's skew bound. Behind: a reading is sent again, under a fresh
@@ -358,7 +360,10 @@ class Gateway:
         trace = m.trace((reading.pid, reading.ts))
         trace.gw_in_ns, trace.gw_decrypt = message.received_ns, (t1 - t0) / 1e9
         if self.policy.adaptive and reading.pid in self.watched:
-            self._forward([(reading, message)], self.policy.urgent_quality)  # type: ignore[arg-type]
+            if self._forward([(reading, message)], self.policy.urgent_quality):  # type: ignore[arg-type]
+                return True
+            with self._lock:  # no cloud session: it waits with the batch
+                self._keep([(reading, message)])
             return True
         with self._lock:
             if not self._batch:
@@ -378,6 +383,9 @@ class Gateway:
                 self._tick()
             except DTHQError as exc:  # the bus went away, say: the next tick tries again
                 self._metrics.reject("gateway", exc)
+            except Exception as exc:  # a bug must not stop the flush thread: counted
+                self._metrics.fail("gateway error")
+                self._metrics.reject("gateway", exc)
 
     def _tick(self) -> None:
         self._poll_upstream()  # the upstream handshake's timeout and backoff
@@ -391,17 +399,30 @@ class Gateway:
                 self._flush()
 
     def _flush(self) -> None:
+        """Forward what waits, ``max_batch`` readings a record at most (readings kept
+        while there was no cloud session can be more); a forward that fails puts its
+        readings back."""
         with self._lock:
             batch, self._batch, self._batch_bytes = self._batch, [], 0
-        if batch:
-            self._forward(batch, self.policy.quality)
+        size = min(self.policy.max_batch, MAX_FORWARD)
+        for at in range(0, len(batch), size):
+            forwarded = False
+            try:
+                forwarded = self._forward(batch[at : at + size], self.policy.quality)
+            finally:
+                if not forwarded:  # no cloud session, or it failed: the rest waits, in order
+                    with self._lock:
+                        self._keep(batch[at:])
+            if not forwarded:
+                return
 
-    def _forward(self, batch: list[tuple[Reading, Message]], quality: int) -> None:
+    def _forward(self, batch: list[tuple[Reading, Message]], quality: int) -> bool:
+        """Seal the readings into one record and publish it upstream; False, doing
+        nothing, when there is no session with the cloud."""
         readings = [r for r, _ in batch]
         with self._lock:
             if self._upstream is None:
-                self._keep(batch)
-                return
+                return False
             carried = [(topics.party_of(msg.topic), r.ts) for r, msg in batch]
             forgotten = self.receipts.forgotten
             number = self.receipts.batch(carried)
@@ -426,6 +447,7 @@ class Gateway:
             self._metrics.sent_bytes("gateway", len(record) + 1)
         else:  # not taken: the device messages stay unacked (redelivered on reconnect)
             self._metrics.count("upstream refused", len(messages))
+        return True
 
     def _keep(self, batch: list[tuple[Reading, Message]]) -> None:
         """No session with the cloud yet: the readings wait in the batch (under the lock),
@@ -434,11 +456,16 @@ class Gateway:
         if not self._batch:
             self._batch_since = self._clock.monotonic_s()
         self._batch[:0] = batch
-        over = len(self._batch) - MAX_WAITING
-        if over > 0:
-            dropped, self._batch = self._batch[:over], self._batch[over:]
-            for _, message in dropped:
-                message.ack()
+        self._batch_bytes += sum(len(m.payload) for _, m in batch)
+        over = 0
+        while self._batch and (
+            len(self._batch) > MAX_WAITING or self._batch_bytes > MAX_WAITING_BYTES
+        ):
+            _, message = self._batch.pop(0)
+            self._batch_bytes -= len(message.payload)
+            message.ack()
+            over += 1
+        if over:
             self._metrics.count("waiting for the cloud, dropped (devices resend)", over)
 
     def close(self) -> None:

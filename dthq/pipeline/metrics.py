@@ -216,7 +216,9 @@ class Metrics:
         with self._lock:
             if pid is None or ts is None:
                 self.counts["rejected_sent"] += 1  # no key to tell a second refusal by
-            elif self.traces.pop((pid, ts), None) is not None:
+            elif (trace := self.traces.pop((pid, ts), None)) is not None and trace.sent_ns:
+                # sent here, and in flight: a resend's trace (the gateway's, no send
+                # stamp) is not a second reading
                 self.counts["rejected_sent"] += 1
 
     def count(self, name: str, n: int = 1) -> None:

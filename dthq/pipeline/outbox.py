@@ -154,8 +154,13 @@ class Sender:
             return self._hold_until_ms
         for entry in self.store.outbox_due(now):
             try:
-                for destination in self.destinations:
-                    destination.deliver(entry.body)
+                try:
+                    for destination in self.destinations:
+                        destination.deliver(entry.body)
+                except DeliveryFailed:
+                    raise
+                except Exception as exc:  # a destination's bug: this entry waits, not all
+                    raise DeliveryFailed("outbox error", repr(exc)) from None
             except DeliveryFailed as failed:
                 self.metrics.fail(failed.outcome)
                 again = now + self.backoff.delay_ms(entry.attempts + 1) if failed.retry else None

@@ -21,6 +21,7 @@ from dthq.pipeline.clock import SYSTEM_CLOCK, Clock
 from dthq.pipeline.run import Pipeline, SimConfig
 
 FLAT_BYTES_PER_READING = 32.0
+SAMPLE_DRAIN_S = 300.0
 STATM = "/proc/self/statm"
 
 
@@ -72,6 +73,9 @@ def soak(
         policy=policy,
         onset_s=1.0,  # of the readings' time: alerts flow through the run too
         deterioration_speed=1.0,
+        # The devices fill the bounded bus in a burst between samples: the pipeline is
+        # given what it takes to catch up (at least 10,000 queued messages at its rate).
+        drain_s=SAMPLE_DRAIN_S,
     )
     every = readings // samples
     taken: list[RSSSample] = []

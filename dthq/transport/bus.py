@@ -177,6 +177,7 @@ class MemoryBus:
     (:attr:`unacked`), which is what a test of a consumer's acks looks at."""
 
     name = "memory"
+    handlers_may_block = True  # one delivery thread, no keepalive: its bound holds publishers
 
     def __init__(self) -> None:
         self.stats = LinkStats(connects=1)
