@@ -10,8 +10,10 @@ refused by the record layer's replay window when the session survived, and chang
 nothing in the store (one row per patient and timestamp) or the twin (one reading per
 timestamp) when it did not.
 
-The bus's thread only queues messages: one worker thread handles them in order (paho's
-network thread must keep up its keepalive while the store is slow). A store that fails
+Over MQTT the bus's thread only queues messages and one worker thread handles them in
+order (paho's network thread must keep up its keepalive while the store is slow; the
+broker's in-flight window bounds the queue); on the memory bus they run on its thread,
+so its bound holds the pipeline back. A store that fails
 (locked beyond SQLite's busy timeout, disk full) is retried with exponential backoff,
 ``RETRY_FIRST_S`` doubling to ``RETRY_MAX_S``, for as long as the cloud runs; each
 failure is counted by outcome (``Metrics.fail``: "store locked", "disk full", "store
