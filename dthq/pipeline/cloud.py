@@ -33,6 +33,7 @@ are mapped and stored and nothing is scored; only receipts go back.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import sqlite3
@@ -58,6 +59,7 @@ RETRY_FIRST_S = 0.05  # the store's first retry; doubling ...
 RETRY_MAX_S = 2.0  # ... to this, then every this long, until the commit or close()
 
 WATCH_TOTAL = 2
+INBOX_MAX = 4096  # records the worker may have waiting
 CLOSE_WAIT_S = 10.0  # the longest a close waits for the message being handled
 MAX_BATCH = 4096
 
@@ -131,7 +133,9 @@ class Cloud:
         self.watched: dict[str, frozenset[str]] = {}  # per gateway, as last sent
         self.listeners: list[Callable[[list[Reading], list[Alert]], None]] = []
         self._lock = threading.Lock()
-        self._inbox: queue.SimpleQueue[Message | None] = queue.SimpleQueue()
+        # Bounded: MQTT 3.1.1 (amqtt) has no Receive Maximum to bound what a broker sends
+        # unacked; past INBOX_MAX the network thread waits, and TCP holds the broker back.
+        self._inbox: queue.Queue[Message | None] = queue.Queue(INBOX_MAX)
         self._stop = threading.Event()
         self._pending = 0  # messages queued or being handled
         self._idle = threading.Condition()
@@ -167,8 +171,16 @@ class Cloud:
             self._pending += 1
         if self._inline:
             self._handle(message)
-        else:
-            self._inbox.put(message)
+            return
+        while True:  # a full queue: wait for the worker, unless the cloud closes meanwhile
+            try:
+                self._inbox.put(message, timeout=0.5)
+                return
+            except queue.Full:
+                if self._stop.is_set():
+                    with self._idle:
+                        self._pending -= 1
+                    return
 
     def _work(self) -> None:
         while (message := self._inbox.get()) is not None and not self._stop.is_set():
@@ -209,7 +221,8 @@ class Cloud:
         """Stop the worker after the message it is on (a failing commit gives up):
         what is still queued stays unacknowledged, for the broker to redeliver."""
         self._stop.set()
-        self._inbox.put(None)
+        with contextlib.suppress(queue.Full):  # a full queue: the worker is not waiting
+            self._inbox.put_nowait(None)
         if self._worker is not None and threading.current_thread() is not self._worker:
             self._worker.join()
         elif self._inline and self._handler != threading.get_ident():

@@ -40,8 +40,8 @@ def consume_until_signalled(
     ready()
     while not done.wait(0.2):
         pass
-    bus.close()
-    cloud.close()  # its worker, then the outbox's sender, before the caller closes the store
+    cloud.close()  # its worker (giving up a retrying commit) and the outbox's sender
+    bus.close()  # then the bus, whose thread may have waited for the worker's queue
     return {
         "counts": dict(metrics.counts),
         "rejected": dict(metrics.rejected),
