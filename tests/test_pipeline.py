@@ -307,3 +307,13 @@ def test_bundles_are_posted_to_a_fhir_server() -> None:
     ]  # fmt: skip
     assert len(observations) == 3 * run.counts["delivered"]  # HR, SpO2, temperature each
     assert all(b["type"] == "transaction" for b in received)
+
+
+def test_a_broker_port_is_outside_the_ephemeral_range_so_a_restart_finds_it_free() -> None:
+    from dthq.transport.brokers import LISTEN_PORTS, _ephemeral, free_port
+
+    low, high = _ephemeral()
+    ports = {free_port() for _ in range(20)}
+    if LISTEN_PORTS[0] < low:  # the default Linux range leaves 20000-32767 outside it
+        assert all(LISTEN_PORTS[0] <= p < LISTEN_PORTS[1] and not low <= p <= high for p in ports)
+    assert len(ports) > 1  # drawn at random, not one port for every caller

@@ -5,6 +5,7 @@ and no single reading dated ten years ahead can freeze a twin, live or restored.
 from __future__ import annotations
 
 import os
+import time
 from contextlib import closing
 
 import pytest
@@ -80,6 +81,8 @@ class _Edge:
         assert session is not None
         payload = encode({"pid": "P1", "ts": ts, "hr": hr, "spo2": spo2, "temp": 37.0})
         record = session.seal(payload, stamp_ms)
+        self.metrics.count("sent")  # sent, as a device's tick stamps it
+        self.metrics.trace(("P1", ts)).sent_ns = time.perf_counter_ns()
         self.bus.publish(topics.device_up("dev-1"), topics.frame(topics.RECORD, record))
 
     def settle(self) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import shutil
 import socket
 import subprocess
@@ -31,8 +32,32 @@ LOOPBACK = "127.0.0.1"
 MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/bin/mosquitto")
 
 
+PORT_RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
+LISTEN_PORTS = (20_000, 32_767)  # below Linux's default ephemeral range (32768-60999)
+
+
+def _ephemeral() -> tuple[int, int]:
+    try:
+        low, high = (int(v) for v in Path(PORT_RANGE).read_text().split())
+    except (OSError, ValueError):
+        return 32_768, 60_999
+    return low, high
+
+
 def free_port() -> int:
-    with socket.socket() as s:
+    """A free loopback port to listen on, outside the kernel's ephemeral range where it
+    can: a broker restarted on its port finds it free, not taken meanwhile as the
+    source port of some outgoing connection (the suites open hundreds)."""
+    low, high = _ephemeral()
+    candidates = [p for p in range(*LISTEN_PORTS) if not low <= p <= high]
+    for port in random.sample(candidates, min(50, len(candidates))):
+        with socket.socket() as s:
+            try:
+                s.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # the range is full, or covers everything: any port
         s.bind((LOOPBACK, 0))
         return int(s.getsockname()[1])
 
