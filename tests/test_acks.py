@@ -24,7 +24,7 @@ from dthq.pipeline.gateway import Gateway, policy_named
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.provision import Registry
 from dthq.transport.brokers import EmbeddedBroker, MosquittoBroker
-from dthq.transport.bus import MemoryBus, Message, Taken
+from dthq.transport.bus import BusError, MemoryBus, Message, Taken
 from dthq.transport.mqtt import MQTTBus
 from dthq.twin.store import Store
 
@@ -317,3 +317,41 @@ def test_store_failures_are_named() -> None:
     except sqlite3.OperationalError as masked:
         assert store_outcome(masked) == "disk full"
     assert store_outcome(sqlite3.DatabaseError("file is not a database")) == "store error"
+
+
+@pytest.mark.parametrize("drop", ["before the SUBSCRIBE", "before the SUBACK"])
+def test_a_subscription_cut_short_by_a_dropped_link_waits_for_the_reconnect(
+    monkeypatch: pytest.MonkeyPatch, drop: str
+) -> None:
+    """A party starting while its link flaps does not die for want of a SUBACK: the
+    subscription is kept, and the reconnect renews it."""
+    import paho.mqtt.client as paho_client
+    from paho.mqtt.enums import MQTTErrorCode
+
+    import dthq.transport.mqtt as mqtt_module
+
+    monkeypatch.setattr(mqtt_module, "CONNECT_TIMEOUT_S", 0.1)
+    bus = MQTTBus("mqtt://127.0.0.1:1", "t", connect=False, protocol=paho_client.MQTTv311)
+
+    class Client:
+        def subscribe(self, pattern: str, qos: int):  # type: ignore[no-untyped-def]
+            if drop == "before the SUBSCRIBE":
+                return MQTTErrorCode.MQTT_ERR_NO_CONN, 1
+            bus.stats.disconnects += 1  # the link drops while the SUBACK is on its way
+            bus._connected.clear()
+            return MQTTErrorCode.MQTT_ERR_SUCCESS, 1
+
+    bus._client = Client()  # type: ignore[assignment]
+    bus._connected.set()
+    bus.subscribe("dthq/v1/dev/+/up", lambda m: None)
+    assert [p for p, *_ in bus._subs] == ["dthq/v1/dev/+/up"]  # renewed on reconnect
+    bus._connected.set()  # connected throughout, and still no SUBACK: that is an error
+    bus.stats.disconnects = 0
+
+    class Silent:
+        def subscribe(self, pattern: str, qos: int):  # type: ignore[no-untyped-def]
+            return MQTTErrorCode.MQTT_ERR_SUCCESS, 2
+
+    bus._client = Silent()  # type: ignore[assignment]
+    with pytest.raises(BusError, match="no SUBACK"):
+        bus.subscribe("dthq/v1/gw/+/down", lambda m: None)

@@ -293,12 +293,19 @@ class MQTTBus:
             self._subs.append((pattern, handler, check_qos(qos), manual_ack))
         if self._client is not None and self._connected.is_set():
             # Wait for the SUBACK: a message published right after must be delivered.
+            drops = self.stats.disconnects
             with self._lock:
                 result, mid = self._client.subscribe(pattern, qos=qos)
                 done = self._subacks.setdefault(mid, threading.Event())
+            if result == MQTTErrorCode.MQTT_ERR_NO_CONN:
+                return  # the link dropped just now: the reconnect subscribes it
             if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 raise BusError(f"subscribe {pattern!r} failed: {paho.error_string(result)}")
             if not done.wait(CONNECT_TIMEOUT_S):
+                with self._lock:
+                    self._subacks.pop(mid, None)
+                if self.stats.disconnects != drops or not self._connected.is_set():
+                    return  # the link dropped before the SUBACK: the reconnect renews it
                 raise BusError(f"{self.url}: no SUBACK for {pattern!r}")
             with self._lock:
                 self._subacks.pop(mid, None)
