@@ -34,6 +34,7 @@ from dthq.twin.store import Store, head_beside
 
 BROKERS = ("amqtt", "mosquitto")
 PROTOCOL = {"amqtt": 4, "mosquitto": 5}
+START_ATTEMPTS = 3
 Progress = Callable[[str], None]
 
 
@@ -70,6 +71,7 @@ class Suite:
     def __init__(self, config: ChaosConfig, folder: Path, progress: Progress) -> None:
         self.c, self.dir, self.progress = config, folder, progress
         self.faults: list[tuple[str, int, int]] = []  # kind, injected ms, restored ms
+        self.restarts_retried = 0
         self.registry = folder / "registry.json"
         provision(config.devices).save(self.registry)
         self.key = folder / "store.key"
@@ -175,7 +177,16 @@ class Suite:
     def _kill(self, party: Party) -> None:
         party.kill()
         time.sleep(self.c.down_s)
-        party.start()
+        # As a supervisor would: a party whose start fails while the network flaps (a
+        # CONNECT cut before its CONNACK) is started again, a few times, each counted.
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                party.start()
+                return
+            except PartyError:
+                if attempt == START_ATTEMPTS:
+                    raise
+                self.restarts_retried += 1
 
     def _outage(self, fhir: FHIRStub) -> None:
         fhir.failing.set()
@@ -214,6 +225,8 @@ class Suite:
         patients = sorted({pid for pid, _ in devices.generated})
         faults = {kind: 1 for kind, _, _ in self.faults}
         faults["connection cut"] = proxy.stats.cuts
+        if self.restarts_retried:
+            faults["a restart that failed and was retried"] = self.restarts_retried
         if attacker is not None:
             for kind, n in attacker.injected.items():
                 faults[f"hostile flight: {kind}"] = n
