@@ -56,7 +56,7 @@ from dthq.transport.bus import Bus, Message
 from dthq.twin.reading import Reading, ReadingError
 
 FLUSH_TICK_S = 0.005
-WORK = ("retry", "reply", "established", "refused")
+WORK = ("retry", "reply", "repeated", "established", "refused")
 MAX_BATCH_BYTES = 8 << 20  # a batch's readings, as the devices sent them
 MAX_WAITING = 4096  # readings a gateway with no cloud session keeps for when it has one
 MAX_WAITING_BYTES = 64 << 20  # and their bytes

@@ -16,6 +16,7 @@ Under a retry policy (the responder config's), a HELLO without a valid cookie ge
 RETRY and leaves nothing behind; ``UNDER_LOAD`` asks for cookies once
 ``load_threshold`` handshakes are already half open. ``work`` counts what each flight cost:
 ``retry`` (an HMAC), ``reply`` (an ML-KEM encapsulation, and a half-open state kept),
+``repeated`` (a HELLO seen before, answered with its stored REPLY: nothing new),
 ``established`` and ``refused``: the fleet's storms report it."""
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ class Terminator:
         known = self._pending.get(peer, {}).get(key)
         if known is not None:
             if not known.machine.expired(now_ms):  # redelivered or replayed: no new state
+                self.work["repeated"] += 1
                 return Answer(topics.frame(topics.FLIGHT, known.reply))
             self._drop(peer, key)
         machine = Responder(self._config)

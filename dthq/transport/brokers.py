@@ -34,6 +34,9 @@ MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/bin/mosquitto")
 
 PORT_RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
 LISTEN_PORTS = (20_000, 32_767)  # below Linux's default ephemeral range (32768-60999)
+# Its own generator, from the OS: processes that seed the global one alike (a test run's
+# workers, say) must not all draw the same port.
+_PICK = random.SystemRandom()
 
 
 def _ephemeral() -> tuple[int, int]:
@@ -50,7 +53,7 @@ def free_port() -> int:
     source port of some outgoing connection (the suites open hundreds)."""
     low, high = _ephemeral()
     candidates = [p for p in range(*LISTEN_PORTS) if not low <= p <= high]
-    for port in random.sample(candidates, min(50, len(candidates))):
+    for port in _PICK.sample(candidates, min(50, len(candidates))):
         with socket.socket() as s:
             try:
                 s.bind((LOOPBACK, port))
@@ -167,9 +170,21 @@ class EmbeddedBroker(_Managed):
         if self._loop is None:
             return
         loop, self._loop = self._loop, None
+        broker = self._broker
+
+        async def close_listeners() -> None:
+            # First, and whatever the shutdown then does: amqtt closes its listening
+            # sockets only at the end of its shutdown, which can raise or time out under
+            # load, leaving the port held by this process when it starts again.
+            for server in getattr(broker, "_servers", {}).values():
+                if getattr(server, "instance", None) is not None:
+                    server.instance.close()
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(close_listeners(), loop).result(5)
         # A broker that fails to shut down cleanly is still stopped with its loop below.
         with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(self._broker.shutdown(), loop).result(10)
+            asyncio.run_coroutine_threadsafe(broker.shutdown(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
             self._thread.join(5)
