@@ -395,11 +395,16 @@ def test_a_reading_moved_in_its_sequence_fails_authentication(tmp_path: Path) ->
 
 
 def test_no_patient_id_in_clear(tmp_path: Path) -> None:
-    s = _two_patients(tmp_path)
+    # Ids long enough that random bytes (nonces, ciphertext, pseudonyms) cannot hold them
+    # by chance, as a 2-byte "P1" would in about one file in ten.
+    pids = ["patient-7f3a9c-ward-east", "patient-41d2e8-ward-west"]
+    s = Store(tmp_path / "twin.db", SECRET)
+    s.put([Reading(pid, 1_700_000_000_000 + i, 70.0, 97.0, 36.8) for i, pid in enumerate(pids)])
     s.close()
     for path in (s.path, s.head_path):
-        assert b"P1" not in path.read_bytes() and b"P2" not in path.read_bytes()
-    assert Store(s.path, SECRET).patients() == ["P1", "P2"]
+        raw = path.read_bytes()
+        assert not any(pid.encode() in raw for pid in pids)
+    assert Store(s.path, SECRET).patients() == sorted(pids)
 
 
 def test_the_database_its_wal_and_shm_and_the_head_are_made_0600(tmp_path: Path) -> None:
