@@ -72,6 +72,10 @@ class Log:
     def deliver(self, keys: Iterable[Key]) -> None:
         self.deliveries.update(keys)
 
+    def deliver_counts(self, counts: Mapping[Key, int]) -> None:
+        """Each reading delivered this many times."""
+        self.deliveries.update(counts)
+
 
 def check(log: Log) -> Checked:
     counts: Counter[Class] = Counter()

@@ -4,7 +4,6 @@ each fault's recovery time."""
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,15 +51,13 @@ def checker_log(
     server, once per distinct bundle) and why a reading is missing; and the readings
     stored whose Bundle never reached FHIR."""
     log = Log(generated=set(devices.generated), acknowledged=set(devices.settled))
+    log.deliver_counts(fhir)
     stored_set = set(stored)
-    for key, bundles in fhir.items():
-        log.deliveries[key] += bundles
-    behind = {k for k in stored_set if k not in fhir}
-    for key in stored_set - set(fhir):
+    behind = stored_set - fhir.keys()  # the store is not a sink: missing at FHIR is missing
+    for key in behind:
         log.reasons[key] = "stored, its FHIR Bundle undelivered"
     for key in log.generated - stored_set:
         log.reasons[key] = "never stored"
-    # Stored but not at FHIR counts as missing at the sink; the store is not a sink.
     return log, behind
 
 
@@ -89,7 +86,3 @@ def recovery_s(
             if firsts:
                 out.append((max(firsts) - injected) / 1000)
     return out
-
-
-def median_or_none(values: Sequence[float]) -> float | None:
-    return statistics.median(values) if values else None

@@ -457,15 +457,16 @@ class Gateway:
             self._batch_since = self._clock.monotonic_s()
         self._batch[:0] = batch
         self._batch_bytes += sum(len(m.payload) for _, m in batch)
-        over = 0
-        while self._batch and (
-            len(self._batch) > MAX_WAITING or self._batch_bytes > MAX_WAITING_BYTES
+        over = 0  # the oldest go first, until both bounds hold
+        while over < len(self._batch) and (
+            len(self._batch) - over > MAX_WAITING or self._batch_bytes > MAX_WAITING_BYTES
         ):
-            _, message = self._batch.pop(0)
-            self._batch_bytes -= len(message.payload)
-            message.ack()
+            self._batch_bytes -= len(self._batch[over][1].payload)
             over += 1
         if over:
+            for _, message in self._batch[:over]:
+                message.ack()
+            del self._batch[:over]
             self._metrics.count("waiting for the cloud, dropped (devices resend)", over)
 
     def close(self) -> None:
