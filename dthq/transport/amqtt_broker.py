@@ -33,6 +33,17 @@ SHUTDOWN_S = 3.0
 PARENT_POLL_S = 0.2
 
 
+class _OneLine(logging.Formatter):
+    """A record on one line, its exception named, not traced: an overloaded broker logs
+    many (a PUBACK it waited 5 s for), and the last line says what happened."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = f"{record.name}: {record.getMessage()}"
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" ({record.exc_info[1]!r})"
+        return text.replace("\n", " ")
+
+
 def config(port: int) -> dict[str, Any]:
     return {
         "listeners": {"default": {"type": "tcp", "bind": f"{LOOPBACK}:{port}"}},
@@ -83,7 +94,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
     if args.parent is not None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # before amqtt's slow import
     # amqtt logs every refused or dropped client at WARNING; the pipeline counts those.
-    logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLine())
+    logging.basicConfig(level=logging.ERROR, handlers=[handler])
     logging.getLogger("transitions").setLevel(logging.CRITICAL)
     loop = asyncio.new_event_loop()
     code = 0
