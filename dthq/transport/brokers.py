@@ -155,14 +155,19 @@ class EmbeddedBroker(_Managed):
         with self._stderr.open("wb") as err:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
         self._proc = proc
+        try:
+            self._wait_ready(proc)
+        except BaseException:  # a Ctrl-C too: a start that fails leaves no child behind
+            self.stop()
+            raise
+
+    def _wait_ready(self, proc: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + START_S
         while not self._ready.exists():
             if proc.poll() is not None:
-                self._proc = None
                 ended = _ended(proc.returncode)
                 raise BusError(f"amqtt {ended} before it listened: {self._last()}")
             if time.monotonic() > deadline:
-                self.stop()
                 raise BusError(
                     f"amqtt did not start listening on {LOOPBACK}:{self.port} in {START_S:g} s"
                     f": {self._last()}"
