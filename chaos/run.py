@@ -83,8 +83,10 @@ class Suite:
 
     def _broker(self) -> Party:
         if self.c.broker == "amqtt":
-            argv = _python("-m", "dthq.fleet.service", "broker", "--port", str(self.broker_port))
-            return Party("broker", [*argv, "--ready", "{ready}"], self.dir)
+            argv = _python("-m", "dthq.transport.amqtt_broker", "--port", str(self.broker_port))
+            # --parent: a suite that dies leaves no broker behind
+            argv += ["--ready", "{ready}", "--parent", str(os.getpid())]
+            return Party("broker", argv, self.dir)
         conf = self.dir / "mosquitto.conf"
         conf.write_text(
             f"listener {self.broker_port} {LOOPBACK}\nallow_anonymous true\n"

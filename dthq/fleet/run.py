@@ -2,7 +2,7 @@
 
 1. provision the registry (every id a worker may hand out, the attacker's offline
    victims, the gateways) into a 0600 file the processes read;
-2. the broker: Mosquitto (a child), the embedded amqtt (``service broker``, a child), or
+2. the broker: Mosquitto (a child), the embedded amqtt (a child), or
    the URL given;
 3. the gateway(s) (``service gateway``), which wait for the twin;
 4. Locust: a master (``--master``; the twin runs inside it) and K local workers
@@ -31,12 +31,13 @@ import psutil
 from dthq.errors import RunAborted, StateError
 from dthq.fleet.config import FleetConfig, member_id, provision, registry_path
 from dthq.harness.results import Distribution, FleetRun
-from dthq.transport.brokers import LOOPBACK, MosquittoBroker, free_port
+from dthq.transport.brokers import EmbeddedBroker, MosquittoBroker, free_port
 
 START_S = 90.0  # the longest wait for a part to come up
 SAMPLE_S = 0.5
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")  # not imported: Locust patches gevent
 
+EMBEDDED = {"amqtt": EmbeddedBroker, "mosquitto": MosquittoBroker}  # each a child process
 Progress = Callable[[float, str], None]  # (fraction of the run time, what is happening)
 
 
@@ -172,22 +173,9 @@ class _Fleet:
         c = self.c
         if c.broker is not None:
             return c.broker, c.broker, 0
-        if c.embedded == "mosquitto":
-            broker = self.stack.enter_context(MosquittoBroker())
-            self.cpu.add("broker", broker.pid)
-            return broker.url, broker.version, broker.protocol
-        from importlib.metadata import version
-
-        port, ready = free_port(), self.out / "broker.ready"
-        proc = self._spawn(
-            "broker",
-            _python(
-                "-m", "dthq.fleet.service", "broker", "--port", str(port), "--ready", str(ready)
-            ),
-            "broker",
-        )
-        _wait_file(ready, proc, "the embedded broker", self.log("broker"))
-        return f"mqtt://{LOOPBACK}:{port}", f"amqtt {version('amqtt')}", 4
+        broker = self.stack.enter_context(EMBEDDED[c.embedded]())
+        self.cpu.add("broker", broker.pid)
+        return broker.url, broker.version, broker.protocol
 
     def run(self) -> FleetRun:
         c, out = self.c, self.out

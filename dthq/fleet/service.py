@@ -1,7 +1,8 @@
 """The service side of a fleet run, each part in its own process so that its CPU is its
 own: ``python -m dthq.fleet.service gateway ...`` runs the pipeline's
-:class:`~dthq.pipeline.gateway.Gateway` until SIGTERM, then writes what it counted;
-``... broker --port P`` runs the embedded amqtt broker (the same class as everywhere).
+:class:`~dthq.pipeline.gateway.Gateway` until SIGTERM, then writes what it counted.
+The embedded broker is a child process of its own already
+(:class:`~dthq.transport.brokers.EmbeddedBroker`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from dthq.pipeline.gateway import Gateway, policy_named
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.provision import Registry
 from dthq.protocol.cookie import RetryPolicy
-from dthq.transport.brokers import EmbeddedBroker
 from dthq.transport.mqtt import MQTTBus
 
 CONNECT_S = 60.0  # the twin starts with the Locust master, after the gateway
@@ -80,12 +80,6 @@ def gateway(args: argparse.Namespace) -> None:
     Path(args.stats).write_text(json.dumps(stats))
 
 
-def broker(args: argparse.Namespace) -> None:
-    with EmbeddedBroker(args.port):
-        Path(args.ready).write_text("ready")
-        _until_terminated()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dthq.fleet.service")
     sub = parser.add_subparsers(dest="part", required=True)
@@ -104,12 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="a stable MQTT client id: a restarted gateway takes up what the broker kept",
     )
-    b = sub.add_parser("broker")
-    b.add_argument("--port", type=int, required=True)
-    b.add_argument("--ready", required=True)
     args = parser.parse_args(argv)
     try:
-        {"gateway": gateway, "broker": broker}[args.part](args)
+        gateway(args)
     except DTHQError as exc:
         print(f"dthq fleet {args.part}: {exc}", file=sys.stderr)
         return 1

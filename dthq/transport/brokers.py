@@ -1,7 +1,7 @@
 """MQTT brokers the project starts itself, each on a free loopback port.
 
-- :class:`EmbeddedBroker`: amqtt (pure Python, MQTT 3.1.1) on its own event-loop
-  thread in this process: the default, so a fresh machine needs nothing installed.
+- :class:`EmbeddedBroker`: amqtt (pure Python, MQTT 3.1.1) in a child process of its
+  own: the default, so a fresh machine needs nothing installed.
 - :class:`MosquittoBroker`: Debian's ``mosquitto`` (MQTT 5) as a child process, the
   reference broker; the tests and the benchmarks start one when the binary exists.
 
@@ -12,24 +12,27 @@ Both can be stopped and started again on the same port (the broker-restart tests
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
+import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Protocol
 
 from dthq.transport.bus import BusError
 
 LOOPBACK = "127.0.0.1"
 MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/bin/mosquitto")
+START_S = 30.0  # a fresh interpreter importing amqtt, on a loaded machine
+STOP_S = 8.0  # beyond the child's own bound on amqtt's shutdown, then SIGKILL
+TAIL_BYTES = 2000
 
 
 PORT_RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
@@ -119,19 +122,18 @@ class _Managed:
 
 
 class EmbeddedBroker(_Managed):
-    """amqtt, in this process, on a thread running its own asyncio loop."""
+    """amqtt in a child process (:mod:`dthq.transport.amqtt_broker`), which exits when
+    this process is gone."""
 
     name = "amqtt"
     protocol = 4  # MQTT 3.1.1 only (paho.MQTTv311)
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._broker: Any = None
-        # amqtt logs every refused or dropped client at WARNING; the pipeline counts those.
-        logging.getLogger("amqtt").setLevel(logging.ERROR)
-        logging.getLogger("transitions").setLevel(logging.ERROR)
+        self._dir = tempfile.TemporaryDirectory(prefix="dthq-amqtt-")
+        self._ready = Path(self._dir.name) / "ready"
+        self._stderr = Path(self._dir.name) / "stderr.log"
+        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def version(self) -> str:
@@ -139,56 +141,73 @@ class EmbeddedBroker(_Managed):
 
         return f"amqtt {version('amqtt')}"
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
     def start(self) -> None:
-        from amqtt.broker import Broker as AmqttBroker
-
-        config = {
-            "listeners": {"default": {"type": "tcp", "bind": f"{LOOPBACK}:{self.port}"}},
-            "plugins": {
-                # Clients must name a user (any name; no password on loopback): amqtt keeps
-                # no messages for the persistent sessions of anonymous clients.
-                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": False}
-            },
-        }
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, name="amqtt", daemon=True)
-        thread.start()
-
-        async def start() -> Any:
-            broker = AmqttBroker(config)
-            await broker.start()
-            return broker
-
+        if self._proc is not None:
+            self.check()
+            raise BusError(f"amqtt is already running on port {self.port} (pid {self.pid})")
+        self._ready.unlink(missing_ok=True)
+        argv = [sys.executable, "-m", "dthq.transport.amqtt_broker", "--port", str(self.port)]
+        argv += ["--ready", str(self._ready), "--parent", str(os.getpid())]
+        with self._stderr.open("wb") as err:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+        self._proc = proc
         try:
-            self._broker = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
-        except Exception as exc:
-            loop.call_soon_threadsafe(loop.stop)
-            raise BusError(f"amqtt did not start on port {self.port}: {exc}") from None
-        self._loop, self._thread = loop, thread
+            self._wait_ready(proc)
+        except BaseException:  # a Ctrl-C too: a start that fails leaves no child behind
+            self.stop()
+            raise
+
+    def _wait_ready(self, proc: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + START_S
+        while not self._ready.exists():
+            if proc.poll() is not None:
+                ended = _ended(proc.returncode)
+                raise BusError(f"amqtt {ended} before it listened: {self._last()}")
+            if time.monotonic() > deadline:
+                raise BusError(
+                    f"amqtt did not start listening on {LOOPBACK}:{self.port} in {START_S:g} s"
+                    f": {self._last()}"
+                )
+            time.sleep(0.01)
+
+    def check(self) -> None:
+        """A :class:`BusError` if the broker's process died since it started."""
+        if self._proc is not None and self._proc.poll() is not None:
+            raise BusError(
+                f"amqtt on port {self.port} (pid {self._proc.pid}) "
+                f"{_ended(self._proc.returncode)}: {self._last()}"
+            )
 
     def stop(self) -> None:
-        if self._loop is None:
+        if self._proc is None:
             return
-        loop, self._loop = self._loop, None
-        broker = self._broker
+        proc, self._proc = self._proc, None
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(STOP_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # the port is freed with the process
+                proc.wait(5)
 
-        async def close_listeners() -> None:
-            # First, and whatever the shutdown then does: amqtt closes its listening
-            # sockets only at the end of its shutdown, which can raise or time out under
-            # load, leaving the port held by this process when it starts again.
-            for server in getattr(broker, "_servers", {}).values():
-                if getattr(server, "instance", None) is not None:
-                    server.instance.close()
+    def _last(self) -> str:
+        """The child's last line of stderr: what went wrong, when something did."""
+        try:
+            lines = self._stderr.read_bytes()[-TAIL_BYTES:].decode(errors="replace").splitlines()
+        except OSError:
+            lines = []
+        return next((line.strip() for line in reversed(lines) if line.strip()), "no output")
 
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(close_listeners(), loop).result(5)
-        # A broker that fails to shut down cleanly is still stopped with its loop below.
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(broker.shutdown(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(5)
-        loop.close()
+
+def _ended(code: int) -> str:
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with {code}"
 
 
 def find_mosquitto() -> str | None:
