@@ -127,7 +127,7 @@ def probe(
     return HeldProbe(
         offered_per_s=rate,
         sent=sent["sent"],
-        sent_per_s=sent["sent"] / window_s,
+        sent_per_s=sent["sent"] / max(sent["elapsed_s"], window_s),
         delivered_once=got["unique"],
         duplicated=got["duplicated"],
         lost=max(0, sent["sent"] - got["unique"]),

@@ -1,7 +1,8 @@
-"""The bare paho pair's publisher: ``--rate`` messages/s for ``--seconds`` at fixed
-times (late rather than skipped when behind, stopping at the window's end, so a
-publisher that falls behind sends fewer), each carrying its sequence number and send
-time; then waits for the broker's acknowledgements and prints {"sent": N, ...}."""
+"""The bare paho pair's publisher: ``--rate`` x ``--seconds`` messages, each at its
+fixed time (late rather than skipped when behind, so a publisher that falls behind takes
+longer: ``elapsed_s``, from the first message's time to one period after the last one
+went, is the window it actually took), each carrying its sequence number and send time;
+then waits for the broker's acknowledgements and prints {"sent": N, "elapsed_s": ...}."""
 
 from __future__ import annotations
 
@@ -37,21 +38,17 @@ def main(argv: list[str] | None = None) -> None:
             acked += 1
 
     client.on_publish = on_publish
-    period = 1 / args.rate
+    period, total = 1 / args.rate, max(1, round(args.rate * args.seconds))
     start = time.perf_counter()
-    end = start + args.seconds
     sent = 0
-    while True:
-        at = start + sent * period
-        now = time.perf_counter()
-        if at >= end or now >= end:
-            break
-        if at > now:
-            time.sleep(min(at - now, 0.05))
+    while sent < total:
+        wait = start + sent * period - time.perf_counter()
+        if wait > 0:
+            time.sleep(min(wait, 0.05))
             continue
         client.publish(args.topic, payload(sent, time.perf_counter_ns(), args.payload), args.qos)
         sent += 1
-    elapsed = time.perf_counter() - start
+    elapsed = time.perf_counter() - start + period
     settled = args.qos == 0 or wait_until(lambda: acked >= sent, args.drain)
     client.disconnect()
     client.loop_stop()
