@@ -13,6 +13,7 @@ import threading
 import time
 
 from dthq.harness.pair import MIN_PAYLOAD, connect, payload, wait_until
+from dthq.transport.mqtt import stop_loop
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     elapsed = time.perf_counter() - start + period
     settled = args.qos == 0 or wait_until(lambda: acked >= sent, args.drain)
     client.disconnect()
-    client.loop_stop()
+    stop_loop(client)
     print(json.dumps({"sent": sent, "elapsed_s": elapsed, "acked": acked, "settled": settled}))
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from dthq.harness.pair import HEADER, READY, connect, wait_until
 from dthq.harness.results import quantile
+from dthq.transport.mqtt import stop_loop
 
 
 class Counter:
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     expected = int(line) if line.strip() else 0
     wait_until(lambda: len(counter.seen) >= expected, args.drain)
     client.disconnect()
-    client.loop_stop()
+    stop_loop(client)
     print(json.dumps(counter.summary()), flush=True)
 
 

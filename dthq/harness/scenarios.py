@@ -340,8 +340,8 @@ class Profile:
     # Held rates: seconds offered per probe, the searches' relative precision, and the
     # FHIR cost runs' seconds and brokers.
     held_probe_s: float = 2.0
-    held_precision: float = 0.25
-    held_fhir_s: float = 3.0
+    held_precision: float = 0.4  # ~10 probes per broker: both brokers in about 90 s
+    held_fhir_s: float = 2.0
     held_fhir_brokers: tuple[str, ...] = ("amqtt",)
 
 
