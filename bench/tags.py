@@ -22,8 +22,10 @@ from dthq.harness.results import (
     CascadeRun,
     ChaosRun,
     Distribution,
+    FHIRCost,
     FleetRun,
     ForgedHello,
+    HeldRate,
     Metric,
     PipelineRun,
     PolicyPoint,
@@ -52,6 +54,8 @@ class Suite(StrEnum):
     POLICY_SWEEP = "policy_sweep"
     SOAK = "soak"
     CHAOS = "chaos"
+    HELD = "held"
+    FHIR_COST = "fhir_cost"
 
 
 Derive = Callable[[Mapping[str, Any], Distribution], dict[str, Any]]
@@ -120,6 +124,8 @@ FIGURES: dict[Suite, tuple[str, type]] = {
     Suite.POLICY_SWEEP: ("point", PolicyPoint),
     Suite.SOAK: ("run", SoakRun),
     Suite.CHAOS: ("run", ChaosRun),
+    Suite.HELD: ("search", HeldRate),
+    Suite.FHIR_COST: ("cost", FHIRCost),
 }
 
 

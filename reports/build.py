@@ -14,6 +14,7 @@ from reports import (
     device,
     fleet,
     forged_hello,
+    held,
     instructions,
     pipeline,
     policy_sweep,
@@ -61,6 +62,7 @@ FLEET_FILES = ("fleet.md", "figure-fleet-capacity.png")  # when the results hold
 SWEEP_FILES = ("section71.md", "figure-section71.png")  # when they hold the §7.1 sweep
 SOAK_FILES = ("soak.md",)  # when they hold a memory soak
 CHAOS_FILES = ("chaos.md",)  # when they hold a fault-suite run
+HELD_FILES = ("held.md", "figure-held.png")  # when they hold held-rate searches
 
 Make = Callable[[Results], Section | None]
 # The summary's tables.
@@ -80,6 +82,7 @@ SECTIONS: tuple[Make, ...] = (
     policy_sweep.section,
     soak.section,
     chaos.section,
+    held.section,
     fleet.section,
 )
 

@@ -30,7 +30,7 @@ def test_the_report_renders_in_chromium(results_report: WrittenReport) -> None:
     assert problems == []
     names = {alt for alt, *_ in images}
     assert {"figure-paper-table3", "figure-paper-table4", "figure-latency-box"} <= names
-    assert len(images) == 9
+    assert len(images) == 10
     for alt, complete, width, height in images:
         assert complete and width > 300 and height > 200, alt
     assert first == "Summary"
@@ -65,7 +65,7 @@ def test_the_page_shows_each_table_once_and_the_pipeline_tables(
         if md.name != "summary.md"
         for line in md.read_text().splitlines()
     )
-    assert len(heads) == in_files == 18  # the register's three, contradictions.md's two
+    assert len(heads) == in_files == 21  # the register's three, contradictions.md's two
     for header in (*LOAD_HEADERS, *STAGE_HEADERS, *POLICY_HEADERS):
         assert f"<th>{html.escape(header)}</th>" in page, header
     assert page.count("The paper&#x27;s claims on this machine") == 1

@@ -19,7 +19,7 @@ from dthq.harness.results import InstructionCount, Metric, Results
 from dthq.harness.results_history import SCHEMA_VERSION
 from dthq.harness.results_json import ResultsError, dump, from_dict, to_dict
 from dthq.harness.scenarios import PROFILES, TABLE3, TABLE4
-from reports.build import FILES, write_report
+from reports.build import FILES, HELD_FILES, write_report
 
 V1_FILE = Path(__file__).parent / "data" / "results-v1.json"  # written by the version-1 code
 
@@ -126,6 +126,7 @@ def fake_benchmark_json(
         )
     benches += fake_qkd_benchmarks(scale)
     benches += fake_pipeline_benchmarks()
+    benches += fake_held_benchmarks()
     return {
         "machine_info": {
             "node": "test",
@@ -219,6 +220,49 @@ def fake_pipeline_benchmarks() -> list[dict[str, Any]]:
         {"name": f"test_pipeline[{i}]", "extra_info": {"suite": "pipeline", "run": plain(r)},
          "stats": _stats(10.0)}
         for i, r in enumerate(runs)
+    ]  # fmt: skip
+
+
+def _search(subject: str, broker: str, threshold: float, probes: list[float]) -> Any:
+    """A held-rate search whose probes up to ``threshold`` held (p99 = rate / 100 ms) and
+    whose others did not (p99 = 100 + rate / 10 ms)."""
+    from dthq.harness.results import HeldProbe, HeldRate
+
+    def probe(rate: float) -> HeldProbe:
+        ok = rate <= threshold
+        p99 = rate / 100 if ok else 100 + rate / 10
+        why = "" if ok else f"p99 {p99:g} ms > 100 ms"
+        return HeldProbe(rate, int(rate * 2), rate, int(rate * 2), 0, 0, p99 / 4, p99, why)
+
+    found = max(r for r in probes if r <= threshold)
+    return HeldRate(subject, broker, 1, 125, 2.0, 0.25, 100.0, found, False,
+                    tuple(probe(r) for r in probes))  # fmt: skip
+
+
+def fake_held_benchmarks() -> list[dict[str, Any]]:
+    """The held suite's entries: per broker the pair's search and the pipeline's (amqtt's
+    ratio 0.595 meets the target, Mosquitto's 0.297 does not), and one FHIR cost pair whose
+    cloud CPU per reading is 1.5x with Bundles."""
+    from dthq.harness.results import FHIRCost
+    from dthq.harness.results_json import plain
+
+    mosquitto = "mosquitto version 2.0.11"
+    searches = [
+        _search("paho pair", "amqtt 0.12.1", 1100, [2000, 1000, 1414, 1189]),
+        _search("pipeline", "amqtt 0.12.1", 600, [250, 500, 1000, 707, 595]),
+        _search("paho pair", mosquitto, 4000, [2000, 4000, 8000, 5657, 4757]),
+        _search("pipeline", mosquitto, 1200, [250, 500, 1000, 2000, 1414, 1189]),
+    ]
+    cost = FHIRCost(
+        mosquitto,
+        with_fhir=_run("immediate", 100, 3.0, e2e_ms=20.0, cpu_s=1.5),
+        without_fhir=_run("immediate", 100, 3.0, e2e_ms=15.0, cpu_s=1.0),
+    )
+    return [
+        *({"name": f"test_held_rate[{i}]", "extra_info": {"suite": "held", "search": plain(s)},
+           "stats": _stats(30.0)} for i, s in enumerate(searches)),
+        {"name": "test_fhir_cloud_cpu", "extra_info": {"suite": "fhir_cost", "cost": plain(cost)},
+         "stats": _stats(10.0)},
     ]  # fmt: skip
 
 
@@ -324,7 +368,7 @@ def test_full_profile_raw_keeps_profile_and_m_through_report(tmp_path: Path) -> 
 @SHARED_REPORT
 def test_report_files(results_report: WrittenReport) -> None:
     out = results_report.out
-    assert sorted(p.name for p in results_report.written) == sorted(FILES)
+    assert sorted(p.name for p in results_report.written) == sorted(FILES + HELD_FILES)
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and "<table>" in html and 'src="http' not in html
     table3 = (out / "table3.md").read_text()

@@ -3,7 +3,8 @@
 A :class:`Results` holds one run: its :class:`Metadata`, the primitives (the floor),
 Table 3 rows, Table 4 cells, the bulk sweep, the forged-HELLO costs, the SIMULATED
 QKD figures (sweeps, cost per key, Cascade alone), the pipeline and fleet runs, the
-§7.1 policy sweep and the memory soak. Every timing is a
+§7.1 policy sweep, the memory soak, the fault suite, the held-rate searches and
+the FHIR stage's CPU cost. Every timing is a
 :class:`Distribution`; figures are named by :class:`Metric`, never by strings.
 bench/ingest.py is the one place that builds it from pytest-benchmark output;
 results_json.py derives its JSON shape from these dataclasses (their fields and type
@@ -518,6 +519,73 @@ class FleetRun:
 
 
 @dataclass(frozen=True)
+class HeldProbe:
+    """One probe of a held-rate search: ``offered_per_s`` offered for the search's
+    window, what was sent and delivered, and the end-to-end latency of what was
+    delivered (None: nothing was). ``why_not`` is empty when the rate was held, else
+    every reason it was not ("p99 123 ms > 100 ms; 4 lost"), or why the probe failed."""
+
+    offered_per_s: float
+    sent: int
+    sent_per_s: float
+    delivered_once: int
+    duplicated: int
+    lost: int  # sent and never delivered
+    p50_ms: float | None
+    p99_ms: float | None
+    why_not: str = ""
+
+    @property
+    def held(self) -> bool:
+        return not self.why_not
+
+
+@dataclass(frozen=True)
+class HeldRate:
+    """The highest rate a subject held (every reading sent delivered exactly once, the
+    offered rate kept, end-to-end p99 <= ``p99_limit_ms``), found by doubling from a start
+    rate, then bisecting to ``precision`` (relative): ``probes`` in the order they ran.
+    ``held_per_s`` is None when not even the search's lowest rate held; ``capped`` when
+    its highest did (the subject may hold more)."""
+
+    subject: str  # "paho pair" (the reference) or "pipeline"
+    broker: str
+    qos: int
+    payload_bytes: int  # per message on the wire: a device's sealed reading frame
+    probe_s: float  # seconds offered per probe
+    precision: float
+    p99_limit_ms: float
+    held_per_s: float | None
+    capped: bool
+    probes: tuple[HeldProbe, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.subject}/{self.broker.split()[0] if self.broker else ''}"
+
+
+@dataclass(frozen=True)
+class FHIRCost:
+    """The cloud's CPU per reading at one load with FHIR Bundles built and validated (the
+    default) and with none built: two pipeline runs, back to back, on one broker."""
+
+    broker: str
+    with_fhir: PipelineRun
+    without_fhir: PipelineRun
+
+    @staticmethod
+    def cloud_ms_per_reading(run: PipelineRun) -> float | None:
+        delivered = run.counts.get("delivered", 0)
+        return run.cpu_s.get("cloud", 0.0) * 1000 / delivered if delivered else None
+
+    @property
+    def ratio(self) -> float | None:
+        """Cloud CPU per reading with FHIR over without."""
+        on, off = (self.cloud_ms_per_reading(r) for r in (self.with_fhir, self.without_fhir))
+        return on / off if on is not None and off else None
+
+
+@dataclass(frozen=True)
 class InstructionCount:
     """Instructions per operation of one gated figure, counted by callgrind (see
     bench/instructions.py): ``handshake/<Table 3 row>`` or ``record/<Table 4 cell>``.
@@ -566,6 +634,8 @@ class Results:
     policy_sweep: tuple[PolicyPoint, ...] = ()
     soak: tuple[SoakRun, ...] = ()
     chaos: tuple[ChaosRun, ...] = ()
+    held: tuple[HeldRate, ...] = ()
+    fhir_cost: tuple[FHIRCost, ...] = ()
     instructions: tuple[InstructionCount, ...] = ()
     created: str = ""
     generator: str = ""

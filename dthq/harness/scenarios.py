@@ -252,6 +252,14 @@ PIPELINE_LOADS = (
 )
 PIPELINE_BROKERS = ("amqtt", "mosquitto")
 PIPELINE_P99_MS = 100.0  # "the highest rate held with p99 under 100 ms"
+# Held rates (bench/test_held.py): each subject's search range and start (messages or
+# readings per second), the pipeline's devices (at most 100 Hz each, so 100 devices
+# reach 10,000/s), and the one load both FHIR runs take (with Bundles and without): one
+# the pipeline keeps up with, so neither run's CPU includes a backlog's.
+HELD_PAIR_RANGE = (100.0, 64_000.0, 2_000.0)  # lo, hi, start
+HELD_PIPELINE_RANGE = (10.0, 10_000.0, 100.0)
+HELD_PATIENTS = 100
+HELD_FHIR_LOAD = (100, 1.0)  # devices, Hz each
 # The §7.1 comparison: one load, both policies, in one run.
 POLICY_LOAD = {"patients": 40, "rate_hz": 2.0, "deteriorating": 0.25, "qos": 1}
 
@@ -329,6 +337,12 @@ class Profile:
     # and seconds of faults each.
     chaos_brokers: tuple[str, ...] = ("amqtt",)
     chaos_s: float = 20.0
+    # Held rates: seconds offered per probe, the searches' relative precision, and the
+    # FHIR cost runs' seconds and brokers.
+    held_probe_s: float = 2.0
+    held_precision: float = 0.4  # ~10 probes per broker: both brokers in about 90 s
+    held_fhir_s: float = 2.0
+    held_fhir_brokers: tuple[str, ...] = ("amqtt",)
 
 
 PROFILES: dict[str, Profile] = {
@@ -356,6 +370,10 @@ PROFILES: dict[str, Profile] = {
         soak_warmup=200_000,
         chaos_brokers=("amqtt", "mosquitto"),
         chaos_s=120.0,
+        held_probe_s=10.0,
+        held_precision=0.05,
+        held_fhir_s=10.0,
+        held_fhir_brokers=("amqtt", "mosquitto"),
     ),
 }
 

@@ -119,10 +119,14 @@ class Cloud:
         sink: FHIRSink | None = None,
         policy_tag: str = "clinical",
         twin: bool = True,
+        fhir_bundles: bool = True,
         clock: Clock,
     ) -> None:
+        """``fhir_bundles=False``: no Bundle is built or validated (the FHIR stage's cost
+        measured by its absence)."""
         self._clock = clock
         self.twin = twin
+        self.fhir_bundles = fhir_bundles
         self._bus = bus
         self._metrics = metrics
         self._gateways = Terminator(registry.cloud_responder())
@@ -314,7 +318,7 @@ class Cloud:
         t1 = time.perf_counter_ns()
         # The Bundle before any twin changes: a reading it refuses leaves the twins as
         # they were, so the reading is not taken for a duplicate when it comes again.
-        bundle = self.sink.encode(fhir.bundle(fresh)) if fresh else None
+        bundle = self.sink.encode(fhir.bundle(fresh)) if fresh and self.fhir_bundles else None
         t2 = time.perf_counter_ns()
         with self._lock:  # the twins change under the lock the dashboard's snapshot takes
             alerts = self._update_twins(fresh) if self.twin else []

@@ -65,6 +65,7 @@ class SimConfig:
     drain_s: float = 10.0  # the longest wait for readings still in flight at the end
     cloud: bool = True  # False: the cloud runs elsewhere (`dthq twin consume`)
     message_bytes: int = 0  # each reading's JSON with its PPG window; 0: vitals alone
+    fhir: bool = True  # False: the cloud builds (and validates) no FHIR Bundle at all
 
     def __post_init__(self) -> None:
         if not 1 <= self.patients <= 100_000:
@@ -86,6 +87,8 @@ class SimConfig:
             raise UnsupportedError(f"message bytes must be within 0..{MAX_MESSAGE_BYTES:,}")
         if not 0 <= self.deteriorating <= 1 or not 0 <= self.fault_rate <= 1:
             raise UnsupportedError("shares (deteriorating, faults) must be within 0..1")
+        if not self.fhir and (self.fhir_dir is not None or self.fhir_url is not None):
+            raise UnsupportedError("a FHIR destination needs the cloud to build FHIR Bundles")
 
     @property
     def onset(self) -> float:
@@ -217,6 +220,7 @@ class Pipeline:
             self.store,
             sink=FHIRSink(c.fhir_dir, c.fhir_url),
             twin=policy_named(c.policy).twin,
+            fhir_bundles=c.fhir,
             clock=self.clock,
         )
         stack.callback(self.cloud.close)  # its worker and sender stop before the store closes

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import socket
@@ -69,6 +70,14 @@ def parse_broker_url(url: str) -> tuple[str, int]:
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
         raise UnsupportedError(f"broker URL {url!r}: only mqtt://HOST:PORT is understood")
     return parts.hostname, port
+
+
+def stop_loop(client: paho.Client) -> None:
+    """``loop_stop`` after a ``disconnect``: paho 2.2's network thread clears its own
+    ``_thread`` as it ends, which loop_stop may read between its check and its join
+    (paho-mqtt issue 872), an AttributeError although the thread is gone as asked."""
+    with contextlib.suppress(AttributeError):
+        client.loop_stop()
 
 
 def _no_delay(client: paho.Client, userdata: object, sock: socket.socket) -> None:
@@ -150,7 +159,7 @@ class MQTTBus:
             _SPOKEN[self.url] = paho.MQTTv311
             return paho.MQTTv311
         client.disconnect()
-        client.loop_stop()
+        stop_loop(client)
         _SPOKEN[self.url] = paho.MQTTv5
         return paho.MQTTv5
 
@@ -361,7 +370,7 @@ class MQTTBus:
         self._closing = True
         if self._client is not None:
             self._client.disconnect()
-            self._client.loop_stop()
+            stop_loop(self._client)
 
 
 class MQTTTransport:
