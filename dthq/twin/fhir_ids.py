@@ -106,6 +106,15 @@ def _party(pid: str, dev: str) -> Party:
     return Party(patient, device_id(pid, dev), key, valid)
 
 
+class _Tails(dict[str, bytes]):
+    """A code's end of the key, '"<code>"]', made once."""
+
+    def __missing__(self, code: str) -> bytes:
+        tail = self[code] = json.dumps(code).encode("ascii") + b"]"
+        return tail
+
+
+_TAILS = _Tails()
 _cached_party = functools.lru_cache(maxsize=4096)(_party)
 
 
@@ -119,9 +128,9 @@ def observation_ids(party: Party, pid: str, dev: str, ts: int, codes: Iterable[s
     """``observation_id`` of each code, from the pair's hash of the key's start."""
     if type(ts) is not int:  # the JSON of an int is its digits; of anything else, json's
         return [observation_id(pid, dev, ts, code) for code in codes]
-    out = []
+    out, stem = [], b"%d," % ts
     for code in codes:
         digest = party.key.copy()
-        digest.update(b'%d,"%s"]' % (ts, code.encode("ascii")))
+        digest.update(stem + _TAILS[code])
         out.append(HASHED + _base32(digest.digest()))
     return out
