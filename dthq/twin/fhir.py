@@ -27,8 +27,10 @@ from pydantic import ValidationError
 
 from dthq.errors import DecodeError
 from dthq.twin import fhir_rules
+from dthq.twin.fhir_ids import HASHED as HASHED  # re-exported: callers name fhir.*
 from dthq.twin.fhir_ids import Party, observation_ids, party_of
-from dthq.twin.fhir_ids import device_id as device_id  # re-exported: callers name fhir.*
+from dthq.twin.fhir_ids import device_id as device_id
+from dthq.twin.fhir_ids import hashed_id as hashed_id
 from dthq.twin.fhir_ids import observation_id as observation_id
 from dthq.twin.fhir_ids import patient_id as patient_id
 from dthq.twin.reading import Reading
