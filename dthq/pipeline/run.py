@@ -173,23 +173,8 @@ class Pipeline:
         if c.cloud:
             self._start_cloud(stack)
         plain = c.scheme == "tls"
-        gw_bus = self._bus(f"dthq-{GATEWAY}-{self.tag}", True, GATEWAY)
-        if isinstance(gw_bus, MQTTBus):
-            self.protocol = gw_bus.protocol_name
-        self.buses.append(gw_bus)
-        self.gateway = Gateway(
-            GATEWAY,
-            self.registry,
-            gw_bus,
-            gw_bus,
-            self.metrics,
-            policy=policy_named(c.policy),
-            qos=c.qos,
-            clock=clock,
-            plain=plain,
-        )
-        stack.callback(self.gateway.close)
-        self.gateway.connect()
+        self._stack = stack
+        self.gateway = self._start_gateway()
         deteriorating = round(c.patients * c.deteriorating)
         self.devices: list[Device] = []
         bus: Bus | None = None
@@ -224,6 +209,39 @@ class Pipeline:
             device.handshake()
         for device in self.devices:
             device.wait_established()
+
+    def _start_gateway(self) -> Gateway:
+        c = self.config
+        gw_bus = self._bus(f"dthq-{GATEWAY}-{self.tag}", True, GATEWAY)
+        if isinstance(gw_bus, MQTTBus):
+            self.protocol = gw_bus.protocol_name
+        self.buses.append(gw_bus)
+        gateway = Gateway(
+            GATEWAY,
+            self.registry,
+            gw_bus,
+            gw_bus,
+            self.metrics,
+            policy=policy_named(c.policy),
+            qos=c.qos,
+            clock=self.clock,
+            plain=c.scheme == "tls",
+        )
+        self._stack.callback(gateway.close)
+        gateway.connect()
+        self._gateway_bus = gw_bus
+        return gateway
+
+    def restart_gateway(self) -> None:
+        """Stop the gateway and start a new one under the same client id (the broker kept
+        its persistent session and what came for it meanwhile): every device session it
+        held is gone, so each device is told NO_SESSION and handshakes again."""
+        if self.config.transport == "memory":
+            raise UnsupportedError("a gateway restart needs a broker (the memory bus keeps it)")
+        self.gateway.close()
+        self._gateway_bus.close()  # type: ignore[attr-defined]
+        self.buses.remove(self._gateway_bus)
+        self.gateway = self._start_gateway()
 
     def _open_store(self, stack: ExitStack) -> Store:
         c = self.config
