@@ -122,6 +122,7 @@ def from_benchmark_json(raw: Mapping[str, Any], *, wall_time_s: float | None = N
         policy_sweep=figures[Suite.POLICY_SWEEP],
         soak=figures[Suite.SOAK],
         chaos=figures[Suite.CHAOS],
+        schemes=figures[Suite.SCHEMES],
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         generator=f"dthq-bench {dthq.__version__}",
     )

@@ -31,6 +31,7 @@ SUITES = {
     "fleet": "test_fleet.py",
     "soak": "test_soak.py",
     "chaos": "test_chaos.py",
+    "schemes": "test_schemes.py",
 }
 RAW_NAME = "benchmark-raw.json"
 

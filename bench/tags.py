@@ -29,6 +29,7 @@ from dthq.harness.results import (
     PolicyPoint,
     QKDKeyCost,
     QKDPoint,
+    SchemeRun,
     SoakRun,
 )
 from dthq.harness.results_json import plain
@@ -52,6 +53,7 @@ class Suite(StrEnum):
     POLICY_SWEEP = "policy_sweep"
     SOAK = "soak"
     CHAOS = "chaos"
+    SCHEMES = "schemes"
 
 
 Derive = Callable[[Mapping[str, Any], Distribution], dict[str, Any]]
@@ -120,6 +122,7 @@ FIGURES: dict[Suite, tuple[str, type]] = {
     Suite.POLICY_SWEEP: ("point", PolicyPoint),
     Suite.SOAK: ("run", SoakRun),
     Suite.CHAOS: ("run", ChaosRun),
+    Suite.SCHEMES: ("run", SchemeRun),
 }
 
 

@@ -48,6 +48,15 @@ def test_a_tls_scheme_without_the_tls_listener_is_refused(
         SimConfig(scheme=scheme, **options)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(("scheme", "shared"), [("tls", 2), ("dthq", 0), ("dthq", 1001)])
+def test_devices_per_connection_is_bounded_and_one_under_tls(scheme: str, shared: int) -> None:
+    options = {"embedded": "mosquitto", "scheme": scheme, "devices_per_connection": shared}
+    with pytest.raises(UnsupportedError, match=r"devices per connection: 1\.\.1000, and 1 under"):
+        SimConfig(**options)  # type: ignore[arg-type]
+    assert SimConfig(embedded="mosquitto", scheme=scheme, devices_per_connection=1)
+    assert SimConfig(devices_per_connection=1000).devices_per_connection == 1000
+
+
 def test_an_unknown_scheme_is_refused() -> None:
     with pytest.raises(UnsupportedError, match="unknown scheme 'ssl'; choose dthq, tls, dthq"):
         SimConfig(scheme="ssl")

@@ -301,6 +301,10 @@ FLEET_CAPACITY_SIZES = (10, 100, 250, 500, 1000, 2000, 4000)
 FLEET_POOL_SIZES = (250, 500, 1000, 2000)  # two gateways behind a shared subscription
 
 
+# The schemes suite's load: every scheme through the same mosquitto at it, in one run.
+SCHEME_LOAD = {"patients": 50, "rate_hz": 10.0}
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
@@ -329,6 +333,7 @@ class Profile:
     # and seconds of faults each.
     chaos_brokers: tuple[str, ...] = ("amqtt",)
     chaos_s: float = 20.0
+    schemes_s: float = 5.0  # seconds of sending per scheme (then its two recoveries)
 
 
 PROFILES: dict[str, Profile] = {
@@ -356,6 +361,7 @@ PROFILES: dict[str, Profile] = {
         soak_warmup=200_000,
         chaos_brokers=("amqtt", "mosquitto"),
         chaos_s=120.0,
+        schemes_s=30.0,
     ),
 }
 

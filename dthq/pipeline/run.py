@@ -70,6 +70,9 @@ class SimConfig:
     message_bytes: int = 0  # each reading's JSON with its PPG window; 0: vitals alone
     # dthq: DTHQ over plain MQTT; tls: MQTT over TLS 1.3 alone; dthq+tls: DTHQ inside TLS
     scheme: str = "dthq"
+    # Devices sharing one broker connection; None: DEVICES_PER_CONNECTION, and 1 under
+    # TLS (a certificate is one identity). The schemes suite gives 1 to every scheme.
+    devices_per_connection: int | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.patients <= 100_000:
@@ -94,6 +97,12 @@ class SimConfig:
         if self.scheme not in tls_setup.SCHEMES:
             raise UnsupportedError(
                 f"unknown scheme {self.scheme!r}; choose {', '.join(tls_setup.SCHEMES)}"
+            )
+        shared = self.devices_per_connection
+        fits = shared is None or (1 <= shared <= 1000 and (shared == 1 or self.scheme == "dthq"))
+        if not fits:
+            raise UnsupportedError(
+                "devices per connection: 1..1000, and 1 under TLS (a certificate each)"
             )
         plain_mqtt = self.transport != "mqtt" or self.broker is not None
         if self.scheme != "dthq" and (plain_mqtt or self.embedded != "mosquitto" or not self.cloud):
@@ -178,7 +187,7 @@ class Pipeline:
         deteriorating = round(c.patients * c.deteriorating)
         self.devices: list[Device] = []
         bus: Bus | None = None
-        shared = 1 if self.tls is not None else DEVICES_PER_CONNECTION  # one identity each
+        shared = c.devices_per_connection or (1 if self.tls else DEVICES_PER_CONNECTION)
         for i, device_id in enumerate(self.registry.devices):
             if i % shared == 0:
                 bus = self._bus(f"dthq-devices-{i // shared}-{self.tag}", False, device_id)
