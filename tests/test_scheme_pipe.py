@@ -4,18 +4,23 @@ DTHQ inside TLS."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from dthq.errors import DecodeError, UnsupportedError
+from dthq.pipeline import topics
 from dthq.pipeline.clock import SYSTEM_CLOCK
 from dthq.pipeline.device import Device
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.plain import PlainLayer, PlainTerminator
 from dthq.pipeline.run import SimConfig, provision, simulate
-from dthq.pipeline.tls_setup import acl
+from dthq.pipeline.tls_setup import acl, material
 from dthq.protocol.compression import LZ4_ID, NONE_ID
 from dthq.protocol.record import Freshness
-from dthq.transport.bus import MemoryBus
+from dthq.transport.brokers import MosquittoBroker
+from dthq.transport.bus import MemoryBus, Message
+from dthq.transport.mqtt import MQTTBus
 
 QUICK = {"patients": 4, "rate_hz": 5.0, "duration_s": 2.0, "policy": "immediate"}
 
@@ -112,3 +117,44 @@ def test_the_acl_confines_each_party_to_its_topics() -> None:
     ]
     assert rules["cloud"] == [("read", "dthq/v1/gw/+/up"), ("write", "dthq/v1/gw/+/down")]
     assert list(rules) == ["dev-00001", "dev-00002", "gw-1", "cloud"]
+
+
+@pytest.mark.requires("mosquitto")
+def test_the_pipeline_acl_keeps_a_device_to_its_own_topics() -> None:
+    """What makes a plain reading on dev/X/up device X's: the broker drops what a device
+    publishes on another's topic, and delivers it nothing of another's down topic."""
+    registry = provision(2)
+    up: list[str] = []
+    down: list[bytes] = []
+    seen_up, seen_down = threading.Event(), threading.Event()
+
+    def on_up(m: Message) -> None:
+        up.append(m.topic)
+        if m.payload == b"mine":
+            seen_up.set()
+
+    def on_down(m: Message) -> None:
+        down.append(m.payload)
+        if m.payload == b"yours":
+            seen_down.set()
+
+    with material(registry) as tls, MosquittoBroker(tls=tls, acl=acl(registry)) as broker:
+        buses = [
+            MQTTBus(broker.url, f"{who}-acl", protocol=5, tls=tls.client_context(who))
+            for who in ("gw-1", "dev-00001")
+        ]
+        gateway, device = buses
+        try:
+            gateway.subscribe(topics.ALL_DEVICES_UP, on_up)
+            device.subscribe(topics.device_down("dev-00002"), on_down)
+            device.subscribe(topics.device_down("dev-00001"), on_down)
+            assert device.publish_acked(topics.device_up("dev-00002"), b"forged", 1, 5)
+            assert device.publish_acked(topics.device_up("dev-00001"), b"mine", 1, 5)
+            assert gateway.publish_acked(topics.device_down("dev-00002"), b"theirs", 1, 5)
+            assert gateway.publish_acked(topics.device_down("dev-00001"), b"yours", 1, 5)
+            assert seen_up.wait(5) and seen_down.wait(5)
+        finally:
+            for bus in buses:
+                bus.close()
+    assert up == [topics.device_up("dev-00001")]
+    assert down == [b"yours"]
