@@ -4,6 +4,7 @@ DTHQ inside TLS."""
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -15,6 +16,7 @@ from dthq.pipeline.device import Device
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.plain import PlainLayer, PlainTerminator
 from dthq.pipeline.run import SimConfig, provision, simulate
+from dthq.pipeline.scheme_run import BrokerShare, run_scheme
 from dthq.pipeline.tls_setup import acl, material
 from dthq.protocol.compression import LZ4_ID, NONE_ID
 from dthq.protocol.record import Freshness
@@ -158,3 +160,32 @@ def test_the_pipeline_acl_keeps_a_device_to_its_own_topics() -> None:
                 bus.close()
     assert up == [topics.device_up("dev-00001")]
     assert down == [b"yours"]
+
+
+def test_broker_share_counts_what_the_process_writes() -> None:
+    with open(os.devnull, "wb", buffering=0) as sink, BrokerShare(os.getpid()) as share:
+        sink.write(bytes(10_000))
+    assert share.bytes >= 10_000 and share.cpu_s >= 0.0
+
+
+@pytest.mark.requires("mosquitto")
+@pytest.mark.parametrize("scheme", ["dthq", "tls"])
+def test_a_scheme_run_measures_its_broker_and_both_recoveries(scheme: str) -> None:
+    config = SimConfig(
+        embedded="mosquitto",
+        scheme=scheme,
+        devices_per_connection=1,
+        **QUICK,  # type: ignore[arg-type]
+    )
+    run = run_scheme(config, timeout_s=30)
+    assert run.scheme == scheme and run.run.counts["delivered"] == 40
+    assert run.connections == 4 + 2  # four devices, the gateway, the cloud
+    assert run.wire_bytes_per_reading is not None and run.wire_bytes_per_reading > 100
+    assert run.storm_recovery_s is not None and run.cold_recovery_s is not None
+    assert set(run.cpu_ms_per_reading()) >= {"device", "gateway", "cloud", "broker"}
+    assert run.held_per_s is None
+
+
+def test_a_scheme_run_needs_the_embedded_mosquitto() -> None:
+    with pytest.raises(UnsupportedError, match="measures the embedded mosquitto's process"):
+        run_scheme(SimConfig(**QUICK))  # type: ignore[arg-type]

@@ -49,6 +49,24 @@ def cpu_s(pid: int) -> float:
     return (int(after[11]) + int(after[12])) / _TICKS  # fields 14 and 15, utime and stime
 
 
+class BrokerShare:
+    """The broker's socket bytes and CPU over a ``with`` block: around an in-process run
+    here, and around any run whose broker is a process of known pid (a multi-process
+    runner's included)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.bytes, self.cpu_s = 0, 0.0
+
+    def __enter__(self) -> BrokerShare:
+        self._io, self._cpu = io_bytes(self.pid), cpu_s(self.pid)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bytes = io_bytes(self.pid) - self._io
+        self.cpu_s = cpu_s(self.pid) - self._cpu
+
+
 class _Newest:
     """The newest reading the cloud stored, per patient (a cloud listener)."""
 
@@ -103,10 +121,8 @@ def run_scheme(
         p = Pipeline(config, stack, SYSTEM_CLOCK)
         broker = p.broker
         assert isinstance(broker, MosquittoBroker) and broker.pid is not None
-        pid = broker.pid
-        io0, cpu0 = io_bytes(pid), cpu_s(pid)
-        run = p.run()
-        io1, cpu1 = io_bytes(pid), cpu_s(pid)
+        with BrokerShare(broker.pid) as share:
+            run = p.run()
         delivered = run.counts.get("delivered", 0)
         storm = cold = None
         if recover:
@@ -117,8 +133,8 @@ def run_scheme(
         return SchemeRun(
             scheme=config.scheme,
             run=run,
-            wire_bytes_per_reading=(io1 - io0) / delivered if delivered else None,
-            broker_cpu_s=cpu1 - cpu0,
+            wire_bytes_per_reading=share.bytes / delivered if delivered else None,
+            broker_cpu_s=share.cpu_s,
             storm_recovery_s=storm,
             cold_recovery_s=cold,
             connections=len({id(b) for b in p.buses}),
