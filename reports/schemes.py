@@ -119,7 +119,8 @@ def section(results: Results) -> Section | None:
         "TLS rows run X25519 and the hybrid group enters as an adjustment, MODELLED: "
         + (
             f"Table 3's handshake {HYBRID} minus {CLASSICAL}, {delta:.3f} ms in process, "
-            "added per TLS handshake (each broker connection) to the storm. "
+            "added per TLS handshake (each broker connection) to the storm; the cold "
+            "restart has one (the gateway's), so it would move by that once. "
             if delta is not None
             else "not computed here (this run has no Table 3 rows for the two groups). "
         )
