@@ -124,6 +124,7 @@ def from_benchmark_json(raw: Mapping[str, Any], *, wall_time_s: float | None = N
         chaos=figures[Suite.CHAOS],
         held=figures[Suite.HELD],
         fhir_cost=figures[Suite.FHIR_COST],
+        schemes=figures[Suite.SCHEMES],
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         generator=f"dthq-bench {dthq.__version__}",
     )

@@ -32,6 +32,7 @@ SUITES = {
     "soak": "test_soak.py",
     "chaos": "test_chaos.py",
     "held": "test_held.py",
+    "schemes": "test_schemes.py",
 }
 RAW_NAME = "benchmark-raw.json"
 

@@ -31,6 +31,7 @@ from dthq.harness.results import (
     PolicyPoint,
     QKDKeyCost,
     QKDPoint,
+    SchemeRun,
     SoakRun,
 )
 from dthq.harness.results_json import plain
@@ -56,6 +57,7 @@ class Suite(StrEnum):
     CHAOS = "chaos"
     HELD = "held"
     FHIR_COST = "fhir_cost"
+    SCHEMES = "schemes"
 
 
 Derive = Callable[[Mapping[str, Any], Distribution], dict[str, Any]]
@@ -126,6 +128,7 @@ FIGURES: dict[Suite, tuple[str, type]] = {
     Suite.CHAOS: ("run", ChaosRun),
     Suite.HELD: ("search", HeldRate),
     Suite.FHIR_COST: ("cost", FHIRCost),
+    Suite.SCHEMES: ("run", SchemeRun),
 }
 
 

@@ -19,6 +19,7 @@ from reports import (
     pipeline,
     policy_sweep,
     qkd,
+    schemes,
     soak,
     table3,
     table4,
@@ -63,6 +64,7 @@ SWEEP_FILES = ("section71.md", "figure-section71.png")  # when they hold the §7
 SOAK_FILES = ("soak.md",)  # when they hold a memory soak
 CHAOS_FILES = ("chaos.md",)  # when they hold a fault-suite run
 HELD_FILES = ("held.md", "figure-held.png")  # when they hold held-rate searches
+SCHEME_FILES = ("schemes.md",)  # when they hold the schemes suite's runs
 
 Make = Callable[[Results], Section | None]
 # The summary's tables.
@@ -83,6 +85,7 @@ SECTIONS: tuple[Make, ...] = (
     soak.section,
     chaos.section,
     held.section,
+    schemes.section,
     fleet.section,
 )
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from test_fleet_report import CURVE
 from test_reports import COUNTS, results
+from test_scheme_verdicts import scheme
 
 from dthq.harness.results import Results
 from reports.build import write_report
@@ -27,7 +28,10 @@ FORMAL = Path(__file__).parent / "data" / "formal-claims.json"
 def runs() -> dict[str, Results]:
     """A run with every section, a slow DTHQ on a full profile with instruction counts and
     fleets, and a run that measured nothing but its primitives."""
-    base = results()
+    # the schemes suite's three rows: DTHQ lower at p50 and p99, TLS's held rate higher
+    schemes = (scheme("dthq", 8.0, 480.0), scheme("tls", 10.0, 520.0, storm=0.5),
+               scheme("dthq+tls", 11.0, None, storm=0.6))  # fmt: skip
+    base = dataclasses.replace(results(), schemes=schemes)
     slow = dataclasses.replace(
         results(dthq_slowdown=3.0, profile="full"), instructions=COUNTS, fleet=CURVE
     )

@@ -35,8 +35,8 @@ RESULTS = click.argument(
     "--only",
     default=None,
     metavar="EXPR",
-    help="Run a subset: a suite (primitives, table3, table4, dos, qkd, pipeline, fleet, soak) "
-    "or a pytest -k expression.",
+    help="Run a subset: a suite (primitives, table3, table4, dos, qkd, pipeline, fleet, soak, "
+    "schemes) or a pytest -k expression.",
 )
 @options.out_dir(
     Path("reports/latest"), "Directory for results.json, tables, figures and report.html."

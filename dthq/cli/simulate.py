@@ -48,6 +48,15 @@ from dthq.cli.exit_codes import ExitCode
     metavar="SECONDS",
     help="The longest wait at the end for readings in flight and unsent FHIR bundles.",
 )
+@click.option(
+    "--scheme",
+    type=click.Choice(["dthq", "tls", "dthq+tls"]),
+    default="dthq",
+    show_default=True,
+    help="dthq: DTHQ over plain MQTT; tls: MQTT over TLS 1.3 alone (readings in clear "
+    "inside TLS); dthq+tls: DTHQ inside TLS. The TLS ones start this run's own Mosquitto "
+    "with a TLS listener, a certificate per party and an ACL.",
+)
 @options.seed(0, "Seed of the telemetry.")
 @options.json_flag()
 def simulate(
@@ -65,6 +74,7 @@ def simulate(
     fhir_dir: Path | None,
     fhir_url: str | None,
     drain_s: float,
+    scheme: str,
     seed: int,
     as_json: bool,
 ) -> None:
@@ -110,6 +120,8 @@ def simulate(
         fhir_dir=fhir_dir,
         fhir_url=fhir_url,
         drain_s=drain_s,
+        scheme=scheme,
+        embedded="mosquitto" if scheme != "dthq" else "amqtt",
     )
     with render.progress("simulating", as_json, sent=True) as update:
         run = run_pipeline(config, update)

@@ -406,6 +406,49 @@ class PipelineRun:
         return self.bytes_up.get("gateway", 0) / delivered if delivered else None
 
 
+SCHEMES = ("dthq", "tls", "dthq+tls")  # over plain MQTT, MQTT over TLS 1.3 alone, in TLS
+
+
+@dataclass(frozen=True)
+class SchemeRun:
+    """One scheme through the pipe (the schemes bench suite): the same load, the same
+    broker (mosquitto), the same run as the other schemes.
+
+    ``wire_bytes_per_reading``: every byte the broker process read or wrote (``rchar``
+    + ``wchar`` of /proc/<pid>/io over the sending window and the drain: with
+    persistence off and no log it touches no file then), both hops and both ways
+    (receipts and acks included), per delivered reading; TCP/IP headers are not in it.
+    ``broker_cpu_s``: the broker's user + system CPU over the same window (the parties'
+    are ``run.cpu_s``). ``storm_recovery_s``: from the broker's restart (every
+    connection dropped at once) until every device has a reading taken after it stored
+    by the cloud: TCP and, under TLS, every TLS handshake again; DTHQ's sessions live
+    on. ``cold_recovery_s``: the same from a gateway restart, whose DTHQ sessions are
+    lost (NO_SESSION, then a DTHQ handshake per device); under "tls" only the
+    gateway's own connection is new. ``connections``: the broker connections that
+    reconnect in the storm (TLS handshakes under the TLS schemes). ``held_per_s``: the
+    highest offered rate held (None: not measured).
+    """
+
+    scheme: str  # one of SCHEMES
+    run: PipelineRun
+    wire_bytes_per_reading: float | None
+    broker_cpu_s: float
+    storm_recovery_s: float | None  # None: not every device recovered in the time allowed
+    cold_recovery_s: float | None
+    connections: int
+    held_per_s: float | None = None
+
+    def cpu_ms_per_reading(self) -> dict[str, float]:
+        """CPU ms per delivered reading of each party and of the broker."""
+        delivered = self.run.counts.get("delivered", 0)
+        if not delivered:
+            return {}
+        # "gateway handshakes" is a share of "gateway" already: not added twice
+        spent = {p: s for p, s in self.run.cpu_s.items() if p != "gateway handshakes"}
+        spent["broker"] = self.broker_cpu_s
+        return {p: s * 1000 / delivered for p, s in spent.items()}
+
+
 @dataclass(frozen=True)
 class RSSSample:
     readings: int  # sent (and all settled) when the sample was taken
@@ -636,6 +679,7 @@ class Results:
     chaos: tuple[ChaosRun, ...] = ()
     held: tuple[HeldRate, ...] = ()
     fhir_cost: tuple[FHIRCost, ...] = ()
+    schemes: tuple[SchemeRun, ...] = ()
     instructions: tuple[InstructionCount, ...] = ()
     created: str = ""
     generator: str = ""

@@ -17,8 +17,9 @@ FORMAT HISTORY (``schema_version``: what it added)
    ``pipeline`` and in ``policy_sweep[].run``): an older run had them as ``{}``, 0, null.
 10. ``soak`` (RSS over a long run through the memory bus).
 11. ``chaos`` (the fault suite: faults injected, every reading classified).
-12. ``held`` (held-rate searches: the paho pair and the pipeline, every probe) and
-    ``fhir_cost`` (the cloud's CPU per reading with and without FHIR Bundles).
+12. ``held`` (held-rate searches: the paho pair and the pipeline, every probe),
+    ``fhir_cost`` (the cloud's CPU per reading with and without FHIR Bundles), and
+    ``schemes`` (DTHQ, MQTT over TLS 1.3 and DTHQ inside TLS through the same pipe).
 
 Versions 4 to 7 were added by writers that still said 2 (4 to 6) or 3 (7), so a file
 labelled 2 or 3 may already hold them: each migration adds its section, empty, only
@@ -158,5 +159,5 @@ MIGRATIONS: dict[int, Callable[[Document], Document]] = {
     8: _v8_to_v9,
     9: _adding("soak"),
     10: _adding("chaos"),
-    11: _adding("held", "fhir_cost"),
+    11: _adding("held", "fhir_cost", "schemes"),
 }

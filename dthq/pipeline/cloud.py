@@ -47,6 +47,7 @@ from dthq.pipeline import topics
 from dthq.pipeline.clock import Clock
 from dthq.pipeline.metrics import Metrics
 from dthq.pipeline.outbox import Destination, FHIRDirectory, FHIRServer, Sender
+from dthq.pipeline.plain import PlainTerminator, require_tls
 from dthq.pipeline.provision import Registry
 from dthq.pipeline.sessions import NoSessionError, Terminator
 from dthq.transport.bus import Bus, Message
@@ -121,15 +122,22 @@ class Cloud:
         twin: bool = True,
         fhir_bundles: bool = True,
         clock: Clock,
+        plain: bool = False,
     ) -> None:
         """``fhir_bundles=False``: no Bundle is built or validated (the FHIR stage's cost
-        measured by its absence)."""
+        measured by its absence). ``plain``: the tls scheme's sessions (see
+        :mod:`dthq.pipeline.plain`)."""
         self._clock = clock
         self.twin = twin
         self.fhir_bundles = fhir_bundles
         self._bus = bus
         self._metrics = metrics
-        self._gateways = Terminator(registry.cloud_responder())
+        if plain:
+            require_tls(bus, "cloud")
+        responder = registry.cloud_responder()
+        self._gateways: Terminator | PlainTerminator = (
+            PlainTerminator(responder) if plain else Terminator(responder)
+        )
         self.twins = Twins()
         self.store = store
         self.sink = sink or FHIRSink()

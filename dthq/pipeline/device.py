@@ -27,6 +27,7 @@ from dthq.pipeline.clock import Clock
 from dthq.pipeline.delivery import Unsettled
 from dthq.pipeline.initiator import InitiatorSession
 from dthq.pipeline.metrics import Metrics
+from dthq.pipeline.plain import PlainInitiator, PlainLayer, require_tls
 from dthq.pipeline.provision import Registry
 from dthq.protocol.compression import LZ4Block
 from dthq.protocol.keyschedule import SessionKeys
@@ -59,13 +60,15 @@ class Device:
         on_generated: Callable[[str, int], None] | None = None,
         on_settled: Settled | None = None,
         clock: Clock,
+        plain: bool = False,
     ) -> None:
         """``fault_rate``: the share of readings a faulty sensor garbles (SpO2 above 100 %),
         for the gateway to refuse. ``message_bytes``: if set, each reading carries the PPG
         window that makes its JSON that long (to 4 bytes; the §7.1 sweep's sizes).
         ``clock`` stamps readings and records: a device with a clock behind sends stale
         records. ``on_generated`` hears each reading as it is taken, before it is sent, and
-        ``on_settled`` each receipt (the fault suite's log)."""
+        ``on_settled`` each receipt (the fault suite's log). ``plain``: the tls scheme (see
+        :mod:`dthq.pipeline.plain`), readings in clear through a TLS connection."""
         self._clock = clock
         self._last_ts = 0
         self.id = device_id
@@ -86,7 +89,13 @@ class Device:
         self._message_bytes = message_bytes
         self._rekey = RekeyPolicy(max_records=rekey_records)
         self._codec = LZ4Block()
-        self._handshake = InitiatorSession(self._config, self._session, random.Random(seed))
+        if plain:
+            require_tls(bus, f"device {device_id}")
+        self._handshake: InitiatorSession | PlainInitiator = (
+            PlainInitiator(lambda: PlainLayer(self._codec, Freshness.OFF))
+            if plain
+            else InitiatorSession(self._config, self._session, random.Random(seed))
+        )
         self.unsettled = Unsettled()
         self._on_generated, self._on_settled = on_generated, on_settled
         self._lock = threading.Lock()  # the session's records: the scheduler and the bus
@@ -108,7 +117,7 @@ class Device:
         )
 
     @property
-    def session(self) -> RecordLayer | None:
+    def session(self) -> RecordLayer | PlainLayer | None:
         """The confirmed session the readings go out under."""
         return self._handshake.session
 
@@ -121,7 +130,11 @@ class Device:
         """Send HELLO; REPLY comes on the down topic, FINISH goes back, then CONFIRM
         comes. Readings go on under the current session (if any) until then."""
         self._established.clear()
-        self._up(self._handshake.start(self._clock.now_ms()))
+        hello = self._handshake.start(self._clock.now_ms())
+        if hello is None:  # plain: the TLS connection was the handshake
+            self._established.set()
+            return
+        self._up(hello)
 
     def wait_established(self, timeout: float = HANDSHAKE_TIMEOUT_S) -> None:
         """Until CONFIRM, running the handshake again as ``poll`` decides. ``timeout`` is
@@ -203,7 +216,7 @@ class Device:
         with m.cpu("device"):
             return self._send_reading(session, m)
 
-    def _send_reading(self, session: RecordLayer, m: Metrics) -> bool:
+    def _send_reading(self, session: RecordLayer | PlainLayer, m: Metrics) -> bool:
         start = time.perf_counter_ns()
         reading = self._generator.reading(self._step_s)
         # The acquisition time (the twin orders by it), strictly increasing per device:

@@ -46,6 +46,7 @@ from dthq.pipeline.delivery import Receipts
 from dthq.pipeline.device import HANDSHAKE_TIMEOUT_S
 from dthq.pipeline.initiator import InitiatorSession
 from dthq.pipeline.metrics import Metrics, timestamp_in
+from dthq.pipeline.plain import PlainInitiator, PlainLayer, PlainTerminator, require_tls
 from dthq.pipeline.provision import Registry
 from dthq.pipeline.sessions import NoSessionError, Terminator
 from dthq.protocol.compression import Brotli
@@ -117,13 +118,15 @@ class Gateway:
         pool: Sequence[str] = (),
         member: str | None = None,
         clock: Clock,
+        plain: bool = False,
     ) -> None:
         """``pool``: the member ids of a gateway pool sharing the device-facing identity
         ``gateway_id`` behind an MQTT 5 shared subscription; this one is ``member`` (its
         own identity with the cloud). The broker hands each device message to any
         member, round robin; a device's sessions live with one member, its owner by a
         hash of the device id, so a message that lands elsewhere is forwarded to it
-        (one more broker hop, for (n-1)/n of the messages)."""
+        (one more broker hop, for (n-1)/n of the messages). ``plain``: the tls scheme's
+        sessions (see :mod:`dthq.pipeline.plain`)."""
         self.id = gateway_id
         self.member = member or gateway_id
         self.pool = tuple(pool)
@@ -133,15 +136,24 @@ class Gateway:
         self.qos = qos
         self._registry = registry
         self._clock = clock
-        self._devices = Terminator(registry.gateway_responder(gateway_id, clock.now_ms(), retry))
+        responder = registry.gateway_responder(gateway_id, clock.now_ms(), retry)
+        self._devices: Terminator | PlainTerminator
+        self._upstream_handshake: InitiatorSession | PlainInitiator
+        if plain:
+            for bus in (device_bus, cloud_bus):
+                require_tls(bus, f"gateway {self.member}")
+            self._devices = PlainTerminator(responder)
+            self._upstream_handshake = PlainInitiator(PlainLayer)
+        else:
+            self._devices = Terminator(responder)
+            self._upstream_handshake = InitiatorSession(
+                registry.gateway_config(self.member),
+                self._upstream_layer,
+                random.Random(zlib.crc32(self.member.encode())),
+            )
         self._device_bus, self._cloud_bus = device_bus, cloud_bus
         self._metrics = metrics
-        self._upstream_handshake = InitiatorSession(
-            registry.gateway_config(self.member),
-            self._upstream_layer,
-            random.Random(zlib.crc32(self.member.encode())),
-        )
-        self._upstream: RecordLayer | None = None
+        self._upstream: RecordLayer | PlainLayer | None = None
         self._established = threading.Event()
         self._lock = threading.Lock()  # the batch and the upstream session
         self._batch: list[tuple[Reading, Message]] = []  # each with its unacked message
@@ -178,7 +190,13 @@ class Gateway:
         when no CONFIRM comes in time, and from then on whenever the cloud says
         NO_SESSION); the batches keep going under the current session meanwhile."""
         self._established.clear()
-        self._to_cloud(self._upstream_handshake.start(self._clock.now_ms()))
+        hello = self._upstream_handshake.start(self._clock.now_ms())
+        if hello is None:  # plain: the TLS connection was the handshake
+            with self._lock:
+                self._upstream = self._upstream_handshake.session
+            self._established.set()
+        else:
+            self._to_cloud(hello)
         if not self._established.wait(timeout):
             raise StateError(f"gateway {self.id}: no handshake with the cloud in {timeout} s")
 

@@ -6,8 +6,10 @@ the duration, wait for the last ones, and sum it up.
 
 All parties run in this process, each with its own broker connection(s) and threads;
 devices share connections (``DEVICES_PER_CONNECTION``), each with its own topics and
-session. The scheduler sends each device's readings at fixed times; when the machine
-cannot keep up it sends late rather than skipping, and ``sent_per_s`` shows it.
+session; under the TLS schemes each device has its own connection, whose client
+certificate is its identity at the broker. The scheduler sends each device's readings
+at fixed times; when the machine cannot keep up it sends late rather than skipping,
+and ``sent_per_s`` shows it.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from pathlib import Path
 
 from dthq.errors import UnsupportedError
 from dthq.harness.results import PipelineRun
+from dthq.pipeline import tls_setup
 from dthq.pipeline.clock import SYSTEM_CLOCK, Clock
 from dthq.pipeline.cloud import Cloud, FHIRSink
 from dthq.pipeline.device import Device
 from dthq.pipeline.gateway import Gateway, policy_named
 from dthq.pipeline.metrics import Metrics
-from dthq.pipeline.provision import Registry
+from dthq.pipeline.provision import CLOUD_ID, Registry
 from dthq.transport.brokers import EmbeddedBroker, MosquittoBroker
 from dthq.transport.bus import BUSES, Bus, MemoryBus, check_qos
 from dthq.transport.mqtt import MQTTBus, parse_broker_url
@@ -66,6 +69,11 @@ class SimConfig:
     cloud: bool = True  # False: the cloud runs elsewhere (`dthq twin consume`)
     message_bytes: int = 0  # each reading's JSON with its PPG window; 0: vitals alone
     fhir: bool = True  # False: the cloud builds (and validates) no FHIR Bundle at all
+    # dthq: DTHQ over plain MQTT; tls: MQTT over TLS 1.3 alone; dthq+tls: DTHQ inside TLS
+    scheme: str = "dthq"
+    # Devices sharing one broker connection; None: DEVICES_PER_CONNECTION, and 1 under
+    # TLS (a certificate is one identity). The schemes suite gives 1 to every scheme.
+    devices_per_connection: int | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.patients <= 100_000:
@@ -89,6 +97,24 @@ class SimConfig:
             raise UnsupportedError("shares (deteriorating, faults) must be within 0..1")
         if not self.fhir and (self.fhir_dir is not None or self.fhir_url is not None):
             raise UnsupportedError("a FHIR destination needs the cloud to build FHIR Bundles")
+        if self.scheme not in tls_setup.SCHEMES:
+            raise UnsupportedError(
+                f"unknown scheme {self.scheme!r}; choose {', '.join(tls_setup.SCHEMES)}"
+            )
+        shared = self.devices_per_connection
+        fits = shared is None or (1 <= shared <= 1000 and (shared == 1 or self.scheme == "dthq"))
+        if not fits:
+            raise UnsupportedError(
+                "devices per connection: 1..1000, and 1 under TLS (a certificate each)"
+            )
+        plain_mqtt = self.transport != "mqtt" or self.broker is not None
+        if self.scheme != "dthq" and (plain_mqtt or self.embedded != "mosquitto" or not self.cloud):
+            # Only this run's own mosquitto has the TLS listener, the certificates and
+            # the ACL; "tls" over anything else would take anyone's readings.
+            raise UnsupportedError(
+                f"scheme {self.scheme!r} needs the embedded mosquitto's TLS listener "
+                "(transport mqtt, no --broker, embedded mosquitto, this run's own cloud)"
+            )
 
     @property
     def onset(self) -> float:
@@ -124,54 +150,50 @@ class Pipeline:
         self.clock = clock
         self.metrics = Metrics()
         self.broker_name, self.protocol = "", ""
+        self.registry = registry or provision(c.patients)
+        self.tls = None
         if c.cloud:  # before any bus or broker: the stack closes it after their threads stop
             self.store = self._open_store(stack)
         if c.transport == "memory":
             memory = stack.enter_context(closing(MemoryBus()))
-            self._bus: Callable[[str, bool], Bus] = lambda _name, _persistent: memory
+            self._bus: Callable[[str, bool, str], Bus] = lambda _name, _persistent, _who: memory
         else:
             url, protocol = c.broker, None
             if url is None:
-                broker = stack.enter_context(EMBEDDED[c.embedded]())
+                if c.scheme != "dthq":  # the material outlives the broker (stack order)
+                    self.tls = stack.enter_context(tls_setup.material(self.registry))
+                    broker = stack.enter_context(
+                        MosquittoBroker(tls=self.tls, acl=tls_setup.acl(self.registry))
+                    )
+                else:
+                    broker = stack.enter_context(EMBEDDED[c.embedded]())
                 url, self.broker_name = broker.url, broker.version
                 protocol = broker.protocol
                 self.broker = broker
             else:
                 self.broker_name = url
 
-            def connect(name: str, persistent: bool) -> Bus:
+            def connect(name: str, persistent: bool, identity: str) -> Bus:
+                tls = None if self.tls is None else self.tls.client_context(identity)
                 return stack.enter_context(
-                    closing(MQTTBus(url, name, persistent=persistent, protocol=protocol))
+                    closing(MQTTBus(url, name, persistent=persistent, protocol=protocol, tls=tls))
                 )
 
             self._bus = connect
-        self.registry = registry or provision(c.patients)
         self.tag = os.urandom(3).hex()  # client ids of this run: no stale broker sessions
         self.buses: list[Bus] = []
         if c.cloud:
             self._start_cloud(stack)
-        gw_bus = self._bus(f"dthq-{GATEWAY}-{self.tag}", True)
-        if isinstance(gw_bus, MQTTBus):
-            self.protocol = gw_bus.protocol_name
-        self.buses.append(gw_bus)
-        self.gateway = Gateway(
-            GATEWAY,
-            self.registry,
-            gw_bus,
-            gw_bus,
-            self.metrics,
-            policy=policy_named(c.policy),
-            qos=c.qos,
-            clock=clock,
-        )
-        stack.callback(self.gateway.close)
-        self.gateway.connect()
+        plain = c.scheme == "tls"
+        self._stack = stack
+        self.gateway = self._start_gateway()
         deteriorating = round(c.patients * c.deteriorating)
         self.devices: list[Device] = []
         bus: Bus | None = None
+        shared = c.devices_per_connection or (1 if self.tls else DEVICES_PER_CONNECTION)
         for i, device_id in enumerate(self.registry.devices):
-            if i % DEVICES_PER_CONNECTION == 0:
-                bus = self._bus(f"dthq-devices-{i // DEVICES_PER_CONNECTION}-{self.tag}", False)
+            if i % shared == 0:
+                bus = self._bus(f"dthq-devices-{i // shared}-{self.tag}", False, device_id)
                 self.buses.append(bus)
             assert bus is not None
             worsens = i < deteriorating
@@ -190,6 +212,7 @@ class Pipeline:
                 fault_rate=c.fault_rate,
                 message_bytes=c.message_bytes,
                 clock=clock,
+                plain=plain,
             )
             if worsens:
                 self.metrics.onsets[device.patient] = clock.now_ms() + int(c.onset * 1000)
@@ -198,6 +221,39 @@ class Pipeline:
             device.handshake()
         for device in self.devices:
             device.wait_established()
+
+    def _start_gateway(self) -> Gateway:
+        c = self.config
+        gw_bus = self._bus(f"dthq-{GATEWAY}-{self.tag}", True, GATEWAY)
+        if isinstance(gw_bus, MQTTBus):
+            self.protocol = gw_bus.protocol_name
+        self.buses.append(gw_bus)
+        gateway = Gateway(
+            GATEWAY,
+            self.registry,
+            gw_bus,
+            gw_bus,
+            self.metrics,
+            policy=policy_named(c.policy),
+            qos=c.qos,
+            clock=self.clock,
+            plain=c.scheme == "tls",
+        )
+        self._stack.callback(gateway.close)
+        gateway.connect()
+        self._gateway_bus = gw_bus
+        return gateway
+
+    def restart_gateway(self) -> None:
+        """Stop the gateway and start a new one under the same client id (the broker kept
+        its persistent session and what came for it meanwhile): every device session it
+        held is gone, so each device is told NO_SESSION and handshakes again."""
+        if self.config.transport == "memory":
+            raise UnsupportedError("a gateway restart needs a broker (the memory bus keeps it)")
+        self.gateway.close()
+        self._gateway_bus.close()  # type: ignore[attr-defined]
+        self.buses.remove(self._gateway_bus)
+        self.gateway = self._start_gateway()
 
     def _open_store(self, stack: ExitStack) -> Store:
         c = self.config
@@ -211,7 +267,7 @@ class Pipeline:
 
     def _start_cloud(self, stack: ExitStack) -> None:
         c = self.config
-        cloud_bus = self._bus(f"dthq-cloud-{self.tag}", True)
+        cloud_bus = self._bus(f"dthq-cloud-{self.tag}", True, CLOUD_ID)
         self.buses.append(cloud_bus)
         self.cloud = Cloud(
             self.registry,
@@ -222,6 +278,7 @@ class Pipeline:
             twin=policy_named(c.policy).twin,
             fhir_bundles=c.fhir,
             clock=self.clock,
+            plain=c.scheme == "tls",
         )
         stack.callback(self.cloud.close)  # its worker and sender stop before the store closes
 

@@ -4,6 +4,9 @@
   own: the default, so a fresh machine needs nothing installed.
 - :class:`MosquittoBroker`: Debian's ``mosquitto`` (MQTT 5) as a child process, the
   reference broker; the tests and the benchmarks start one when the binary exists.
+  With ``tls=`` (a :class:`~dthq.transport.tls.TLSMaterial`) it listens for TLS 1.3
+  only, requires a client certificate whose CN becomes the user name, and confines
+  each user to the topics of its ``acl`` entry.
 
 Both are reached through :class:`~dthq.transport.mqtt.MQTTBus` like any external
 broker given with ``--broker mqtt://HOST:PORT``: the same client code for all three.
@@ -22,13 +25,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
+from dthq.errors import UnsupportedError
 from dthq.transport.bus import BusError
+from dthq.transport.tls import TLSMaterial
 
 LOOPBACK = "127.0.0.1"
+ACCESS = ("read", "write", "readwrite")
+Acl = Mapping[str, Sequence[tuple[str, str]]]  # user -> (access, topic pattern) pairs
 MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/bin/mosquitto")
 START_S = 30.0  # a fresh interpreter importing amqtt, on a loaded machine
 STOP_S = 8.0  # beyond the child's own bound on amqtt's shutdown, then SIGKILL
@@ -223,12 +231,28 @@ class MosquittoBroker(_Managed):
     name = "mosquitto"
     protocol = 5  # paho.MQTTv5
 
-    def __init__(self, port: int | None = None, binary: str | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        binary: str | None = None,
+        *,
+        tls: TLSMaterial | None = None,
+        acl: Acl | None = None,
+    ) -> None:
+        """``tls``: the TLS listener's material (then ``acl`` is required: with client
+        certificates every identity is someone, and each gets only its own topics)."""
+        if (tls is None) != (acl is None):
+            raise UnsupportedError("mosquitto: an ACL goes with a TLS listener, and back")
+        for user, rules in (acl or {}).items():
+            for access, topic in rules:
+                if access not in ACCESS or not topic or {" ", "\n"} & set(topic + user):
+                    raise UnsupportedError(f"ACL entry {user!r}: {access!r} {topic!r}")
         found = binary or find_mosquitto()
         if not found:
             raise BusError("mosquitto is not installed (Debian package mosquitto)")
         self.binary = found
         self.port = port or free_port()
+        self.tls, self._acl = tls, acl
         self._dir = tempfile.TemporaryDirectory(prefix="dthq-mosquitto-")
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -242,12 +266,33 @@ class MosquittoBroker(_Managed):
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
+    def _listener(self) -> str:
+        if self.tls is None or self._acl is None:
+            return f"listener {self.port} {LOOPBACK}\nallow_anonymous true\n"
+        acl = Path(self._dir.name) / "acl"
+        acl.write_text(
+            "".join(
+                f"user {user}\n" + "".join(f"topic {a} {t}\n" for a, t in rules) + "\n"
+                for user, rules in self._acl.items()
+            )
+        )
+        cert, key = self.tls.server
+        # Started by root, mosquitto becomes user "mosquitto" before it reads the ACL, and
+        # could not read this run's 0700 directories: it stays who started it.
+        stay = "user root\n" if os.geteuid() == 0 else ""
+        return (
+            f"{stay}listener {self.port} {LOOPBACK}\n"
+            f"cafile {self.tls.ca}\ncertfile {cert}\nkeyfile {key}\n"
+            "tls_version tlsv1.3\n"
+            "require_certificate true\n"
+            "use_identity_as_username true\n"
+            f"acl_file {acl}\n"
+        )
+
     def start(self) -> None:
         conf = Path(self._dir.name) / "mosquitto.conf"
         conf.write_text(
-            f"listener {self.port} {LOOPBACK}\n"
-            "allow_anonymous true\n"
-            "persistence false\n"
+            self._listener() + "persistence false\n"
             "max_queued_messages 100000\n"
             "max_inflight_messages 1000\n"
             "set_tcp_nodelay true\n"

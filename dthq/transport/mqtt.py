@@ -23,6 +23,7 @@ import contextlib
 import os
 import queue
 import socket
+import ssl
 import threading
 import time
 from functools import partial
@@ -97,11 +98,14 @@ class MQTTBus:
         keepalive: int = 30,
         protocol: int | None = None,
         connect: bool = True,
+        tls: ssl.SSLContext | None = None,
         _anonymous: bool = False,
     ) -> None:
         """``protocol``: paho.MQTTv5 or paho.MQTTv311 when known (the embedded brokers
-        say); otherwise offered 5, falling back once per broker URL."""
+        say); otherwise offered 5, falling back once per broker URL. ``tls``: the
+        client's context for a TLS listener (its certificate is its identity there)."""
         self.url = url
+        self.tls = tls
         self.host, self.port = parse_broker_url(url)
         self.client_id = client_id
         self.persistent = persistent
@@ -147,6 +151,7 @@ class MQTTBus:
             f"{self.client_id}-probe-{os.urandom(3).hex()}",
             protocol=paho.MQTTv5,
             connect=False,
+            tls=self.tls,
             _anonymous=True,
         )
         try:
@@ -176,6 +181,8 @@ class MQTTBus:
             clean_session=None if v5 else not self.persistent,
             manual_ack=True,  # we ack: after the handlers, or when a manual handler says
         )
+        if self.tls is not None:
+            client.tls_set_context(self.tls)
         if not self._anonymous:
             client.username_pw_set(USERNAME)  # amqtt keeps nothing for anonymous sessions
         client.max_inflight_messages_set(1000)
@@ -203,6 +210,8 @@ class MQTTBus:
                 )
             else:
                 client.connect(self.host, self.port, keepalive)
+        except ssl.SSLError as exc:  # an OSError too: named as what it is
+            raise BusError(f"TLS with {self.url} failed: {exc.reason or exc}") from None
         except OSError as exc:
             raise BusError(f"no MQTT broker at {self.url}: {exc.strerror or exc}") from None
         client.loop_start()

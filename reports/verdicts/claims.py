@@ -17,7 +17,14 @@ from reports.paper import (
     TABLE3_CLAIMED,
     TABLE4_CLAIMED,
 )
-from reports.verdicts import comparisons, contradictions, section71, security, table2
+from reports.verdicts import (
+    comparisons,
+    contradictions,
+    section71,
+    security,
+    system_level,
+    table2,
+)
 from reports.verdicts.judge import (
     Claim,
     ClaimSpec,
@@ -205,6 +212,7 @@ CLAIMS: tuple[ClaimSpec, ...] = (
         _dthq_latency, merged="§8's 'a few milliseconds' is Table 6's 1-10 ms",
     ),
     *comparisons.CLAIMS,
+    *system_level.CLAIMS,
     *section71.CLAIMS,
     *contradictions.CLAIMS,
 )  # fmt: skip

@@ -20,6 +20,11 @@ DEFINITIONS = """\
   included).
 - **Modelled link (ms)**: bytes / bandwidth + RTT, inflated for loss, for Wi-Fi 802.11n
   (far) and wired (near) links. MODELLED, never added to measured time.
+- **System level** (the schemes suite): readings through the deployed pipeline (devices,
+  Mosquitto, gateway, twin), each scheme at the same load through the same broker in one
+  run. End to end is a reading's acquisition to its store; the held rate is the highest
+  offered rate delivered in full. MQTT over TLS 1.3 negotiates X25519 (the system OpenSSL
+  has no ML-KEM); the hybrid group's extra handshake cost is a MODELLED adjustment.
 - Absolute times are properties of this machine: the paper's (i7-9700K) are not
   comparable across machines, and claims are judged on orderings and ratios measured side
   by side in one run. The verdicts judge latency amortised, as §6.4 defines it."""
