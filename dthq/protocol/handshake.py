@@ -303,7 +303,7 @@ class Initiator(_Machine):
                 raise DecodeError("REPLY carries no ciphertext to the device's static KEM key")
             shared += c.static_kem_key.decapsulate(reply.signature)
             reply_signature = b""  # consumed: it was a ciphertext, not a signature
-        schedule = KeySchedule(c.suite, c.peer.psk if c.peer.auth.uses_psk else None)
+        schedule = KeySchedule(c.suite, None, salt=c.peer.early_salt(c.suite.hash_name))
         self._schedule = schedule
         schedule.mix_shared_secret(shared)
         th = schedule.transcript_hash
@@ -419,7 +419,7 @@ class Responder(_Machine):
             assert peer.kem_key is not None  # PeerRecord guarantees it
             to_device, secret = get_kem(kem.name, c.kem_backend).encapsulate(peer.kem_key)
             shared += secret
-        schedule = KeySchedule(suite, peer.psk if auth.uses_psk else None)
+        schedule = KeySchedule(suite, None, salt=peer.early_salt(suite.hash_name))
         self._schedule = schedule
         schedule.mix_shared_secret(shared)
         th = schedule.transcript_hash
