@@ -140,6 +140,7 @@ class KeySchedule:
         self._early = bytearray(early_salt(self._h, psk) if salt is None else salt)
         self._handshake: bytearray | None = None
         self._hs_key: HmacKey | None = None  # the handshake secret, used three times
+        self._transcript = self._hash()  # the flights so far, hashed as they come
 
     def __deepcopy__(self, memo: dict[int, object]) -> KeySchedule:
         # hashlib states cannot be deep-copied; an HmacKey never changes once made, so a
@@ -147,10 +148,22 @@ class KeySchedule:
         clone = copy.copy(self)
         clone._early = bytearray(self._early)
         clone._handshake = None if self._handshake is None else bytearray(self._handshake)
+        clone._transcript = self._transcript.copy()
         return clone
 
     def transcript_hash(self, *parts: bytes) -> bytes:
         return self._hash(b"".join(parts)).digest()
+
+    def absorb(self, flight: bytes) -> None:
+        """Add a whole flight to the running transcript."""
+        self._transcript.update(flight)
+
+    def hash_with(self, tail: bytes) -> bytes:
+        """The hash of the transcript so far followed by ``tail`` (a flight's part), each
+        flight hashed once however many of these are taken."""
+        running = self._transcript.copy()
+        running.update(tail)
+        return running.digest()
 
     def mix_shared_secret(self, shared: bytes) -> None:
         secret = hmac_digest(self._h, self._early, shared)  # Extract(salt, shared)
@@ -186,6 +199,7 @@ class KeySchedule:
         self._early = bytearray()
         self._handshake = None
         self._hs_key = None
+        self._transcript = self._hash()
 
 
 def traffic_keys(suite: Suite, secret: bytes) -> TrafficKeys:

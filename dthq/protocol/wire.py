@@ -80,6 +80,18 @@ def _vec16(data: bytes) -> bytes:
     return struct.pack(">H", len(data)) + data
 
 
+def with_confirm(confirmed_part: bytes, confirm: bytes) -> bytes:
+    """A REPLY or FINISH from its ``confirmed_part()`` and its confirmation: what
+    ``to_bytes`` gives, for a caller that has the confirmed part already."""
+    return confirmed_part + _vec8(confirm)
+
+
+def confirmed_prefix(flight: bytes, confirm: bytes) -> bytes:
+    """A parsed REPLY or FINISH but its trailing confirmation: its ``confirmed_part()``
+    (the encoding is canonical: a strict parse re-encodes to the same bytes)."""
+    return flight[: len(flight) - 1 - len(confirm)]
+
+
 def _start(data: bytes, expected: int) -> Reader:
     name = MESSAGE_NAMES[expected]
     if len(data) > MAX_FLIGHT_SIZE:
