@@ -212,7 +212,11 @@ def traffic_keys(suite: Suite, secret: bytes) -> TrafficKeys:
     )
 
 
+def next_secret(suite: Suite, secret: bytes) -> bytes:
+    """The next epoch's traffic secret (a one-way step, as TLS 1.3 KeyUpdate)."""
+    return expand_label(suite.hash_name, secret, b"traffic upd", b"", suite.hash_len)
+
+
 def next_traffic_keys(suite: Suite, current: TrafficKeys) -> TrafficKeys:
-    """The next epoch's keys (a one-way step, as TLS 1.3 KeyUpdate)."""
-    secret = expand_label(suite.hash_name, current.secret, b"traffic upd", b"", suite.hash_len)
-    return traffic_keys(suite, secret)
+    """The next epoch's keys."""
+    return traffic_keys(suite, next_secret(suite, current.secret))
