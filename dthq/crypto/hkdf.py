@@ -48,7 +48,7 @@ def _padded(new: Hash, block: int, key: bytes) -> bytes:
 def hmac_digest(hash_name: str, key: bytes, message: bytes) -> bytes:
     """HMAC(key, message), RFC 2104: for a key used once."""
     new, block = _hash(hash_name)
-    key = _padded(new, block, key)
+    key = key.ljust(block, b"\0") if len(key) <= block else _padded(new, block, key)
     return new(key.translate(_OPAD) + new(key.translate(_IPAD) + message).digest()).digest()
 
 

@@ -69,9 +69,8 @@ class Auth(enum.IntEnum):
 
     @property
     def signature(self) -> SignatureSpec | None:
-        return {Auth.MLDSA44: spec_named("ML-DSA-44"), Auth.MLDSA65: spec_named("ML-DSA-65")}.get(
-            self
-        )
+        name = _SIGNATURE_NAMES.get(self)  # asked several times a handshake: no dict built
+        return None if name is None else spec_named(name)
 
     @property
     def uses_psk(self) -> bool:
@@ -81,6 +80,9 @@ class Auth(enum.IntEnum):
     def static_kem(self) -> bool:
         """B proves itself by decapsulating HELLO's ciphertext to its static KEM key."""
         return self in (Auth.KEM_PSK, Auth.KEM)
+
+
+_SIGNATURE_NAMES = {Auth.MLDSA44: "ML-DSA-44", Auth.MLDSA65: "ML-DSA-65"}
 
 
 def parse_auth(value: int) -> Auth:

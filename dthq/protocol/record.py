@@ -93,6 +93,13 @@ class EpochPolicy:
             raise ValueError("lookahead must be 1..64 epochs")  # bounds a forged header's work
 
 
+# The defaults, made once: every one is immutable, and a layer is built per session.
+_RAW = Raw()
+_REKEY = RekeyPolicy()
+_FRESHNESS = Freshness()
+_EPOCHS = EpochPolicy()
+
+
 class Record(NamedTuple):
     payload: bytes
     epoch: int
@@ -227,17 +234,18 @@ class RecordLayer:
     ) -> None:
         self.suite = suite
         self._aead = get_aead(suite.aead_name, aead_backend)
+        spec = self._aead.spec
         self._ids = ids  # both ids, length-prefixed in A, B order: part of every AAD
-        self._codec = codec or Raw()
-        policy = rekey or RekeyPolicy()
+        self._codec = codec or _RAW
+        policy = rekey or _REKEY
         self.max_payload = max_payload
         # Rekey before the AEAD's confidentiality limit for records of this size, however
         # the policy is set (compression never grows a record: it falls back to raw).
-        self._max_records = min(policy.max_records, suite.aead.max_records(max_payload))
+        self._max_records = min(policy.max_records, spec.max_records(max_payload))
         self._max_age_ms = policy.max_age_ms
-        self._freshness = Freshness() if freshness is None else freshness
-        self._epochs = epochs or EpochPolicy()
-        self._integrity_limit = integrity_limit or suite.aead.integrity_limit
+        self._freshness = _FRESHNESS if freshness is None else freshness
+        self._epochs = epochs or _EPOCHS
+        self._integrity_limit = integrity_limit or spec.integrity_limit
         self._send = _Direction(self._aead, suite, send_secret, 0, now_ms)
         self._send_seq = 0
         self._clock_ms = now_ms  # the last now_ms seen by seal, as given
@@ -248,8 +256,8 @@ class RecordLayer:
         self._accepted = 0  # records accepted, all epochs
         self._ahead: list[TrafficKeys] = []  # epochs recv+1.. derived so far, for reuse
         self._failures = 0  # failed decryptions under the current receive keys
-        self._nonce_size = suite.aead.nonce_size
-        self._min_record = HEADER_SIZE + suite.aead.tag_size
+        self._nonce_size = spec.nonce_size
+        self._min_record = HEADER_SIZE + spec.tag_size
         self.closed = False
 
     @classmethod
