@@ -43,6 +43,12 @@ def _label_info(label: bytes, length: int) -> bytes:
     return _label_head(label, length) + b"\x00\x01"
 
 
+@cache
+def _derived_info(hash_name: str, length: int) -> bytes:
+    """The "derived" label's info: its context is the hash of nothing."""
+    return _info(b"derived", empty_hash(hash_name), length)
+
+
 def _info(label: bytes, context: bytes, length: int) -> bytes:
     """HkdfLabel(label, context) and the counter byte of a one-block expand."""
     if not context:
@@ -175,19 +181,23 @@ class KeySchedule:
             raise RuntimeError("mix_shared_secret() must come first")  # a bug, never input
         return self._hs_key
 
+    # Every output below is one hash long: one block of HKDF-Expand, so one MAC each.
+
     def confirm_mac(self, role: bytes, transcript_hash: bytes) -> bytes:
         """HMAC over the transcript hash with the role's confirmation key (b"a" or b"b")."""
-        key = _expand(self._hs(), role + b" confirm", b"", self.suite.hash_len)
+        n = self.suite.hash_len
+        key = self._hs().mac(_label_info(role + b" confirm", n))[:n]
         return hmac_digest(self._h, key, transcript_hash)
 
     def traffic_secrets(self, transcript_hash: bytes) -> tuple[bytes, bytes]:
         """(A->B, B->A) epoch-0 traffic secrets, bound to the full transcript."""
         n = self.suite.hash_len
-        derived = _expand(self._hs(), b"derived", empty_hash(self._h), n)
+        derived = self._hs().mac(_derived_info(self._h, n))[:n]
         master = HmacKey(self._h, hmac_digest(self._h, derived, bytes(n)))
+        context = bytes((len(transcript_hash),)) + transcript_hash + b"\x01"
         return (
-            _expand(master, b"a2b traffic", transcript_hash, n),
-            _expand(master, b"b2a traffic", transcript_hash, n),
+            master.mac(_label_head(b"a2b traffic", n) + context)[:n],
+            master.mac(_label_head(b"b2a traffic", n) + context)[:n],
         )
 
     def wipe(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -138,6 +139,11 @@ class DTHQScheme:
 
     @property
     def params(self) -> dict[str, Any]:
+        """What this configuration is, as results record it (a fresh dict each time)."""
+        return dict(self._params)
+
+    @functools.cached_property
+    def _params(self) -> dict[str, Any]:  # made once: establish() hands a copy to each session
         return {
             "kem": self.kem,
             "auth": AUTH_LABELS.get(self.auth) or self.auth.signature.name,  # type: ignore[union-attr]
