@@ -266,6 +266,13 @@ class RecordLayer:
         the constructor's keyword options (codec, rekey, freshness, epochs, ...)."""
         return cls(keys.suite, keys.send_secret, keys.receive_secret, keys.ids, now_ms, **options)
 
+    def prepare(self) -> RecordLayer:
+        """Make both directions' keys and ciphers now rather than at their first record
+        (a handshake that is timed counts them, as a TLS handshake installs its keys)."""
+        self._send.ready()
+        self._recv.ready()
+        return self
+
     def save(self) -> bytes:
         """This endpoint's state, to :meth:`resume` after a restart (a consumer that
         commits the state with what it received gets exactly-once across crashes). It

@@ -178,10 +178,12 @@ class DTHQScheme:
             "rekey": self.rekey,
             "aead_backend": self.aead_backend,
         }
+        # Both record layers ready to carry records, ciphers made: the handshake's figure
+        # must not leave that cost to a first record that no figure counts.
         return Session(
             self.name,
-            RecordLayer.from_keys(a.session_keys(), now_ms, **options),
-            RecordLayer.from_keys(b.session_keys(), now_ms, **options),
+            RecordLayer.from_keys(a.session_keys(), now_ms, **options).prepare(),
+            RecordLayer.from_keys(b.session_keys(), now_ms, **options).prepare(),
             transport.log,
             self.params,
         )
