@@ -13,6 +13,7 @@ from dthq.crypto.kem import DecapsulationKey
 from dthq.crypto.signatures import SignatureSpec, SigningKey, spec_named
 from dthq.errors import UnsupportedError
 from dthq.protocol.cookie import CookieJar, RetryPolicy
+from dthq.protocol.keyschedule import early_salt
 from dthq.protocol.suites import SUITES, Suite
 from dthq.protocol.wire import AUTH_KEM, AUTH_KEM_PSK, MAX_ID_SIZE
 
@@ -68,9 +69,8 @@ class Auth(enum.IntEnum):
 
     @property
     def signature(self) -> SignatureSpec | None:
-        return {Auth.MLDSA44: spec_named("ML-DSA-44"), Auth.MLDSA65: spec_named("ML-DSA-65")}.get(
-            self
-        )
+        name = _SIGNATURE_NAMES.get(self)  # asked several times a handshake: no dict built
+        return None if name is None else spec_named(name)
 
     @property
     def uses_psk(self) -> bool:
@@ -80,6 +80,9 @@ class Auth(enum.IntEnum):
     def static_kem(self) -> bool:
         """B proves itself by decapsulating HELLO's ciphertext to its static KEM key."""
         return self in (Auth.KEM_PSK, Auth.KEM)
+
+
+_SIGNATURE_NAMES = {Auth.MLDSA44: "ML-DSA-44", Auth.MLDSA65: "ML-DSA-65"}
 
 
 def parse_auth(value: int) -> Auth:
@@ -113,6 +116,9 @@ class PeerRecord:
     verify_key: bytes | None = None
     allow_short_psk: bool = False  # 16 bytes up to the suite's hash length; explicit only
     kem_key: bytes | None = None
+    # The key schedule's salt from the PSK, by hash: a function of the PSK alone, made at
+    # the first handshake with each hash rather than at every one.
+    _salts: dict[str, bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.auth.uses_psk and (self.psk is None or len(self.psk) < 16):
@@ -123,6 +129,14 @@ class PeerRecord:
             raise UnsupportedError(f"{self.auth.name} authentication needs the peer's public key")
         if self.auth is Auth.KEM and not self.kem_key:
             raise UnsupportedError("KEM authentication needs the peer's static KEM key")
+
+    def early_salt(self, hash_name: str) -> bytes:
+        """keyschedule.early_salt of this peer's PSK (none unless its auth uses one)."""
+        salt = self._salts.get(hash_name)
+        if salt is None:
+            psk = self.psk if self.auth.uses_psk else None
+            salt = self._salts[hash_name] = early_salt(hash_name, psk)
+        return salt
 
 
 @dataclass(frozen=True)

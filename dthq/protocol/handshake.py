@@ -51,7 +51,9 @@ from dthq.protocol.wire import (
     Hello,
     Reply,
     Retry,
+    confirmed_prefix,
     message_type,
+    with_confirm,
 )
 
 Random = Callable[[int], bytes]
@@ -303,29 +305,29 @@ class Initiator(_Machine):
                 raise DecodeError("REPLY carries no ciphertext to the device's static KEM key")
             shared += c.static_kem_key.decapsulate(reply.signature)
             reply_signature = b""  # consumed: it was a ciphertext, not a signature
-        schedule = KeySchedule(c.suite, c.peer.psk if c.peer.auth.uses_psk else None)
+        schedule = KeySchedule(c.suite, None, salt=c.peer.early_salt(c.suite.hash_name))
         self._schedule = schedule
         schedule.mix_shared_secret(shared)
-        th = schedule.transcript_hash
+        schedule.absorb(self._hello)
+        th = schedule.hash_with  # each flight is hashed once, however many hashes are taken
         _check_signature(
             c.peer.auth,
             c.peer,
             reply_signature,
-            lambda: th(self._hello, reply.signed_part()),
+            lambda: th(reply.signed_part()),
             REPLY,
             c.sig_backend,
         )
-        _check_confirm(
-            schedule, c.suite, b"b", reply.confirm, th(self._hello, reply.confirmed_part()), "REPLY"
-        )
+        confirmed = confirmed_prefix(flight, reply.confirm)
+        _check_confirm(schedule, c.suite, b"b", reply.confirm, th(confirmed), "REPLY")
+        schedule.absorb(flight)
         signature = b""
         if c.signing_key is not None:
-            message = th(self._hello, flight, Finish(VERSION, b"", b"").signed_part())
+            message = th(Finish(VERSION, b"", b"").signed_part())
             signature = c.signing_key.sign(message, SIG_CONTEXT[FINISH])
-        unconfirmed = Finish(VERSION, signature, b"")
-        confirm = schedule.confirm_mac(b"a", th(self._hello, flight, unconfirmed.confirmed_part()))
-        out = Finish(VERSION, signature, confirm).to_bytes()
-        transcript_hash = th(self._hello, flight, out)
+        confirmed = Finish(VERSION, signature, b"").confirmed_part()
+        out = with_confirm(confirmed, schedule.confirm_mac(b"a", th(confirmed)))
+        transcript_hash = th(out)
         a2b, b2a = schedule.traffic_secrets(transcript_hash)
         schedule.wipe()
         self.peer_id = c.id_b
@@ -341,7 +343,6 @@ class Responder(_Machine):
     def __init__(self, config: ResponderConfig, *, random: Random = os.urandom) -> None:
         super().__init__(State.WAIT_HELLO, random)
         self.config = config
-        self._transcript = b""
         self._peer: PeerRecord | None = None
         self._auth = Auth.PSK
         self._now_ms = 0
@@ -419,20 +420,20 @@ class Responder(_Machine):
             assert peer.kem_key is not None  # PeerRecord guarantees it
             to_device, secret = get_kem(kem.name, c.kem_backend).encapsulate(peer.kem_key)
             shared += secret
-        schedule = KeySchedule(suite, peer.psk if auth.uses_psk else None)
+        schedule = KeySchedule(suite, None, salt=peer.early_salt(suite.hash_name))
         self._schedule = schedule
         schedule.mix_shared_secret(shared)
-        th = schedule.transcript_hash
+        schedule.absorb(flight)
+        th = schedule.hash_with
         nonce = self._random(NONCE_SIZE)
         signature = to_device  # the signature field: a signature, or KEM mode's ciphertext
         if signing_key is not None:
-            message = th(flight, Reply(VERSION, c.id_b, nonce, ciphertext, b"", b"").signed_part())
+            message = th(Reply(VERSION, c.id_b, nonce, ciphertext, b"", b"").signed_part())
             signature = signing_key.sign(message, SIG_CONTEXT[REPLY])
-        unconfirmed = Reply(VERSION, c.id_b, nonce, ciphertext, signature, b"")
-        confirm = schedule.confirm_mac(b"b", th(flight, unconfirmed.confirmed_part()))
-        out = Reply(VERSION, c.id_b, nonce, ciphertext, signature, confirm).to_bytes()
+        confirmed = Reply(VERSION, c.id_b, nonce, ciphertext, signature, b"").confirmed_part()
+        out = with_confirm(confirmed, schedule.confirm_mac(b"b", th(confirmed)))
+        schedule.absorb(out)
         self._suite, self._peer, self._auth = suite, peer, auth
-        self._transcript = flight + out
         self.peer_id = hello.id_a
         self._hello_ms = self._now_ms
         self.state = State.WAIT_FINISH
@@ -445,24 +446,18 @@ class Responder(_Machine):
         _check_version(finish.version, "FINISH")
         schedule, peer = self._schedule, self._peer
         assert schedule is not None and peer is not None
-        th = schedule.transcript_hash
+        th = schedule.hash_with
         _check_signature(
             self._auth,
             peer,
             finish.signature,
-            lambda: th(self._transcript, finish.signed_part()),
+            lambda: th(finish.signed_part()),
             FINISH,
             self.config.sig_backend,
         )
-        _check_confirm(
-            schedule,
-            self.suite,
-            b"a",
-            finish.confirm,
-            th(self._transcript, finish.confirmed_part()),
-            "FINISH",
-        )
-        transcript_hash = th(self._transcript, flight)
+        confirmed = confirmed_prefix(flight, finish.confirm)
+        _check_confirm(schedule, self.suite, b"a", finish.confirm, th(confirmed), "FINISH")
+        transcript_hash = th(flight)
         a2b, b2a = schedule.traffic_secrets(transcript_hash)
         schedule.wipe()
         assert self.peer_id is not None

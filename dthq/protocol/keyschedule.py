@@ -11,13 +11,20 @@ suite). Breaking the KEM alone gives nothing in psk mode: the PSK is in ``early`
 
 from __future__ import annotations
 
+import copy
 import hashlib
-import hmac
 import struct
 from dataclasses import dataclass, field
 from functools import cache
 
-from dthq.crypto.hkdf import empty_hash, hkdf_expand, hkdf_extract
+from dthq.crypto.hkdf import (
+    HmacKey,
+    digest_size,
+    empty_hash,
+    hkdf_expand,
+    hkdf_extract,
+    hmac_digest,
+)
 from dthq.protocol.suites import Suite
 
 LABEL_PREFIX = b"dthq1 "
@@ -30,9 +37,53 @@ def _label_head(label: bytes, length: int) -> bytes:
     return struct.pack(">HB", length, len(full)) + full
 
 
+@cache
+def _label_info(label: bytes, length: int) -> bytes:
+    """A whole HkdfLabel with an empty context, and its expand's counter byte."""
+    return _label_head(label, length) + b"\x00\x01"
+
+
+@cache
+def _derived_info(hash_name: str, length: int) -> bytes:
+    """The "derived" label's info: its context is the hash of nothing."""
+    return _info(b"derived", empty_hash(hash_name), length)
+
+
+def _info(label: bytes, context: bytes, length: int) -> bytes:
+    """HkdfLabel(label, context) and the counter byte of a one-block expand."""
+    if not context:
+        return _label_info(label, length)
+    return _label_head(label, length) + bytes((len(context),)) + context + b"\x01"
+
+
 def expand_label(hash_name: str, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
     info = _label_head(label, length) + struct.pack(">B", len(context)) + context
     return hkdf_expand(hash_name, secret, info, length)
+
+
+def _expand(key: HmacKey, label: bytes, context: bytes, length: int) -> bytes:
+    """expand_label from a kept key."""
+    info = _info(label, context, length)
+    out = key.mac(info)  # the first block: all that every output of ours needs
+    return out[:length] if length <= len(out) else key.expand(info[:-1], length)
+
+
+def early_salt(hash_name: str, psk: bytes | None) -> bytes:
+    """Derive(Extract(0, PSK or 0), "derived"): the salt of the handshake secret, a function
+    of the PSK alone, so provisioning can make it once (PeerRecord keeps it)."""
+    if psk is None:
+        return _zero_salt(hash_name)
+    return _derive_salt(hash_name, psk)
+
+
+def _derive_salt(hash_name: str, psk: bytes) -> bytes:
+    early = hkdf_extract(hash_name, b"", psk)
+    return expand_label(hash_name, early, b"derived", empty_hash(hash_name), digest_size(hash_name))
+
+
+@cache
+def _zero_salt(hash_name: str) -> bytes:
+    return _derive_salt(hash_name, bytes(digest_size(hash_name)))
 
 
 def encode_ids(id_a: bytes, id_b: bytes) -> bytes:
@@ -85,40 +136,69 @@ class TrafficKeys:
 
 
 class KeySchedule:
-    def __init__(self, suite: Suite, psk: bytes | None) -> None:
+    def __init__(self, suite: Suite, psk: bytes | None, *, salt: bytes | None = None) -> None:
+        """``salt``: :func:`early_salt` of ``psk``, when provisioning made it already."""
         self.suite = suite
         self._h = suite.hash_name
         self._hash = getattr(hashlib, suite.hash_name)  # the named constructor: no lookup
-        zeros = bytes(suite.hash_len)
-        # Secrets live in bytearrays so wipe() can overwrite them in place.
-        self._early = bytearray(hkdf_extract(self._h, b"", psk if psk is not None else zeros))
+        # Secrets live in bytearrays so wipe() can overwrite them in place. The early
+        # stage's only output is the salt it hands on, and that is what is kept.
+        self._early = bytearray(early_salt(self._h, psk) if salt is None else salt)
         self._handshake: bytearray | None = None
+        self._hs_key: HmacKey | None = None  # the handshake secret, used three times
+        self._transcript = self._hash()  # the flights so far, hashed as they come
+
+    def __deepcopy__(self, memo: dict[int, object]) -> KeySchedule:
+        # hashlib states cannot be deep-copied; an HmacKey never changes once made, so a
+        # fork shares it, and wipe() only lets go of it.
+        clone = copy.copy(self)
+        clone._early = bytearray(self._early)
+        clone._handshake = None if self._handshake is None else bytearray(self._handshake)
+        clone._transcript = self._transcript.copy()
+        return clone
 
     def transcript_hash(self, *parts: bytes) -> bytes:
         return self._hash(b"".join(parts)).digest()
 
-    def _derived(self, secret: bytes) -> bytes:
-        return expand_label(self._h, secret, b"derived", empty_hash(self._h), self.suite.hash_len)
+    def absorb(self, flight: bytes) -> None:
+        """Add a whole flight to the running transcript."""
+        self._transcript.update(flight)
+
+    def hash_with(self, tail: bytes) -> bytes:
+        """The hash of the transcript so far followed by ``tail`` (a flight's part), each
+        flight hashed once however many of these are taken."""
+        running = self._transcript.copy()
+        running.update(tail)
+        return running.digest()
 
     def mix_shared_secret(self, shared: bytes) -> None:
-        self._handshake = bytearray(hkdf_extract(self._h, self._derived(self._early), shared))
+        secret = hmac_digest(self._h, self._early, shared)  # Extract(salt, shared)
+        self._handshake = bytearray(secret)
+        self._hs_key = HmacKey(self._h, secret)
 
-    def _hs(self) -> bytearray:
-        if self._handshake is None:
+    def _hs(self) -> HmacKey:
+        if self._hs_key is None:
             raise RuntimeError("mix_shared_secret() must come first")  # a bug, never input
-        return self._handshake
+        return self._hs_key
+
+    # Every output below is one hash long: one block of HKDF-Expand, so one MAC each.
 
     def confirm_mac(self, role: bytes, transcript_hash: bytes) -> bytes:
         """HMAC over the transcript hash with the role's confirmation key (b"a" or b"b")."""
-        key = expand_label(self._h, self._hs(), role + b" confirm", b"", self.suite.hash_len)
-        return hmac.digest(key, transcript_hash, self._h)
+        n = self.suite.hash_len
+        key = self._hs().mac(_label_info(role + b" confirm", n))[:n]
+        return hmac_digest(self._h, key, transcript_hash)
 
     def traffic_secrets(self, transcript_hash: bytes) -> tuple[bytes, bytes]:
         """(A->B, B->A) epoch-0 traffic secrets, bound to the full transcript."""
-        master = hkdf_extract(self._h, self._derived(self._hs()), bytes(self.suite.hash_len))
-        a2b = expand_label(self._h, master, b"a2b traffic", transcript_hash, self.suite.hash_len)
-        b2a = expand_label(self._h, master, b"b2a traffic", transcript_hash, self.suite.hash_len)
-        return a2b, b2a
+        n = self.suite.hash_len
+        derived = self._hs().mac(_derived_info(self._h, n))[:n]
+        master = HmacKey(self._h, hmac_digest(self._h, derived, bytes(n)))
+        context = bytes((len(transcript_hash),)) + transcript_hash + b"\x01"
+        return (
+            master.mac(_label_head(b"a2b traffic", n) + context)[:n],
+            master.mac(_label_head(b"b2a traffic", n) + context)[:n],
+        )
 
     def wipe(self) -> None:
         """Overwrite the early and handshake secrets (bytes handed to the primitives, and
@@ -128,18 +208,25 @@ class KeySchedule:
                 secret[:] = bytes(len(secret))
         self._early = bytearray()
         self._handshake = None
+        self._hs_key = None
+        self._transcript = self._hash()
 
 
 def traffic_keys(suite: Suite, secret: bytes) -> TrafficKeys:
     aead = suite.aead
+    key = HmacKey(suite.hash_name, secret)
     return TrafficKeys(
         secret=secret,
-        key=expand_label(suite.hash_name, secret, b"key", b"", aead.key_size),
-        iv=expand_label(suite.hash_name, secret, b"iv", b"", aead.nonce_size),
+        key=_expand(key, b"key", b"", aead.key_size),
+        iv=_expand(key, b"iv", b"", aead.nonce_size),
     )
 
 
+def next_secret(suite: Suite, secret: bytes) -> bytes:
+    """The next epoch's traffic secret (a one-way step, as TLS 1.3 KeyUpdate)."""
+    return expand_label(suite.hash_name, secret, b"traffic upd", b"", suite.hash_len)
+
+
 def next_traffic_keys(suite: Suite, current: TrafficKeys) -> TrafficKeys:
-    """The next epoch's keys (a one-way step, as TLS 1.3 KeyUpdate)."""
-    secret = expand_label(suite.hash_name, current.secret, b"traffic upd", b"", suite.hash_len)
-    return traffic_keys(suite, secret)
+    """The next epoch's keys."""
+    return traffic_keys(suite, next_secret(suite, current.secret))

@@ -32,7 +32,7 @@ from dthq.errors import (
     StateError,
 )
 from dthq.protocol.compression import DECODERS, NONE_ID, Codec, Raw, compress_adaptive
-from dthq.protocol.keyschedule import SessionKeys, TrafficKeys, next_traffic_keys, traffic_keys
+from dthq.protocol.keyschedule import SessionKeys, TrafficKeys, next_secret, traffic_keys
 from dthq.protocol.suites import Suite, suite_by_id
 
 RECORD_VERSION = 1
@@ -93,6 +93,13 @@ class EpochPolicy:
             raise ValueError("lookahead must be 1..64 epochs")  # bounds a forged header's work
 
 
+# The defaults, made once: every one is immutable, and a layer is built per session.
+_RAW = Raw()
+_REKEY = RekeyPolicy()
+_FRESHNESS = Freshness()
+_EPOCHS = EpochPolicy()
+
+
 class Record(NamedTuple):
     payload: bytes
     epoch: int
@@ -129,30 +136,72 @@ class ReplayWindow:
 
 
 class _Direction:
-    """One direction's keys for one epoch (and, receiving, that epoch's replay window)."""
+    """One direction's keys for one epoch (and, receiving, that epoch's replay window).
+    Its AEAD key, IV and cipher are made for its first record, so a direction that never
+    carries one (a device that only sends) costs no more than its secret."""
 
     __slots__ = (
+        "_aead",
+        "_cipher",
+        "_iv",
+        "_keys",
+        "_suite",
         "accepted",
-        "cipher",
         "closed_count",
         "closed_ms",
         "epoch",
-        "iv",
-        "keys",
+        "secret",
         "started_ms",
         "window",
     )
 
-    def __init__(self, aead: AEADBackend, keys: TrafficKeys, epoch: int, now_ms: int) -> None:
-        self.keys = keys
-        self.cipher: Cipher = aead.new(keys.key)
-        self.iv = int.from_bytes(keys.iv, "big")
+    def __init__(
+        self,
+        aead: AEADBackend,
+        suite: Suite,
+        secret: bytes,
+        epoch: int,
+        now_ms: int,
+        keys: TrafficKeys | None = None,
+    ) -> None:
+        self._aead, self._suite, self.secret, self._keys = aead, suite, secret, keys
+        self._cipher: Cipher | None = None
+        self._iv = 0
         self.epoch = epoch
         self.started_ms = now_ms
         self.window = ReplayWindow()
         self.accepted = 0  # records accepted under this epoch
         self.closed_count = 0  # receiving: records accepted in all, when it was left behind
         self.closed_ms = 0
+
+    @property
+    def keys(self) -> TrafficKeys:
+        if self._keys is None:
+            self._keys = traffic_keys(self._suite, self.secret)
+        return self._keys
+
+    def ready(self) -> Cipher:
+        """The cipher (and the IV), made now: the direction's first record."""
+        keys = self.keys
+        self._iv = int.from_bytes(keys.iv, "big")
+        self._cipher = cipher = self._aead.new(keys.key)
+        return cipher
+
+    @property
+    def cipher(self) -> Cipher:
+        return self.ready() if self._cipher is None else self._cipher
+
+    @cipher.setter
+    def cipher(self, cipher: Cipher) -> None:
+        if self._cipher is None:
+            self.ready()  # the IV
+        self._cipher = cipher
+
+    @property
+    def iv(self) -> int:
+        if self._cipher is None:
+            self.ready()
+        return self._iv
 
 
 # A saved session: version, suite, both ids, then per direction the current epoch's
@@ -185,29 +234,30 @@ class RecordLayer:
     ) -> None:
         self.suite = suite
         self._aead = get_aead(suite.aead_name, aead_backend)
+        spec = self._aead.spec
         self._ids = ids  # both ids, length-prefixed in A, B order: part of every AAD
-        self._codec = codec or Raw()
-        policy = rekey or RekeyPolicy()
+        self._codec = codec or _RAW
+        policy = rekey or _REKEY
         self.max_payload = max_payload
         # Rekey before the AEAD's confidentiality limit for records of this size, however
         # the policy is set (compression never grows a record: it falls back to raw).
-        self._max_records = min(policy.max_records, suite.aead.max_records(max_payload))
+        self._max_records = min(policy.max_records, spec.max_records(max_payload))
         self._max_age_ms = policy.max_age_ms
-        self._freshness = Freshness() if freshness is None else freshness
-        self._epochs = epochs or EpochPolicy()
-        self._integrity_limit = integrity_limit or suite.aead.integrity_limit
-        self._send = _Direction(self._aead, traffic_keys(suite, send_secret), 0, now_ms)
+        self._freshness = _FRESHNESS if freshness is None else freshness
+        self._epochs = epochs or _EPOCHS
+        self._integrity_limit = integrity_limit or spec.integrity_limit
+        self._send = _Direction(self._aead, suite, send_secret, 0, now_ms)
         self._send_seq = 0
         self._clock_ms = now_ms  # the last now_ms seen by seal, as given
         self._last_stamp_ms = now_ms  # the newest timestamp sent
         self._epoch_age_ms = 0  # forward clock movement since the send epoch began
-        self._recv = _Direction(self._aead, traffic_keys(suite, receive_secret), 0, now_ms)
+        self._recv = _Direction(self._aead, suite, receive_secret, 0, now_ms)
         self._old: dict[int, _Direction] = {}  # epochs left behind, each open for its grace
         self._accepted = 0  # records accepted, all epochs
         self._ahead: list[TrafficKeys] = []  # epochs recv+1.. derived so far, for reuse
         self._failures = 0  # failed decryptions under the current receive keys
-        self._nonce_size = suite.aead.nonce_size
-        self._min_record = HEADER_SIZE + suite.aead.tag_size
+        self._nonce_size = spec.nonce_size
+        self._min_record = HEADER_SIZE + spec.tag_size
         self.closed = False
 
     @classmethod
@@ -215,6 +265,13 @@ class RecordLayer:
         """The record layer of the party that ``keys`` were released to; ``options`` are
         the constructor's keyword options (codec, rekey, freshness, epochs, ...)."""
         return cls(keys.suite, keys.send_secret, keys.receive_secret, keys.ids, now_ms, **options)
+
+    def prepare(self) -> RecordLayer:
+        """Make both directions' keys and ciphers now rather than at their first record
+        (a handshake that is timed counts them, as a TLS handshake installs its keys)."""
+        self._send.ready()
+        self._recv.ready()
+        return self
 
     def save(self) -> bytes:
         """This endpoint's state, to :meth:`resume` after a restart (a consumer that
@@ -227,9 +284,9 @@ class RecordLayer:
             (
                 _STATE_HEAD.pack(STATE_VERSION, self.suite.wire_id, len(self._ids)),
                 self._ids,
-                send.keys.secret,
+                send.secret,
                 _STATE_SEND.pack(send.epoch, self._send_seq, self._last_stamp_ms),
-                recv.keys.secret,
+                recv.secret,
                 _STATE_RECV.pack(recv.epoch, recv.window.top, recv.window.bitmap),
             )
         )
@@ -321,16 +378,19 @@ class RecordLayer:
         header = HEADER.pack(
             RECORD_VERSION, codec_id, send.epoch, seq, now_ms >> 32, now_ms & 0xFFFFFFFF
         )
-        nonce = (send.iv ^ seq).to_bytes(self._nonce_size, "big")  # IV XOR sequence
-        sealed = send.cipher.encrypt(nonce, body, header + self._ids)
+        cipher = send._cipher
+        if cipher is None:
+            cipher = send.ready()
+        nonce = (send._iv ^ seq).to_bytes(self._nonce_size, "big")  # IV XOR sequence
+        sealed = cipher.encrypt(nonce, body, header + self._ids)
         self._send_seq = seq + 1
         return header + sealed
 
     def _rekey_send(self, now_ms: int) -> _Direction:
         if self._send.epoch >= MAX_EPOCH:
             raise StateError("key epochs exhausted: run a new handshake")
-        keys = next_traffic_keys(self.suite, self._send.keys)
-        self._send = _Direction(self._aead, keys, self._send.epoch + 1, now_ms)
+        secret = next_secret(self.suite, self._send.secret)
+        self._send = _Direction(self._aead, self.suite, secret, self._send.epoch + 1, now_ms)
         self._send_seq = 0
         self._epoch_age_ms = 0
         return self._send
@@ -358,9 +418,12 @@ class RecordLayer:
         direction = self._direction_for(epoch, now_ms)
         direction.window.check(seq)
         header = record[:HEADER_SIZE]
-        nonce = (direction.iv ^ seq).to_bytes(self._nonce_size, "big")
+        cipher = direction._cipher
+        if cipher is None:
+            cipher = direction.ready()
+        nonce = (direction._iv ^ seq).to_bytes(self._nonce_size, "big")
         try:
-            body = direction.cipher.decrypt(nonce, record[HEADER_SIZE:], header + self._ids)
+            body = cipher.decrypt(nonce, record[HEADER_SIZE:], header + self._ids)
         except AuthenticationError:
             self._count_failure()
             raise
@@ -395,8 +458,10 @@ class RecordLayer:
             # record verifies.
             keys = self._ahead
             while len(keys) < ahead:
-                keys.append(next_traffic_keys(self.suite, keys[-1] if keys else recv.keys))
-            return _Direction(self._aead, keys[ahead - 1], epoch, 0)
+                secret = next_secret(self.suite, keys[-1].secret if keys else recv.secret)
+                keys.append(traffic_keys(self.suite, secret))
+            found = keys[ahead - 1]
+            return _Direction(self._aead, self.suite, found.secret, epoch, 0, found)
         late = self._old.get(epoch)
         if late is not None and self._in_grace(late, now_ms):
             return late
@@ -418,7 +483,7 @@ class RecordLayer:
         # genuine records. At most 2 x lookahead epochs are kept.
         old = self._recv
         left = [old] + [
-            _Direction(self._aead, keys, old.epoch + offset, 0)
+            _Direction(self._aead, self.suite, keys.secret, old.epoch + offset, 0, keys)
             for offset, keys in enumerate(self._ahead[: direction.epoch - old.epoch - 1], 1)
         ]
         for d in left:

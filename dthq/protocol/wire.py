@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import NoReturn
 
 from dthq.crypto.kem.spec import MAX_CT_SIZE, MAX_EK_SIZE
 from dthq.errors import DecodeError
@@ -40,21 +41,26 @@ class Reader:
         self._what = what
 
     def fixed(self, size: int, field: str) -> bytes:
-        end = self._pos + size
+        pos = self._pos
+        end = pos + size
         if end > len(self._data):
-            raise DecodeError(
-                f"{self._what}: truncated in {field} (needs {size} bytes, "
-                f"{len(self._data) - self._pos} left)"
-            )
-        out = self._data[self._pos : end]
+            self._truncated(size, field)
         self._pos = end
-        return out
+        return self._data[pos:end]
 
     def u8(self, field: str) -> int:
-        return self.fixed(1, field)[0]
+        pos = self._pos
+        if pos >= len(self._data):
+            self._truncated(1, field)
+        self._pos = pos + 1
+        return self._data[pos]
 
     def u16(self, field: str) -> int:
-        return int.from_bytes(self.fixed(2, field), "big")
+        pos = self._pos
+        if pos + 2 > len(self._data):
+            self._truncated(2, field)
+        self._pos = pos + 2
+        return self._data[pos] << 8 | self._data[pos + 1]
 
     def vec8(self, field: str, *, min_size: int = 0, max_size: int = 255) -> bytes:
         return self._vector(self.u8(field), field, min_size, max_size)
@@ -65,7 +71,18 @@ class Reader:
     def _vector(self, size: int, field: str, min_size: int, max_size: int) -> bytes:
         if not min_size <= size <= max_size:
             raise DecodeError(f"{self._what}: {field} length {size} outside {min_size}..{max_size}")
-        return self.fixed(size, field)
+        pos = self._pos
+        end = pos + size
+        if end > len(self._data):
+            self._truncated(size, field)
+        self._pos = end
+        return self._data[pos:end]
+
+    def _truncated(self, size: int, field: str) -> NoReturn:
+        raise DecodeError(
+            f"{self._what}: truncated in {field} (needs {size} bytes, "
+            f"{len(self._data) - self._pos} left)"
+        )
 
     def end(self) -> None:
         if self._pos != len(self._data):
@@ -78,6 +95,18 @@ def _vec8(data: bytes) -> bytes:
 
 def _vec16(data: bytes) -> bytes:
     return struct.pack(">H", len(data)) + data
+
+
+def with_confirm(confirmed_part: bytes, confirm: bytes) -> bytes:
+    """A REPLY or FINISH from its ``confirmed_part()`` and its confirmation: what
+    ``to_bytes`` gives, for a caller that has the confirmed part already."""
+    return confirmed_part + _vec8(confirm)
+
+
+def confirmed_prefix(flight: bytes, confirm: bytes) -> bytes:
+    """A parsed REPLY or FINISH but its trailing confirmation: its ``confirmed_part()``
+    (the encoding is canonical: a strict parse re-encodes to the same bytes)."""
+    return flight[: len(flight) - 1 - len(confirm)]
 
 
 def _start(data: bytes, expected: int) -> Reader:

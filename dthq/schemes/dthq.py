@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -138,6 +139,11 @@ class DTHQScheme:
 
     @property
     def params(self) -> dict[str, Any]:
+        """What this configuration is, as results record it (a fresh dict each time)."""
+        return dict(self._params)
+
+    @functools.cached_property
+    def _params(self) -> dict[str, Any]:  # made once: establish() hands a copy to each session
         return {
             "kem": self.kem,
             "auth": AUTH_LABELS.get(self.auth) or self.auth.signature.name,  # type: ignore[union-attr]
@@ -172,10 +178,12 @@ class DTHQScheme:
             "rekey": self.rekey,
             "aead_backend": self.aead_backend,
         }
+        # Both record layers ready to carry records, ciphers made: the handshake's figure
+        # must not leave that cost to a first record that no figure counts.
         return Session(
             self.name,
-            RecordLayer.from_keys(a.session_keys(), now_ms, **options),
-            RecordLayer.from_keys(b.session_keys(), now_ms, **options),
+            RecordLayer.from_keys(a.session_keys(), now_ms, **options).prepare(),
+            RecordLayer.from_keys(b.session_keys(), now_ms, **options).prepare(),
             transport.log,
             self.params,
         )
