@@ -17,6 +17,8 @@ FORMAT HISTORY (``schema_version``: what it added)
    ``pipeline`` and in ``policy_sweep[].run``): an older run had them as ``{}``, 0, null.
 10. ``soak`` (RSS over a long run through the memory bus).
 11. ``chaos`` (the fault suite: faults injected, every reading classified).
+12. ``processes`` and ``pin`` in every pipeline run: an older run was all in one
+    process (false, "none").
 
 Versions 4 to 7 were added by writers that still said 2 (4 to 6) or 3 (7), so a file
 labelled 2 or 3 may already hold them: each migration adds its section, empty, only
@@ -32,7 +34,7 @@ from typing import Any
 from dthq.harness.results import Metric
 
 FORMAT = "dthq-bench-results"
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 Document = dict[str, Any]
 
@@ -129,19 +131,25 @@ def _v5_to_v6(data: Document) -> Document:
 
 
 _V9_RUN_DEFAULTS: Document = {"failures": {}, "fhir_unsent": 0, "fhir_oldest_unsent_s": None}
+_V12_RUN_DEFAULTS: Document = {"processes": False, "pin": "none"}
 
 
-def _v8_run(run: Document) -> Document:
-    return {**run, **{k: v for k, v in _V9_RUN_DEFAULTS.items() if k not in run}}
+def _pipeline_runs_with(defaults: Document) -> Callable[[Document], Document]:
+    """A migration that gives every pipeline run (its own and the sweep's) the fields
+    it lacks, with their defaults."""
 
+    def run(r: Document) -> Document:
+        return {**r, **{k: v for k, v in defaults.items() if k not in r}}
 
-def _v8_to_v9(data: Document) -> Document:
-    out = _changing(data, "pipeline", _v8_run)
-    return _changing(
-        out,
-        "policy_sweep",
-        lambda p: {**p, "run": _v8_run(p["run"])} if isinstance(p.get("run"), dict) else p,
-    )
+    def migrate(data: Document) -> Document:
+        out = _changing(data, "pipeline", run)
+        return _changing(
+            out,
+            "policy_sweep",
+            lambda p: {**p, "run": run(p["run"])} if isinstance(p.get("run"), dict) else p,
+        )
+
+    return migrate
 
 
 # version -> the function that turns a file of that version into the next one
@@ -153,7 +161,8 @@ MIGRATIONS: dict[int, Callable[[Document], Document]] = {
     5: _v5_to_v6,
     6: _adding("fleet"),
     7: _adding("policy_sweep"),
-    8: _v8_to_v9,
+    8: _pipeline_runs_with(_V9_RUN_DEFAULTS),
     9: _adding("soak"),
     10: _adding("chaos"),
+    11: _pipeline_runs_with(_V12_RUN_DEFAULTS),
 }
