@@ -1,5 +1,6 @@
 """The twin pipeline through real brokers (the embedded amqtt and Mosquitto, loopback):
-throughput and end to end latency at each load, the comparison of a twin-driven
+throughput and end to end latency at each load (each party its own process, the load
+generator on a core of its own: see dthq.pipeline.processes), the comparison of a twin-driven
 adaptive gateway against a fixed one, same load, and the paper's §7.1 as it ran it:
 without the twin, fixed and adaptive at each message size of Fig. 4 (Mosquitto, which
 takes 100 MB messages). Each benchmark is one run; its figures are the run's own (see
@@ -7,6 +8,7 @@ PipelineRun)."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -46,6 +48,9 @@ def test_pipeline_load(benchmark: Any, bench_profile: Any, broker: str, load: An
             policy="immediate",
             deteriorating=0.0,
             drain_s=5.0,
+            processes=True,  # each party its own process, as deployed
+            # the load generator apart from the system it loads, where there are 2 cores
+            pin="split" if len(os.sched_getaffinity(0)) > 1 else "none",
         ),
     )
     assert run.counts["delivered"] > 0

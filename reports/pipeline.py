@@ -98,6 +98,12 @@ def summary_lines(run: PipelineRun) -> list[str]:
         lines.append(
             f"reconnects: {run.reconnects}, longest time without the broker {run.down_ms:.0f} ms"
         )
+    if run.processes:
+        lines.append(
+            f"each party its own process (pinned: {run.pin}); CPU s: "
+            + ", ".join(f"{party} {s:.2f}" for party, s in sorted(run.cpu_s.items()))
+            + " (the load generator's not in the ms/reading)"
+        )
     lines.append(budget_line(run))
     return lines
 

@@ -48,6 +48,20 @@ from dthq.cli.exit_codes import ExitCode
     metavar="SECONDS",
     help="The longest wait at the end for readings in flight and unsent FHIR bundles.",
 )
+@click.option(
+    "--processes",
+    is_flag=True,
+    help="Run the cloud, the gateway and the devices (the load generator) each as its own "
+    "process, as a deployment would (Linux); CPU is then per process, the broker's included.",
+)
+@click.option(
+    "--pin",
+    type=click.Choice(["none", "split"]),
+    default="none",
+    show_default=True,
+    help="With --processes: split puts the load generator on a core of its own and the "
+    "broker, gateway and cloud on the others.",
+)
 @options.seed(0, "Seed of the telemetry.")
 @options.json_flag()
 def simulate(
@@ -65,6 +79,8 @@ def simulate(
     fhir_dir: Path | None,
     fhir_url: str | None,
     drain_s: float,
+    processes: bool,
+    pin: str,
     seed: int,
     as_json: bool,
 ) -> None:
@@ -93,6 +109,8 @@ def simulate(
         raise click.UsageError("--key-file needs --store")
     if store_path is not None and key_file is None:
         raise click.UsageError("--store needs --key-file (the store's master secret)")
+    if pin != "none" and not processes:
+        raise click.UsageError("--pin needs --processes")
     config = SimConfig(
         patients=patients,
         rate_hz=rate_hz,
@@ -110,6 +128,8 @@ def simulate(
         fhir_dir=fhir_dir,
         fhir_url=fhir_url,
         drain_s=drain_s,
+        processes=processes,
+        pin=pin,
     )
     with render.progress("simulating", as_json, sent=True) as update:
         run = run_pipeline(config, update)

@@ -85,6 +85,7 @@ class _Child:
         self._answers: dict[str, queue.Queue[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._ended = threading.Event()  # its output ended: it exited
+        self.finished = False  # it wrote its export
         stdout = self.proc.stdout
         assert stdout is not None
         threading.Thread(target=self._read, args=(stdout,), daemon=True).start()
@@ -145,10 +146,13 @@ class _Child:
             f"the {self.name} exited with {code}: {_last_line(self.log) or 'no output'}"
         )
 
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
+    def end(self, grace: float) -> None:
+        """Wait ``grace`` seconds for it to exit (it finished: its interpreter shuts
+        down), then kill it."""
         try:
+            self.proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
             self.proc.wait(10)
         finally:
             self._err.close()
@@ -212,8 +216,9 @@ class _Run:
         self.system_cores, self.load_cores = _placement(config.pin)
 
     def _kill_all(self) -> None:
+        finished = all(c.finished for c in self.children)
         for child in reversed(self.children):
-            child.kill()
+            child.end(5.0 if finished else 0.0)
 
     def _broker(self) -> tuple[str, str, int]:
         """(URL, name, protocol: 0 to probe), its process added to the CPU sampler."""
@@ -290,8 +295,12 @@ class _Run:
         after = self.cpu.totals()
         if progress:
             progress(1.0, sent)
-        exports = [self._finish(d) for d in devices]
-        exports += [self._finish(gateway), self._finish(cloud)]
+        for d in devices:  # the load first, then downstream, each after the one before
+            d.send("finish")
+        exports = [self._export(d) for d in devices]
+        for party in (gateway, cloud):
+            party.send("finish")
+            exports.append(self._export(party))
         cpu = {role: after[role] - before.get(role, 0.0) for role in after}
         return self._summary(exports, broker_name, cpu)
 
@@ -326,9 +335,9 @@ class _Run:
             time.sleep(POLL_S)
         return False
 
-    def _finish(self, child: _Child) -> Export:
-        child.ask("finish")
-        child.proc.wait(ANSWER_S)
+    def _export(self, child: _Child) -> Export:
+        child.answer("finish", ANSWER_S)  # once its export is written; it exits after
+        child.finished = True
         try:
             return json.loads((self.dir / f"{child.name}.json").read_text())
         except (OSError, ValueError) as exc:
