@@ -5,7 +5,11 @@ its own error and no child left behind, and every config field reaching the part
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import re
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +18,10 @@ import pytest
 
 from dthq.errors import RunAborted, UnsupportedError
 from dthq.harness.results import LOAD_GENERATOR, PipelineRun
+from dthq.pipeline.child import PartyFailed
 from dthq.pipeline.metrics_export import FIELDS, PartyMetrics, export, keep_for, merge
 from dthq.pipeline.party import decode_config, encode_config
-from dthq.pipeline.processes import PartyFailed, _slices
+from dthq.pipeline.processes import _slices
 from dthq.pipeline.run import SimConfig, simulate
 
 MS = 1_000_000  # ns
@@ -253,9 +258,7 @@ def test_every_config_field_reaches_the_parties_as_it_was() -> None:
     ],
 )
 def test_process_settings_out_of_bounds_are_refused(kwargs: Any, message: str) -> None:
-    with pytest.raises(
-        UnsupportedError, match="^" + message.replace("(", r"\(").replace(")", r"\)")
-    ):
+    with pytest.raises(UnsupportedError, match="^" + re.escape(message)):
         SimConfig(**{"patients": 5, **kwargs})
 
 
@@ -302,3 +305,47 @@ def test_the_systems_cpu_per_reading_leaves_out_the_load_generator() -> None:
         },
     )
     assert run.cpu_ms_per_reading == 2.5
+
+
+@pytest.mark.requires("mosquitto")
+@pytest.mark.parametrize("how", ["SIGTERM", "stdin closed"])
+def test_a_party_stopped_by_a_signal_or_its_runners_end_writes_its_export(
+    tmp_path: Path, how: str
+) -> None:
+    from dthq.pipeline.child import Child
+    from dthq.pipeline.run import provision
+    from dthq.transport.brokers import MosquittoBroker
+
+    with MosquittoBroker() as broker:
+        provision(2).save(tmp_path / "registry.json")
+        run = {
+            "config": encode_config(SimConfig(patients=2, processes=True)),
+            "registry": str(tmp_path / "registry.json"),
+            "broker": broker.url,
+            "protocol": broker.protocol,
+            "tag": "t1",
+            "slices": [[0, 2]],
+            "cpus": {},
+        }
+        (tmp_path / "run.json").write_text(json.dumps(run))
+        argv = [
+            sys.executable, "-m", "dthq.pipeline.party", "cloud",
+            "--run", str(tmp_path / "run.json"), "--export", str(tmp_path / "cloud.json"),
+            "--parent", str(os.getpid()),
+        ]  # fmt: skip
+        child = Child("cloud", argv, tmp_path / "cloud.log")
+        try:
+            assert child.ask("start", 60)["pid"] == child.proc.pid
+            assert child.ask("status") == {
+                "reply": "status", "sent": 0, "delivered": 0, "refused": 0, "pending": 0,
+            }  # fmt: skip
+            if how == "SIGTERM":
+                child.proc.send_signal(signal.SIGTERM)
+            else:
+                assert child.proc.stdin is not None
+                child.proc.stdin.close()
+            assert child.proc.wait(30) == 0
+        finally:
+            child.end(0.0)
+    out = json.loads((tmp_path / "cloud.json").read_text())
+    assert (out["done"], out["refused"], out["fhir_unsent"]) == ([], [], 0)

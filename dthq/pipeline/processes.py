@@ -22,171 +22,38 @@ the drain ends (the work on the run's readings, not the start-up and handshakes)
 :data:`~dthq.harness.results.LOAD_GENERATOR`; a broker in this process is this process's
 CPU (the broker and this runner's light polling). An external broker's CPU is not seen.
 
-Pinning (``pin``, recorded in the run): "none" leaves placement to the OS; "split" puts
-the load generator on a core of its own (the last this process may use) and the broker,
-gateway and cloud on the others, so the generator never takes the system's CPU and the
-load a run holds is what the system's cores hold. On a 2-core machine that is one core
-for the system under test and one for the load: the bench's choice (fairer than none,
-where the generator, as busy as the system, competes with it for both cores).
+Pinning (``pin``, recorded in the run), over the cores this process may use: "none"
+leaves placement to the OS; "split" puts the load generator on a core of its own (the
+first, where CPU 0's interrupts land) and the broker, gateway and cloud on the others,
+so the generator never takes the system's CPU and the load a run holds is what the
+system's cores hold. On a 2-core machine that is one core for the system under test and
+one for the load: the bench's choice (fairer than none, where the generator, about as
+busy as the system, competes with it for both cores).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import queue
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Any
 
-from dthq.errors import RunAborted, UnsupportedError
 from dthq.harness.results import LOAD_GENERATOR, PipelineRun
+from dthq.pipeline.child import ANSWER_S, Child, PartyFailed
 from dthq.pipeline.cpu import CPUSampler
 from dthq.pipeline.gateway import policy_named
 from dthq.pipeline.metrics_export import Export, merge
 from dthq.pipeline.parties import Progress
 from dthq.pipeline.party import encode_config
+from dthq.pipeline.placement import PinnedHere, placement
 from dthq.pipeline.run import EMBEDDED, SimConfig, provision
 
 START_S = 90.0  # the longest wait for a party to come up (devices: all handshakes)
-ANSWER_S = 30.0  # the longest wait for an answer to status or finish
 POLL_S = 0.05  # the drain's polling interval (each poll costs the parties a little)
-
-
-class PartyFailed(RunAborted):
-    """A party's process did not start, did not answer, or died: the run aborted."""
-
-
-def _last_line(log: Path) -> str:
-    try:
-        lines = log.read_bytes()[-4000:].decode(errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    return lines[-1] if lines else ""
-
-
-class _Child:
-    """One party's process, driven over its stdin, its answers read on a thread."""
-
-    def __init__(self, name: str, argv: list[str], log: Path) -> None:
-        self.name, self.log = name, log
-        self._err = log.open("wb")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err, env=env
-        )
-        self._answers: dict[str, queue.Queue[dict[str, Any]]] = {}
-        self._lock = threading.Lock()
-        self._ended = threading.Event()  # its output ended: it exited
-        self.finished = False  # it wrote its export
-        stdout = self.proc.stdout
-        assert stdout is not None
-        threading.Thread(target=self._read, args=(stdout,), daemon=True).start()
-
-    def _queue(self, reply: str) -> queue.Queue[dict[str, Any]]:
-        with self._lock:
-            return self._answers.setdefault(reply, queue.Queue())
-
-    def _read(self, stdout: IO[bytes]) -> None:
-        for line in stdout:
-            try:
-                answer = json.loads(line)
-            except ValueError:
-                continue  # not an answer: a library that printed
-            if isinstance(answer, dict) and "reply" in answer:
-                self._queue(answer["reply"]).put(answer)
-        self._ended.set()
-
-    def send(self, command: str) -> None:
-        assert self.proc.stdin is not None
-        try:
-            self.proc.stdin.write(command.encode() + b"\n")
-            self.proc.stdin.flush()
-        except OSError:
-            raise self.failed() from None
-
-    def poll(self, reply: str) -> dict[str, Any] | None:
-        """Its answer ``reply`` if it came, else None; it died: :class:`PartyFailed`."""
-        try:
-            return self._queue(reply).get_nowait()
-        except queue.Empty:
-            if self._ended.is_set():
-                raise self.failed() from None
-            return None
-
-    def answer(self, reply: str, timeout: float) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while (got := self.poll(reply)) is None:
-            if time.monotonic() > deadline:
-                line = _last_line(self.log)
-                raise PartyFailed(
-                    f"the {self.name} did not answer {reply!r} in {timeout:g} s"
-                    + (f" ({line})" if line else "")
-                )
-            self._ended.wait(0.01)
-        return got
-
-    def ask(self, command: str, timeout: float = ANSWER_S) -> dict[str, Any]:
-        self.send(command)
-        return self.answer(command.split()[0], timeout)
-
-    def failed(self) -> PartyFailed:
-        try:
-            code = self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            code = None
-        return PartyFailed(
-            f"the {self.name} exited with {code}: {_last_line(self.log) or 'no output'}"
-        )
-
-    def end(self, grace: float) -> None:
-        """Wait ``grace`` seconds for it to exit (it finished: its interpreter shuts
-        down), then kill it."""
-        try:
-            self.proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-        finally:
-            self._err.close()
-
-
-def _placement(pin: str) -> tuple[set[int] | None, set[int] | None]:
-    """(the system's cores, the load generator's) for ``pin``; None: the OS places."""
-    if pin == "none":
-        return None, None
-    cores = sorted(os.sched_getaffinity(0))
-    if len(cores) < 2:
-        raise UnsupportedError(f"pin={pin!r} needs 2 cores; this process may use {len(cores)}")
-    return set(cores[:-1]), {cores[-1]}
-
-
-class _PinnedHere:
-    """This process's threads on ``cores`` for the run (a broker running here), then
-    back where they were."""
-
-    def __init__(self, cores: set[int]) -> None:
-        self._before = os.sched_getaffinity(0)
-        self._cores = cores
-
-    def _all(self, cores: set[int]) -> None:
-        for tid in os.listdir("/proc/self/task"):
-            with contextlib.suppress(OSError):  # a thread that ended meanwhile
-                os.sched_setaffinity(int(tid), cores)
-
-    def __enter__(self) -> _PinnedHere:
-        self._all(self._cores)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._all(self._before)
 
 
 def _slices(patients: int, k: int) -> list[tuple[int, int]]:
@@ -210,10 +77,9 @@ class _Run:
     def __init__(self, config: SimConfig, stack: ExitStack) -> None:
         self.c, self.stack = config, stack
         self.dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dthq-procs-")))
-        self.children: list[_Child] = []
-        stack.callback(self._kill_all)  # on every way out: no child left behind
+        self.children: list[Child] = []
         self.cpu = CPUSampler()
-        self.system_cores, self.load_cores = _placement(config.pin)
+        self.system_cores, self.load_cores = placement(config.pin)
 
     def _kill_all(self) -> None:
         finished = all(c.finished for c in self.children)
@@ -230,19 +96,19 @@ class _Run:
         if pid is None:  # the broker's threads run here
             pid = os.getpid()
             if self.system_cores is not None:
-                self.stack.enter_context(_PinnedHere(self.system_cores))
+                self.stack.enter_context(PinnedHere(self.system_cores))
         elif self.system_cores is not None:
             os.sched_setaffinity(pid, self.system_cores)
         self.cpu.add("broker", pid)
         return broker.url, broker.version, broker.protocol
 
-    def _spawn(self, role: str, name: str, slice_no: int = 0) -> _Child:
+    def _spawn(self, role: str, name: str, slice_no: int = 0) -> Child:
         argv = [
             sys.executable, "-m", "dthq.pipeline.party", role,
             "--run", str(self.dir / "run.json"), "--export", str(self.dir / f"{name}.json"),
             "--slice", str(slice_no), "--parent", str(os.getpid()),
         ]  # fmt: skip
-        child = _Child(name, argv, self.dir / f"{name}.log")
+        child = Child(name, argv, self.dir / f"{name}.log")
         self.children.append(child)
         self.cpu.add(LOAD_GENERATOR if role == "devices" else role, child.proc.pid)
         return child
@@ -276,6 +142,7 @@ class _Run:
 
     def run(self, progress: Progress | None) -> PipelineRun:
         url, broker_name, protocol = self._broker()
+        self.stack.callback(self._kill_all)  # on every way out, before the broker stops
         slices = self._write_run(url, protocol)
         cloud = self._spawn("cloud", "cloud")
         gateway = self._spawn("gateway", "gateway")
@@ -290,7 +157,7 @@ class _Run:
         start = time.monotonic() + 0.1  # time for every devices process to hear it
         for d in devices:
             d.send(f"go {start!r}")
-        sent = self._sending(devices, start, progress)
+        sent = self._sending(devices, (cloud, gateway), start, progress)
         self._drain(cloud, gateway, sent)
         after = self.cpu.totals()
         if progress:
@@ -304,12 +171,21 @@ class _Run:
         cpu = {role: after[role] - before.get(role, 0.0) for role in after}
         return self._summary(exports, broker_name, cpu)
 
-    def _sending(self, devices: list[_Child], start: float, progress: Progress | None) -> int:
-        """Wait for the devices to send the load; what they sent."""
+    def _sending(
+        self,
+        devices: list[Child],
+        downstream: tuple[Child, ...],
+        start: float,
+        progress: Progress | None,
+    ) -> int:
+        """Wait for the devices to send the load (the others watched: one that dies ends
+        the run); what they sent."""
         c = self.c
         deadline = start + c.duration_s + START_S
         sent: dict[int, int] = {}
         while True:
+            for party in downstream:
+                party.check()
             for k, d in enumerate(devices):
                 if k not in sent and (done := d.poll("go")) is not None:
                     sent[k] = done["sent"]
@@ -324,7 +200,7 @@ class _Run:
                 progress(min(1.0, (time.monotonic() - start) / c.duration_s), so_far)
             time.sleep(0.25 if progress else POLL_S)
 
-    def _drain(self, cloud: _Child, gateway: _Child, sent: int) -> bool:
+    def _drain(self, cloud: Child, gateway: Child, sent: int) -> bool:
         c = self.c
         deadline = time.monotonic() + c.drain_s + policy_named(c.policy).window_ms / 1000
         while time.monotonic() < deadline:
@@ -335,7 +211,7 @@ class _Run:
             time.sleep(POLL_S)
         return False
 
-    def _export(self, child: _Child) -> Export:
+    def _export(self, child: Child) -> Export:
         child.answer("finish", ANSWER_S)  # once its export is written; it exits after
         child.finished = True
         try:
