@@ -274,27 +274,32 @@ def test_the_devices_are_sliced_as_evenly_as_they_go() -> None:
     assert _slices(7, 3) == [(0, 3), (3, 2), (5, 2)]
 
 
+def _pipeline_run(**kw: Any) -> PipelineRun:
+    return PipelineRun(**{  # type: ignore[arg-type]
+        "transport": "mqtt", "broker": "b", "protocol": "", "patients": 1, "rate_hz": 1.0,
+        "duration_s": 1.0, "qos": 1, "policy": "fixed", "stages": {}, "end_to_end": None,
+        "alert_relevant": None, "offered_per_s": 1.0, "sent_per_s": 1.0,
+        "delivered_per_s": 1.0, "counts": {"delivered": 1000}, "rejected": {}, "alerts": 0,
+        "detection_delay_s": None, "bytes_up": {}, "cpu_s": {}, **kw,
+    })  # fmt: skip
+
+
+def test_the_report_says_how_the_load_points_ran() -> None:
+    from reports.pipeline import PIPELINE_NOTE, _note
+
+    one = _pipeline_run(policy="immediate")
+    apart = _pipeline_run(policy="immediate", processes=True, pin="split")
+    assert _note((one,)) == PIPELINE_NOTE
+    note = _note((one, apart, _pipeline_run(processes=True, pin="none")))
+    assert note.startswith(
+        "Measured on loopback, the load points with each party its own process (the broker, "
+        "the cloud, the gateway, and the devices as the load generator; pinned: split), "
+    )
+    assert note.endswith(PIPELINE_NOTE.split("all parties in one process", 1)[1])
+
+
 def test_the_systems_cpu_per_reading_leaves_out_the_load_generator() -> None:
-    run = PipelineRun(
-        transport="mqtt",
-        broker="b",
-        protocol="",
-        patients=1,
-        rate_hz=1.0,
-        duration_s=1.0,
-        qos=1,
-        policy="fixed",
-        stages={},
-        end_to_end=None,
-        alert_relevant=None,
-        offered_per_s=1.0,
-        sent_per_s=1.0,
-        delivered_per_s=1.0,
-        counts={"delivered": 1000},
-        rejected={},
-        alerts=0,
-        detection_delay_s=None,
-        bytes_up={},
+    run = _pipeline_run(
         cpu_s={
             "broker": 0.5,
             "gateway": 1.0,
