@@ -223,6 +223,8 @@ class _Run:
         c = self.c
         m = merge(exports)
         m.cpu_s = Counter(cpu)
+        if m.counts["stamps dropped"]:  # past the bound: the figures miss those readings
+            m.fail("stamps dropped (past the run's bound)", m.counts["stamps dropped"])
         cloud = exports[-1]
         protocol = next((e["protocol"] for e in exports if e.get("protocol")), "")
         return m.summary(
