@@ -19,7 +19,6 @@ the oldest go and are counted ("stamps dropped"), never silently.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -148,10 +147,3 @@ def merge(exports: list[Export]) -> Metrics:
     m.alerts.extend(alerts[-(m.alerts.maxlen or 0) :])  # with the stamps they were raised at
     m.alert_count = sum(e["alert_count"] for e in exports)
     return merged
-
-
-def sum_counts(exports: list[Export], key: str) -> Counter[str]:
-    out: Counter[str] = Counter()
-    for e in exports:
-        out.update(e.get(key, {}))
-    return out
