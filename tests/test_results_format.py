@@ -38,7 +38,7 @@ ADDED = {
     9: (),  # no section: each pipeline run's failures and FHIR backlog (test below)
     10: ("soak",),
     11: ("chaos",),
-    12: ("held", "fhir_cost", "schemes"),
+    12: ("held", "fhir_cost", "schemes"),  # and each pipeline run's processes, pin (test below)
 }
 
 
@@ -123,7 +123,8 @@ def test_a_file_of_the_old_writer_is_written_back_byte_for_byte(tmp_path: Path) 
     ).replace(
         '\n   "rejection_examples": {}\n',
         '\n   "rejection_examples": {},\n   "failures": {},\n   "fhir_unsent": 0,'
-        '\n   "fhir_oldest_unsent_s": null\n',
+        '\n   "fhir_oldest_unsent_s": null,\n   "processes": false,\n   "pin": "none",'
+        '\n   "broker_bytes": null\n',
         1,  # the pipeline run (the fleet's own run has no such fields)
     )
     assert read_results(DATA / "results-v3.json").fleet
@@ -262,6 +263,17 @@ def test_a_version_8_pipeline_run_loads_with_no_failure_and_no_fhir_backlog() ->
     assert runs and {(tuple(r.failures), r.fhir_unsent, r.fhir_oldest_unsent_s) for r in runs} == {
         ((), 0, None)
     }
+
+
+def test_a_version_11_pipeline_run_loads_as_one_run_in_one_process() -> None:
+    full = results()
+    data = to_dict(full)
+    data["schema_version"] = 11
+    for run in [*data["pipeline"], *(p["run"] for p in data["policy_sweep"])]:
+        del run["processes"], run["pin"]
+    loaded = from_dict(data)
+    runs = [*loaded.pipeline, *(p.run for p in loaded.policy_sweep)]
+    assert runs and {(r.processes, r.pin) for r in runs} == {(False, "none")}
 
 
 def test_raw_benchmark_json_is_read_wherever_results_are(tmp_path: Path) -> None:

@@ -57,6 +57,20 @@ from dthq.cli.exit_codes import ExitCode
     "inside TLS); dthq+tls: DTHQ inside TLS. The TLS ones start this run's own Mosquitto "
     "with a TLS listener, a certificate per party and an ACL.",
 )
+@click.option(
+    "--processes",
+    is_flag=True,
+    help="Run the cloud, the gateway and the devices (the load generator) each as its own "
+    "process, as a deployment would (Linux); CPU is then per process, the broker's included.",
+)
+@click.option(
+    "--pin",
+    type=click.Choice(["none", "split"]),
+    default="none",
+    show_default=True,
+    help="With --processes: split puts the load generator on a core of its own and the "
+    "broker, gateway and cloud on the others.",
+)
 @options.seed(0, "Seed of the telemetry.")
 @options.json_flag()
 def simulate(
@@ -75,6 +89,8 @@ def simulate(
     fhir_url: str | None,
     drain_s: float,
     scheme: str,
+    processes: bool,
+    pin: str,
     seed: int,
     as_json: bool,
 ) -> None:
@@ -103,6 +119,8 @@ def simulate(
         raise click.UsageError("--key-file needs --store")
     if store_path is not None and key_file is None:
         raise click.UsageError("--store needs --key-file (the store's master secret)")
+    if pin != "none" and not processes:
+        raise click.UsageError("--pin needs --processes")
     config = SimConfig(
         patients=patients,
         rate_hz=rate_hz,
@@ -122,6 +140,8 @@ def simulate(
         drain_s=drain_s,
         scheme=scheme,
         embedded="mosquitto" if scheme != "dthq" else "amqtt",
+        processes=processes,
+        pin=pin,
     )
     with render.progress("simulating", as_json, sent=True) as update:
         run = run_pipeline(config, update)

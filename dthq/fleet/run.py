@@ -20,21 +20,18 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
-import psutil
-
 from dthq.errors import RunAborted, StateError
 from dthq.fleet.config import FleetConfig, member_id, provision, registry_path
 from dthq.harness.results import Distribution, FleetRun
+from dthq.pipeline.cpu import CPUSampler
 from dthq.transport.brokers import EmbeddedBroker, MosquittoBroker, free_port
 
 START_S = 90.0  # the longest wait for a part to come up
-SAMPLE_S = 0.5
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")  # not imported: Locust patches gevent
 
 EMBEDDED = {"amqtt": EmbeddedBroker, "mosquitto": MosquittoBroker}  # each a child process
@@ -74,60 +71,6 @@ def _stop(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
-
-
-class CPUSampler:
-    """Cumulative CPU seconds of each role's processes, sampled on a thread."""
-
-    def __init__(self) -> None:
-        self.roles: dict[str, list[psutil.Process]] = {}
-        self.series: list[tuple[float, dict[str, float]]] = []
-        self._last: dict[int, float] = {}  # pid -> its latest CPU seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
-
-    def add(self, role: str, pid: int | None) -> None:
-        if pid is not None:
-            self.roles.setdefault(role, []).append(psutil.Process(pid))
-
-    def _sample(self) -> dict[str, float]:
-        out = {}
-        for role, procs in self.roles.items():
-            total = 0.0
-            for p in procs:
-                try:
-                    t = p.cpu_times()
-                    self._last[p.pid] = t.user + t.system
-                except psutil.Error:
-                    pass  # exited: its last sample stands
-                total += self._last.get(p.pid, 0.0)
-            out[role] = total
-        return out
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.series.append((time.monotonic(), self._sample()))
-            self._stop.wait(SAMPLE_S)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-    def cores(self) -> tuple[dict[str, float], dict[str, float]]:
-        """(mean, peak over any 1 s) cores used per role."""
-        if len(self.series) < 2:
-            return {}, {}
-        (t0, first), (t1, last) = self.series[0], self.series[-1]
-        mean = {r: (last.get(r, 0) - first.get(r, 0)) / (t1 - t0) for r in last}
-        peak: dict[str, float] = dict.fromkeys(last, 0.0)
-        step = max(1, round(1 / SAMPLE_S))
-        for (ta, a), (tb, b) in zip(self.series, self.series[step:], strict=False):
-            for r in b:
-                peak[r] = max(peak[r], (b[r] - a.get(r, 0)) / (tb - ta))
-        return mean, peak
 
 
 def run_fleet(

@@ -347,6 +347,10 @@ STAGES = (
 REALTIME_BUDGET_MS = (100.0, 500.0)  # the paper's Table 2 real-time requirement
 
 
+LOAD_GENERATOR = "devices (load generator)"  # a processes=True run's devices' process CPU
+NOT_SYSTEM_CPU = frozenset({LOAD_GENERATOR, "device", "gateway handshakes"})
+
+
 @dataclass(frozen=True)
 class PipelineRun:
     """One run of the twin pipeline (``dthq simulate``, the pipeline bench suite).
@@ -355,7 +359,10 @@ class PipelineRun:
     counted in full for each reading in it). ``transmit`` is both MQTT hops, device to
     gateway and gateway to cloud; ``gateway`` is validation, the batch wait and the
     gateway's compression and encryption. Counts are readings; ``lost`` is sent and
-    neither delivered nor rejected. ``cpu_s`` is thread CPU time per party. ``failures``
+    neither delivered nor rejected. ``cpu_s`` is thread CPU time per party in one process;
+    with ``processes``, each party's process CPU (user + system) from the first reading
+    sent until all settled, the broker's included and the devices' as
+    :data:`LOAD_GENERATOR`; ``pin`` says how their processes were placed. ``failures``
     counts failed attempts by outcome ("fhir 5xx", "fhir unreachable", "disk full", ...);
     ``fhir_unsent`` is the bundles still in the outbox at the end (parked ones included)
     and ``fhir_oldest_unsent_s`` the oldest one's age then (None: none unsent).
@@ -387,6 +394,11 @@ class PipelineRun:
     failures: Mapping[str, int] = field(default_factory=dict)  # failed attempts by outcome
     fhir_unsent: int = 0
     fhir_oldest_unsent_s: float | None = None
+    processes: bool = False  # each party its own process (else all in one)
+    pin: str = "none"  # processes: "split", the load generator on a core of its own
+    # The broker process's socket bytes over the CPU window (read + written, TCP/IP
+    # headers not counted); None: not seen (in one process, or an external broker).
+    broker_bytes: int | None = None
 
     @property
     def key(self) -> str:
@@ -397,8 +409,11 @@ class PipelineRun:
 
     @property
     def cpu_ms_per_reading(self) -> float | None:
+        """The system's CPU per delivered reading: the devices' (the load generator's)
+        left out, and the gateway's handshakes, which its own figure already holds."""
         delivered = self.counts.get("delivered", 0)
-        return sum(self.cpu_s.values()) * 1000 / delivered if delivered else None
+        system = sum(s for party, s in self.cpu_s.items() if party not in NOT_SYSTEM_CPU)
+        return system * 1000 / delivered if delivered else None
 
     @property
     def gateway_bytes_per_reading(self) -> float | None:

@@ -19,7 +19,9 @@ FORMAT HISTORY (``schema_version``: what it added)
 11. ``chaos`` (the fault suite: faults injected, every reading classified).
 12. ``held`` (held-rate searches: the paho pair and the pipeline, every probe),
     ``fhir_cost`` (the cloud's CPU per reading with and without FHIR Bundles), and
-    ``schemes`` (DTHQ, MQTT over TLS 1.3 and DTHQ inside TLS through the same pipe).
+    ``schemes`` (DTHQ, MQTT over TLS 1.3 and DTHQ inside TLS through the same pipe);
+    and ``processes``, ``pin`` and ``broker_bytes`` in every pipeline run: an older run
+    was all in one process (false, "none", null).
 
 Versions 4 to 7 were added by writers that still said 2 (4 to 6) or 3 (7), so a file
 labelled 2 or 3 may already hold them: each migration adds its section, empty, only
@@ -132,22 +134,32 @@ def _v5_to_v6(data: Document) -> Document:
 
 
 _V9_RUN_DEFAULTS: Document = {"failures": {}, "fhir_unsent": 0, "fhir_oldest_unsent_s": None}
+_V12_RUN_DEFAULTS: Document = {"processes": False, "pin": "none", "broker_bytes": None}
 
 
-def _v8_run(run: Document) -> Document:
-    return {**run, **{k: v for k, v in _V9_RUN_DEFAULTS.items() if k not in run}}
+def _pipeline_runs_with(defaults: Document) -> Callable[[Document], Document]:
+    """A migration that gives every pipeline run (its own and the sweep's) the fields
+    it lacks, with their defaults."""
 
+    def run(r: Document) -> Document:
+        return {**r, **{k: v for k, v in defaults.items() if k not in r}}
 
-def _v8_to_v9(data: Document) -> Document:
-    out = _changing(data, "pipeline", _v8_run)
-    return _changing(
-        out,
-        "policy_sweep",
-        lambda p: {**p, "run": _v8_run(p["run"])} if isinstance(p.get("run"), dict) else p,
-    )
+    def migrate(data: Document) -> Document:
+        out = _changing(data, "pipeline", run)
+        return _changing(
+            out,
+            "policy_sweep",
+            lambda p: {**p, "run": run(p["run"])} if isinstance(p.get("run"), dict) else p,
+        )
+
+    return migrate
 
 
 # version -> the function that turns a file of that version into the next one
+def _v11_to_v12(data: Document) -> Document:
+    return _pipeline_runs_with(_V12_RUN_DEFAULTS)(_adding("held", "fhir_cost", "schemes")(data))
+
+
 MIGRATIONS: dict[int, Callable[[Document], Document]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
@@ -156,8 +168,8 @@ MIGRATIONS: dict[int, Callable[[Document], Document]] = {
     5: _v5_to_v6,
     6: _adding("fleet"),
     7: _adding("policy_sweep"),
-    8: _v8_to_v9,
+    8: _pipeline_runs_with(_V9_RUN_DEFAULTS),
     9: _adding("soak"),
     10: _adding("chaos"),
-    11: _adding("held", "fhir_cost", "schemes"),
+    11: _v11_to_v12,
 }

@@ -4,22 +4,21 @@ handshakes (a device is established on its gateway's CONFIRM; the scheduler call
 device's ``poll`` for a handshake to run again), send readings at the offered rate for
 the duration, wait for the last ones, and sum it up.
 
-All parties run in this process, each with its own broker connection(s) and threads;
+All parties run in this process (``processes=True``: each its own OS process, through
+:mod:`dthq.pipeline.processes`), each with its own broker connection(s) and threads;
 devices share connections (``DEVICES_PER_CONNECTION``), each with its own topics and
 session; under the TLS schemes each device has its own connection, whose client
 certificate is its identity at the broker. The scheduler sends each device's readings
-at fixed times; when the machine cannot keep up it sends late rather than skipping,
-and ``sent_per_s`` shows it.
+at fixed times; when the machine cannot keep up it sends late rather than skipping, and
+``sent_per_s`` shows it.
 """
 
 from __future__ import annotations
 
-import heapq
 import os
-import tempfile
+import sys
 import threading
 import time
-from collections.abc import Callable
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,18 +27,24 @@ from dthq.errors import UnsupportedError
 from dthq.harness.results import PipelineRun
 from dthq.pipeline import tls_setup
 from dthq.pipeline.clock import SYSTEM_CLOCK, Clock
-from dthq.pipeline.cloud import Cloud, FHIRSink
-from dthq.pipeline.device import Device
 from dthq.pipeline.gateway import Gateway, policy_named
 from dthq.pipeline.metrics import Metrics
+from dthq.pipeline.parties import (
+    GATEWAY,
+    BusFor,
+    Progress,
+    make_cloud,
+    make_devices,
+    make_gateway,
+    open_store,
+    send_load,
+)
 from dthq.pipeline.provision import CLOUD_ID, Registry
 from dthq.transport.brokers import EmbeddedBroker, MosquittoBroker
 from dthq.transport.bus import BUSES, Bus, MemoryBus, check_qos
 from dthq.transport.mqtt import MQTTBus, parse_broker_url
-from dthq.twin.store import Store
 
-DEVICES_PER_CONNECTION = 50
-GATEWAY = "gw-1"
+PINS = ("none", "split")  # how a processes=True run places its parties (see processes.py)
 EMBEDDED = {"amqtt": EmbeddedBroker, "mosquitto": MosquittoBroker}
 MAX_MESSAGE_BYTES = 100_000_000  # the paper's §7.1 sizes end at 100 MB
 
@@ -74,6 +79,9 @@ class SimConfig:
     # Devices sharing one broker connection; None: DEVICES_PER_CONNECTION, and 1 under
     # TLS (a certificate is one identity). The schemes suite gives 1 to every scheme.
     devices_per_connection: int | None = None
+    processes: bool = False  # each party its own OS process (dthq.pipeline.processes)
+    pin: str = "none"  # with processes: "split", the load generator on a core of its own
+    device_processes: int = 1  # with processes: the load generator's processes
 
     def __post_init__(self) -> None:
         if not 1 <= self.patients <= 100_000:
@@ -115,6 +123,17 @@ class SimConfig:
                 f"scheme {self.scheme!r} needs the embedded mosquitto's TLS listener "
                 "(transport mqtt, no --broker, embedded mosquitto, this run's own cloud)"
             )
+        if self.pin not in PINS:
+            raise UnsupportedError(f"unknown pinning {self.pin!r}; choose one of {PINS}")
+        if not 1 <= self.device_processes <= min(64, self.patients):
+            raise UnsupportedError("device processes must be 1..64 and at most one a device")
+        if self.processes:
+            if sys.platform != "linux":  # the parties' stamps need one machine-wide clock
+                raise UnsupportedError("processes=True needs Linux (CLOCK_MONOTONIC stamps)")
+            if self.transport != "mqtt" or not self.cloud:
+                raise UnsupportedError("processes=True needs the mqtt transport and its cloud")
+        elif self.pin != "none":
+            raise UnsupportedError("pinning places the parties' processes: needs processes=True")
 
     @property
     def onset(self) -> float:
@@ -128,9 +147,6 @@ def provision(patients: int) -> Registry:
     for i in range(patients):
         registry.add_device(f"dev-{i + 1:05d}", f"P{i + 1:05d}")
     return registry
-
-
-Progress = Callable[[float, int], None]  # (fraction of the duration done, readings sent)
 
 
 class Pipeline:
@@ -153,10 +169,10 @@ class Pipeline:
         self.registry = registry or provision(c.patients)
         self.tls = None
         if c.cloud:  # before any bus or broker: the stack closes it after their threads stop
-            self.store = self._open_store(stack)
+            self.store = open_store(c, stack)
         if c.transport == "memory":
             memory = stack.enter_context(closing(MemoryBus()))
-            self._bus: Callable[[str, bool, str], Bus] = lambda _name, _persistent, _who: memory
+            self._bus: BusFor = lambda _name, _persistent, _who: memory
         else:
             url, protocol = c.broker, None
             if url is None:
@@ -183,62 +199,27 @@ class Pipeline:
         self.tag = os.urandom(3).hex()  # client ids of this run: no stale broker sessions
         self.buses: list[Bus] = []
         if c.cloud:
-            self._start_cloud(stack)
-        plain = c.scheme == "tls"
+            cloud_bus = self._bus(f"dthq-cloud-{self.tag}", True, CLOUD_ID)
+            self.buses.append(cloud_bus)
+            self.cloud = make_cloud(c, self.registry, cloud_bus, self.metrics, self.store, clock)
+            stack.callback(self.cloud.close)  # its worker and sender stop before the store
         self._stack = stack
         self.gateway = self._start_gateway()
-        deteriorating = round(c.patients * c.deteriorating)
-        self.devices: list[Device] = []
-        bus: Bus | None = None
-        shared = c.devices_per_connection or (1 if self.tls else DEVICES_PER_CONNECTION)
-        for i, device_id in enumerate(self.registry.devices):
-            if i % shared == 0:
-                bus = self._bus(f"dthq-devices-{i // shared}-{self.tag}", False, device_id)
-                self.buses.append(bus)
-            assert bus is not None
-            worsens = i < deteriorating
-            device = Device(
-                device_id,
-                GATEWAY,
-                self.registry,
-                bus,
-                self.metrics,
-                qos=c.qos,
-                rate_hz=c.rate_hz,
-                seed=c.seed * 100_003 + i,
-                deteriorate_after_s=c.onset if worsens else None,
-                deterioration_speed=c.deterioration_speed,
-                rekey_records=c.rekey_records,
-                fault_rate=c.fault_rate,
-                message_bytes=c.message_bytes,
-                clock=clock,
-                plain=plain,
-            )
-            if worsens:
-                self.metrics.onsets[device.patient] = clock.now_ms() + int(c.onset * 1000)
-            self.devices.append(device)
+        self.devices, buses = make_devices(
+            c, self.registry, self._bus, self.metrics, clock, self.tag
+        )
+        self.buses.extend(buses)
         for device in self.devices:
             device.handshake()
         for device in self.devices:
             device.wait_established()
 
     def _start_gateway(self) -> Gateway:
-        c = self.config
         gw_bus = self._bus(f"dthq-{GATEWAY}-{self.tag}", True, GATEWAY)
         if isinstance(gw_bus, MQTTBus):
             self.protocol = gw_bus.protocol_name
         self.buses.append(gw_bus)
-        gateway = Gateway(
-            GATEWAY,
-            self.registry,
-            gw_bus,
-            gw_bus,
-            self.metrics,
-            policy=policy_named(c.policy),
-            qos=c.qos,
-            clock=self.clock,
-            plain=c.scheme == "tls",
-        )
+        gateway = make_gateway(self.config, self.registry, gw_bus, self.metrics, self.clock)
         self._stack.callback(gateway.close)
         gateway.connect()
         self._gateway_bus = gw_bus
@@ -255,61 +236,20 @@ class Pipeline:
         self.buses.remove(self._gateway_bus)
         self.gateway = self._start_gateway()
 
-    def _open_store(self, stack: ExitStack) -> Store:
-        c = self.config
-        if c.store is None:
-            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="dthq-store-"))
-            store_path = Path(tmp) / "twin.db"
-        else:
-            store_path = c.store
-        secret = c.master_secret or os.urandom(32)
-        return stack.enter_context(closing(Store(store_path, secret, head=c.store_head)))
-
-    def _start_cloud(self, stack: ExitStack) -> None:
-        c = self.config
-        cloud_bus = self._bus(f"dthq-cloud-{self.tag}", True, CLOUD_ID)
-        self.buses.append(cloud_bus)
-        self.cloud = Cloud(
-            self.registry,
-            cloud_bus,
-            self.metrics,
-            self.store,
-            sink=FHIRSink(c.fhir_dir, c.fhir_url),
-            twin=policy_named(c.policy).twin,
-            fhir_bundles=c.fhir,
-            clock=self.clock,
-            plain=c.scheme == "tls",
-        )
-        stack.callback(self.cloud.close)  # its worker and sender stop before the store closes
-
     def run(
         self, progress: Progress | None = None, stop: threading.Event | None = None
     ) -> PipelineRun:
         """Send the load for the configured duration (or until ``stop`` is set)."""
-        c, m = self.config, self.metrics
-        period = 1 / c.rate_hz
-        now = self.clock.monotonic_s
-        start = now()
-        end = start + c.duration_s
-        n = len(self.devices)
-        due = [(start + i * period / n, i) for i in range(n)]  # staggered phases
-        heapq.heapify(due)
-        last_report = 0.0
-        while due:
-            at, i = due[0]
-            if at >= end or now() >= end or (stop is not None and stop.is_set()):
-                break  # behind at the end: what was not sent shows in sent_per_s
-            wait = at - now()
-            if wait > 0:
-                time.sleep(min(wait, 0.05))
-                continue
-            heapq.heapreplace(due, (at + period, i))
-            device = self.devices[i]
-            device.poll()  # a handshake that timed out, or that NO_SESSION asked for
-            device.tick()
-            if progress and at - last_report >= 0.25:
-                last_report = at
-                progress(min(1.0, (at - start) / c.duration_s), m.counts["sent"])
+        m = self.metrics
+        send_load(
+            self.devices,
+            self.config,
+            self.clock,
+            self.clock.monotonic_s(),
+            sent=lambda: m.counts["sent"],
+            progress=progress,
+            stop=stop,
+        )
         self.drain()
         if progress:
             progress(1.0, m.counts["sent"])
@@ -334,6 +274,8 @@ class Pipeline:
             offered_per_s=c.patients * c.rate_hz,
             reconnects=sum(b.stats.disconnects for b in buses),
             down_ms=max((b.stats.down_ms for b in buses), default=0.0),
+            processes=c.processes,
+            pin=c.pin,
         )
 
     def drain(self) -> bool:
@@ -352,5 +294,9 @@ class Pipeline:
 
 def simulate(config: SimConfig, progress: Progress | None = None) -> PipelineRun:
     """One run on the machine's clocks, as ``dthq simulate`` and the bench suite make it."""
+    if config.processes:
+        from dthq.pipeline.processes import simulate_in_processes
+
+        return simulate_in_processes(config, progress)
     with ExitStack() as stack:
         return Pipeline(config, stack, SYSTEM_CLOCK).run(progress)

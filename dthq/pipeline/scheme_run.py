@@ -15,38 +15,21 @@ device is told NO_SESSION and handshakes again).
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from pathlib import Path
 
 from dthq.errors import UnsupportedError
 from dthq.harness.results import SchemeRun
 from dthq.pipeline.clock import SYSTEM_CLOCK
+from dthq.pipeline.cpu import cpu_s, io_bytes
 from dthq.pipeline.run import Pipeline, SimConfig
 from dthq.transport.brokers import MosquittoBroker
 from dthq.twin.reading import Reading
 from dthq.twin.twin import Alert
 
 RECOVERY_TIMEOUT_S = 60.0
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def io_bytes(pid: int) -> int:
-    """What the process read and wrote through system calls, sockets included."""
-    fields = dict(
-        line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines() if line
-    )
-    return int(fields["rchar"]) + int(fields["wchar"])
-
-
-def cpu_s(pid: int) -> float:
-    """The process's user + system CPU so far."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    after = stat[stat.rindex(")") + 2 :].split()  # the command name may hold spaces
-    return (int(after[11]) + int(after[12])) / _TICKS  # fields 14 and 15, utime and stime
 
 
 class BrokerShare:

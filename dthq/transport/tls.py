@@ -55,6 +55,23 @@ def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
         f.write(data)
 
 
+def _context(ca: Path, cert: Path, key: Path) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_3
+    context.load_verify_locations(cafile=ca)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def client_context_in(directory: Path, party: str) -> ssl.SSLContext:
+    """``party``'s context from a :class:`TLSMaterial`'s directory, in another process
+    of the same run (the files are the run's own, 0600 in a 0700 directory)."""
+    cert, key = directory / f"{party}.pem", directory / f"{party}.key"
+    if not cert.is_file() or not key.is_file():
+        raise UnsupportedError(f"no client certificate for {party!r} in {directory}")
+    return _context(directory / "ca.pem", cert, key)
+
+
 class TLSMaterial:
     """The CA, the broker's pair and each party's pair, as PEM files in ``directory``."""
 
@@ -136,11 +153,7 @@ class TLSMaterial:
             cert, key = self.clients[party]
         except KeyError:
             raise UnsupportedError(f"no client certificate for {party!r} in this run") from None
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_3
-        context.load_verify_locations(cafile=self.ca)
-        context.load_cert_chain(cert, key)
-        return context
+        return _context(self.ca, cert, key)
 
     def close(self) -> None:
         self._tmp.cleanup()
