@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -83,3 +83,18 @@ def _inject_slowdown() -> Any:
     patch.setattr(RecordLayer, "open", _slowed(RecordLayer.open, factor))
     yield
     patch.undo()
+
+
+@pytest.fixture
+def every_cpu() -> Iterator[None]:
+    """The machine's cores for a benchmark whose processes are placed apart (the bench
+    pins itself to one CPU, where they would all share it)."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    pinned = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, range(os.cpu_count() or 1))
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, pinned)

@@ -6,8 +6,6 @@ processes (broker, gateways, twin, workers) are what is being measured together.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,15 +29,7 @@ BROKERS = [
 _broken: set[tuple[str, int]] = set()  # (broker, gateways) curves past their first failure
 
 
-@pytest.fixture(autouse=True)
-def every_cpu() -> Iterator[None]:
-    if not hasattr(os, "sched_setaffinity"):
-        yield
-        return
-    pinned = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, range(os.cpu_count() or 1))
-    yield
-    os.sched_setaffinity(0, pinned)
+pytestmark = pytest.mark.usefixtures("every_cpu")  # the fleet's processes on every core
 
 
 def _run(benchmark: Any, config: FleetConfig, tmp_path: Path) -> Any:

@@ -7,8 +7,8 @@ benchmark; its figures are the HeldRate with every probe."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
+import os
 from typing import Any
 
 import pytest
@@ -16,6 +16,7 @@ import pytest
 from bench.tags import Suite, tag_figures
 from dthq.errors import DTHQError
 from dthq.harness import held, pair, scenarios
+from dthq.harness.placement import placement, split_if_possible
 from dthq.harness.results import FHIRCost, HeldProbe, HeldRate
 from dthq.pipeline.run import EMBEDDED, SimConfig, simulate
 
@@ -31,10 +32,16 @@ BROKERS = [
     pytest.param(b, marks=pytest.mark.requires(b) if b == "mosquitto" else ())
     for b in scenarios.PIPELINE_BROKERS
 ]
-# A run the size of a held-rate probe: only the load differs between them.
-PIPELINE_SETTINGS: dict[str, Any] = {"policy": "immediate", "deteriorating": 0.0, "drain_s": 2.0}
-if "processes" in {f.name for f in dataclasses.fields(SimConfig)}:
-    PIPELINE_SETTINGS["processes"] = True  # each party its own process, where the runner can
+# A run the size of a held-rate probe: only the load differs between them. Each party
+# its own process; the pair's are placed as the pipeline's are (pin: the load generator,
+# the publisher, on a core of its own; broker and the rest on the others).
+PIPELINE_SETTINGS: dict[str, Any] = {
+    "policy": "immediate",
+    "deteriorating": 0.0,
+    "drain_s": 2.0,
+    "processes": True,
+}
+pytestmark = pytest.mark.usefixtures("every_cpu")
 
 
 @functools.cache
@@ -57,7 +64,10 @@ def _failed(rate: float, exc: DTHQError) -> HeldProbe:
 
 def pair_probe(broker: str, window_s: float, payload_bytes: int) -> held.Probe:
     def probe(rate: float) -> HeldProbe:
+        system, load = placement(split_if_possible())
         with EMBEDDED[broker]() as running:  # a fresh broker per probe, as simulate starts one
+            if system is not None and running.pid is not None:
+                os.sched_setaffinity(running.pid, system)
             return pair.probe(
                 running.url,
                 running.protocol,
@@ -65,6 +75,8 @@ def pair_probe(broker: str, window_s: float, payload_bytes: int) -> held.Probe:
                 window_s=window_s,
                 payload_bytes=payload_bytes,
                 qos=QOS,
+                system_cores=system,
+                load_cores=load,
             )
 
     return probe
@@ -78,6 +90,7 @@ def pipeline_probe(broker: str, window_s: float, patients: int) -> held.Probe:
             duration_s=window_s,
             embedded=broker,
             qos=QOS,
+            pin=split_if_possible(),
             **PIPELINE_SETTINGS,
         )
         try:
@@ -144,6 +157,7 @@ def test_fhir_cloud_cpu(benchmark: Any, bench_profile: Any, broker: str) -> None
                     embedded=broker,
                     qos=QOS,
                     fhir=fhir,
+                    pin=split_if_possible(),
                     **settings,
                 )
             )

@@ -8,15 +8,13 @@ PipelineRun)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 from bench.tags import Suite, tag_figures
 from dthq.harness import scenarios
+from dthq.harness.placement import split_if_possible
 from dthq.harness.results import PolicyPoint
 from dthq.pipeline.run import SimConfig, simulate
 
@@ -24,18 +22,6 @@ BROKERS = [
     pytest.param(b, marks=pytest.mark.requires(b) if b == "mosquitto" else ())
     for b in scenarios.PIPELINE_BROKERS
 ]
-
-
-@contextmanager
-def _every_cpu() -> Iterator[None]:
-    """The machine's cores for a run whose parties are placed apart (the bench pins
-    itself to one CPU, where they would all share it)."""
-    pinned = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, range(os.cpu_count() or 1))
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, pinned)
 
 
 def _run(benchmark: Any, config: SimConfig) -> Any:
@@ -48,26 +34,25 @@ def _run(benchmark: Any, config: SimConfig) -> Any:
 @pytest.mark.parametrize(
     "load", scenarios.PIPELINE_LOADS, ids=[f"{n}x{hz:g}Hz" for n, hz in scenarios.PIPELINE_LOADS]
 )
+@pytest.mark.usefixtures("every_cpu")  # the parties placed apart, not on the bench's one CPU
 def test_pipeline_load(benchmark: Any, bench_profile: Any, broker: str, load: Any) -> None:
     patients, rate_hz = load
     if load not in bench_profile.pipeline_loads:
         pytest.skip(f"{patients} devices at {rate_hz:g} Hz runs in the full profile")
-    with _every_cpu():
-        run = _run(
-            benchmark,
-            SimConfig(
-                patients=patients,
-                rate_hz=rate_hz,
-                duration_s=bench_profile.pipeline_s,
-                embedded=broker,
-                policy="immediate",
-                deteriorating=0.0,
-                drain_s=5.0,
-                processes=True,  # each party its own process, as deployed
-                # the load generator apart from the system it loads, where there are 2
-                pin="split" if len(os.sched_getaffinity(0)) > 1 else "none",
-            ),
-        )
+    run = _run(
+        benchmark,
+        SimConfig(
+            patients=patients,
+            rate_hz=rate_hz,
+            duration_s=bench_profile.pipeline_s,
+            embedded=broker,
+            policy="immediate",
+            deteriorating=0.0,
+            drain_s=5.0,
+            processes=True,  # each party its own process, as deployed
+            pin=split_if_possible(),  # the load generator apart from the system it loads
+        ),
+    )
     assert run.counts["delivered"] > 0
 
 

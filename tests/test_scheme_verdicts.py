@@ -102,3 +102,16 @@ def test_scheme_runs_round_trip_through_results_json() -> None:
     assert again.schemes == r.schemes
     cpu = again.schemes[0].cpu_ms_per_reading()
     assert cpu == {"cloud": pytest.approx(2.0), "broker": pytest.approx(0.25)}
+
+
+def test_the_system_level_readings_are_counted_once() -> None:
+    from reports.verdicts import claims as register
+    from reports.verdicts.headline import independent, readings
+    from reports.verdicts.system_level import CLAIMS
+
+    ids = {spec.id for spec in register.CLAIMS}
+    assert {spec.reading_of for spec in CLAIMS} == {"t3-order-latency", "t3-order-throughput"}
+    assert {spec.reading_of for spec in CLAIMS} <= ids  # each re-reads a claim of the register
+    found = register.claims(with_schemes(scheme("dthq", 8.0, 900.0), scheme("tls", 10.0, 800.0)))
+    assert [c.id for c in readings(found)] == [s.id for s in CLAIMS]
+    assert not {s.id for s in CLAIMS} & {c.id for c in independent(found)}

@@ -88,10 +88,14 @@ def probe(
     payload_bytes: int,
     qos: int = 1,
     drain_s: float = 2.0,
+    system_cores: set[int] | None = None,
+    load_cores: set[int] | None = None,
 ) -> HeldProbe:
     """One window of the pair at ``rate`` messages/s: the subscriber started and
     subscribed first, then the publisher; the subscriber waits up to ``drain_s`` after
-    the publisher's last PUBACK for what is still on its way."""
+    the publisher's last PUBACK for what is still on its way. ``system_cores`` and
+    ``load_cores`` place the subscriber and the publisher (the load) as a pipeline run's
+    ``pin`` places its parties (see :mod:`dthq.harness.placement`)."""
     topic = f"dthq/pair/{os.urandom(4).hex()}"
     common = ("--url", url, "--protocol", protocol, "--topic", topic, "--qos", qos)
     publisher = ("--rate", rate, "--seconds", window_s, "--payload", payload_bytes)
@@ -105,6 +109,8 @@ def probe(
         env=env,
     )
     try:
+        if system_cores is not None:
+            os.sched_setaffinity(sub.pid, system_cores)
         _wait_ready(sub)
         pub = subprocess.run(
             _side("pair_publisher", *common, *publisher, "--drain", drain_s),
@@ -112,6 +118,7 @@ def probe(
             text=True,
             env=env,
             timeout=window_s + drain_s + START_TIMEOUT_S,
+            preexec_fn=None if load_cores is None else lambda: os.sched_setaffinity(0, load_cores),
         )
         if pub.returncode != 0:
             raise BusError(f"the pair's publisher failed: {_last_line(pub.stderr)}")

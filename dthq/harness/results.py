@@ -429,19 +429,22 @@ class SchemeRun:
     """One scheme through the pipe (the schemes bench suite): the same load, the same
     broker (mosquitto), the same run as the other schemes.
 
+    ``run``: the steady run, every party its own process (``run.cpu_s`` holds each
+    process's CPU, the broker's and the load generator's included).
     ``wire_bytes_per_reading``: every byte the broker process read or wrote (``rchar``
-    + ``wchar`` of /proc/<pid>/io over the sending window and the drain: with
+    + ``wchar`` of /proc/<pid>/io over the steady run's sending window and drain: with
     persistence off and no log it touches no file then), both hops and both ways
     (receipts and acks included), per delivered reading; TCP/IP headers are not in it.
-    ``broker_cpu_s``: the broker's user + system CPU over the same window (the parties'
-    are ``run.cpu_s``). ``storm_recovery_s``: from the broker's restart (every
-    connection dropped at once) until every device has a reading taken after it stored
-    by the cloud: TCP and, under TLS, every TLS handshake again; DTHQ's sessions live
-    on. ``cold_recovery_s``: the same from a gateway restart, whose DTHQ sessions are
-    lost (NO_SESSION, then a DTHQ handshake per device); under "tls" only the
-    gateway's own connection is new. ``connections``: the broker connections that
-    reconnect in the storm (TLS handshakes under the TLS schemes). ``held_per_s``: the
-    highest offered rate held (None: not measured).
+    ``broker_cpu_s``: the broker's user + system CPU over the same window.
+    ``storm_recovery_s`` (timed with the parties in one process, the timer driving the
+    devices, alike for every scheme): from the broker's restart (every connection
+    dropped at once) until every device has a reading taken after it stored by the
+    cloud: TCP and, under TLS, every TLS handshake again; DTHQ's sessions live on.
+    ``cold_recovery_s``: the same from a gateway restart, whose DTHQ sessions are lost
+    (NO_SESSION, then a DTHQ handshake per device); under "tls" only the gateway's own
+    connection is new. ``connections``: the broker connections that reconnect in the
+    storm (TLS handshakes under the TLS schemes). ``held_per_s``: the highest offered
+    rate held, by the held suite's definition and search (None: not measured).
     """
 
     scheme: str  # one of SCHEMES

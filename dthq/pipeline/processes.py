@@ -21,9 +21,10 @@ CPU: each party's process CPU (user + system, psutil), from the first reading se
 the drain ends (the work on the run's readings, not the start-up and handshakes), in
 ``PipelineRun.cpu_s`` as "broker", "gateway", "cloud" and
 :data:`~dthq.harness.results.LOAD_GENERATOR`. An external broker's CPU is not seen.
-Over the same window, the broker's socket bytes (``/proc/<pid>/io`` rchar + wchar: it
+Over the same window, Mosquitto's socket bytes (``/proc/<pid>/io`` rchar + wchar: it
 reads and writes nothing else once started; TCP/IP headers not counted) go to
-``PipelineRun.broker_bytes``.
+``PipelineRun.broker_bytes`` (amqtt's go uncounted: asyncio's recv()/send() are not in
+those counters).
 
 Pinning (``pin``, recorded in the run), over the cores this process may use: "none"
 leaves placement to the OS; "split" puts the load generator on a core of its own (the
@@ -46,6 +47,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from dthq.harness.placement import placement
 from dthq.harness.results import LOAD_GENERATOR, PipelineRun
 from dthq.pipeline import tls_setup
 from dthq.pipeline.child import ANSWER_S, Child, PartyFailed
@@ -54,7 +56,6 @@ from dthq.pipeline.gateway import policy_named
 from dthq.pipeline.metrics_export import Export, merge
 from dthq.pipeline.parties import Progress
 from dthq.pipeline.party import encode_config
-from dthq.pipeline.placement import placement
 from dthq.pipeline.run import EMBEDDED, SimConfig, provision
 from dthq.transport.brokers import MosquittoBroker
 from dthq.transport.tls import TLSMaterial
@@ -108,7 +109,10 @@ class _Run:
             broker: Any = self.stack.enter_context(MosquittoBroker(tls=self.tls, acl=acl))
         else:
             broker = self.stack.enter_context(EMBEDDED[c.embedded]())
-        pid = self.broker_pid = broker.pid
+        pid = broker.pid
+        # Socket bytes from /proc are read()/write() bytes: Mosquitto moves its sockets'
+        # bytes so, amqtt's asyncio with recv()/send(), which /proc/<pid>/io leaves out.
+        self.broker_pid = pid if isinstance(broker, MosquittoBroker) else None
         if self.system_cores is not None:
             os.sched_setaffinity(pid, self.system_cores)
         self.cpu.add("broker", pid)

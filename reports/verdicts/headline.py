@@ -11,8 +11,14 @@ from reports.verdicts.outcome import Outcome
 
 
 def independent(claims: Sequence[Claim]) -> list[Claim]:
-    """The paper's claims, its contradictions left out (they are counted apart)."""
-    return [c for c in claims if c.kind is not Kind.INCONSISTENT]
+    """The paper's claims, its contradictions left out (they are counted apart) and so
+    are the second readings of a claim counted already (``reading_of``)."""
+    return [c for c in claims if c.kind is not Kind.INCONSISTENT and not c.reading_of]
+
+
+def readings(claims: Sequence[Claim]) -> list[Claim]:
+    """Claims counted once already, judged again where the paper also makes them."""
+    return [c for c in claims if c.reading_of]
 
 
 def _parts(n: Counter[Outcome], settings: int) -> list[str]:
@@ -37,10 +43,20 @@ def headline(claims: Sequence[Claim], own: Sequence[Claim]) -> str:
                    for c in found)  # fmt: skip
     parts = _parts(n, settings)
     mine = Counter(c.outcome for c in own)
-    contradictions = len(claims) - len(found)
+    again = readings(claims)
+    contradictions = len(claims) - len(found) - len(again)
+    twice = Counter(c.outcome for c in again)
+    second = (
+        f" {len(again)} of these claims are judged again at system level (counted once, above): "
+        f"{twice[Outcome.HOLDS]} hold there, {twice[Outcome.DOES_NOT_HOLD]} do not"
+        + (f", {twice[Outcome.NOT_MEASURED]} not measured" if twice[Outcome.NOT_MEASURED] else "")
+        + "."
+        if again
+        else ""
+    )
     return (
         f"Of the paper's {len(found)} independent claims, {', '.join(parts[:-1])} and "
-        f"{parts[-1]}; the paper contradicts itself in {contradictions} places. Our own "
+        f"{parts[-1]}; the paper contradicts itself in {contradictions} places.{second} Our own "
         f"comparisons, never counted as the paper's: {mine[Outcome.HOLDS]} hold, "
         f"{mine[Outcome.DOES_NOT_HOLD]} do not"
         + (f", {mine[Outcome.NOT_MEASURED]} not measured" if mine[Outcome.NOT_MEASURED] else "")

@@ -46,6 +46,9 @@ class Claim:
     outcome: Outcome
     remark: str = ""  # follows the outcome's phrase in the verdict
     merged: str = ""  # the rows merged into this one, and why
+    # The id of the claim whose words this one judges again elsewhere (at system level,
+    # say): listed in the register, never counted a second time.
+    reading_of: str = ""
 
     @property
     def verdict(self) -> str:
@@ -82,13 +85,14 @@ class ClaimSpec:
     judge: Judge
     measure: Measure = unmeasured
     merged: str = ""
+    reading_of: str = ""
 
     def judged(self, results: Results) -> Claim:
         measured = self.measure(results)
         outcome, remark = self.judge(measured)
         return Claim(
             self.id, self.location, self.kind, self.wording, self.paper, self.definition,
-            measured.ours, measured.ratio, outcome, remark, self.merged,
+            measured.ours, measured.ratio, outcome, remark, self.merged, self.reading_of,
         )  # fmt: skip
 
 

@@ -31,6 +31,11 @@ def _table(found: list[Claim], headers: list[str] = HEADERS) -> Table:
 def section(results: Results) -> Section:
     found, mine = claims(results), own(results)
     merged = [[c.id, c.merged] for c in found if c.merged]
+    merged += [
+        [c.id, f"the words of {c.reading_of}, judged again at system level: counted once, there"]
+        for c in found
+        if c.reading_of
+    ]
     return Section(
         "The paper's claims on this machine",
         [
