@@ -22,6 +22,9 @@ and a completeness head outside the database that proves no reading went missing
 - The FHIR outbox: each batch's Bundle, sealed, commits with its readings; a sender
   (:mod:`dthq.pipeline.outbox`) deletes it once delivered.
 - A reading is stored once per (patient, timestamp): storing it again changes nothing.
+- No write costs more as the store grows: the counters it numbers readings and counts
+  the outbox from (:mod:`dthq.twin.store_counts`) change in the write's own
+  transaction, and are checked (and if need be rebuilt) on open.
 - Files are made mode 0600 (the database, its -wal and -shm, the head). A file that is
   not a store of this format, or a head that does not verify, is a one-line
   :class:`StoreError` naming it; a tampered record is an
@@ -47,7 +50,7 @@ from pathlib import Path
 from dthq.crypto.aead import Cipher, get_aead
 from dthq.crypto.hkdf import hkdf
 from dthq.errors import AuthenticationError, DTHQError
-from dthq.twin import store_head
+from dthq.twin import store_counts, store_head
 from dthq.twin.reading import Reading
 from dthq.twin.store_head import Head, HeadError
 
@@ -264,7 +267,8 @@ class Store:
         if not tables:  # a new store: its tables and identity in one transaction
             self._db.executescript(
                 f"BEGIN IMMEDIATE; {SCHEMA} INSERT INTO meta VALUES ('format', {FORMAT}), "
-                "('store_id', randomblob(16)), ('commits', 0); COMMIT;"
+                "('store_id', randomblob(16)), ('commits', 0); "
+                f"{store_counts.SCHEMA} {store_counts.NEW_STORE} COMMIT;"
             )
         found = self._meta("format", required=False)
         if found != FORMAT:
@@ -272,6 +276,7 @@ class Store:
             raise StoreError(
                 f"{self.path}: store format {found!r}, this build reads format {FORMAT}"
             )
+        self.counters_rebuilt = store_counts.ensure(self._db)
 
     def _load_keyring(self, existing: bool) -> dict[int, Cipher]:
         keys: dict[int, Cipher] = {}
@@ -409,6 +414,7 @@ class Store:
                         "VALUES (?, ?, ?, ?, ?)",
                         (now_ms, now_ms, epoch, nonce, sealed),
                     )
+                    store_counts.outbox_changed(self._db, 1, 0)
             if head is not None:  # after the commit: a crash between leaves the store ahead
                 self._write_head(head)
             return added
@@ -420,13 +426,18 @@ class Store:
         if not self._caught_up:
             self._catch_up(commits)
         db = self._db
+        pseuds = {pid: self.pseudonym(pid) for pid in {r.pid for r in readings}}
+        tally = store_counts.last(db, set(pseuds.values()))
         fresh: list[tuple[str, Reading]] = []
         seen: set[tuple[str, int]] = set()
         for r in readings:
-            key = (self.pseudonym(r.pid), r.ts)
+            key = (pseuds[r.pid], r.ts)
+            if key in seen:
+                continue
+            # Dated after the patient's latest stored reading: new, no lookup needed.
             if (
-                key in seen
-                or db.execute("SELECT 1 FROM readings WHERE pseud=? AND ts=?", key).fetchone()
+                r.ts <= tally[key[0]][1]
+                and db.execute("SELECT 1 FROM readings WHERE pseud=? AND ts=?", key).fetchone()
             ):
                 continue
             seen.add(key)
@@ -438,11 +449,8 @@ class Store:
         rows, patients = [], {}
         for pseud, r in fresh:
             if pseud not in patients:
-                (top,) = db.execute(
-                    "SELECT MAX(seq) FROM readings WHERE pseud=?", (pseud,)
-                ).fetchone()
                 # Past the head's number too: after a rollback the gap stays visible.
-                last[pseud] = max(last.get(pseud, 0), top or 0)
+                last[pseud] = max(last.get(pseud, 0), tally[pseud][0])
                 nonce = os.urandom(NONCE)
                 patients[pseud] = (
                     pseud,
@@ -460,6 +468,10 @@ class Store:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
+        latest: dict[str, int] = {}
+        for pseud, r in fresh:
+            latest[pseud] = max(latest.get(pseud, -1), r.ts)
+        store_counts.advance(db, [(p, last[p], ts) for p, ts in latest.items()])
         new_commits = max(commits, self._head.commits) + 1
         db.execute("UPDATE meta SET v=? WHERE k='commits'", (new_commits,))
         return len(rows), Head(
@@ -471,11 +483,11 @@ class Store:
         commit) gets its head brought up to it, under the write lock, before anything new."""
         if commits > self._head.commits:
             last = dict(self._head.last)
-            for pseud, top in self._db.execute(
-                "SELECT pseud, MAX(seq) FROM readings GROUP BY pseud"
-            ):
+            pseuds = [row[0] for row in self._db.execute("SELECT pseud FROM patients")]
+            for pseud, (top, _) in store_counts.last(self._db, pseuds).items():
                 p = bytes.fromhex(pseud)
-                last[p] = max(last.get(p, 0), top)
+                if top:
+                    last[p] = max(last.get(p, 0), top)
             self._write_head(Head(self.store_id, commits, last))
         self._caught_up = True
 
@@ -512,7 +524,13 @@ class Store:
         names, failed = self._names()
         if failed:
             raise AuthenticationError(failed[0])
-        stored = {row[0] for row in self._db.execute("SELECT DISTINCT pseud FROM readings")}
+        stored = {  # a seek per patient, not a scan of every reading
+            row[0]
+            for row in self._db.execute(
+                "SELECT pseud FROM patients p WHERE EXISTS "
+                "(SELECT 1 FROM readings r WHERE r.pseud = p.pseud)"
+            )
+        }
         return sorted(pid for pseud, pid in names.items() if pseud in stored)
 
     def _names(self) -> tuple[dict[str, str], list[str]]:
@@ -666,21 +684,29 @@ class Store:
 
     def outbox_sent(self, entry_id: int) -> None:
         with self._transaction():
-            self._db.execute("DELETE FROM outbox WHERE id=?", (entry_id,))
+            gone = self._db.execute(
+                "DELETE FROM outbox WHERE id=? RETURNING next_ms IS NULL", (entry_id,)
+            ).fetchall()
+            if gone:
+                store_counts.outbox_changed(self._db, -1, -gone[0][0])
 
     def outbox_failed(self, entry_id: int, outcome: str, next_ms: int | None) -> None:
         """One more failed attempt, its outcome, and when to try again (None: parked)."""
         with self._transaction():
+            was = self._db.execute(
+                "SELECT next_ms IS NULL FROM outbox WHERE id=?", (entry_id,)
+            ).fetchone()
+            if was is None:
+                return
             self._db.execute(
                 "UPDATE outbox SET attempts=attempts+1, outcome=?, next_ms=? WHERE id=?",
                 (outcome, next_ms, entry_id),
             )
+            store_counts.outbox_changed(self._db, 0, (next_ms is None) - was[0])
 
     def backlog(self) -> Backlog:
         with self._lock:
-            unsent, parked, oldest = self._db.execute(
-                "SELECT COUNT(*), COUNT(*) - COUNT(next_ms), MIN(created_ms) FROM outbox"
-            ).fetchone()
+            unsent, parked, oldest = store_counts.backlog(self._db)
         return Backlog(unsent, parked, oldest)
 
     def outcomes(self) -> dict[str, int]:
