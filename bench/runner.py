@@ -31,6 +31,7 @@ SUITES = {
     "fleet": "test_fleet.py",
     "soak": "test_soak.py",
     "chaos": "test_chaos.py",
+    "store": "test_store.py",
 }
 RAW_NAME = "benchmark-raw.json"
 

@@ -30,6 +30,7 @@ from dthq.harness.results import (
     QKDKeyCost,
     QKDPoint,
     SoakRun,
+    StoreCostPoint,
 )
 from dthq.harness.results_json import plain
 from dthq.harness.scenarios import Table3Scenario, Table4Scenario
@@ -52,6 +53,7 @@ class Suite(StrEnum):
     POLICY_SWEEP = "policy_sweep"
     SOAK = "soak"
     CHAOS = "chaos"
+    STORE = "store"
 
 
 Derive = Callable[[Mapping[str, Any], Distribution], dict[str, Any]]
@@ -120,6 +122,7 @@ FIGURES: dict[Suite, tuple[str, type]] = {
     Suite.POLICY_SWEEP: ("point", PolicyPoint),
     Suite.SOAK: ("run", SoakRun),
     Suite.CHAOS: ("run", ChaosRun),
+    Suite.STORE: ("points", StoreCostPoint),  # one point per row count
 }
 
 

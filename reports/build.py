@@ -19,6 +19,7 @@ from reports import (
     policy_sweep,
     qkd,
     soak,
+    store,
     table3,
     table4,
     table5,
@@ -61,6 +62,7 @@ FLEET_FILES = ("fleet.md", "figure-fleet-capacity.png")  # when the results hold
 SWEEP_FILES = ("section71.md", "figure-section71.png")  # when they hold the §7.1 sweep
 SOAK_FILES = ("soak.md",)  # when they hold a memory soak
 CHAOS_FILES = ("chaos.md",)  # when they hold a fault-suite run
+STORE_FILES = ("store.md",)  # when they hold the store's cost by size
 
 Make = Callable[[Results], Section | None]
 # The summary's tables.
@@ -80,6 +82,7 @@ SECTIONS: tuple[Make, ...] = (
     policy_sweep.section,
     soak.section,
     chaos.section,
+    store.section,
     fleet.section,
 )
 

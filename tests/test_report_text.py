@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 from test_fleet_report import CURVE
 from test_reports import COUNTS, results
+from test_store_report import POINTS
 
 from dthq.harness.results import Results
 from reports.build import write_report
 from reports.verdicts import formal_claims
 
+STORE = POINTS()
 GOLDEN = Path(__file__).parent / "data" / "report-text.json"
 # The formal model's claims, constructed: the report must not change with formal/'s file.
 FORMAL = Path(__file__).parent / "data" / "formal-claims.json"
@@ -27,13 +29,13 @@ FORMAL = Path(__file__).parent / "data" / "formal-claims.json"
 def runs() -> dict[str, Results]:
     """A run with every section, a slow DTHQ on a full profile with instruction counts and
     fleets, and a run that measured nothing but its primitives."""
-    base = results()
+    base = dataclasses.replace(results(), store=STORE)
     slow = dataclasses.replace(
         results(dthq_slowdown=3.0, profile="full"), instructions=COUNTS, fleet=CURVE
     )
     empty = dataclasses.replace(
         base, table3=(), table4=(), forged_hello=(), qkd_sweep=(), qkd_keys=(), cascade=(),
-        pipeline=(),
+        pipeline=(), store=(),
     )  # fmt: skip
     return {"every section": base, "slow dthq, full": slow, "primitives only": empty}
 

@@ -38,6 +38,7 @@ ADDED = {
     9: (),  # no section: each pipeline run's failures and FHIR backlog (test below)
     10: ("soak",),
     11: ("chaos",),
+    12: ("store",),
 }
 
 
@@ -117,7 +118,7 @@ def test_a_file_of_the_old_writer_is_written_back_byte_for_byte(tmp_path: Path) 
         '"schema_version": 3,', f'"schema_version": {SCHEMA_VERSION},'
     ).replace(
         '\n "instructions": [',
-        '\n "policy_sweep": [],\n "soak": [],\n "chaos": [],\n "instructions": [',
+        '\n "policy_sweep": [],\n "soak": [],\n "chaos": [],\n "store": [],\n "instructions": [',
     ).replace(
         '\n   "rejection_examples": {}\n',
         '\n   "rejection_examples": {},\n   "failures": {},\n   "fhir_unsent": 0,'
@@ -140,9 +141,9 @@ def test_the_written_shape_is_the_fields_in_order() -> None:
     [
         (
             lambda d: d.update(schema_version=SCHEMA_VERSION + 1),
-            "schema_version 12, this build reads 1 to 11",
+            "schema_version 13, this build reads 1 to 12",
         ),
-        (lambda d: d.update(schema_version="11"), "schema_version '11', this build reads 1 to 11"),
+        (lambda d: d.update(schema_version="12"), "schema_version '12', this build reads 1 to 12"),
         (lambda d: d["metadata"].update(host="x"), "metadata.host: unknown key"),
         (lambda d: d.update(extra=[]), "extra: unknown key"),
         (lambda d: d["bulk"].append({}), "bulk[0].total_bytes: missing"),

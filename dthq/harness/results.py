@@ -3,7 +3,7 @@
 A :class:`Results` holds one run: its :class:`Metadata`, the primitives (the floor),
 Table 3 rows, Table 4 cells, the bulk sweep, the forged-HELLO costs, the SIMULATED
 QKD figures (sweeps, cost per key, Cascade alone), the pipeline and fleet runs, the
-§7.1 policy sweep and the memory soak. Every timing is a
+§7.1 policy sweep, the memory soak and the store's cost by size. Every timing is a
 :class:`Distribution`; figures are named by :class:`Metric`, never by strings.
 bench/ingest.py is the one place that builds it from pytest-benchmark output;
 results_json.py derives its JSON shape from these dataclasses (their fields and type
@@ -437,6 +437,23 @@ class SoakRun:
 
 
 @dataclass(frozen=True)
+class StoreCostPoint:
+    """The twin store's cost at one size (the store suite): ``Store.put`` of one typical
+    batch (``batch`` readings, one per patient of ``patients``, with the session state,
+    as the cloud writes it with no FHIR destination) on a store already holding
+    ``rows`` readings. Every size of a run is measured in the same rounds, interleaved,
+    so their ratio is taken under the same load. ``put_ms`` is wall time (its fsyncs
+    included); ``cpu_ms`` the process's CPU time in the same calls, which a shared
+    disk's waits do not blur."""
+
+    rows: int
+    patients: int
+    batch: int
+    put_ms: Distribution
+    cpu_ms: Distribution
+
+
+@dataclass(frozen=True)
 class ChaosRun:
     """One fault-suite run (``nox -s chaos``): the pipeline's parties as processes
     through a broker, faults injected, every reading the devices generated classified
@@ -566,6 +583,7 @@ class Results:
     policy_sweep: tuple[PolicyPoint, ...] = ()
     soak: tuple[SoakRun, ...] = ()
     chaos: tuple[ChaosRun, ...] = ()
+    store: tuple[StoreCostPoint, ...] = ()
     instructions: tuple[InstructionCount, ...] = ()
     created: str = ""
     generator: str = ""

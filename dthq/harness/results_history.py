@@ -17,6 +17,7 @@ FORMAT HISTORY (``schema_version``: what it added)
    ``pipeline`` and in ``policy_sweep[].run``): an older run had them as ``{}``, 0, null.
 10. ``soak`` (RSS over a long run through the memory bus).
 11. ``chaos`` (the fault suite: faults injected, every reading classified).
+12. ``store`` (the twin store's put cost at each row count).
 
 Versions 4 to 7 were added by writers that still said 2 (4 to 6) or 3 (7), so a file
 labelled 2 or 3 may already hold them: each migration adds its section, empty, only
@@ -32,7 +33,7 @@ from typing import Any
 from dthq.harness.results import Metric
 
 FORMAT = "dthq-bench-results"
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 Document = dict[str, Any]
 
@@ -156,4 +157,5 @@ MIGRATIONS: dict[int, Callable[[Document], Document]] = {
     8: _v8_to_v9,
     9: _adding("soak"),
     10: _adding("chaos"),
+    11: _adding("store"),
 }

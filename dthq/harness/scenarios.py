@@ -300,6 +300,11 @@ FLEET_SCENARIOS = (
 FLEET_CAPACITY_SIZES = (10, 100, 250, 500, 1000, 2000, 4000)
 FLEET_POOL_SIZES = (250, 500, 1000, 2000)  # two gateways behind a shared subscription
 
+# The store's put timed on stores of these sizes (readings already held); filling 1 M
+# takes ~20 s on the reference machine, so the quick profile stops at 100 k.
+STORE_QUICK_ROWS = (0, 10_000, 100_000)
+STORE_ROWS = (*STORE_QUICK_ROWS, 1_000_000)
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -329,6 +334,9 @@ class Profile:
     # and seconds of faults each.
     chaos_brokers: tuple[str, ...] = ("amqtt",)
     chaos_s: float = 20.0
+    # The store suite: sizes, and rounds (each times a few puts at every size, in turn).
+    store_rows: tuple[int, ...] = STORE_QUICK_ROWS
+    store_rounds: int = 30
 
 
 PROFILES: dict[str, Profile] = {
@@ -356,6 +364,8 @@ PROFILES: dict[str, Profile] = {
         soak_warmup=200_000,
         chaos_brokers=("amqtt", "mosquitto"),
         chaos_s=120.0,
+        store_rows=STORE_ROWS,
+        store_rounds=100,
     ),
 }
 

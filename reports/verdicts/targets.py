@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from dthq.harness.results import CascadeRun, Metric, Results
 from reports.anchors import CASCADE_PYTHON_SECONDS_PER_10K
 from reports.section import Section, Table
+from reports.store import GROWTH_LIMIT, ends, growth
 from reports.verdicts.outcome import Outcome, judged
 
 TIMEIT_TOLERANCE = 0.10
@@ -119,6 +120,15 @@ def _cascade_time(r: Results) -> float | None:
     return slowest / FASTEST_ANCHOR_MS if slowest else None
 
 
+def _store_how(r: Results) -> str:
+    found = ends(r.store)
+    sizes = "" if found is None else f" at {found[1].rows:,} rows over at {found[0].rows:,}"
+    return (
+        f"median Store.put of one batch{sizes}; every size timed in the same rounds, "
+        "interleaved, in one run"
+    )
+
+
 TARGETS: tuple[TargetSpec, ...] = (
     TargetSpec(
         "DTHQ seal+open of one small reading vs bare AEAD encrypt+decrypt", 3.0, "x", _seal_open,
@@ -165,6 +175,10 @@ TARGETS: tuple[TargetSpec, ...] = (
         "x", _cascade_time,
         lambda _: f"our slowest median over 1-5 % QBER over {FASTEST_ANCHOR_MS:.0f} ms, the "
         "anchor's published best (its own figure, not re-measured); <= 0.1 is 10x faster",
+    ),
+    TargetSpec(
+        "store put at the largest size measured vs at the smallest (0 rows)", GROWTH_LIMIT,
+        "x", lambda r: growth(r.store), _store_how,
     ),
     TargetSpec(
         "quick profile wall time", QUICK_BUDGET_S, "s", lambda r: r.metadata.wall_time_s,
