@@ -244,6 +244,7 @@ class Store:
             self.store_id = bytes(self._meta("store_id"))
             self._head = self._load_head(self._read_head_file(), self._meta("commits"))
         self._caught_up = False
+        self._encoder: store_head.Encoder | None = None  # made at the first head write
 
     # --- opening -----------------------------------------------------------------------
 
@@ -416,12 +417,15 @@ class Store:
                     )
                     store_counts.outbox_changed(self._db, 1, 0)
             if head is not None:  # after the commit: a crash between leaves the store ahead
-                self._write_head(head)
+                self._write_head(*head)
             return added
 
-    def _insert(self, readings: list[Reading], policy: str) -> tuple[int, Head | None]:
+    def _insert(
+        self, readings: list[Reading], policy: str
+    ) -> tuple[int, tuple[int, dict[bytes, int]] | None]:
         """Inside put's transaction: the new readings numbered, sealed and inserted; the
-        head to write once they commit (None: nothing new)."""
+        head's commit counter and changed numbers to write once they commit (None:
+        nothing new)."""
         commits = int(self._meta("commits"))  # type: ignore[call-overload]
         if not self._caught_up:
             self._catch_up(commits)
@@ -444,13 +448,13 @@ class Store:
             fresh.append((key[0], r))
         if not fresh:
             return 0, None
-        last = {p.hex(): n for p, n in self._head.last.items()}
+        head_last, last = self._head.last, {}  # the batch's patients only
         epoch, cipher = self.epoch, self._keys[self.epoch]
         rows, patients = [], {}
         for pseud, r in fresh:
             if pseud not in patients:
                 # Past the head's number too: after a rollback the gap stays visible.
-                last[pseud] = max(last.get(pseud, 0), tally[pseud][0])
+                last[pseud] = max(head_last.get(bytes.fromhex(pseud), 0), tally[pseud][0])
                 nonce = os.urandom(NONCE)
                 patients[pseud] = (
                     pseud,
@@ -474,26 +478,30 @@ class Store:
         store_counts.advance(db, [(p, last[p], ts) for p, ts in latest.items()])
         new_commits = max(commits, self._head.commits) + 1
         db.execute("UPDATE meta SET v=? WHERE k='commits'", (new_commits,))
-        return len(rows), Head(
-            self.store_id, new_commits, {bytes.fromhex(p): n for p, n in last.items()}
-        )
+        return len(rows), (new_commits, {bytes.fromhex(p): n for p, n in last.items()})
 
     def _catch_up(self, commits: int) -> None:
         """This writer's first write: a store found ahead of its head (a crash after a
         commit) gets its head brought up to it, under the write lock, before anything new."""
         if commits > self._head.commits:
-            last = dict(self._head.last)
             pseuds = [row[0] for row in self._db.execute("SELECT pseud FROM patients")]
-            for pseud, (top, _) in store_counts.last(self._db, pseuds).items():
-                p = bytes.fromhex(pseud)
-                if top:
-                    last[p] = max(last.get(p, 0), top)
-            self._write_head(Head(self.store_id, commits, last))
+            ahead = {
+                bytes.fromhex(pseud): top
+                for pseud, (top, _) in store_counts.last(self._db, pseuds).items()
+                if top > self._head.last.get(bytes.fromhex(pseud), 0)
+            }
+            self._write_head(commits, ahead)
         self._caught_up = True
 
-    def _write_head(self, head: Head) -> None:
-        store_head.write(self.head_path, store_head.encode(head, self._head_key))
-        self._head = head
+    def _write_head(self, commits: int, changed: dict[bytes, int]) -> None:
+        """The head at ``commits``, with ``changed`` patients' last numbers: the cost of
+        what changed (and one MAC over the file), not of every patient's entry."""
+        if self._encoder is None:
+            self._encoder = store_head.Encoder(self._head, self._head_key)
+        self._encoder.update(changed)
+        store_head.write(self.head_path, self._encoder.encode(commits))
+        self._head.last.update(changed)
+        self._head = Head(self.store_id, commits, self._head.last)
 
     def save_session(self, peer: str, state: bytes) -> None:
         """Save a session's state on its own (after sealing, before sending)."""
