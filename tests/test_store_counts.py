@@ -201,3 +201,16 @@ def test_the_head_rewrites_what_changed_and_holds_every_patients_last_number(
     ]
     assert head.commits == 3 and store_head.encode(head, store._head_key) == data
     assert store.verify().ok
+
+
+@pytest.mark.parametrize(("n", "until"), [(3, 10**15), (3, 1005), (3, 1004), (10, 1002), (0, 1005)])
+def test_recent_is_the_tail_of_the_readings_up_to_a_time(
+    tmp_path: Path, n: int, until: int
+) -> None:
+    """What a restart rebuilds each twin from, by index: the same as filtering every
+    reading and keeping the last n."""
+    store = Store(tmp_path / "twin.db", SECRET)
+    store.put([Reading("P", 1000 + t, 70.0, 97.0, 36.8) for t in (5, 0, 3, 1, 4, 2, 9)])
+    every = [r for r in store.readings("P") if r.ts <= until]
+    assert store.recent("P", n, until) == (every[-n:] if n else [])
+    assert store.recent("nobody", n, until) == []

@@ -571,6 +571,15 @@ class Store:
         for row in rows:
             yield self._open(row, pid)
 
+    def recent(self, pid: str, n: int, until_ts: int) -> list[Reading]:
+        """A patient's latest ``n`` readings dated at most ``until_ts``, oldest first: an
+        index seek and ``n`` rows, however many the store holds (a restart's twins)."""
+        rows = self._db.execute(
+            f"SELECT {ROW} FROM readings WHERE pseud=? AND ts<=? ORDER BY ts DESC LIMIT ?",
+            (self.pseudonym(pid), until_ts, n),
+        ).fetchall()
+        return [self._open(row, pid) for row in reversed(rows)]
+
     def verify(self) -> Verified:
         """Open every record (listing the ones that do not, never stopping at the first),
         and check every patient's sequence against the head."""
