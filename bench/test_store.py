@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.tags import Suite, tag_figures
-from dthq.harness.store_cost import store_cost
+from dthq.harness.store_cost import PUTS_PER_ROUND, store_cost
 
 
 def test_store_put_by_size(benchmark: Any, bench_profile: Any) -> None:
@@ -18,4 +18,4 @@ def test_store_put_by_size(benchmark: Any, bench_profile: Any) -> None:
     )
     tag_figures(benchmark, Suite.STORE, points)
     assert [p.rows for p in points] == list(sizes)
-    assert all(p.put_ms.rounds == bench_profile.store_rounds * 5 for p in points)
+    assert all(p.put_ms.rounds == bench_profile.store_rounds * PUTS_PER_ROUND for p in points)
