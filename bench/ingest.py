@@ -125,6 +125,7 @@ def from_benchmark_json(raw: Mapping[str, Any], *, wall_time_s: float | None = N
         held=figures[Suite.HELD],
         fhir_cost=figures[Suite.FHIR_COST],
         schemes=figures[Suite.SCHEMES],
+        store=figures[Suite.STORE],
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         generator=f"dthq-bench {dthq.__version__}",
     )
@@ -149,7 +150,7 @@ def _figures(suite: Suite, benches: list[Mapping[str, Any]]) -> tuple[Any, ...]:
     out = []
     for b in benches:
         value, where = b["extra_info"][key], f"benchmark {b.get('name', suite)}"
-        items = value if suite is Suite.QKD_SWEEP else [value]
+        items = value if key == "points" else [value]
         if not isinstance(items, list):
             raise ResultsError(f"{where}: {key}: expected a list")
         out += [decode(model, item, where) for item in items]

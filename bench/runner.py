@@ -33,6 +33,7 @@ SUITES = {
     "chaos": "test_chaos.py",
     "held": "test_held.py",
     "schemes": "test_schemes.py",
+    "store": "test_store.py",
 }
 RAW_NAME = "benchmark-raw.json"
 

@@ -33,6 +33,7 @@ from dthq.harness.results import (
     QKDPoint,
     SchemeRun,
     SoakRun,
+    StoreCostPoint,
 )
 from dthq.harness.results_json import plain
 from dthq.harness.scenarios import Table3Scenario, Table4Scenario
@@ -58,6 +59,7 @@ class Suite(StrEnum):
     HELD = "held"
     FHIR_COST = "fhir_cost"
     SCHEMES = "schemes"
+    STORE = "store"
 
 
 Derive = Callable[[Mapping[str, Any], Distribution], dict[str, Any]]
@@ -129,6 +131,7 @@ FIGURES: dict[Suite, tuple[str, type]] = {
     Suite.HELD: ("search", HeldRate),
     Suite.FHIR_COST: ("cost", FHIRCost),
     Suite.SCHEMES: ("run", SchemeRun),
+    Suite.STORE: ("points", StoreCostPoint),  # one point per row count
 }
 
 

@@ -21,6 +21,7 @@ from reports import (
     qkd,
     schemes,
     soak,
+    store,
     table3,
     table4,
     table5,
@@ -65,6 +66,7 @@ SOAK_FILES = ("soak.md",)  # when they hold a memory soak
 CHAOS_FILES = ("chaos.md",)  # when they hold a fault-suite run
 HELD_FILES = ("held.md", "figure-held.png")  # when they hold held-rate searches
 SCHEME_FILES = ("schemes.md",)  # when they hold the schemes suite's runs
+STORE_FILES = ("store.md",)  # when they hold the store's cost by size
 
 Make = Callable[[Results], Section | None]
 # The summary's tables.
@@ -86,6 +88,7 @@ SECTIONS: tuple[Make, ...] = (
     chaos.section,
     held.section,
     schemes.section,
+    store.section,
     fleet.section,
 )
 

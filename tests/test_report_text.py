@@ -15,11 +15,13 @@ import pytest
 from test_fleet_report import CURVE
 from test_reports import COUNTS, results
 from test_scheme_verdicts import scheme
+from test_store_report import POINTS
 
 from dthq.harness.results import Results
 from reports.build import write_report
 from reports.verdicts import formal_claims
 
+STORE = POINTS()
 GOLDEN = Path(__file__).parent / "data" / "report-text.json"
 # The formal model's claims, constructed: the report must not change with formal/'s file.
 FORMAL = Path(__file__).parent / "data" / "formal-claims.json"
@@ -31,13 +33,13 @@ def runs() -> dict[str, Results]:
     # the schemes suite's three rows: DTHQ lower at p50 and p99, TLS's held rate higher
     schemes = (scheme("dthq", 8.0, 480.0), scheme("tls", 10.0, 520.0, storm=0.5),
                scheme("dthq+tls", 11.0, None, storm=0.6))  # fmt: skip
-    base = dataclasses.replace(results(), schemes=schemes)
+    base = dataclasses.replace(results(), schemes=schemes, store=STORE)
     slow = dataclasses.replace(
         results(dthq_slowdown=3.0, profile="full"), instructions=COUNTS, fleet=CURVE
     )
     empty = dataclasses.replace(
         base, table3=(), table4=(), forged_hello=(), qkd_sweep=(), qkd_keys=(), cascade=(),
-        pipeline=(),
+        pipeline=(), store=(),
     )  # fmt: skip
     return {"every section": base, "slow dthq, full": slow, "primitives only": empty}
 

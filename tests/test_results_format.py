@@ -38,7 +38,12 @@ ADDED = {
     9: (),  # no section: each pipeline run's failures and FHIR backlog (test below)
     10: ("soak",),
     11: ("chaos",),
-    12: ("held", "fhir_cost", "schemes"),  # and each pipeline run's processes, pin (test below)
+    12: (
+        "held",
+        "fhir_cost",
+        "schemes",
+        "store",
+    ),  # and each pipeline run's processes, pin (test below)
 }
 
 
@@ -119,7 +124,7 @@ def test_a_file_of_the_old_writer_is_written_back_byte_for_byte(tmp_path: Path) 
     ).replace(
         '\n "instructions": [',
         '\n "policy_sweep": [],\n "soak": [],\n "chaos": [],\n "held": [],\n "fhir_cost": [],'
-        '\n "schemes": [],\n "instructions": [',
+        '\n "schemes": [],\n "store": [],\n "instructions": [',
     ).replace(
         '\n   "rejection_examples": {}\n',
         '\n   "rejection_examples": {},\n   "failures": {},\n   "fhir_unsent": 0,'

@@ -5,6 +5,7 @@ Table 3 rows, Table 4 cells, the bulk sweep, the forged-HELLO costs, the SIMULAT
 QKD figures (sweeps, cost per key, Cascade alone), the pipeline and fleet runs, the
 §7.1 policy sweep, the memory soak, the fault suite, the held-rate searches and
 the FHIR stage's CPU cost. Every timing is a
+§7.1 policy sweep, the memory soak and the store's cost by size. Every timing is a
 :class:`Distribution`; figures are named by :class:`Metric`, never by strings.
 bench/ingest.py is the one place that builds it from pytest-benchmark output;
 results_json.py derives its JSON shape from these dataclasses (their fields and type
@@ -499,6 +500,23 @@ class SoakRun:
 
 
 @dataclass(frozen=True)
+class StoreCostPoint:
+    """The twin store's cost at one size (the store suite): ``Store.put`` of one typical
+    batch (``batch`` readings, one per patient of ``patients``, with the session state,
+    as the cloud writes it with no FHIR destination) on a store already holding
+    ``rows`` readings. Every size of a run is measured in the same rounds, interleaved,
+    so their ratio is taken under the same load. ``put_ms`` is wall time (its fsyncs
+    included); ``cpu_ms`` the process's CPU time in the same calls, which a shared
+    disk's waits do not blur."""
+
+    rows: int
+    patients: int
+    batch: int
+    put_ms: Distribution
+    cpu_ms: Distribution
+
+
+@dataclass(frozen=True)
 class ChaosRun:
     """One fault-suite run (``nox -s chaos``): the pipeline's parties as processes
     through a broker, faults injected, every reading the devices generated classified
@@ -698,6 +716,7 @@ class Results:
     held: tuple[HeldRate, ...] = ()
     fhir_cost: tuple[FHIRCost, ...] = ()
     schemes: tuple[SchemeRun, ...] = ()
+    store: tuple[StoreCostPoint, ...] = ()
     instructions: tuple[InstructionCount, ...] = ()
     created: str = ""
     generator: str = ""

@@ -18,8 +18,9 @@ FORMAT HISTORY (``schema_version``: what it added)
 10. ``soak`` (RSS over a long run through the memory bus).
 11. ``chaos`` (the fault suite: faults injected, every reading classified).
 12. ``held`` (held-rate searches: the paho pair and the pipeline, every probe),
-    ``fhir_cost`` (the cloud's CPU per reading with and without FHIR Bundles), and
-    ``schemes`` (DTHQ, MQTT over TLS 1.3 and DTHQ inside TLS through the same pipe);
+    ``fhir_cost`` (the cloud's CPU per reading with and without FHIR Bundles),
+    ``schemes`` (DTHQ, MQTT over TLS 1.3 and DTHQ inside TLS through the same pipe) and
+    ``store`` (the twin store's put cost at each row count);
     and ``processes``, ``pin`` and ``broker_bytes`` in every pipeline run: an older run
     was all in one process (false, "none", null).
 
@@ -155,11 +156,12 @@ def _pipeline_runs_with(defaults: Document) -> Callable[[Document], Document]:
     return migrate
 
 
-# version -> the function that turns a file of that version into the next one
 def _v11_to_v12(data: Document) -> Document:
-    return _pipeline_runs_with(_V12_RUN_DEFAULTS)(_adding("held", "fhir_cost", "schemes")(data))
+    sections = _adding("held", "fhir_cost", "schemes", "store")(data)
+    return _pipeline_runs_with(_V12_RUN_DEFAULTS)(sections)
 
 
+# version -> the function that turns a file of that version into the next one
 MIGRATIONS: dict[int, Callable[[Document], Document]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,

@@ -308,6 +308,12 @@ FLEET_SCENARIOS = (
 FLEET_CAPACITY_SIZES = (10, 100, 250, 500, 1000, 2000, 4000)
 FLEET_POOL_SIZES = (250, 500, 1000, 2000)  # two gateways behind a shared subscription
 
+# The store's put timed on stores of these sizes (readings already held); filling 1 M
+# takes 20-25 s on a 2-core VM (the whole quick suite would be ~45 s), so quick stops
+# at 100 k (8-21 s).
+STORE_QUICK_ROWS = (0, 10_000, 100_000)
+STORE_ROWS = (*STORE_QUICK_ROWS, 1_000_000)
+
 
 # The schemes suite's load: every scheme through the same mosquitto at it, in one run.
 # One all three hold on 2 shared cores with every party in one process (50 devices at
@@ -351,6 +357,9 @@ class Profile:
     held_fhir_s: float = 2.0
     held_fhir_brokers: tuple[str, ...] = ("amqtt",)
     schemes_s: float = 5.0  # seconds of sending per scheme (then its two recoveries)
+    # The store suite: sizes, and rounds (each times a few puts at every size, in turn).
+    store_rows: tuple[int, ...] = STORE_QUICK_ROWS
+    store_rounds: int = 30
 
 
 PROFILES: dict[str, Profile] = {
@@ -383,6 +392,8 @@ PROFILES: dict[str, Profile] = {
         held_fhir_s=10.0,
         held_fhir_brokers=("amqtt", "mosquitto"),
         schemes_s=30.0,
+        store_rows=STORE_ROWS,
+        store_rounds=100,
     ),
 }
 

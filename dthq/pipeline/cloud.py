@@ -248,8 +248,8 @@ class Cloud:
         for pid in self.store.patients():
             # An old store may hold a reading dated ahead (a device clock fault let
             # through): the twin is rebuilt without it, or it would freeze the twin.
-            kept = [r for r in self.store.readings(pid) if r.ts <= now + MAX_SKEW_MS]
-            self.twins.restore(PatientTwin.from_readings(pid, kept[-HISTORY:]))
+            kept = self.store.recent(pid, HISTORY, now + MAX_SKEW_MS)
+            self.twins.restore(PatientTwin.from_readings(pid, kept))
         for gateway, state in self.store.sessions().items():
             self._gateways.resume(gateway, state, self._clock.now_ms())
 

@@ -22,6 +22,9 @@ and a completeness head outside the database that proves no reading went missing
 - The FHIR outbox: each batch's Bundle, sealed, commits with its readings; a sender
   (:mod:`dthq.pipeline.outbox`) deletes it once delivered.
 - A reading is stored once per (patient, timestamp): storing it again changes nothing.
+- No write costs more as the store grows: the counters it numbers readings and counts
+  the outbox from (:mod:`dthq.twin.store_counts`) change in the write's own
+  transaction, and are checked (and if need be rebuilt) on open.
 - Files are made mode 0600 (the database, its -wal and -shm, the head). A file that is
   not a store of this format, or a head that does not verify, is a one-line
   :class:`StoreError` naming it; a tampered record is an
@@ -47,7 +50,7 @@ from pathlib import Path
 from dthq.crypto.aead import Cipher, get_aead
 from dthq.crypto.hkdf import hkdf
 from dthq.errors import AuthenticationError, DTHQError
-from dthq.twin import store_head
+from dthq.twin import store_counts, store_head
 from dthq.twin.reading import Reading
 from dthq.twin.store_head import Head, HeadError
 
@@ -241,6 +244,7 @@ class Store:
             self.store_id = bytes(self._meta("store_id"))
             self._head = self._load_head(self._read_head_file(), self._meta("commits"))
         self._caught_up = False
+        self._encoder: store_head.Encoder | None = None  # made at the first head write
 
     # --- opening -----------------------------------------------------------------------
 
@@ -264,7 +268,8 @@ class Store:
         if not tables:  # a new store: its tables and identity in one transaction
             self._db.executescript(
                 f"BEGIN IMMEDIATE; {SCHEMA} INSERT INTO meta VALUES ('format', {FORMAT}), "
-                "('store_id', randomblob(16)), ('commits', 0); COMMIT;"
+                "('store_id', randomblob(16)), ('commits', 0); "
+                f"{store_counts.SCHEMA} {store_counts.NEW_STORE} COMMIT;"
             )
         found = self._meta("format", required=False)
         if found != FORMAT:
@@ -272,6 +277,7 @@ class Store:
             raise StoreError(
                 f"{self.path}: store format {found!r}, this build reads format {FORMAT}"
             )
+        self.counters_rebuilt = store_counts.ensure(self._db)
 
     def _load_keyring(self, existing: bool) -> dict[int, Cipher]:
         keys: dict[int, Cipher] = {}
@@ -409,40 +415,46 @@ class Store:
                         "VALUES (?, ?, ?, ?, ?)",
                         (now_ms, now_ms, epoch, nonce, sealed),
                     )
+                    store_counts.outbox_changed(self._db, 1, 0)
             if head is not None:  # after the commit: a crash between leaves the store ahead
-                self._write_head(head)
+                self._write_head(*head)
             return added
 
-    def _insert(self, readings: list[Reading], policy: str) -> tuple[int, Head | None]:
+    def _insert(
+        self, readings: list[Reading], policy: str
+    ) -> tuple[int, tuple[int, dict[bytes, int]] | None]:
         """Inside put's transaction: the new readings numbered, sealed and inserted; the
-        head to write once they commit (None: nothing new)."""
+        head's commit counter and changed numbers to write once they commit (None:
+        nothing new)."""
         commits = int(self._meta("commits"))  # type: ignore[call-overload]
         if not self._caught_up:
             self._catch_up(commits)
         db = self._db
+        pseuds = {pid: self.pseudonym(pid) for pid in {r.pid for r in readings}}
+        tally = store_counts.last(db, set(pseuds.values()))
         fresh: list[tuple[str, Reading]] = []
         seen: set[tuple[str, int]] = set()
         for r in readings:
-            key = (self.pseudonym(r.pid), r.ts)
+            key = (pseuds[r.pid], r.ts)
+            if key in seen:
+                continue
+            # Dated after the patient's latest stored reading: new, no lookup needed.
             if (
-                key in seen
-                or db.execute("SELECT 1 FROM readings WHERE pseud=? AND ts=?", key).fetchone()
+                r.ts <= tally[key[0]][1]
+                and db.execute("SELECT 1 FROM readings WHERE pseud=? AND ts=?", key).fetchone()
             ):
                 continue
             seen.add(key)
             fresh.append((key[0], r))
         if not fresh:
             return 0, None
-        last = {p.hex(): n for p, n in self._head.last.items()}
+        head_last, last = self._head.last, {}  # the batch's patients only
         epoch, cipher = self.epoch, self._keys[self.epoch]
         rows, patients = [], {}
         for pseud, r in fresh:
             if pseud not in patients:
-                (top,) = db.execute(
-                    "SELECT MAX(seq) FROM readings WHERE pseud=?", (pseud,)
-                ).fetchone()
                 # Past the head's number too: after a rollback the gap stays visible.
-                last[pseud] = max(last.get(pseud, 0), top or 0)
+                last[pseud] = max(head_last.get(bytes.fromhex(pseud), 0), tally[pseud][0])
                 nonce = os.urandom(NONCE)
                 patients[pseud] = (
                     pseud,
@@ -460,28 +472,36 @@ class Store:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
+        latest: dict[str, int] = {}
+        for pseud, r in fresh:
+            latest[pseud] = max(latest.get(pseud, -1), r.ts)
+        store_counts.advance(db, [(p, last[p], ts) for p, ts in latest.items()])
         new_commits = max(commits, self._head.commits) + 1
         db.execute("UPDATE meta SET v=? WHERE k='commits'", (new_commits,))
-        return len(rows), Head(
-            self.store_id, new_commits, {bytes.fromhex(p): n for p, n in last.items()}
-        )
+        return len(rows), (new_commits, {bytes.fromhex(p): n for p, n in last.items()})
 
     def _catch_up(self, commits: int) -> None:
         """This writer's first write: a store found ahead of its head (a crash after a
         commit) gets its head brought up to it, under the write lock, before anything new."""
         if commits > self._head.commits:
-            last = dict(self._head.last)
-            for pseud, top in self._db.execute(
-                "SELECT pseud, MAX(seq) FROM readings GROUP BY pseud"
-            ):
-                p = bytes.fromhex(pseud)
-                last[p] = max(last.get(p, 0), top)
-            self._write_head(Head(self.store_id, commits, last))
+            pseuds = [row[0] for row in self._db.execute("SELECT pseud FROM patients")]
+            ahead = {
+                bytes.fromhex(pseud): top
+                for pseud, (top, _) in store_counts.last(self._db, pseuds).items()
+                if top > self._head.last.get(bytes.fromhex(pseud), 0)
+            }
+            self._write_head(commits, ahead)
         self._caught_up = True
 
-    def _write_head(self, head: Head) -> None:
-        store_head.write(self.head_path, store_head.encode(head, self._head_key))
-        self._head = head
+    def _write_head(self, commits: int, changed: dict[bytes, int]) -> None:
+        """The head at ``commits``, with ``changed`` patients' last numbers: the cost of
+        what changed (and one MAC over the file), not of every patient's entry."""
+        if self._encoder is None:
+            self._encoder = store_head.Encoder(self._head, self._head_key)
+        self._encoder.update(changed)
+        store_head.write(self.head_path, self._encoder.encode(commits))
+        self._head.last.update(changed)
+        self._head = Head(self.store_id, commits, self._head.last)
 
     def save_session(self, peer: str, state: bytes) -> None:
         """Save a session's state on its own (after sealing, before sending)."""
@@ -512,7 +532,13 @@ class Store:
         names, failed = self._names()
         if failed:
             raise AuthenticationError(failed[0])
-        stored = {row[0] for row in self._db.execute("SELECT DISTINCT pseud FROM readings")}
+        stored = {  # a seek per patient, not a scan of every reading
+            row[0]
+            for row in self._db.execute(
+                "SELECT pseud FROM patients p WHERE EXISTS "
+                "(SELECT 1 FROM readings r WHERE r.pseud = p.pseud)"
+            )
+        }
         return sorted(pid for pseud, pid in names.items() if pseud in stored)
 
     def _names(self) -> tuple[dict[str, str], list[str]]:
@@ -544,6 +570,15 @@ class Store:
         )
         for row in rows:
             yield self._open(row, pid)
+
+    def recent(self, pid: str, n: int, until_ts: int) -> list[Reading]:
+        """A patient's latest ``n`` readings dated at most ``until_ts``, oldest first: an
+        index seek and ``n`` rows, however many the store holds (a restart's twins)."""
+        rows = self._db.execute(
+            f"SELECT {ROW} FROM readings WHERE pseud=? AND ts<=? ORDER BY ts DESC LIMIT ?",
+            (self.pseudonym(pid), until_ts, n),
+        ).fetchall()
+        return [self._open(row, pid) for row in reversed(rows)]
 
     def verify(self) -> Verified:
         """Open every record (listing the ones that do not, never stopping at the first),
@@ -666,21 +701,29 @@ class Store:
 
     def outbox_sent(self, entry_id: int) -> None:
         with self._transaction():
-            self._db.execute("DELETE FROM outbox WHERE id=?", (entry_id,))
+            gone = self._db.execute(
+                "DELETE FROM outbox WHERE id=? RETURNING next_ms IS NULL", (entry_id,)
+            ).fetchall()
+            if gone:
+                store_counts.outbox_changed(self._db, -1, -gone[0][0])
 
     def outbox_failed(self, entry_id: int, outcome: str, next_ms: int | None) -> None:
         """One more failed attempt, its outcome, and when to try again (None: parked)."""
         with self._transaction():
+            was = self._db.execute(
+                "SELECT next_ms IS NULL FROM outbox WHERE id=?", (entry_id,)
+            ).fetchone()
+            if was is None:
+                return
             self._db.execute(
                 "UPDATE outbox SET attempts=attempts+1, outcome=?, next_ms=? WHERE id=?",
                 (outcome, next_ms, entry_id),
             )
+            store_counts.outbox_changed(self._db, 0, (next_ms is None) - was[0])
 
     def backlog(self) -> Backlog:
         with self._lock:
-            unsent, parked, oldest = self._db.execute(
-                "SELECT COUNT(*), COUNT(*) - COUNT(next_ms), MIN(created_ms) FROM outbox"
-            ).fetchone()
+            unsent, parked, oldest = store_counts.backlog(self._db)
         return Backlog(unsent, parked, oldest)
 
     def outcomes(self) -> dict[str, int]:

@@ -12,6 +12,7 @@ from dthq.harness.scenarios import PIPELINE_BROKERS
 from reports import held
 from reports.anchors import CASCADE_PYTHON_SECONDS_PER_10K
 from reports.section import Section, Table
+from reports.store import GROWTH_LIMIT, ends, growth
 from reports.verdicts.outcome import Outcome, judged
 
 TIMEIT_TOLERANCE = 0.10
@@ -160,6 +161,15 @@ def _fhir_how(r: Results) -> str:
     )
 
 
+def _store_how(r: Results) -> str:
+    found = ends(r.store)
+    sizes = "" if found is None else f" at {found[1].rows:,} rows over at {found[0].rows:,}"
+    return (
+        f"median Store.put of one batch{sizes}; every size timed in the same rounds, "
+        "interleaved, in one run"
+    )
+
+
 TARGETS: tuple[TargetSpec, ...] = (
     TargetSpec(
         "DTHQ seal+open of one small reading vs bare AEAD encrypt+decrypt", 3.0, "x", _seal_open,
@@ -217,6 +227,10 @@ TARGETS: tuple[TargetSpec, ...] = (
     TargetSpec(
         "cloud CPU per reading with FHIR Bundles vs without", FHIR_CPU_LIMIT, "x",
         _fhir_ratio, _fhir_how,
+    ),
+    TargetSpec(
+        "store put at the largest size measured vs at the smallest (0 rows)", GROWTH_LIMIT,
+        "x", lambda r: growth(r.store), _store_how,
     ),
     TargetSpec(
         "quick profile wall time", QUICK_BUDGET_S, "s", lambda r: r.metadata.wall_time_s,

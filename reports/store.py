@@ -1,0 +1,71 @@
+"""The twin store's cost by size in the report: ``Store.put`` of one typical batch at
+each row count, and how much the largest costs over the smallest (the target is at
+most 1.2x: a store whose cost does not grow with what it holds)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dthq.harness.results import Results, StoreCostPoint
+from reports.section import Column, Heading, Section, Table, Text
+
+GROWTH_LIMIT = 1.2
+NOTE = (
+    "Measured: Store.put (one SQLite transaction with synchronous=FULL, then the completeness "
+    "head's atomic write) of a batch of readings, one per patient, with the gateway's session "
+    "state, as the cloud writes it with no FHIR destination (no outbox bundle). Each size is "
+    "its own store, filled through put in 10,000-reading batches; every size is timed in the "
+    "same rounds, a few puts at each in turn, so the ratio is taken under one load. A shared "
+    "machine's fsync makes the p99 noisy; the target is judged on the medians."
+)
+COLUMNS: tuple[Column[StoreCostPoint], ...] = (
+    Column("rows held", lambda p: f"{p.rows:,}"),
+    Column("put ms (median)", lambda p: f"{p.put_ms.median:.3f}"),
+    Column("put ms (p99)", lambda p: "-" if p.put_ms.p99 is None else f"{p.put_ms.p99:.3f}"),
+    Column("CPU ms (median)", lambda p: f"{p.cpu_ms.median:.3f}"),
+    Column("puts timed", lambda p: p.put_ms.rounds),
+)
+
+
+def ends(points: Sequence[StoreCostPoint]) -> tuple[StoreCostPoint, StoreCostPoint] | None:
+    """The smallest and the largest size measured (None: fewer than two sizes)."""
+    if len({p.rows for p in points}) < 2:
+        return None
+    ordered = sorted(points, key=lambda p: p.rows)
+    return ordered[0], ordered[-1]
+
+
+def growth(points: Sequence[StoreCostPoint]) -> float | None:
+    """The largest size's median put over the smallest's."""
+    found = ends(points)
+    return None if found is None else found[1].put_ms.median / found[0].put_ms.median
+
+
+def verdict(points: Sequence[StoreCostPoint]) -> str:
+    found, ratio = ends(points), growth(points)
+    if found is None or ratio is None:
+        return "one size only: no growth to judge"
+    small, large = found
+    word = "flat" if ratio <= GROWTH_LIMIT else "NOT flat"
+    cpu = large.cpu_ms.median / small.cpu_ms.median
+    return (
+        f"a {large.batch}-reading batch over {large.patients} patients: "
+        f"{large.put_ms.median:.3f} ms at {large.rows:,} rows, {small.put_ms.median:.3f} ms at "
+        f"{small.rows:,}: {ratio:.2f}x, {word} (limit {GROWTH_LIMIT:g}x); its CPU time "
+        f"{cpu:.2f}x"
+    )
+
+
+def section(results: Results) -> Section | None:
+    if not results.store:
+        return None
+    return Section(
+        "The store's cost by size",
+        [
+            Heading("Store.put against the rows the store holds"),
+            Text([verdict(results.store)], bullets=True),
+            Table.of(COLUMNS, sorted(results.store, key=lambda p: p.rows)),
+            Text([NOTE]),
+        ],
+        "store.md",
+    )

@@ -1,0 +1,77 @@
+"""The store's cost by size, from the bench tag to the report: the points ingested as
+tagged, the section's table and verdict, and the target (the largest size's median put
+over the smallest's at most 1.2x) judged at and just past its limit."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from test_reports import _stats, fake_benchmark_json, results
+
+from bench.ingest import from_benchmark_json
+from bench.tags import Suite
+from dthq.harness.results import Distribution, StoreCostPoint
+from dthq.harness.results_json import plain
+from dthq.harness.store_cost import measure
+from reports import store as report
+from reports.verdicts.targets import evaluate
+
+TARGET = "store put at the largest size measured vs at the smallest (0 rows)"
+
+
+def _point(rows: int, median_ms: float) -> StoreCostPoint:
+    put = Distribution(median_ms, 0.1, 150, median_ms - 0.2, median_ms - 0.05,
+                       median_ms + 0.05, median_ms + 0.5, median_ms + 1.0)  # fmt: skip
+    return StoreCostPoint(rows, 20, 20, put, dataclasses.replace(put, median=median_ms / 2))
+
+
+def POINTS(largest_ms: float = 2.2) -> tuple[StoreCostPoint, ...]:
+    return (_point(0, 2.0), _point(10_000, 2.1), _point(100_000, largest_ms))
+
+
+def test_the_tagged_points_are_ingested_as_they_were_measured() -> None:
+    raw = fake_benchmark_json()
+    raw["benchmarks"].append(
+        {"extra_info": {"suite": Suite.STORE.value, "points": plain(POINTS())}, "stats": _stats(1)}
+    )
+    assert from_benchmark_json(raw).store == POINTS()
+
+
+def test_the_section_tables_each_size_and_judges_the_growth() -> None:
+    assert report.section(results()) is None
+    section = report.section(dataclasses.replace(results(), store=POINTS()[::-1]))
+    assert section is not None and section.file == "store.md"
+    assert section.tables[0].rows == [
+        ["0", "2.000", "3.000", "1.000", 150],
+        ["10,000", "2.100", "3.100", "1.050", 150],
+        ["100,000", "2.200", "3.200", "1.100", 150],
+    ]
+    assert report.verdict(POINTS()) == (
+        "a 20-reading batch over 20 patients: 2.200 ms at 100,000 rows, 2.000 ms at 0: "
+        "1.10x, flat (limit 1.2x); its CPU time 1.10x"
+    )
+    assert report.growth(POINTS(2.5)) == pytest.approx(1.25)
+    assert report.verdict(POINTS()[:1]) == "one size only: no growth to judge"
+    assert report.growth(POINTS()[:1]) is None
+
+
+@pytest.mark.parametrize(
+    ("largest_ms", "verdict"), [(2.4, "met"), (2.4025, "MISSED"), (None, "not measured")]
+)
+def test_the_target_holds_at_1_2x_and_not_just_past(largest_ms: float | None, verdict: str) -> None:
+    store = () if largest_ms is None else POINTS(largest_ms)
+    found = {t.name: t for t in evaluate(dataclasses.replace(results(), store=store))}
+    assert found[TARGET].verdict == verdict
+    if largest_ms is not None:
+        how = "median Store.put of one batch at 100,000 rows over at 0;"
+        assert found[TARGET].how.startswith(how)
+
+
+def test_the_measurement_times_every_size_in_the_same_rounds(tmp_path: Path) -> None:
+    points = measure(tmp_path, (0, 300), rounds=2, patients=3)
+    assert [(p.rows, p.patients, p.batch, p.put_ms.rounds) for p in points] == [
+        (0, 3, 20, 10),
+        (300, 3, 20, 10),
+    ]
