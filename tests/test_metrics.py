@@ -11,7 +11,7 @@ import random
 import pytest
 
 from dthq.harness.results import Distribution
-from dthq.pipeline.metrics import RECENT_ALERTS, Metrics, histogram
+from dthq.pipeline.metrics import HIGHEST_NS, RECENT_ALERTS, Metrics, Recorder, histogram
 
 FIELDS = ("median", "q1", "q3", "p95", "p99")
 AT = {"median": 0.5, "q1": 0.25, "q3": 0.75, "p95": 0.95, "p99": 0.99}
@@ -177,3 +177,34 @@ def test_a_reading_refused_twice_is_counted_once_and_one_never_in_flight_not_at_
     assert m.counts["rejected_sent"] == 1 and m.settled() == (1, 1)
     m.refuse(None, None)  # no key: each refusal counts
     assert m.counts["rejected_sent"] == 2
+
+
+@pytest.mark.parametrize(
+    "ns",
+    [0, 1, 2047, 2048, 2049, 4095, 4096, 4097, 10**6, 10**9 + 1, HIGHEST_NS - 1, HIGHEST_NS],
+)
+def test_the_recorder_records_exactly_as_hdrh_does(ns: int) -> None:
+    """At each bucket's edges and the histogram's ends: the same counts, total, min, max."""
+    mine, theirs = histogram(), histogram()
+    Recorder(mine).record(ns / 1e9)
+    theirs.record_value(ns)
+    assert list(mine.counts) == list(theirs.counts)
+    assert (mine.total_count, mine.min_value, mine.max_value) == (1, ns, ns)
+    assert (theirs.total_count, theirs.min_value, theirs.max_value) == (1, ns, ns)
+
+
+def test_the_recorder_clamps_below_zero_and_past_an_hour() -> None:
+    h = histogram()
+    recorder = Recorder(h)
+    recorder.record(-3e-9)  # two stamps a few ns out of order: it took none
+    recorder.record(HIGHEST_NS / 1e9 + 1)  # recorded as the hour
+    assert (h.total_count, h.min_value, h.max_value) == (2, 0, HIGHEST_NS)
+
+
+def test_cpu_is_charged_when_the_block_raises_too() -> None:
+    m = Metrics()
+    with m.cpu("cloud"):
+        sum(range(10_000))
+    with pytest.raises(ZeroDivisionError), m.cpu("cloud"):
+        _ = 1 / 0
+    assert set(m.cpu_s) == {"cloud"} and m.cpu_s["cloud"] >= 0
