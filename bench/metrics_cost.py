@@ -61,7 +61,7 @@ class NullMetrics(Metrics):
     def alert(self, pid: str, ts: int, reason: str) -> None:
         pass
 
-    def cpu(self, party: str) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
+    def cpu(self, party: str) -> contextlib.AbstractContextManager[None]:
         return self._nothing
 
 

@@ -45,6 +45,8 @@ HIGHEST_NS = 3_600 * 10**9
 DIGITS = 3
 E2E, ALERT_RELEVANT = "end to end", "alert relevant"
 CLOUD_STAGES = ("decrypt", "twin", "fhir", "store")  # what a cloud alone sees (fleet)
+# A reading seen at every hop: its stages in Trace.stages()'s order, then end to end.
+FULL = ("acquire", "compress", "encrypt", "transmit", "gateway", *CLOUD_STAGES, E2E)
 
 
 def reason_of(exc: BaseException) -> str:
@@ -197,6 +199,7 @@ class Metrics:
     _evicted_keys: dict[Key, None] = field(default_factory=dict)
     _first_alert: dict[str, int] = field(default_factory=dict)  # pid -> ts, after its onset
     _recorders: dict[str, Recorder] = field(default_factory=dict)  # into ``histograms``
+    _full: tuple[Recorder, ...] = ()  # FULL's, once a reading had every stamp
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -233,6 +236,22 @@ class Metrics:
             elif key in self._evicted_keys:  # sent, evicted, and arrived after all
                 del self._evicted_keys[key]
                 self.delivered += 1
+            t = trace
+            if t.sent_ns and t.gw_in_ns and t.gw_out_ns and t.cloud_in_ns and t.done_ns:
+                # Every stamp seen, as nearly every reading has them: the values stages()
+                # and end_to_end_s give, in FULL's order, without building their dict.
+                e2e = (t.done_ns - t.start_ns) / 1e9
+                values = (t.acquire, t.compress, t.encrypt,
+                          (t.gw_in_ns - t.sent_ns + t.cloud_in_ns - t.gw_out_ns) / 1e9,
+                          (t.gw_out_ns - t.gw_in_ns) / 1e9 - t.gw_decrypt,
+                          t.gw_decrypt + t.decrypt, t.twin, t.fhir, t.store, e2e)  # fmt: skip
+                full = self._full or self._full_recorders()
+                for recorder, seconds in zip(full, values, strict=True):
+                    recorder.record(seconds)
+                if t.alert_relevant:
+                    self._recorder(ALERT_RELEVANT).record(e2e)
+                self._recent.append(t)
+                return
             recorders = self._recorders
             for name, seconds in trace.stages().items():
                 (recorders.get(name) or self._recorder(name)).record(seconds)
@@ -246,9 +265,15 @@ class Metrics:
     def _recorder(self, name: str) -> Recorder:
         """The stage's histogram, made when its first value comes (a stage no reading
         had stays out of the summary)."""
-        h = self.histograms[name] = histogram()
-        recorder = self._recorders[name] = Recorder(h)
+        recorder = self._recorders.get(name)
+        if recorder is None:
+            h = self.histograms[name] = histogram()
+            recorder = self._recorders[name] = Recorder(h)
         return recorder
+
+    def _full_recorders(self) -> tuple[Recorder, ...]:
+        self._full = tuple(self._recorder(name) for name in FULL)
+        return self._full
 
     def refuse_sent(self, pid: str | None, payload: bytes) -> None:
         """A genuine device's reading refused as invalid: settled, not lost."""
