@@ -82,7 +82,7 @@ class PatientTwin:
         self.late = 0  # applied out of order (older than the latest)
         self.future = 0  # left out when rebuilt: dated beyond the clock's skew (from_readings)
         # Sorted by ts; entries before ``_start`` are trimmed (dropped in bulk, not one
-        # at a time, so that trimming costs O(1) per reading).
+        # at a time, so that trimming costs O(1) per reading, amortised).
         self._ts: list[int] = []
         self._readings: list[Reading] = []
         self._scores: list[news2.PartialNEWS2] = []
@@ -189,9 +189,10 @@ class PatientTwin:
             window.add(score)
 
     def _trim(self) -> None:
-        """Keep the last HISTORY readings; what goes is dropped once HISTORY have gone."""
+        """Keep the last HISTORY readings; what goes is dropped once an eighth of HISTORY
+        has gone (one move of the rest per HISTORY / 8 readings, at most 1/8 more held)."""
         self._start = max(self._start, len(self._ts) - HISTORY)
-        if self._start >= HISTORY:
+        if self._start > HISTORY // 8:
             for kept in (self._ts, self._readings, self._scores):
                 del kept[: self._start]
             self._start = 0
