@@ -34,6 +34,19 @@ from typing import Any
 Op = Callable[[], Any]
 MARK = os.getppid  # one libc call, named in callgrind's --dump-before
 LOOP_FIGURE = "calibrate/loop-10000"
+# One round of 64 readings (bench/metrics_cost.ROUND) through the in-memory pipeline,
+# with the real metrics and with none: "metrics cost per reading" is their ratio.
+METRICS_WITH, METRICS_WITHOUT = "pipeline/round-64", "pipeline/round-64-no-metrics"
+# A round costs ~5e8 instructions (a minute under callgrind): these figures take a third
+# of the N calls, at least one; with one, two runs' counts differed by 0.03-0.1 %.
+ROUNDS_SHARE = 3
+
+
+def calls(key: str, n: int) -> int:
+    """How many calls a figure's N is (its 2N twice that)."""
+    return max(1, n // ROUNDS_SHARE) if key.startswith("pipeline/") else n
+
+
 # Hedged ML-DSA signing (OpenSSL's) repeats its rejection loop a random number of times,
 # so these rows' counts move by tens of percent between runs: counted in the full set,
 # flagged, never gated. The pqcrypto row is steady but costs seconds under callgrind.
@@ -78,7 +91,16 @@ def _figures(which: str) -> list[tuple[str, Callable[[], Op]]]:
             return lambda: open_(seal(payload, 1), 1)
 
         figures.append((f"record/{cell.key}", seal_open))
+    figures += [(METRICS_WITH, partial(_round, False)), (METRICS_WITHOUT, partial(_round, True))]
     return figures
+
+
+def _round(null: bool) -> Op:
+    """The pipeline, started in memory; each call one reading per device, end to end."""
+    from bench.metrics_cost import NullMetrics, Round
+    from dthq.pipeline.metrics import Metrics
+
+    return Round(NullMetrics() if null else Metrics())
 
 
 def _inject(loops: int) -> None:
@@ -138,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True)
 
     done: list[str] = []
+    n_of: dict[str, int] = {}
     missing: dict[str, str] = {}
     seconds: dict[str, float] = {}
     MARK()  # the interpreter's start and the imports end here
@@ -148,22 +171,26 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # an older tree may lack what a figure needs
             missing[key] = f"{type(exc).__name__}: {exc}"
             continue
+        n = n_of[key] = calls(key, args.n)
         if args.clock:
             best = float("inf")
             for _ in range(args.repeat):
                 t0 = time.perf_counter()
-                for _ in range(args.n):
+                for _ in range(n):
                     op()
-                best = min(best, (time.perf_counter() - t0) / args.n)
+                best = min(best, (time.perf_counter() - t0) / n)
             seconds[key] = best
         else:
             MARK()
-            for _ in range(args.n):
+            for _ in range(n):
                 op()
             MARK()
-            for _ in range(2 * args.n):
+            for _ in range(2 * n):
                 op()
             MARK()
+        close = getattr(op, "close", None)
+        if close is not None:  # its threads stop before the next figure is counted
+            close()
         done.append(key)
     args.out.write_text(
         json.dumps(
@@ -171,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                 "figures": done,
                 "missing": missing,
                 "n": args.n,
+                "n_of": n_of,  # a figure's own N, where it is not n
                 "seconds": seconds,
                 "randomised": [key for key in done if randomised(key)],
             }

@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dthq.errors import DTHQError, RunAborted
@@ -44,10 +44,13 @@ class Counts:
     missing: dict[str, str]
     n: int
     randomised: frozenset[str] = frozenset()
+    n_of: dict[str, int] = field(default_factory=dict)  # a figure's own N, if not n
 
     def records(self) -> tuple[InstructionCount, ...]:
         return tuple(
-            InstructionCount(key, round(value, 1), self.n, key in self.randomised)
+            InstructionCount(
+                key, round(value, 1), self.n_of.get(key, self.n), key in self.randomised
+            )
             for key, value in self.per_op.items()
         )
 
@@ -150,5 +153,9 @@ def _per_op(report: dict, totals: list[int]) -> Counts:
             f"expected {1 + 3 * len(figures)} callgrind dumps for {len(figures)} figures, "
             f"got {len(totals)}: something else called getppid()"
         )
-    per_op = {key: (totals[3 + 3 * i] - totals[2 + 3 * i]) / n for i, key in enumerate(figures)}
-    return Counts(per_op, dict(report["missing"]), n, frozenset(report.get("randomised", ())))
+    n_of = {key: report.get("n_of", {}).get(key, n) for key in figures}
+    per_op = {
+        key: (totals[3 + 3 * i] - totals[2 + 3 * i]) / n_of[key] for i, key in enumerate(figures)
+    }
+    randomised = frozenset(report.get("randomised", ()))
+    return Counts(per_op, dict(report["missing"]), n, randomised, n_of)

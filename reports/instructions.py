@@ -12,7 +12,9 @@ INSTRUCTION_NOTE = (
     "Counted by callgrind (valgrind), not timed: (I(2N) - I(N)) / N between markers, "
     "PYTHONHASHSEED fixed; repeatable to about 0.2 % whatever else the machine does. "
     "handshake/ is one complete handshake (both parties), record/ one seal + open of the "
-    "cell's reading with its edge's codec. Randomised rows (hedged ML-DSA signing) are "
+    "cell's reading with its edge's codec, pipeline/ one reading from each of 64 devices "
+    "through the in-memory pipeline to the store (with the real metrics, and with none: "
+    'the target "metrics cost per reading"). Randomised rows (hedged ML-DSA signing) are '
     "reported, never gated. `dthq compare --against REV` gates on these figures."
 )
 

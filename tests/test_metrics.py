@@ -11,7 +11,16 @@ import random
 import pytest
 
 from dthq.harness.results import Distribution
-from dthq.pipeline.metrics import RECENT_ALERTS, Metrics, histogram
+from dthq.pipeline.metrics import (
+    ALERT_RELEVANT,
+    E2E,
+    HIGHEST_NS,
+    RECENT_ALERTS,
+    Metrics,
+    Recorder,
+    Trace,
+    histogram,
+)
 
 FIELDS = ("median", "q1", "q3", "p95", "p99")
 AT = {"median": 0.5, "q1": 0.25, "q3": 0.75, "p95": 0.95, "p99": 0.99}
@@ -177,3 +186,76 @@ def test_a_reading_refused_twice_is_counted_once_and_one_never_in_flight_not_at_
     assert m.counts["rejected_sent"] == 1 and m.settled() == (1, 1)
     m.refuse(None, None)  # no key: each refusal counts
     assert m.counts["rejected_sent"] == 2
+
+
+@pytest.mark.parametrize(
+    "ns",
+    [0, 1, 2047, 2048, 2049, 4095, 4096, 4097, 10**6, 10**9 + 1, HIGHEST_NS - 1, HIGHEST_NS],
+)
+def test_the_recorder_records_exactly_as_hdrh_does(ns: int) -> None:
+    """At each bucket's edges and the histogram's ends: the same counts, total, min, max."""
+    mine, theirs = histogram(), histogram()
+    Recorder(mine).record(ns / 1e9)
+    theirs.record_value(ns)
+    assert list(mine.counts) == list(theirs.counts)
+    assert (mine.total_count, mine.min_value, mine.max_value) == (1, ns, ns)
+    assert (theirs.total_count, theirs.min_value, theirs.max_value) == (1, ns, ns)
+
+
+def test_the_recorder_clamps_below_zero_and_past_an_hour() -> None:
+    h = histogram()
+    recorder = Recorder(h)
+    recorder.record(-3e-9)  # two stamps a few ns out of order: it took none
+    recorder.record(HIGHEST_NS / 1e9 + 1)  # recorded as the hour
+    assert (h.total_count, h.min_value, h.max_value) == (2, 0, HIGHEST_NS)
+
+
+def test_cpu_is_charged_when_the_block_raises_too() -> None:
+    m = Metrics()
+    with m.cpu("cloud"):
+        sum(range(10_000))
+    with pytest.raises(ZeroDivisionError), m.cpu("cloud"):
+        _ = 1 / 0
+    assert set(m.cpu_s) == {"cloud"} and m.cpu_s["cloud"] >= 0
+
+
+def _shaped(rng: random.Random, shape: str) -> Trace:
+    t = Trace(acquire=rng.random() * 1e-4, compress=rng.random() * 1e-4, encrypt=1e-5,
+              gw_decrypt=2e-5, decrypt=3e-5, twin=rng.random() * 1e-3, fhir=1e-3, store=2e-3,
+              alert_relevant=rng.random() < 0.3)  # fmt: skip
+    if shape != "cloud only":
+        t.start_ns = rng.randrange(1, 10**9)
+        t.sent_ns = t.start_ns + rng.randrange(0, 10**5)
+    if shape in ("every hop", "not done"):
+        t.gw_in_ns = t.sent_ns + rng.randrange(0, 10**6)
+        t.gw_out_ns = t.gw_in_ns + rng.randrange(0, 10**6)
+        t.cloud_in_ns = t.gw_out_ns + rng.randrange(-5, 10**6)  # a few ns out of order
+    if shape != "not done":
+        t.done_ns = max(t.cloud_in_ns, t.sent_ns) + rng.randrange(0, 10**7)
+    return t
+
+
+@pytest.mark.parametrize("shape", ["every hop", "no gateway stamps", "cloud only", "not done"])
+def test_delivery_records_what_stages_and_end_to_end_give(shape: str) -> None:
+    """The fast path for a reading seen at every hop, and the general one, against the
+    trace's own stages() and end_to_end_s recorded one by one with hdrh."""
+    rng = random.Random(shape)
+    m, expected = Metrics(), {}
+    for i in range(300):
+        trace = m.traces[("P1", i)] = _shaped(rng, shape)
+        values = dict(trace.stages())
+        if trace.end_to_end_s is not None:
+            values[E2E] = trace.end_to_end_s
+            if trace.alert_relevant:
+                values[ALERT_RELEVANT] = trace.end_to_end_s
+        for name, seconds in values.items():
+            h = expected.setdefault(name, histogram())
+            h.record_value(min(HIGHEST_NS, max(0, round(seconds * 1e9))))
+        m.deliver(("P1", i))
+    assert set(m.histograms) == set(expected)
+    for name, h in expected.items():
+        got = m.histograms[name]
+        assert list(got.counts) == list(h.counts), name
+        assert (got.total_count, got.min_value, got.max_value) == (
+            h.total_count, h.min_value, h.max_value,
+        )  # fmt: skip

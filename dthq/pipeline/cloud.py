@@ -431,7 +431,7 @@ class Cloud:
                             "red": list(score.red),
                         },
                         "trend": {v: round(t.trend(v), 2) for v in ("hr", "spo2", "temp")},
-                        "spark": [r.hr for r in t.history[-history:]],
+                        "spark": [r.hr for r in t.recent(history)],
                         "alerts": [{"ts": a.ts, "reason": a.reason} for a in t.alerts[-5:]],
                         "watched": score.total >= WATCH_TOTAL,
                     }

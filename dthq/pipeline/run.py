@@ -158,13 +158,16 @@ class Pipeline:
         stack: ExitStack,
         clock: Clock,
         registry: Registry | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """``registry``: the parties as already provisioned (an external cloud has them);
         by default they are made here, ``config.patients`` devices and one gateway.
-        ``clock``: every party's time, and what ``run`` and ``drain`` pace by."""
+        ``clock``: every party's time, and what ``run`` and ``drain`` pace by.
+        ``metrics``: the collector the parties share (the bench's metrics-cost figure
+        gives one that does nothing)."""
         self.config = c = config
         self.clock = clock
-        self.metrics = Metrics()
+        self.metrics = Metrics() if metrics is None else metrics
         self.broker_name, self.protocol = "", ""
         self.registry = registry or provision(c.patients)
         self.tls = None

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench.icount_driver import METRICS_WITH, METRICS_WITHOUT
 from dthq.harness.results import CascadeRun, Metric, Results
 from dthq.harness.scenarios import PIPELINE_BROKERS
 from reports import held
@@ -16,6 +17,7 @@ from reports.store import GROWTH_LIMIT, ends, growth
 from reports.verdicts.outcome import Outcome, judged
 
 TIMEIT_TOLERANCE = 0.10
+METRICS_COST_LIMIT_PCT = 2.0
 QUICK_BUDGET_S = 600
 CASCADE_F_LIMIT = 1.10
 HELD_RATIO_LIMIT = 0.5  # the pipeline's held rate over the bare paho pair's, at least
@@ -170,6 +172,14 @@ def _store_how(r: Results) -> str:
     )
 
 
+def _metrics_cost(r: Results) -> float | None:
+    """The pipeline's metrics as a share of a reading's cost, in per cent: instructions
+    of the same round of readings with and without them (bench/metrics_cost.py)."""
+    counts = {c.figure: c.per_op for c in r.instructions}
+    with_, without = counts.get(METRICS_WITH), counts.get(METRICS_WITHOUT)
+    return (with_ - without) * 100 / without if with_ and without else None
+
+
 TARGETS: tuple[TargetSpec, ...] = (
     TargetSpec(
         "DTHQ seal+open of one small reading vs bare AEAD encrypt+decrypt", 3.0, "x", _seal_open,
@@ -231,6 +241,12 @@ TARGETS: tuple[TargetSpec, ...] = (
     TargetSpec(
         "store put at the largest size measured vs at the smallest (0 rows)", GROWTH_LIMIT,
         "x", lambda r: growth(r.store), _store_how,
+    ),
+    TargetSpec(
+        "metrics cost per reading", METRICS_COST_LIMIT_PCT, " %", _metrics_cost,
+        lambda _: "instructions (callgrind) of 64 readings through the in-memory pipeline "
+        "(devices, gateway, cloud with twin, FHIR Bundle and store) with the real metrics, "
+        "over the same with a collector that does nothing, less one; same run",
     ),
     TargetSpec(
         "quick profile wall time", QUICK_BUDGET_S, "s", lambda r: r.metadata.wall_time_s,
