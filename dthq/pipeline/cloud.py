@@ -130,6 +130,8 @@ class Cloud:
         self._clock = clock
         self.twin = twin
         self.fhir_bundles = fhir_bundles
+        if fhir_bundles:
+            fhir.prepare()
         self._bus = bus
         self._metrics = metrics
         if plain:
