@@ -350,13 +350,16 @@ class Profile:
     # and seconds of faults each.
     chaos_brokers: tuple[str, ...] = ("amqtt",)
     chaos_s: float = 20.0
-    # Held rates: seconds offered per probe, the searches' relative precision, and the
+    # Held rates: the brokers searched (the quick profile: Mosquitto, or amqtt where it
+    # is missing), seconds offered per probe, the searches' relative precision, and the
     # FHIR cost runs' seconds and brokers.
-    held_probe_s: float = 2.0
-    held_precision: float = 0.4  # ~10 probes per broker: both brokers in about 90 s
+    held_brokers: tuple[str, ...] = ("mosquitto",)
+    held_probe_s: float = 3.0
+    held_precision: float = 0.4  # about 5 probes a search
     held_fhir_s: float = 2.0
-    held_fhir_brokers: tuple[str, ...] = ("amqtt",)
+    held_fhir_brokers: tuple[str, ...] = ("mosquitto",)
     schemes_s: float = 5.0  # seconds of sending per scheme (then its two recoveries)
+    schemes_held: tuple[str, ...] = ("dthq", "tls")  # the schemes whose held rate is searched
     # The store suite: sizes, and rounds (each times a few puts at every size, in turn).
     store_rows: tuple[int, ...] = STORE_QUICK_ROWS
     store_rounds: int = 30
@@ -387,11 +390,13 @@ PROFILES: dict[str, Profile] = {
         soak_warmup=200_000,
         chaos_brokers=("amqtt", "mosquitto"),
         chaos_s=120.0,
+        held_brokers=("amqtt", "mosquitto"),
         held_probe_s=10.0,
         held_precision=0.05,
         held_fhir_s=10.0,
         held_fhir_brokers=("amqtt", "mosquitto"),
         schemes_s=30.0,
+        schemes_held=("dthq", "tls", "dthq+tls"),
         store_rows=STORE_ROWS,
         store_rounds=100,
     ),
