@@ -1,7 +1,8 @@
-"""The twin pipeline through real brokers (the embedded amqtt and Mosquitto, loopback):
-throughput and end to end latency at each load (each party its own process, the load
-generator on a core of its own: see dthq.pipeline.processes), the comparison of a twin-driven
-adaptive gateway against a fixed one, same load, and the paper's §7.1 as it ran it:
+"""The twin pipeline through real brokers (the embedded amqtt and Mosquitto, loopback),
+every run with each party its own process and the load generator on a core of its own
+(see dthq.pipeline.processes): throughput and end to end latency at each load, the
+comparison of a twin-driven adaptive gateway against a fixed one, same load, and the
+paper's §7.1 as it ran it:
 without the twin, fixed and adaptive at each message size of Fig. 4 (Mosquitto, which
 takes 100 MB messages). Each benchmark is one run; its figures are the run's own (see
 PipelineRun)."""
@@ -56,6 +57,7 @@ def test_pipeline_load(benchmark: Any, bench_profile: Any, broker: str, load: An
     assert run.counts["delivered"] > 0
 
 
+@pytest.mark.usefixtures("every_cpu")
 @pytest.mark.parametrize("policy", ["fixed", "adaptive"])
 def test_pipeline_policy(benchmark: Any, bench_profile: Any, policy: str) -> None:
     run = _run(
@@ -65,11 +67,14 @@ def test_pipeline_policy(benchmark: Any, bench_profile: Any, policy: str) -> Non
             duration_s=bench_profile.policy_s,
             policy=policy,
             onset_s=2.0,
+            processes=True,
+            pin=split_if_possible(),
         ),
     )
     assert run.counts["lost"] == 0
 
 
+@pytest.mark.usefixtures("every_cpu")
 @pytest.mark.requires("mosquitto")
 @pytest.mark.parametrize("policy", scenarios.SWEEP_POLICIES)
 @pytest.mark.parametrize("size", scenarios.SWEEP_SIZES, ids=lambda n: f"{n}B")
@@ -80,6 +85,8 @@ def test_policy_sweep(benchmark: Any, bench_profile: Any, size: int, policy: str
         **scenarios.sweep_load(size, bench_profile.sweep_s),
         embedded="mosquitto",
         policy=policy,
+        processes=True,
+        pin=split_if_possible(),
     )
     run = benchmark.pedantic(simulate, args=(config,), rounds=1, iterations=1)
     tag_figures(benchmark, Suite.POLICY_SWEEP, PolicyPoint(size, run))
