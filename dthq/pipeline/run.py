@@ -135,6 +135,20 @@ class SimConfig:
         elif self.pin != "none":
             raise UnsupportedError("pinning places the parties' processes: needs processes=True")
 
+    def run_fields(self) -> dict[str, object]:
+        """What a PipelineRun records of the configuration that made it."""
+        return {
+            "transport": self.transport,
+            "patients": self.patients,
+            "rate_hz": self.rate_hz,
+            "duration_s": self.duration_s,
+            "qos": self.qos,
+            "policy": self.policy,
+            "offered_per_s": self.patients * self.rate_hz,
+            "processes": self.processes,
+            "pin": self.pin,
+        }
+
     @property
     def onset(self) -> float:
         return self.duration_s / 5 if self.onset_s is None else self.onset_s
@@ -266,19 +280,11 @@ class Pipeline:
         return m.summary(
             fhir_unsent=0 if backlog is None else backlog.unsent,
             fhir_oldest_unsent_s=None if oldest is None else (self.clock.now_ms() - oldest) / 1000,
-            transport=c.transport,
             broker=self.broker_name,
             protocol=self.protocol,
-            patients=c.patients,
-            rate_hz=c.rate_hz,
-            duration_s=c.duration_s,
-            qos=c.qos,
-            policy=c.policy,
-            offered_per_s=c.patients * c.rate_hz,
             reconnects=sum(b.stats.disconnects for b in buses),
             down_ms=max((b.stats.down_ms for b in buses), default=0.0),
-            processes=c.processes,
-            pin=c.pin,
+            **c.run_fields(),
         )
 
     def drain(self) -> bool:

@@ -71,12 +71,7 @@ class Reader:
     def _vector(self, size: int, field: str, min_size: int, max_size: int) -> bytes:
         if not min_size <= size <= max_size:
             raise DecodeError(f"{self._what}: {field} length {size} outside {min_size}..{max_size}")
-        pos = self._pos
-        end = pos + size
-        if end > len(self._data):
-            self._truncated(size, field)
-        self._pos = end
-        return self._data[pos:end]
+        return self.fixed(size, field)
 
     def _truncated(self, size: int, field: str) -> NoReturn:
         raise DecodeError(
