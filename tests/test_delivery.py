@@ -168,7 +168,7 @@ def test_a_reading_lost_on_the_way_is_sent_again_and_stored_once(tmp_path: Path)
         p.handshake()
         p.tick()
         assert p.wait_stored(2) == 2  # one of three never reached the gateway
-        assert sum(len(d.unsettled) for d in p.devices) == 1
+        assert _wait(lambda: sum(len(d.unsettled) for d in p.devices) == 1)  # the receipts came
         p.clock.at_ms += RESEND_AFTER_MS
         for d in p.devices:
             d.poll()  # the overdue one goes again
