@@ -167,7 +167,6 @@ class Gateway:
         self.watched: frozenset[str] = frozenset()
         self.receipts = Receipts()  # end to end: what each batch carried, what is owed
         self._stop = threading.Event()
-        self._ticks = 0
         self._flusher = threading.Thread(target=self._flush_loop, name="gateway-flush", daemon=True)
         self._flusher.start()  # once: it also runs the upstream handshake's retries
         if self.pool:
@@ -402,19 +401,20 @@ class Gateway:
     # batches
 
     def _flush_loop(self) -> None:
+        ticks = 0
         while not self._stop.wait(FLUSH_TICK_S):
+            ticks += 1
             try:
-                self._tick()
+                self._tick(receipts=ticks % RECEIPT_TICKS == 0)
             except DTHQError as exc:  # the bus went away, say: the next tick tries again
                 self._metrics.reject("gateway", exc)
             except Exception as exc:  # a bug must not stop the flush thread: counted
                 self._metrics.fail("gateway error")
                 self._metrics.reject("gateway", exc)
 
-    def _tick(self) -> None:
+    def _tick(self, *, receipts: bool = True) -> None:
         self._poll_upstream()  # the upstream handshake's timeout and backoff
-        self._ticks += 1
-        if self._ticks % RECEIPT_TICKS == 0:
+        if receipts:
             self._send_receipts()
         with self._lock:
             due = self._batch and (
