@@ -22,6 +22,7 @@ from dthq.pipeline.delivery import (
     Receipts,
     Unsettled,
 )
+from dthq.pipeline.gateway import FLUSH_TICK_S, RECEIPT_TICKS
 from dthq.transport.bus import Bus, Handler, Message, topic_matches
 
 T = 1_700_000_000_000
@@ -168,7 +169,7 @@ def test_a_reading_lost_on_the_way_is_sent_again_and_stored_once(tmp_path: Path)
         p.handshake()
         p.tick()
         assert p.wait_stored(2) == 2  # one of three never reached the gateway
-        assert sum(len(d.unsettled) for d in p.devices) == 1
+        assert _wait(lambda: sum(len(d.unsettled) for d in p.devices) == 1)  # the receipts came
         p.clock.at_ms += RESEND_AFTER_MS
         for d in p.devices:
             d.poll()  # the overdue one goes again
@@ -292,3 +293,23 @@ def test_the_cloud_refuses_qos0_on_a_gateway_topic(tmp_path: Path) -> None:
         assert _wait(lambda: p.metrics.rejected.get("cloud: malformed", 0) == 5)
         p.tick()
         assert p.wait_stored(3) == 3
+
+
+def test_the_gateway_sends_receipts_only_on_its_receipt_ticks(tmp_path: Path) -> None:
+    assert RECEIPT_TICKS == 50 and pytest.approx(0.25) == RECEIPT_TICKS * FLUSH_TICK_S
+    with ExitStack() as stack:
+        p = Parties(stack, _memory(stack), tmp_path, attacked=False)
+        p.handshake()
+        gateway = p.gateway
+        gateway._stop.set()  # ticked by hand from here
+        gateway._flusher.join()
+        p.tick()
+        assert _wait(lambda: len(gateway._batch) == 3)
+        gateway._tick(receipts=False)  # the batch goes
+        assert p.wait_stored(3) == 3
+        assert _wait(lambda: gateway.receipts.pending == 0)  # the cloud settled it
+        gateway._tick(receipts=False)
+        time.sleep(0.1)
+        assert [len(d.unsettled) for d in p.devices] == [1, 1, 1]  # owed, not sent yet
+        gateway._tick()
+        assert _wait(lambda: all(len(d.unsettled) == 0 for d in p.devices))

@@ -9,7 +9,8 @@ no session, so no one can make a party forget a reading):
   the outbox, the session's state), answers the gateway ``{"settled": N}`` for batch N;
 - the gateway then tells each device which of its readings are settled,
   ``{"settled": [ts, ...]}`` (refused readings too: they will never be delivered, and
-  must not be sent again), coalesced over the gateway's flush tick;
+  must not be sent again), coalesced over a quarter of a second (the gateway's
+  ``RECEIPT_TICKS``);
 - the device keeps each reading (:class:`Unsettled`) until it is settled, sends it
   again under its session when no receipt came in ``RESEND_AFTER_MS`` (doubling), and
   asks for a new handshake when nothing at all was settled for ``SUSPECT_AFTER_MS``

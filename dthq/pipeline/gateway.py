@@ -57,6 +57,10 @@ from dthq.transport.bus import Bus, Message
 from dthq.twin.reading import Reading, ReadingError
 
 FLUSH_TICK_S = 0.005
+# Receipts go every this many flush ticks (0.25 s): each is a sealed publish per device,
+# and at one per tick a device at 10 readings/s got one per reading. Nothing waits on
+# them but a device's memory of its readings: it resends after RESEND_AFTER_MS (10 s).
+RECEIPT_TICKS = 50
 WORK = ("retry", "reply", "repeated", "established", "refused")
 MAX_BATCH_BYTES = 8 << 20  # a batch's readings, as the devices sent them
 MAX_WAITING = 4096  # readings a gateway with no cloud session keeps for when it has one
@@ -250,8 +254,9 @@ class Gateway:
                 self.receipts.settled(settled)
 
     def _send_receipts(self) -> None:
-        """What the cloud settled (and the gateway refused) since the last flush tick, to
-        each device, sealed under its session: one receipt per device per tick at most."""
+        """What the cloud settled (and the gateway refused) since the last receipts, to
+        each device, sealed under its session: one receipt per device per RECEIPT_TICKS
+        at most."""
         now = self._clock.now_ms()
         with self._lock:
             owed = self.receipts.owed()
@@ -396,18 +401,21 @@ class Gateway:
     # batches
 
     def _flush_loop(self) -> None:
+        ticks = 0
         while not self._stop.wait(FLUSH_TICK_S):
+            ticks += 1
             try:
-                self._tick()
+                self._tick(receipts=ticks % RECEIPT_TICKS == 0)
             except DTHQError as exc:  # the bus went away, say: the next tick tries again
                 self._metrics.reject("gateway", exc)
             except Exception as exc:  # a bug must not stop the flush thread: counted
                 self._metrics.fail("gateway error")
                 self._metrics.reject("gateway", exc)
 
-    def _tick(self) -> None:
+    def _tick(self, *, receipts: bool = True) -> None:
         self._poll_upstream()  # the upstream handshake's timeout and backoff
-        self._send_receipts()
+        if receipts:
+            self._send_receipts()
         with self._lock:
             due = self._batch and (
                 self._clock.monotonic_s() - self._batch_since >= self.policy.window_ms / 1000

@@ -45,6 +45,7 @@ from dthq.transport.bus import (
     Taken,
     check_qos,
     dispatch,
+    topic_matches,
 )
 
 DEFAULT_PORT = 1883
@@ -55,6 +56,7 @@ SESSION_EXPIRY_S = 3600
 # closing the connection before any CONNACK is taken to mean the same.
 _OLD_BROKER = {1, 132}
 _SPOKEN: dict[str, int] = {}  # broker URL -> the protocol it answered, for later clients
+MAX_ROUTES = 4096  # topics whose matching subscriptions are remembered (then forgotten)
 
 
 def parse_broker_url(url: str) -> tuple[str, int]:
@@ -111,6 +113,9 @@ class MQTTBus:
         self.persistent = persistent
         self.stats = LinkStats()
         self._subs: list[Subscription] = []
+        # topic -> its matching subscriptions: a devices process's bus holds one per
+        # device, and matching each receipt against all of them was its largest cost.
+        self._routes: dict[str, list[Subscription]] = {}
         self._taken: dict[int, Taken] = {}  # QoS 1 publish mid -> its on_taken
         self._ack_lock = threading.Lock()  # the two below
         self._generation = 0  # connections so far: an ack names the one it came on
@@ -272,14 +277,23 @@ class MQTTBus:
 
     def _on_message(self, client, userdata, msg) -> None:  # type: ignore[no-untyped-def]
         message = Message(msg.topic, msg.payload, msg.qos, time.perf_counter_ns())
-        with self._lock:
-            subs = list(self._subs)
+        subs = self._routes.get(message.topic)
+        if subs is None:
+            subs = self._route(message.topic)
         with self._ack_lock:
             self._unacked += 1
             generation = self._generation
         send = partial(self._send_ack, msg.mid, msg.qos, generation)
         # A handler that raises is counted; it must not stop the network loop.
         dispatch(message, subs, send, self.stats.handler_errors)
+
+    def _route(self, topic: str) -> list[Subscription]:
+        with self._lock:
+            subs = [s for s in self._subs if topic_matches(s[0], topic)]
+            if len(self._routes) >= MAX_ROUTES:
+                self._routes.clear()
+            self._routes[topic] = subs
+        return subs
 
     def _send_ack(self, mid: int, qos: int, generation: int) -> None:
         with self._ack_lock:
@@ -309,6 +323,7 @@ class MQTTBus:
     ) -> None:
         with self._lock:
             self._subs.append((pattern, handler, check_qos(qos), manual_ack))
+            self._routes.clear()
         if self._client is not None and self._connected.is_set():
             # Wait for the SUBACK: a message published right after must be delivered.
             drops = self.stats.disconnects
