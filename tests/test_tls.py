@@ -145,3 +145,20 @@ def test_the_handshake_is_tls13_over_x25519(
     assert "Server Temp Key: X25519, 253 bits" in out
     assert "TLSv1.3" in out
     assert "Verify return code: 0 (ok)" in out
+
+
+@pytest.mark.requires("mosquitto")
+def test_a_client_cannot_take_another_identity_s_client_id(
+    broker: MosquittoBroker, material: TLSMaterial
+) -> None:
+    """The broker makes the certificate's name the client id: a device that connects
+    under the gateway's id does not take the gateway's connection (or its session)."""
+    gateway = MQTTBus(broker.url, "dthq-gw-1-run", protocol=5, tls=material.client_context("gw-1"))
+    try:
+        impostor = MQTTBus(
+            broker.url, "dthq-gw-1-run", protocol=5, tls=material.client_context("dev-00001")
+        )
+        impostor.close()
+        assert gateway.connected and gateway.stats.disconnects == 0
+    finally:
+        gateway.close()

@@ -17,6 +17,7 @@ from typing import IO, Any
 from dthq.errors import RunAborted
 
 ANSWER_S = 30.0  # the longest wait for an answer to status or finish
+TERM_S = 3.0  # after SIGTERM, how long a party may take to end before it is killed
 
 
 class PartyFailed(RunAborted):
@@ -111,11 +112,16 @@ class Child:
 
     def end(self, grace: float) -> None:
         """Wait ``grace`` seconds for it to exit (it finished: its interpreter shuts
-        down), then kill it."""
+        down), then SIGTERM it and wait a little (a party ends cleanly on it, its store
+        and temporary files closed and removed), then kill it."""
         try:
             self.proc.wait(grace)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
+            self.proc.terminate()
+            try:
+                self.proc.wait(TERM_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
         finally:
             self._err.close()

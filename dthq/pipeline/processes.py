@@ -37,6 +37,7 @@ busy as the system, competes with it for both cores).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -141,8 +142,11 @@ class _Run:
                 "gateway": sorted(self.system_cores),
                 "devices": sorted(self.load_cores),
             }
+        # The cloud's store, unless one is given, in this run's own directory: removed
+        # with it however the cloud ends (a killed party cleans nothing up).
+        config = c if c.store is not None else dataclasses.replace(c, store=self.dir / "twin.db")
         run = {
-            "config": encode_config(c),
+            "config": encode_config(config),
             "registry": str(registry),
             "broker": url,
             "protocol": protocol,

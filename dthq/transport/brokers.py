@@ -16,6 +16,7 @@ Both can be stopped and started again on the same port (the broker-restart tests
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import random
 import shutil
@@ -35,6 +36,7 @@ from dthq.transport.bus import BusError
 from dthq.transport.tls import TLSMaterial
 
 LOOPBACK = "127.0.0.1"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 ACCESS = ("read", "write", "readwrite")
 Acl = Mapping[str, Sequence[tuple[str, str]]]  # user -> (access, topic pattern) pairs
 MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/bin/mosquitto")
@@ -218,6 +220,14 @@ def _ended(code: int) -> str:
     return f"exited with {code}"
 
 
+def _die_with_starter() -> None:
+    """In the child before exec: SIGTERM when the thread that started it ends (a killed
+    runner, say), so no broker outlives its run. The bench starts brokers on the main
+    thread, whose end is the process's."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def find_mosquitto() -> str | None:
     for path in MOSQUITTO_PATHS:
         if Path(path).exists():
@@ -286,6 +296,9 @@ class MosquittoBroker(_Managed):
             "tls_version tlsv1.3\n"
             "require_certificate true\n"
             "use_identity_as_username true\n"
+            # The client id is the certificate's name too: else any client could take a
+            # gateway's id and so its session (the broker drops the one that had it).
+            "use_username_as_clientid true\n"
             f"acl_file {acl}\n"
         )
 
@@ -299,7 +312,10 @@ class MosquittoBroker(_Managed):
             "log_dest none\n"
         )
         self._proc = subprocess.Popen(
-            [self.binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            [self.binary, "-c", str(conf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=_die_with_starter,
         )
         try:
             _wait_listening(self.port, 10, "mosquitto")
