@@ -155,6 +155,12 @@ class Cloud:
         self._idle = threading.Condition()
         store.claim_writer()  # one cloud per store: its sessions' sequence numbers are its own
         self._restore()
+        # The watch list kept as readings change it (not found again over every twin
+        # each batch): only a patient whose twin a batch changed can join or leave it.
+        self._watching = {
+            t.pid for t in self.twins if t.score is not None and t.score.total >= WATCH_TOTAL
+        }
+        self._watch_list = frozenset(self._watching)
         # The outbox's sender: also what a previous run left unsent goes out now.
         self.sender = Sender(store, self.sink.destinations, metrics, clock)
         if self.sink.destinations:
@@ -402,6 +408,15 @@ class Cloud:
             if alert:
                 alerts.append(alert)
                 self._metrics.alert(alert.pid, alert.ts, alert.reason)
+        watching, changed = self._watching, False
+        for pid in {r.pid for r in fresh}:
+            score = self.twins[pid].score
+            now = score is not None and score.total >= WATCH_TOTAL
+            if now != (pid in watching):
+                changed = True
+                (watching.add if now else watching.discard)(pid)
+        if changed:
+            self._watch_list = frozenset(watching)
         return alerts
 
     @property
@@ -451,9 +466,7 @@ class Cloud:
             body["settled"] = number
         watched = None
         if self.twin:
-            now_watched = frozenset(
-                t.pid for t in self.twins if t.score is not None and t.score.total >= WATCH_TOTAL
-            )
+            now_watched = self._watch_list
             if now_watched != self.watched.get(gateway, frozenset()):
                 body["watch"], watched = sorted(now_watched), now_watched
         if not body:
