@@ -56,6 +56,7 @@ from dthq.twin.store_head import Head, HeadError
 
 AEAD = "AES-256-GCM"
 NONCE = 12
+PSEUDONYMS_HELD = 65_536  # pseudonyms a store keeps worked out (then starts afresh)
 FORMAT = 2  # 1: patient ids in clear, no sequence numbers, no head, no outbox
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);
@@ -244,6 +245,8 @@ class Store:
             self.store_id = bytes(self._meta("store_id"))
             self._head = self._load_head(self._read_head_file(), self._meta("commits"))
         self._caught_up = False
+        self._pseuds: dict[str, str] = {}  # pid -> pseudonym, at most PSEUDONYMS_HELD
+        self._named: set[str] = set()  # pseudonyms whose patients row this writer committed
         self._encoder: store_head.Encoder | None = None  # made at the first head write
 
     # --- opening -----------------------------------------------------------------------
@@ -377,7 +380,13 @@ class Store:
 
     def pseudonym(self, pid: str) -> str:
         """A patient's row key: the id's HMAC, so the database holds no patient id in clear."""
-        return hmac.digest(self._pseudonym_key, pid.encode(), "sha256")[:16].hex()
+        pseud = self._pseuds.get(pid)
+        if pseud is None:
+            if len(self._pseuds) >= PSEUDONYMS_HELD:
+                self._pseuds.clear()
+            pseud = hmac.digest(self._pseudonym_key, pid.encode(), "sha256")[:16].hex()
+            self._pseuds[pid] = pseud
+        return pseud
 
     # --- writing -------------------------------------------------------------------------
 
@@ -402,8 +411,9 @@ class Store:
             raise StoreError("an outbox bundle needs the time it was made (now_ms)")
         wrapped = None if session is None else self._wrap_session(*session)
         with self._lock:
+            named: set[str] = set()
             with self._transaction():
-                added, head = self._insert(readings, policy)
+                added, head = self._insert(readings, policy, named)
                 if wrapped is not None:
                     self._db.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?)", wrapped)
                 if bundle is not None:
@@ -416,16 +426,17 @@ class Store:
                         (now_ms, now_ms, epoch, nonce, sealed),
                     )
                     store_counts.outbox_changed(self._db, 1, 0)
+            self._named |= named  # committed: their rows need not be sealed again
             if head is not None:  # after the commit: a crash between leaves the store ahead
                 self._write_head(*head)
             return added
 
     def _insert(
-        self, readings: list[Reading], policy: str
+        self, readings: list[Reading], policy: str, named: set[str]
     ) -> tuple[int, tuple[int, dict[bytes, int]] | None]:
         """Inside put's transaction: the new readings numbered, sealed and inserted; the
         head's commit counter and changed numbers to write once they commit (None:
-        nothing new)."""
+        nothing new). ``named`` gets the patients whose row this transaction holds."""
         commits = int(self._meta("commits"))  # type: ignore[call-overload]
         if not self._caught_up:
             self._catch_up(commits)
@@ -451,22 +462,26 @@ class Store:
         head_last, last = self._head.last, {}  # the batch's patients only
         epoch, cipher = self.epoch, self._keys[self.epoch]
         rows, patients = [], {}
-        for pseud, r in fresh:
-            if pseud not in patients:
+        # One read of the system's random source for the batch's nonces, not one a reading.
+        nonces = os.urandom(NONCE * 2 * len(fresh))
+        for i, (pseud, r) in enumerate(fresh):
+            if pseud not in last:
                 # Past the head's number too: after a rollback the gap stays visible.
                 last[pseud] = max(head_last.get(bytes.fromhex(pseud), 0), tally[pseud][0])
-                nonce = os.urandom(NONCE)
-                patients[pseud] = (
-                    pseud,
-                    nonce,
-                    self._kek.encrypt(nonce, r.pid.encode(), b"patient " + pseud.encode()),
-                )
+                if pseud not in self._named:  # a row committed before is never rewritten
+                    nonce = nonces[NONCE * (2 * i + 1) : NONCE * (2 * i + 2)]
+                    patients[pseud] = (
+                        pseud,
+                        nonce,
+                        self._kek.encrypt(nonce, r.pid.encode(), b"patient " + pseud.encode()),
+                    )
             last[pseud] += 1
-            nonce = os.urandom(NONCE)
+            nonce = nonces[NONCE * 2 * i : NONCE * (2 * i + 1)]
             plain = json.dumps(r.to_dict(), separators=(",", ":")).encode()
             sealed = cipher.encrypt(nonce, plain, _aad(r.pid, r.ts, policy, epoch, last[pseud]))
             rows.append((pseud, last[pseud], r.ts, policy, epoch, nonce, sealed))
         db.executemany("INSERT OR IGNORE INTO patients VALUES (?, ?, ?)", list(patients.values()))
+        named.update(patients)
         db.executemany(
             "INSERT INTO readings (pseud, seq, ts, policy, epoch, nonce, sealed) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",

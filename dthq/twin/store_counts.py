@@ -32,6 +32,7 @@ _LAST = (
     "SELECT (SELECT MAX(seq) FROM readings WHERE pseud=?1), "
     "(SELECT MAX(ts) FROM readings WHERE pseud=?1)"
 )
+_CHUNK = 500  # patients a query names (under SQLite's 999 host parameters)
 _COUNTED = "SELECT COUNT(*), COUNT(*) - COUNT(next_ms) FROM outbox"  # unsent, parked
 
 
@@ -84,13 +85,18 @@ def _rebuild(db: sqlite3.Connection) -> None:
 def last(db: sqlite3.Connection, pseuds: Iterable[str]) -> dict[str, tuple[int, int]]:
     """Each patient's (last sequence number, latest timestamp); (0, -1) for one with no
     reading. From the tally, or by index for a patient it lacks."""
+    wanted = list(pseuds)
     out: dict[str, tuple[int, int]] = {}
-    for pseud in pseuds:
-        row = db.execute("SELECT last_seq, last_ts FROM tally WHERE pseud=?", (pseud,)).fetchone()
-        if row is None:
+    for at in range(0, len(wanted), _CHUNK):  # one query for a batch's patients
+        chunk = wanted[at : at + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        query = f"SELECT pseud, last_seq, last_ts FROM tally WHERE pseud IN ({marks})"
+        for pseud, seq, ts in db.execute(query, chunk):
+            out[pseud] = (seq, ts)
+    for pseud in wanted:
+        if pseud not in out:
             seq, ts = db.execute(_LAST, (pseud,)).fetchone()
-            row = (0, -1) if seq is None else (seq, ts)
-        out[pseud] = row
+            out[pseud] = (0, -1) if seq is None else (seq, ts)
     return out
 
 
