@@ -82,6 +82,7 @@ def measure(scheme: str, profile: Any) -> SchemeRun:
         ),
         broker_cpu_s=steady.cpu_s.get("broker", 0.0),
         held_per_s=_held(scheme, profile) if scheme in profile.schemes_held else None,
+        held_precision=profile.held_precision,
     )
 
 

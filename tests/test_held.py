@@ -4,16 +4,18 @@ pair's counting (and one real window through Mosquitto), and the cloud's FHIR sw
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import pytest
-from test_reports import _run
+from test_reports import _run, results
 
 from dthq.errors import UnsupportedError
 from dthq.harness import held, pair
 from dthq.harness.pair_subscriber import Counter
-from dthq.harness.results import HeldProbe
+from dthq.harness.results import HeldProbe, HeldRate
 from dthq.pipeline.run import SimConfig, simulate
+from reports.verdicts.outcome import Outcome
 
 
 def measured(rate: float, p99_ms: float, **kw: object) -> HeldProbe:
@@ -151,3 +153,31 @@ def test_without_fhir_the_cloud_builds_no_bundle(monkeypatch: pytest.MonkeyPatch
     assert run.counts["delivered"] == run.counts["sent"] > 0
     with pytest.raises(UnsupportedError, match="a FHIR destination needs"):
         SimConfig(fhir=False, fhir_url="http://127.0.0.1:1/fhir")
+
+
+@pytest.mark.parametrize(
+    ("pair_capped", "pipeline_capped", "ratio", "verdict"),
+    [
+        (False, False, 0.6, Outcome.HOLDS),
+        (True, False, 0.6, Outcome.NOT_MEASURED),  # the pair could hold more: 0.6 at most
+        (True, False, 0.4, Outcome.DOES_NOT_HOLD),  # at most 0.4: missed whatever it holds
+        (False, True, 0.4, Outcome.NOT_MEASURED),  # the pipeline could hold more
+        (False, True, 0.6, Outcome.HOLDS),
+    ],
+)
+def test_a_search_at_its_ceiling_leaves_the_ratio_target_open_where_it_could_change(
+    pair_capped: bool, pipeline_capped: bool, ratio: float, verdict: Outcome
+) -> None:
+    from reports.verdicts.targets import TARGETS
+
+    def search(subject: str, rate: float, capped: bool) -> HeldRate:
+        return HeldRate(subject, "mosquitto version 2.0.11", 1, 125, 2.0, 0.25, 100.0,
+                        rate, capped, ())  # fmt: skip
+
+    found = dataclasses.replace(
+        results(),
+        held=(search("paho pair", 1000.0, pair_capped), search("pipeline", 1000 * ratio,
+                                                                pipeline_capped)),
+    )  # fmt: skip
+    spec = next(t for t in TARGETS if t.name.endswith("through mosquitto"))
+    assert spec.judged(found).outcome is verdict

@@ -445,7 +445,8 @@ class SchemeRun:
     (NO_SESSION, then a DTHQ handshake per device); under "tls" only the gateway's own
     connection is new. ``connections``: the broker connections that reconnect in the
     storm (TLS handshakes under the TLS schemes). ``held_per_s``: the highest offered
-    rate held, by the held suite's definition and search (None: not measured).
+    rate held, by the held suite's definition and search (None: not measured), found to
+    within ``held_precision`` (relative).
     """
 
     scheme: str  # one of SCHEMES
@@ -456,6 +457,7 @@ class SchemeRun:
     cold_recovery_s: float | None
     connections: int
     held_per_s: float | None = None
+    held_precision: float | None = None  # the held search's relative precision
 
     def cpu_ms_per_reading(self) -> dict[str, float]:
         """CPU ms per delivered reading of each party and of the broker."""

@@ -132,7 +132,21 @@ def _cascade_time(r: Results) -> float | None:
 
 
 def _held_ratio(broker: str) -> Callable[[Results], float | None]:
-    return lambda r: held.ratio(*held.pairs(r).get(broker, (None, None)))
+    """Pipeline over pair; None where a search's ceiling leaves the verdict open (the
+    pair capped: the ratio is at most this; the pipeline capped: at least this)."""
+
+    def measure(r: Results) -> float | None:
+        pair, pipeline = held.pairs(r).get(broker, (None, None))
+        got = held.ratio(pair, pipeline)
+        if got is None or pair is None or pipeline is None:
+            return None
+        if (pair.capped and got >= HELD_RATIO_LIMIT) or (
+            pipeline.capped and got < HELD_RATIO_LIMIT
+        ):
+            return None
+        return got
+
+    return measure
 
 
 def _held_how(broker: str) -> Callable[[Results], str]:
