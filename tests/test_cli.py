@@ -377,3 +377,10 @@ def test_simulate_exits_1_when_a_reading_was_lost(monkeypatch: pytest.MonkeyPatc
     out = CliRunner().invoke(main, ["simulate", "--transport", "memory", "--duration", "1"])
     assert out.exit_code == 1, out.output
     assert "lost 1" in out.output
+
+
+def test_bench_help_names_every_suite() -> None:
+    from bench.runner import SUITES
+
+    shown = " ".join(invoke("bench", "--help").output.split())
+    assert all(name in shown for name in SUITES), shown

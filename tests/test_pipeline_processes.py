@@ -253,9 +253,9 @@ def test_every_config_field_reaches_the_parties_as_it_was() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"pin": "split"}, "pinning places the parties' processes: needs processes=True"),
+        ({"pin": "split"}, "--pin places the parties' processes: it needs --processes"),
         ({"pin": "cores"}, "unknown pinning 'cores'; choose one of ('none', 'split')"),
-        ({"processes": True, "transport": "memory"}, "processes=True needs the mqtt transport"),
+        ({"processes": True, "transport": "memory"}, "--processes needs --transport mqtt"),
         ({"processes": True, "device_processes": 0}, "device processes must be 1..64"),
         ({"processes": True, "device_processes": 6}, "device processes must be 1..64"),
         ({"patients": 100, "device_processes": 65}, "device processes must be 1..64"),

@@ -129,7 +129,7 @@ def test_a_file_of_the_old_writer_is_written_back_byte_for_byte(tmp_path: Path) 
         '\n   "rejection_examples": {}\n',
         '\n   "rejection_examples": {},\n   "failures": {},\n   "fhir_unsent": 0,'
         '\n   "fhir_oldest_unsent_s": null,\n   "processes": false,\n   "pin": "none",'
-        '\n   "broker_bytes": null\n',
+        '\n   "scheme": "dthq",\n   "broker_bytes": null\n',
         1,  # the pipeline run (the fleet's own run has no such fields)
     )
     assert read_results(DATA / "results-v3.json").fleet

@@ -15,7 +15,10 @@ from dthq.cli.exit_codes import ExitCode
 @options.patients(10, 100_000)
 @options.rate("Readings per second per patient (Hz).")
 @options.duration(10.0, "Seconds of sending.")
-@options.broker("mqtt://HOST:PORT of an external broker (e.g. Mosquitto); default: embedded amqtt.")
+@options.broker(
+    "mqtt://HOST:PORT of an external broker (e.g. Mosquitto); default: embedded amqtt "
+    "(the TLS schemes: this run's own Mosquitto, and no --broker)."
+)
 @options.transport("memory: the same parties, no broker (in-process delivery).")
 @click.option("--qos", type=click.IntRange(0, 1), default=1, show_default=True, help="Device QoS.")
 @options.policy(

@@ -397,6 +397,9 @@ class PipelineRun:
     fhir_oldest_unsent_s: float | None = None
     processes: bool = False  # each party its own process (else all in one)
     pin: str = "none"  # processes: "split", the load generator on a core of its own
+    # dthq; tls: MQTT over TLS alone (the stages named encrypt/decrypt do no cryptography,
+    # TLS's is in transmit); dthq+tls: DTHQ inside TLS
+    scheme: str = "dthq"
     # The broker process's socket bytes over the CPU window (read + written, TCP/IP
     # headers not counted); None: not seen (in one process, or an external broker).
     broker_bytes: int | None = None

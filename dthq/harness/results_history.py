@@ -21,8 +21,8 @@ FORMAT HISTORY (``schema_version``: what it added)
     ``fhir_cost`` (the cloud's CPU per reading with and without FHIR Bundles),
     ``schemes`` (DTHQ, MQTT over TLS 1.3 and DTHQ inside TLS through the same pipe) and
     ``store`` (the twin store's put cost at each row count);
-    and ``processes``, ``pin`` and ``broker_bytes`` in every pipeline run: an older run
-    was all in one process (false, "none", null).
+    and ``processes``, ``pin``, ``scheme`` and ``broker_bytes`` in every pipeline run: an
+    older run was DTHQ all in one process (false, "none", "dthq", null).
 
 Versions 4 to 7 were added by writers that still said 2 (4 to 6) or 3 (7), so a file
 labelled 2 or 3 may already hold them: each migration adds its section, empty, only
@@ -135,7 +135,12 @@ def _v5_to_v6(data: Document) -> Document:
 
 
 _V9_RUN_DEFAULTS: Document = {"failures": {}, "fhir_unsent": 0, "fhir_oldest_unsent_s": None}
-_V12_RUN_DEFAULTS: Document = {"processes": False, "pin": "none", "broker_bytes": None}
+_V12_RUN_DEFAULTS: Document = {
+    "processes": False,
+    "pin": "none",
+    "scheme": "dthq",
+    "broker_bytes": None,
+}
 
 
 def _pipeline_runs_with(defaults: Document) -> Callable[[Document], Document]:

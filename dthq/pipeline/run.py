@@ -129,11 +129,13 @@ class SimConfig:
             raise UnsupportedError("device processes must be 1..64 and at most one a device")
         if self.processes:
             if sys.platform != "linux":  # the parties' stamps need one machine-wide clock
-                raise UnsupportedError("processes=True needs Linux (CLOCK_MONOTONIC stamps)")
+                raise UnsupportedError("--processes needs Linux (CLOCK_MONOTONIC stamps)")
             if self.transport != "mqtt" or not self.cloud:
-                raise UnsupportedError("processes=True needs the mqtt transport and its cloud")
+                raise UnsupportedError(
+                    "--processes needs --transport mqtt and this run's own cloud"
+                )
         elif self.pin != "none":
-            raise UnsupportedError("pinning places the parties' processes: needs processes=True")
+            raise UnsupportedError("--pin places the parties' processes: it needs --processes")
 
     def run_fields(self) -> dict[str, object]:
         """What a PipelineRun records of the configuration that made it."""
@@ -147,6 +149,7 @@ class SimConfig:
             "offered_per_s": self.patients * self.rate_hz,
             "processes": self.processes,
             "pin": self.pin,
+            "scheme": self.scheme,
         }
 
     @property
