@@ -65,6 +65,7 @@ def _held(scheme: str, profile: Any) -> float | None:
             return HeldProbe(rate, 0, 0.0, 0, 0, 0, None, None, why_not=f"run failed: {exc}")
 
     lo, hi, start = scenarios.HELD_PIPELINE_RANGE
+    hi = min(hi, patients * 100.0)  # a device sends at most 100 Hz
     return held.search(
         probe, lo=lo, hi=hi, start=start, precision=profile.held_precision
     ).held_per_s
