@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from bench.tags import Suite, tag_figures
-from dthq.errors import DTHQError
 from dthq.harness import held, pair, scenarios
 from dthq.harness.placement import placement, split_if_possible
 from dthq.harness.results import FHIRCost, HeldProbe, HeldRate
@@ -59,10 +58,6 @@ def _in_process() -> dict[str, Any]:
     return {k: v for k, v in PIPELINE_SETTINGS.items() if k != "processes"}
 
 
-def _failed(rate: float, exc: DTHQError) -> HeldProbe:
-    return HeldProbe(rate, 0, 0.0, 0, 0, 0, None, None, why_not=f"run failed: {exc}")
-
-
 def pair_probe(broker: str, window_s: float, payload_bytes: int) -> held.Probe:
     def probe(rate: float) -> HeldProbe:
         system, load = placement(split_if_possible())
@@ -94,10 +89,7 @@ def pipeline_probe(broker: str, window_s: float, patients: int) -> held.Probe:
             pin=split_if_possible(),
             **PIPELINE_SETTINGS,
         )
-        try:
-            return held.from_pipeline(simulate(config))
-        except DTHQError as exc:  # handshakes that time out under the load, say
-            return _failed(rate, exc)
+        return held.probe_of(rate, lambda: simulate(config))
 
     return probe
 

@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 
 from bench.tags import Suite, tag_figures
-from dthq.errors import DTHQError
 from dthq.harness import held, scenarios
 from dthq.harness.placement import split_if_possible
 from dthq.harness.results import SCHEMES, HeldProbe, SchemeRun
@@ -59,10 +58,7 @@ def _held(scheme: str, profile: Any) -> float | None:
             duration_s=profile.held_probe_s,
             drain_s=2.0,
         )
-        try:
-            return held.from_pipeline(simulate(config))
-        except DTHQError as exc:  # handshakes that time out under the load, say
-            return HeldProbe(rate, 0, 0.0, 0, 0, 0, None, None, why_not=f"run failed: {exc}")
+        return held.probe_of(rate, lambda: simulate(config))
 
     lo, hi, start = scenarios.HELD_PIPELINE_RANGE
     hi = min(hi, patients * 100.0)  # a device sends at most 100 Hz

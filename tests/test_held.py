@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from test_reports import _run, results
@@ -181,3 +182,13 @@ def test_a_search_at_its_ceiling_leaves_the_ratio_target_open_where_it_could_cha
     )  # fmt: skip
     spec = next(t for t in TARGETS if t.name.endswith("through mosquitto"))
     assert spec.judged(found).outcome is verdict
+
+
+def test_a_run_that_fails_is_a_probe_not_held_with_its_reason() -> None:
+    def refused() -> Any:
+        raise UnsupportedError("no handshake in 60 s")
+
+    probe = held.probe_of(250.0, refused)
+    assert (probe.offered_per_s, probe.sent, probe.delivered_once) == (250.0, 0, 0)
+    assert probe.why_not == "run failed: no handshake in 60 s"
+    assert held.why_not(probe) == "run failed: no handshake in 60 s"

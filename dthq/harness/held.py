@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dthq.errors import UnsupportedError
+from dthq.errors import DTHQError, UnsupportedError
 from dthq.harness.results import HeldProbe, PipelineRun
 
 P99_LIMIT_MS = 100.0
@@ -133,3 +133,12 @@ def from_pipeline(run: PipelineRun) -> HeldProbe:
         p50_ms=None if e2e is None else e2e.median,
         p99_ms=None if e2e is None else e2e.tail,
     )
+
+
+def probe_of(rate: float, run: Callable[[], PipelineRun]) -> HeldProbe:
+    """``run`` (a pipeline run at ``rate``) as a probe; one that fails to run (its
+    handshakes timed out under the load, say) is a probe not held, with the reason."""
+    try:
+        return from_pipeline(run())
+    except DTHQError as exc:
+        return HeldProbe(rate, 0, 0.0, 0, 0, 0, None, None, why_not=f"run failed: {exc}")
