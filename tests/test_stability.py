@@ -1,0 +1,98 @@
+"""Stability checks (pyperf's), interleaved rounds and bootstrap intervals: each
+documented boundary at it and past it."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from dthq.harness import bootstrap, rounds, stability
+
+
+def _with_cv(cv: float) -> list[float]:
+    """Three values of mean 100 whose sample stdev is ``cv`` of the mean."""
+    return [100 - 100 * cv, 100.0, 100 + 100 * cv]
+
+
+def test_cv_at_the_limit_is_stable_and_past_it_is_not() -> None:
+    assert stability.check(_with_cv(0.10)).stable
+    past = stability.check(_with_cv(0.1001))
+    assert not past.stable
+    assert past.warnings == ("the standard deviation is 10% of the mean (over 10%)",)
+    assert past.cv == pytest.approx(0.1001)
+
+
+def test_extremes_at_half_the_mean_and_past_it() -> None:
+    # mean 100 exactly; max at 150 is the boundary (cv stays under 10 % with many values)
+    at = [150.0, 50.0] + [100.0] * 998
+    assert statistics.fmean(at) == 100
+    assert stability.check(at).warnings == ()
+    past = [150.2, 49.8] + [100.0] * 998
+    assert stability.check(past).warnings == (
+        "the maximum is 50% above the mean",
+        "the minimum is 50% below the mean",
+    )
+
+
+def test_shortest_raw_value_at_one_millisecond_and_under_it() -> None:
+    assert stability.check([1.0] * 5, shortest_raw_s=1e-3).stable
+    short = stability.check([1.0] * 5, shortest_raw_s=0.999e-3)
+    assert short.warnings == ("the shortest raw value is only 0.999 ms (under 1 ms)",)
+
+
+def test_too_few_values_cannot_be_stable() -> None:
+    found = stability.check([1.0, 1.0])
+    assert found.cv is None
+    assert found.warnings == ("only 2 values: no spread to judge",)
+    assert stability.check([1.0, 1.0, 1.0]) == stability.Stability(0.0, ())
+
+
+def test_blocks_are_contiguous_medians() -> None:
+    assert stability.blocks([1, 2, 3, 10, 20, 30], count=2) == [2, 20]
+    assert stability.blocks([5, 1, 9, 7], count=10) == [6]  # 4 samples: one block
+    assert stability.blocks(list(range(31)), count=10) == [1.5, 5, 8, 11, 14, 17, 20, 23, 26, 29]
+
+
+def test_interleaved_rounds_time_every_call_each_round() -> None:
+    seen: list[str] = []
+    calls = {"a": lambda: seen.append("a"), "b": lambda: seen.append("b")}
+    got = rounds.interleaved(calls, 4, {"a": 2, "b": 3}, seed=1)
+    assert {k: len(v) for k, v in got.items()} == {"a": 4, "b": 4}
+    assert seen.count("a") == 8 and seen.count("b") == 12
+    with pytest.raises(ValueError, match="no loop count"):
+        rounds.interleaved(calls, 1, {"a": 1})
+    with pytest.raises(ValueError, match="at least 1"):
+        rounds.interleaved(calls, 0, {"a": 1, "b": 1})
+
+
+def test_calibrate_reaches_the_round_floor() -> None:
+    loops = rounds.calibrate(lambda: sum(range(50)), min_round_s=2e-4)
+    assert rounds.time_round(lambda: sum(range(50)), loops) * loops >= 1e-4  # noisy, halved
+    assert rounds.calibrate(lambda: None, min_round_s=0) == 1
+
+
+def test_interval_sides_at_and_past_the_limit() -> None:
+    band = bootstrap.Interval(0.9, 1.1)
+    assert band.side_of(1.1) == 0 and band.side_of(0.9) == 0
+    assert band.side_of(1.1001) == -1 and band.side_of(0.8999) == 1
+    with pytest.raises(ValueError):
+        bootstrap.Interval(1.0, 0.9)
+
+
+def test_median_interval_is_seeded_and_holds_the_median() -> None:
+    values = [1.0 + 0.01 * (i % 7) for i in range(50)]
+    first = bootstrap.median_interval(values)
+    assert first == bootstrap.median_interval(values)
+    assert first.low <= statistics.median(values) <= first.high
+    assert bootstrap.median_interval([2.0] * 10) == bootstrap.Interval(2.0, 2.0)
+    with pytest.raises(ValueError, match="two values"):
+        bootstrap.median_interval([1.0])
+
+
+def test_paired_ratios_check_their_inputs() -> None:
+    assert bootstrap.paired_ratios([2, 6], [1, 3]) == [2, 2]
+    with pytest.raises(ValueError, match="2 numerators for 1"):
+        bootstrap.paired_ratios([1, 2], [1])
+    with pytest.raises(ValueError, match="not positive"):
+        bootstrap.paired_ratios([1], [0])
