@@ -4,19 +4,28 @@ from successive commits in, one overview plot and one self-contained HTML page o
 Two kinds of figure, never mixed: instructions per operation (callgrind; comparable
 across runs on any machine with the same libraries) and times as the gate reads them,
 each figure's fastest round over its run's primitive floor (so runs made on a busier or
-slower machine still line up). A step between two consecutive commits beyond the gate's
-threshold is flagged."""
+slower machine still line up).
+
+Two kinds of move are listed, answering two questions. Change points (change_points.py:
+PELT on the log values, penalty tied to the series' own noise) say where a figure's level
+shifted, however small against the gate and however noisy the commits around it; they need
+six or more measured commits. Steps between consecutive commits beyond the gate's
+threshold say where the gate would have failed had it compared those two runs; they work
+from two commits on and are kept for that reason, and because a history of a few commits
+(the usual case while a branch is young) has no change points at all."""
 
 from __future__ import annotations
 
 import html
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from bench.gate import compare as gate
 from dthq.harness.results import Results
+from reports.change_points import ChangePoint, change_points
 from reports.render.page import document, pictures, table_html
 from reports.render.plot import plt, save
 
@@ -47,6 +56,10 @@ class Series:
                 out.append((f"{last[0]} -> {label}", value / last[1] - 1))
             last = (label, value)
         return out
+
+    def change_points(self, labels: Sequence[str]) -> list[ChangePoint]:
+        """Where the figure's level shifted (change_points.py holds the method)."""
+        return change_points(self.values, labels)
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,10 @@ class History:
     def flagged(self) -> list[tuple[Series, str, float]]:
         return [(s, step, moved) for s in self.series for step, moved in s.steps(self.labels)]
 
+    @cached_property  # PELT once per series, however many outputs read it
+    def changes(self) -> list[tuple[Series, ChangePoint]]:
+        return [(s, c) for s in self.series for c in s.change_points(self.labels)]
+
     def figure(self, path: Path) -> Path | None:
         """One panel per kind: every figure's change since its first commit, in %."""
         kinds = self.kinds()
@@ -98,19 +115,27 @@ class History:
         x = range(len(self.labels))
         for ax, kind in zip(axes[:, 0], kinds, strict=True):
             mine = [s for s in self.series if s.kind == kind]
+            marked = False  # one legend entry for the change points
             movers = sorted(mine, key=lambda s: -abs(s.change or 0))[:6]
             for s in mine:
                 first = next(v for v in s.values if v is not None)
                 ys = [None if v is None else 100 * (v / first - 1) for v in s.values]
-                shown = s in movers and abs(s.change or 0) > THRESHOLDS[kind]
+                at = [c.index for c in self._at(s)]
+                # Named if it moved beyond the gate's threshold or its level shifted.
+                shown = s in movers and (abs(s.change or 0) > THRESHOLDS[kind] or bool(at))
                 ax.plot(x, [float("nan") if y is None else y for y in ys], "o-", ms=3,
                         lw=1.6 if shown else 0.7, alpha=1 if shown else 0.35,
                         label=s.figure if shown else None)  # fmt: skip
+                if at:  # ringed where its level shifted
+                    ax.plot(at, [ys[i] for i in at], "D", ms=8, mfc="none", mec="#d62728",
+                            mew=1.6, label=None if marked else "change point")  # fmt: skip
+                    marked = True
             limit = 100 * THRESHOLDS[kind]
             ax.axhspan(-limit, limit, color="#999", alpha=0.12, label=f"gate threshold {limit:g} %")
             ax.set_xticks(list(x), self.labels, rotation=30, ha="right", fontsize=8)
             ax.set_ylabel("change since the first commit, %")
-            ax.set_title(f"{kind} ({len(mine)} figures; the largest movers named)")
+            ax.set_title(f"{kind} ({len(mine)} figures; the largest movers named, "
+                         "change points ringed)")  # fmt: skip
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7, loc="upper left")
         return save(fig, path)
@@ -123,16 +148,38 @@ class History:
                 {"figure": s.figure, "kind": s.kind, "step": step, "change": moved}
                 for s, step, moved in self.flagged()
             ],
+            "change_points": [
+                {"figure": s.figure, "kind": s.kind} | asdict(c) for s, c in self.changes
+            ],
         }
 
     def html(self, overview: Path | None) -> str:
         flagged = self.flagged()
         body = [
             f"<p>{len(self.labels)} commits, oldest first: {html.escape(', '.join(self.labels))}."
-            f" {len(flagged)} steps beyond the gate's threshold "
+            f" {len(self.changes)} change points; {len(flagged)} steps beyond the gate's threshold "
             f"({', '.join(f'{k}: {v:.0%}' for k, v in THRESHOLDS.items())}).</p>",
             pictures([overview] if overview else []),
         ]
+        if self.changes:
+            body.append("<h2>Change points</h2>")
+            body.append(
+                table_html(
+                    ["Figure", "Kind", "At", "After", "Change", "Segments", "Noise"],
+                    [
+                        [
+                            s.figure,
+                            s.kind,
+                            c.commit,
+                            c.before,
+                            f"{c.size:+.1%}",
+                            f"{c.segments[0]} and {c.segments[1]} commits",
+                            f"{c.noise[0]:.2%} and {c.noise[1]:.2%}",
+                        ]
+                        for s, c in self.changes
+                    ],
+                )
+            )
         if flagged:
             body.append("<h2>Steps beyond the threshold</h2>")
             body.append(
@@ -145,7 +192,7 @@ class History:
             rows = "".join(
                 f"<tr><td>{html.escape(s.figure)}</td><td>{_value(s.values[0])}</td>"
                 f"<td>{_value(s.values[-1])}</td><td>{_pct(s.change)}</td>"
-                f"<td>{_sparkline(s, self.labels)}</td></tr>"
+                f"<td>{_sparkline(s, self.labels, self._at(s))}</td></tr>"
                 for s in sorted(
                     (s for s in self.series if s.kind == kind), key=lambda s: -abs(s.change or 0)
                 )
@@ -157,6 +204,9 @@ class History:
                 "</table>"
             )
         return document("DTHQ bench: gated figures over commits", "".join(body))
+
+    def _at(self, series: Series) -> list[ChangePoint]:
+        return [c for s, c in self.changes if s is series]
 
 
 def _names(runs: Any) -> list[str]:
@@ -171,8 +221,11 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v:+.1%}"
 
 
-def _sparkline(s: Series, labels: Sequence[str], width: int = 220, height: int = 36) -> str:
-    """An inline SVG line of one figure over the commits, each point titled."""
+def _sparkline(
+    s: Series, labels: Sequence[str], at: Sequence[ChangePoint], width: int = 220, height: int = 36
+) -> str:
+    """An inline SVG line of one figure over the commits, each point titled, each change
+    point a dashed red line before the commit it starts at."""
     present = [(i, v) for i, v in enumerate(s.values) if v is not None]
     if not present:
         return ""
@@ -190,9 +243,16 @@ def _sparkline(s: Series, labels: Sequence[str], width: int = 220, height: int =
         for i, v in present
         for x, y in [xy(i, v)]
     )
+    marks = "".join(
+        f'<line class="change-point" x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="{height}" '
+        f'stroke="#d62728" stroke-dasharray="3,2"><title>change point at '
+        f"{html.escape(c.commit)}: {c.size:+.1%}</title></line>"
+        for c in at
+        for x in [4 + (c.index - 0.5) * step]
+    )
     return (
         f'<svg width="{width}" height="{height}" role="img" aria-label="{html.escape(s.figure)}">'
-        f'<polyline fill="none" stroke="#1f78b4" stroke-width="1.5" points="{points}"/>'
+        f'{marks}<polyline fill="none" stroke="#1f78b4" stroke-width="1.5" points="{points}"/>'
         f'<g fill="#1f78b4">{dots}</g></svg>'
     )
 

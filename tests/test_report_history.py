@@ -159,3 +159,47 @@ def test_a_machine_named_dot_dot_stays_inside_out(tmp_path: Path) -> None:
     assert all(p.name == "out" for p in (tmp_path / "inner").iterdir())
     assert all(not p.name.startswith(".") for p in out.iterdir())
     assert (out / "_.").is_dir()
+
+
+def test_history_marks_change_points_with_their_commit_and_size(tmp_path: Path) -> None:
+    # Twelve commits on a machine that slows with each; from commit 6 the handshake takes
+    # 2 % more instructions and DTHQ 5 % more time: both under the gate's thresholds, so no
+    # consecutive step is flagged, but each is a change point at commit 6.
+    runs = [_commit(i, 1 + 0.1 * i, *((1.05, 1.02) if i >= 6 else (1.0, 1.0))) for i in range(12)]
+    paths = _write(tmp_path, runs)
+    out = tmp_path / "history"
+    result = CliRunner().invoke(main, ["history", *paths, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    at = "change point at 06abababab"
+    assert f"{PSK} ({INSTRUCTIONS}): {at}, +2.0 % (segments of 6 and 6 commits)" in lines
+    timed = f"table3 dthq-mlkem768-psk handshake_ms ({TIME})"
+    assert f"{timed}: {at}, +5.0 % (segments of 6 and 6 commits)" in lines
+    marked = [line for line in lines if "change point" in line]
+    assert all(at in line and "+5.0 %" in line for line in marked[1:])
+    assert not any("rsa-2048" in line or "ecc-256" in line or "tls13" in line for line in marked)
+    assert not any("between" in line for line in lines)
+    page = (out / "history.html").read_text()
+    assert "<h2>Change points</h2>" in page
+    assert page.count('class="change-point"') == len(marked)
+    data = json.loads(
+        CliRunner().invoke(main, ["history", *paths, "--out", str(out), "--json"]).output
+    )
+    psk = next(c for c in data["change_points"] if c["figure"] == PSK)
+    assert psk["commit"] == "06abababab" and psk["before"] == "05abababab"
+    assert psk["index"] == 6 and psk["segments"] == [6, 6] and psk["noise"] == [0, 0]
+    assert abs(psk["size"] - 0.02) < 1e-9
+    assert {c["commit"] for c in data["change_points"]} == {"06abababab"}
+    assert data["flagged"] == []
+
+
+def test_a_few_commits_have_no_change_points(tmp_path: Path) -> None:
+    # Five commits are one fewer than the least a change point needs; the step is flagged.
+    runs = [_commit(i, 1.0, 1.0, 1.06 if i >= 3 else 1.0) for i in range(5)]
+    data = json.loads(
+        CliRunner()
+        .invoke(main, ["history", *_write(tmp_path, runs), "--out", str(tmp_path / "h"), "--json"])
+        .output
+    )
+    assert data["change_points"] == []
+    assert [f["step"] for f in data["flagged"]] == ["02abababab -> 03abababab"]

@@ -126,8 +126,10 @@ def history(results_files: tuple[Path, ...], out: Path, as_json: bool) -> None:
     commits, in any order: they are sorted by when they were made).
 
     Instruction counts and times (each figure's fastest round over its run's primitive
-    floor, as the gate reads them) are kept apart. Steps between consecutive commits
-    beyond the gate's thresholds (3 % instructions, 10 % time) are listed.
+    floor, as the gate reads them) are kept apart. Change points (where a figure's level
+    shifted, found against its own noise; six or more commits) and steps between
+    consecutive commits beyond the gate's thresholds (3 % instructions, 10 % time) are
+    listed.
     """
     from bench.ingest import read_results
     from reports.history import History, write_history
@@ -145,6 +147,11 @@ def history(results_files: tuple[Path, ...], out: Path, as_json: bool) -> None:
     if as_json:
         render.emit_json(found.to_dict(), indent=1)
         return
+    for s, c in found.changes:
+        click.echo(
+            f"{s.figure} ({s.kind}): change point at {c.commit}, {100 * c.size:+.1f} % "
+            f"(segments of {c.segments[0]} and {c.segments[1]} commits)"
+        )
     for s, step, moved in found.flagged():
         click.echo(f"{s.figure} ({s.kind}): {moved:+.1%} between {step}")
     click.echo(
