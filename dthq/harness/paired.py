@@ -31,6 +31,7 @@ MIN_PAIRED_ROUNDS = 2  # an interval needs two ratios
 # Calibrated to twice the 1 ms floor: a warm round runs faster than the calibration's,
 # and every round must still last the floor (stability's shortest-raw-value check).
 CALIBRATION_S = 2 * MIN_ROUND_S
+CALIBRATIONS = 3
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,11 @@ def measure(
         raise ValueError(f"no call named {', '.join(unknown)}")
     if rounds < MIN_PAIRED_ROUNDS:
         raise ValueError(f"rounds must be at least {MIN_PAIRED_ROUNDS}, got {rounds}")
-    loops = {name: calibrate(fn, min_round_s) for name, fn in calls.items()}
+    # The most loops of a few calibrations: a preempted calibration round looks long and
+    # picks too few loops, and its rounds then fall under the 1 ms floor.
+    loops = {
+        name: max(calibrate(fn, min_round_s) for _ in range(CALIBRATIONS))
+        for name, fn in calls.items()
+    }
     seconds = interleaved(calls, rounds, loops, seed=seed)
     return tuple(summarise(p, seconds, loops, seed=seed) for p in pairs)
