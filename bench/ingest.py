@@ -126,6 +126,7 @@ def from_benchmark_json(raw: Mapping[str, Any], *, wall_time_s: float | None = N
         fhir_cost=figures[Suite.FHIR_COST],
         schemes=figures[Suite.SCHEMES],
         store=figures[Suite.STORE],
+        paired=figures[Suite.PAIRED],
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         generator=f"dthq-bench {dthq.__version__}",
     )

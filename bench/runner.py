@@ -34,6 +34,7 @@ SUITES = {
     "held": "test_held.py",
     "schemes": "test_schemes.py",
     "store": "test_store.py",
+    "paired": "test_paired.py",
 }
 RAW_NAME = "benchmark-raw.json"
 

@@ -14,17 +14,13 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from bench.calls import PAYLOADS, aead_seal_open, hkdf64, kem_op
 from bench.tags import tag_primitive, tag_timeit
-from dthq.crypto.aead import get_aead
-from dthq.crypto.hkdf import hkdf
-from dthq.crypto.kem import KEMS, get_kem
+from dthq.crypto.kem import KEMS
 from dthq.crypto.signatures import SIGNATURES, get_signer
 from dthq.harness import scenarios
 from dthq.harness.scenarios import SIZES
-from dthq.harness.telemetry import TelemetryGenerator
 from dthq.protocol.compression import make_codec
-
-PAYLOADS = {size: TelemetryGenerator(seed=1).payload(size) for size in SIZES}
 
 
 def _timeit_us(fn: Callable[[], Any], number: int, rounds: int) -> tuple[float, float]:
@@ -63,15 +59,8 @@ KEMS = [n for n in scenarios.KEMS if KEMS.backends(n)]  # those a backend offers
 @pytest.mark.parametrize("kem", KEMS)
 @pytest.mark.parametrize("op", ["keygen", "encaps", "decaps"])
 def test_kem(benchmark: Any, kem: str, op: str) -> None:
-    impl = get_kem(kem)
-    dk, ek = impl.generate()
-    ct, _ = impl.encapsulate(ek)
-    fn = {
-        "keygen": impl.generate,
-        "encaps": lambda: impl.encapsulate(ek),
-        "decaps": lambda: dk.decapsulate(ct),
-    }[op]
-    run(benchmark, f"kem/{kem}/{op}", fn, kem=kem, op=op, backend=impl.backend)
+    fn, backend = kem_op(kem, op)
+    run(benchmark, f"kem/{kem}/{op}", fn, kem=kem, op=op, backend=backend)
 
 
 # The signature backend as an axis: the same ML-DSA through OpenSSL and through PQClean.
@@ -103,15 +92,14 @@ AEADS = ["AES-128-GCM", "AES-256-GCM", "ChaCha20-Poly1305", "AES-256-SIV"]
 @pytest.mark.parametrize("aead", AEADS)
 @pytest.mark.parametrize("size", SIZES)
 def test_aead_seal_open(benchmark: Any, aead: str, backend: str, size: str) -> None:
-    impl = get_aead(aead, backend)
-    cipher = impl.new(os.urandom(impl.spec.key_size))
-    nonce, aad, data = os.urandom(12), os.urandom(30), PAYLOADS[size]
-
-    def seal_open() -> bytes:
-        return cipher.decrypt(nonce, cipher.encrypt(nonce, data, aad), aad)
-
     axes = {"aead": aead, "backend": backend, "size": size}
-    run(benchmark, f"aead/{aead}/{backend}/{size}", seal_open, **axes, bytes=len(data))
+    run(
+        benchmark,
+        f"aead/{aead}/{backend}/{size}",
+        aead_seal_open(aead, backend, size),
+        **axes,
+        bytes=len(PAYLOADS[size]),
+    )
 
 
 @pytest.mark.parametrize("codec", ["lz4", "brotli"])
@@ -130,8 +118,7 @@ def test_codec(benchmark: Any, codec: str, size: str, op: str) -> None:
 
 
 def test_hkdf(benchmark: Any) -> None:
-    ikm = os.urandom(32)
-    run(benchmark, "kdf/HKDF-SHA256/64B", lambda: hkdf("sha256", ikm, b"salt", b"info", 64))
+    run(benchmark, "kdf/HKDF-SHA256/64B", hkdf64())
 
 
 def test_rsa_oaep(benchmark: Any) -> None:

@@ -15,25 +15,15 @@ from typing import Any
 import pytest
 
 import dthq
-from bench.provision import scheme
+from bench.calls import READING, handshake, record_path
+from bench.calls import table3_scheme as _scheme
 from bench.tags import tag_table3
 from dthq.harness.results import Metric
-from dthq.harness.scenarios import TABLE3_SIZE, Table3Scenario, table3_scenarios
-from dthq.harness.telemetry import TelemetryGenerator
+from dthq.harness.scenarios import Table3Scenario, table3_scenarios
 from dthq.transport.brokers import EmbeddedBroker
 from dthq.transport.mqtt import MQTTTransport
 
-READING = TelemetryGenerator(seed=1).payload(TABLE3_SIZE)
 ROWS = [pytest.param(row, id=row.key) for row in table3_scenarios(dthq.SCHEMES.names())]
-
-
-def _scheme(row: Table3Scenario, compress: bool, profile: Any = None) -> Any:
-    s = scheme(row.scheme, **row.scheme_options(compress=compress))
-    if profile is not None and hasattr(s, "top_up"):
-        # QKD rows: Q's keys are made before the timed region (a generous bound on the
-        # handshakes one benchmark runs); the simulated link's own cost is `dthq qkd`'s.
-        s.top_up(int(profile.max_time_s * 10_000) + 200)
-    return s
 
 
 def _tag(benchmark: Any, row: Table3Scenario, metric: Metric, session: dthq.Session) -> None:
@@ -55,7 +45,7 @@ def _tag(benchmark: Any, row: Table3Scenario, metric: Metric, session: dthq.Sess
 def test_handshake(benchmark: Any, row: Table3Scenario, bench_profile: Any) -> None:
     s = _scheme(row, compress=True, profile=bench_profile)
     _tag(benchmark, row, Metric.HANDSHAKE, s.establish(0))
-    benchmark(s.establish, 0)
+    benchmark(handshake(row, bench_profile))
 
 
 @pytest.mark.parametrize(
@@ -78,10 +68,8 @@ def test_one_message_session(
 
 @pytest.mark.parametrize("row", ROWS)
 def test_message(benchmark: Any, row: Table3Scenario) -> None:
-    session = _scheme(row, compress=True).establish(0)
-    seal, open_ = session.initiator.seal, session.responder.open
-    _tag(benchmark, row, Metric.MESSAGE, session)
-    assert benchmark(lambda: open_(seal(READING, 1), 1)) == READING
+    _tag(benchmark, row, Metric.MESSAGE, _scheme(row, compress=True).establish(0))
+    assert benchmark(record_path(row, compress=True)) == READING
 
 
 RECORD_PATHS = ("dthq-mlkem768-psk", "tls13-x25519")  # each stands for its record layer
@@ -91,10 +79,8 @@ RECORD_PATHS = ("dthq-mlkem768-psk", "tls13-x25519")  # each stands for its reco
 def test_record_path(benchmark: Any, row: Table3Scenario) -> None:
     """Seal + open of one reading with compression off: DTHQ's record layer against TLS
     1.3's (OpenSSL through pyOpenSSL), the same bytes in, in the same run."""
-    session = _scheme(row, compress=False).establish(0)
-    seal, open_ = session.initiator.seal, session.responder.open
-    _tag(benchmark, row, Metric.RECORD, session)
-    assert benchmark(lambda: open_(seal(READING, 1), 1)) == READING
+    _tag(benchmark, row, Metric.RECORD, _scheme(row, compress=False).establish(0))
+    assert benchmark(record_path(row)) == READING
 
 
 @pytest.mark.parametrize("row", [r for r in ROWS if r.values[0].scheme == "tls13"])

@@ -13,18 +13,16 @@ from typing import Any
 
 import pytest
 
+from bench.calls import table4_al
+from bench.calls import table4_payload as _payload
+from bench.calls import table4_scheme as _scheme
 from bench.provision import scheme
 from bench.tags import Suite, tag, tag_table4
 from dthq.harness.results import Metric
 from dthq.harness.scenarios import PROFILES, TABLE4, Table4Scenario
-from dthq.harness.telemetry import TelemetryGenerator
 from dthq.protocol.compression import NONE_ID, compress_adaptive
 
 CELLS = [pytest.param(cell, id=cell.key) for cell in TABLE4]
-
-
-def _payload(cell: Table4Scenario) -> bytes:
-    return TelemetryGenerator(seed=1).payload(cell.size)  # the primitives' bytes too
 
 
 def _tag(benchmark: Any, cell: Table4Scenario, metric: Metric, s: Any, payload: bytes) -> None:
@@ -43,20 +41,11 @@ def _tag(benchmark: Any, cell: Table4Scenario, metric: Metric, s: Any, payload: 
     )
 
 
-def _scheme(cell: Table4Scenario, **options: Any) -> Any:
-    """The cell's scheme: DTHQ with its session-key source, ML-KEM-768 or Q's SIMULATED
-    QKD keys."""
-    return scheme(cell.kem.scheme, key_length=cell.key_length, **cell.kem.options, **options)
-
-
 @pytest.mark.parametrize("cell", CELLS)
 def test_al(benchmark: Any, cell: Table4Scenario) -> None:
-    s = _scheme(cell, edge=cell.edge)
     payload = _payload(cell)
-    session = s.establish(0)
-    seal, open_ = session.initiator.seal, session.responder.open
-    _tag(benchmark, cell, Metric.AL, s, payload)
-    assert benchmark(lambda: open_(seal(payload, 1), 1)) == payload
+    _tag(benchmark, cell, Metric.AL, _scheme(cell, edge=cell.edge), payload)
+    assert benchmark(table4_al(cell)) == payload
 
 
 @pytest.mark.parametrize("cell", CELLS)

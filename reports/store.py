@@ -4,8 +4,10 @@ most 1.2x: a store whose cost does not grow with what it holds)."""
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 
+from dthq.harness.bootstrap import paired_ratios
 from dthq.harness.results import Results, StoreCostPoint
 from reports.section import Column, Heading, Section, Table, Text
 
@@ -36,9 +38,16 @@ def ends(points: Sequence[StoreCostPoint]) -> tuple[StoreCostPoint, StoreCostPoi
 
 
 def growth(points: Sequence[StoreCostPoint]) -> float | None:
-    """The largest size's median put over the smallest's."""
+    """The largest size's put over the smallest's: the median of their per-round ratios
+    where the run kept its rounds (paired, as the target's interval is), else the ratio
+    of their medians."""
     found = ends(points)
-    return None if found is None else found[1].put_ms.median / found[0].put_ms.median
+    if found is None:
+        return None
+    small, large = found
+    if small.round_ms and large.round_ms and len(small.round_ms) == len(large.round_ms):
+        return statistics.median(paired_ratios(large.round_ms, small.round_ms))
+    return large.put_ms.median / small.put_ms.median
 
 
 def verdict(points: Sequence[StoreCostPoint]) -> str:

@@ -57,7 +57,15 @@ class Summary:
         return (
             headline(self.claims, self.own)
             + f" Performance targets: {t[Outcome.HOLDS]} met, {t[Outcome.DOES_NOT_HOLD]} missed"
-            + (f", {t[Outcome.NOT_MEASURED]} not measured" if t[Outcome.NOT_MEASURED] else "")
+            + "".join(
+                f", {t[o]} {words}"
+                for o, words in (
+                    (Outcome.WITHIN_NOISE, "within noise"),
+                    (Outcome.UNSTABLE, "unstable"),
+                    (Outcome.NOT_MEASURED, "not measured"),
+                )
+                if t[o]
+            )
             + "."
         )
 

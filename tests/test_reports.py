@@ -127,6 +127,7 @@ def fake_benchmark_json(
     benches += fake_qkd_benchmarks(scale)
     benches += fake_pipeline_benchmarks()
     benches += fake_held_benchmarks()
+    benches += fake_paired_benchmarks()
     return {
         "machine_info": {
             "node": "test",
@@ -263,6 +264,35 @@ def fake_held_benchmarks() -> list[dict[str, Any]]:
            "stats": _stats(30.0)} for i, s in enumerate(searches)),
         {"name": "test_fhir_cloud_cpu", "extra_info": {"suite": "fhir_cost", "cost": plain(cost)},
          "stats": _stats(10.0)},
+    ]  # fmt: skip
+
+
+# The paired suite's figures: (figure, median, low, high, warnings), chosen so each of
+# the interval verdicts shows: met, within noise, unstable, met.
+PAIRED = (
+    ("seal_open/aead", 2.79, 2.70, 2.88, ()),
+    ("handshake/floor", 1.30, 1.25, 1.35, ()),
+    ("handshake/tls", 0.40, 0.38, 0.60, ("the standard deviation is 23% of the mean (over 10%)",)),
+    ("record/tls", 0.50, 0.48, 0.52, ()),
+)
+
+
+def fake_paired_benchmarks() -> list[dict[str, Any]]:
+    """The paired suite's one benchmark: a point per timing-ratio target (:data:`PAIRED`),
+    60 rounds each."""
+    from dthq.harness.results import Distribution, PairedRatio
+    from dthq.harness.results_json import plain
+
+    def point(figure: str, median: float, low: float, high: float, warn: tuple) -> Any:
+        side = Distribution.from_samples([10e-6] * 60, 1e6)
+        return PairedRatio(figure, f"{figure} numerator", f"{figure} denominator", side, side,
+                           100, 100, (median,) * 60, median, low, high, 0.95, 2000, 0.02,
+                           warn)  # fmt: skip
+
+    points = [plain(point(*p)) for p in PAIRED]
+    return [
+        {"name": "test_paired_ratios", "extra_info": {"suite": "paired", "points": points},
+         "stats": _stats(2.0)}
     ]  # fmt: skip
 
 

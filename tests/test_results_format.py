@@ -44,6 +44,7 @@ ADDED = {
         "schemes",
         "store",
     ),  # and each pipeline run's processes, pin (test below)
+    13: ("paired",),  # and the optional cascade[].efficiencies, store[].round_ms
 }
 
 
@@ -124,7 +125,7 @@ def test_a_file_of_the_old_writer_is_written_back_byte_for_byte(tmp_path: Path) 
     ).replace(
         '\n "instructions": [',
         '\n "policy_sweep": [],\n "soak": [],\n "chaos": [],\n "held": [],\n "fhir_cost": [],'
-        '\n "schemes": [],\n "store": [],\n "instructions": [',
+        '\n "schemes": [],\n "store": [],\n "paired": [],\n "instructions": [',
     ).replace(
         '\n   "rejection_examples": {}\n',
         '\n   "rejection_examples": {},\n   "failures": {},\n   "fhir_unsent": 0,'
@@ -148,9 +149,9 @@ def test_the_written_shape_is_the_fields_in_order() -> None:
     [
         (
             lambda d: d.update(schema_version=SCHEMA_VERSION + 1),
-            "schema_version 13, this build reads 1 to 12",
+            "schema_version 14, this build reads 1 to 13",
         ),
-        (lambda d: d.update(schema_version="12"), "schema_version '12', this build reads 1 to 12"),
+        (lambda d: d.update(schema_version="13"), "schema_version '13', this build reads 1 to 13"),
         (lambda d: d["metadata"].update(host="x"), "metadata.host: unknown key"),
         (lambda d: d.update(extra=[]), "extra: unknown key"),
         (lambda d: d["bulk"].append({}), "bulk[0].total_bytes: missing"),

@@ -65,7 +65,7 @@ def test_the_target_holds_at_1_2x_and_not_just_past(largest_ms: float | None, ve
     found = {t.name: t for t in evaluate(dataclasses.replace(results(), store=store))}
     assert found[TARGET].verdict == verdict
     if largest_ms is not None:
-        how = "median Store.put of one batch at 100,000 rows over at 0;"
+        how = "Store.put of one batch at 100,000 rows over at 0;"
         assert found[TARGET].how.startswith(how)
 
 
@@ -75,3 +75,32 @@ def test_the_measurement_times_every_size_in_the_same_rounds(tmp_path: Path) -> 
         (0, 3, 20, 10),
         (300, 3, 20, 10),
     ]
+    assert [len(p.round_ms or ()) for p in points] == [2, 2]  # one median put per round
+
+
+def _paired_points(ratios: list[float]) -> tuple[StoreCostPoint, ...]:
+    small, large = POINTS()[0], POINTS()[-1]
+    rounds = tuple(2.0 for _ in ratios)
+    return (
+        dataclasses.replace(small, round_ms=rounds),
+        dataclasses.replace(large, round_ms=tuple(2.0 * r for r in ratios)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("ratios", "verdict"),
+    [
+        ([1.1] * 9, "met"),  # every round under 1.2x
+        ([1.1, 1.15, 1.2, 1.2, 1.25, 1.2, 1.15, 1.2, 1.2], "within noise"),  # straddling it
+        ([1.3] * 9, "MISSED"),
+    ],
+)
+def test_the_growth_pairs_the_rounds_and_is_judged_on_their_interval(
+    ratios: list[float], verdict: str
+) -> None:
+    points = _paired_points(ratios)
+    found = {t.name: t for t in evaluate(dataclasses.replace(results(), store=points))}
+    target = found[TARGET]
+    assert target.verdict == verdict
+    assert "95 % bootstrap, 9 paired rounds" in target.interval_text
+    assert report.growth(points) == pytest.approx(sorted(ratios)[4])  # the median ratio

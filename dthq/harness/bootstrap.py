@@ -58,3 +58,25 @@ def paired_ratios(numerator: Sequence[float], denominator: Sequence[float]) -> l
     if any(d <= 0 for d in denominator):
         raise ValueError("a denominator is not positive")
     return [n / d for n, d in zip(numerator, denominator, strict=True)]
+
+
+def worst_mean_interval(
+    groups: Sequence[Sequence[float]],
+    *,
+    resamples: int = RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> Interval:
+    """The percentile-bootstrap interval of the largest of several groups' means (the
+    worst of independent figures), each group resampled on its own."""
+    if not groups or any(len(g) < 2 for g in groups):
+        raise ValueError("an interval needs at least two values in every group")
+    rng = np.random.default_rng(seed)
+    worst = np.full(resamples, -np.inf)
+    for group in groups:
+        data = np.asarray(group, dtype=float)
+        means = data[rng.integers(0, data.size, size=(resamples, data.size))].mean(axis=1)
+        worst = np.maximum(worst, means)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(worst, [tail, 1 - tail])
+    return Interval(float(low), float(high), confidence, resamples)

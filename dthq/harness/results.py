@@ -3,9 +3,9 @@
 A :class:`Results` holds one run: its :class:`Metadata`, the primitives (the floor),
 Table 3 rows, Table 4 cells, the bulk sweep, the forged-HELLO costs, the SIMULATED
 QKD figures (sweeps, cost per key, Cascade alone), the pipeline and fleet runs, the
-§7.1 policy sweep, the memory soak, the fault suite, the held-rate searches and
-the FHIR stage's CPU cost. Every timing is a
-§7.1 policy sweep, the memory soak and the store's cost by size. Every timing is a
+§7.1 policy sweep, the memory soak, the fault suite, the held-rate searches,
+the FHIR stage's CPU cost, the store's cost by size and the paired ratios (the
+targets' timing ratios, both sides timed in the same rounds). Every timing is a
 :class:`Distribution`; figures are named by :class:`Metric`, never by strings.
 bench/ingest.py is the one place that builds it from pytest-benchmark output;
 results_json.py derives its JSON shape from these dataclasses (their fields and type
@@ -332,6 +332,9 @@ class CascadeRun:
     runs: int
     rounds: int  # classical round trips of the timed instance
     block_sizes: tuple[int, ...]
+    # f of each instance, in seed order (the mean's bootstrap interval); None in a file
+    # written before they were kept
+    efficiencies: tuple[float, ...] | None = _omitted_if_none()
 
 
 STAGES = (
@@ -519,6 +522,9 @@ class StoreCostPoint:
     batch: int
     put_ms: Distribution
     cpu_ms: Distribution
+    # The median put of each round, in round order: round i of every size was taken side
+    # by side, so sizes pair round by round. None in a file written before they were kept.
+    round_ms: tuple[float, ...] | None = _omitted_if_none()
 
 
 @dataclass(frozen=True)
@@ -670,6 +676,34 @@ class FHIRCost:
 
 
 @dataclass(frozen=True)
+class PairedRatio:
+    """A ratio whose numerator and denominator were timed in the same interleaved rounds,
+    in one process (the paired suite, dthq.harness.paired): round i of each side taken
+    side by side, so a burst of load falls on both. ``ratios`` are the per-round ratios,
+    ``median`` theirs, ``low``/``high`` the percentile-bootstrap interval of that median
+    (``confidence``, ``resamples``, resampling whole pairs). ``cv`` and ``warnings`` are
+    the ratio's stability (pyperf's checks on blocks of its rounds): a ratio with a
+    warning is unstable. ``numerator_us``/``denominator_us`` are each side's time per
+    call over the rounds, ``*_loops`` its calls per round."""
+
+    figure: str  # which ratio (a target's key, e.g. "seal_open/aead")
+    numerator: str  # what each side times, in words
+    denominator: str
+    numerator_us: Distribution
+    denominator_us: Distribution
+    numerator_loops: int
+    denominator_loops: int
+    ratios: tuple[float, ...]
+    median: float
+    low: float
+    high: float
+    confidence: float
+    resamples: int
+    cv: float | None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class InstructionCount:
     """Instructions per operation of one gated figure, counted by callgrind (see
     bench/instructions.py): ``handshake/<Table 3 row>`` or ``record/<Table 4 cell>``.
@@ -722,12 +756,16 @@ class Results:
     fhir_cost: tuple[FHIRCost, ...] = ()
     schemes: tuple[SchemeRun, ...] = ()
     store: tuple[StoreCostPoint, ...] = ()
+    paired: tuple[PairedRatio, ...] = ()
     instructions: tuple[InstructionCount, ...] = ()
     created: str = ""
     generator: str = ""
 
     def primitive(self, name: str) -> Primitive | None:
         return next((p for p in self.primitives if p.name == name), None)
+
+    def paired_ratio(self, figure: str) -> PairedRatio | None:
+        return next((p for p in self.paired if p.figure == figure), None)
 
     def row(self, key: str) -> Table3Row | None:
         return next((r for r in self.table3 if r.key == key), None)

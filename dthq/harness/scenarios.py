@@ -367,6 +367,9 @@ class Profile:
     # The store suite: sizes, and rounds (each times a few puts at every size, in turn).
     store_rows: tuple[int, ...] = STORE_QUICK_ROWS
     store_rounds: int = 30
+    # The paired suite: interleaved rounds (each >= 1 ms a call) of the timing-ratio
+    # targets' calls; about 10 ms a round, so the quick profile's cost about 2 s.
+    paired_rounds: int = 150
 
 
 PROFILES: dict[str, Profile] = {
@@ -403,6 +406,7 @@ PROFILES: dict[str, Profile] = {
         schemes_held=("dthq", "tls", "dthq+tls"),
         store_rows=STORE_ROWS,
         store_rounds=100,
+        paired_rounds=600,
     ),
 }
 

@@ -8,11 +8,13 @@ batches of 10,000 readings: the very rows a cloud would have written, sealed, nu
 and counted, in a few hundred transactions instead of tens of thousands). The sizes
 are then timed in the same rounds, each round a few puts at every size in turn (the
 order rotating), so a change in the machine's load falls on every size alike and the
-ratio of the largest to the smallest is taken under the same conditions.
+ratio of the largest to the smallest is taken under the same conditions. Each round's
+median put is kept per size, so the sizes pair round by round (the growth's interval).
 """
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 import time
 from collections.abc import Sequence
@@ -84,8 +86,17 @@ def measure(
             BATCH,
             Distribution.from_samples(w, 1e3),
             Distribution.from_samples(c, 1e3),
+            round_medians(w),
         )
         for rows, w, c in zip(sizes, walls, cpus, strict=True)
+    )
+
+
+def round_medians(walls: Sequence[float]) -> tuple[float, ...]:
+    """Each round's median put in ms (a round is :data:`PUTS_PER_ROUND` puts in a row)."""
+    return tuple(
+        statistics.median(walls[i : i + PUTS_PER_ROUND]) * 1e3
+        for i in range(0, len(walls), PUTS_PER_ROUND)
     )
 
 

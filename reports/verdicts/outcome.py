@@ -22,6 +22,10 @@ class Outcome(Enum):
     # An absolute figure measured on the paper's i7-9700K: ours is set beside it, not judged.
     NOT_COMPARABLE_ACROSS_MACHINES = "not comparable across machines"
     INCONSISTENT_IN_PAPER = "inconsistent in the paper"
+    # A target's figure whose interval holds its limit: neither met nor missed here.
+    WITHIN_NOISE = "within noise"
+    # A target judged on a figure that failed its stability checks: not judged.
+    UNSTABLE = "unstable"
 
     @property
     def tone(self) -> str:
@@ -36,7 +40,8 @@ def judged(ok: bool | None) -> Outcome:
     return Outcome.HOLDS if ok else Outcome.DOES_NOT_HOLD
 
 
-# The summary lists the claims judged yes or no, in this order.
+# The summary lists the claims judged yes or no, in this order (a claim is never within
+# noise or unstable: those two are the targets').
 JUDGED = (
     Outcome.HOLDS,
     Outcome.DOES_NOT_HOLD,

@@ -1,0 +1,180 @@
+"""What each performance target is judged on: a :class:`Reading` (the figure, its
+interval and the basis of that interval, and the warnings of any figure it rests on)
+read from one run's results. reports/verdicts/targets.py holds the targets and the
+rule that judges a reading against a limit."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from dthq.harness.bootstrap import Interval, median_interval, paired_ratios, worst_mean_interval
+from dthq.harness.results import CascadeRun, HeldRate, Results
+from dthq.harness.stability import blocks, check
+from reports import held
+from reports.anchors import CASCADE_PYTHON_SECONDS_PER_10K
+from reports.store import ends, growth
+
+EXACT = "exact"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A target's figure. ``interval`` None: the figure is exact, or no honest interval
+    exists (``basis`` says which, and why). ``warnings``: why a figure it rests on is
+    unstable (a target judged on one is not judged)."""
+
+    value: float
+    interval: Interval | None = None
+    basis: str = EXACT
+    warnings: tuple[str, ...] = ()
+
+
+def distribution_warnings(figures: Iterable[object]) -> tuple[str, ...]:
+    """The stability warnings the Distributions a target reads from other suites carry
+    (none where a Distribution carries no such field): the one hook for them."""
+    return tuple(w for d in figures for w in getattr(d, "warnings", ()))
+
+
+def bootstrap_basis(interval: Interval, what: str) -> str:
+    return f"{interval.confidence * 100:g} % bootstrap, {what}"
+
+
+def paired(figure: str) -> Callable[[Results], Reading | None]:
+    """A figure of the paired suite: the median per-round ratio and its interval."""
+
+    def read(r: Results) -> Reading | None:
+        p = r.paired_ratio(figure)
+        if p is None:
+            return None
+        interval = Interval(p.low, p.high, p.confidence, p.resamples)
+        basis = bootstrap_basis(interval, f"{len(p.ratios)} paired rounds")
+        return Reading(p.median, interval, basis, p.warnings)
+
+    return read
+
+
+def _primitive_warnings(r: Results) -> tuple[str, ...]:
+    return distribution_warnings(p.time_us for p in r.primitives)
+
+
+NO_TIMEIT_INTERVAL = (
+    "no interval: timeit's rounds are summarised, not kept; judged on the figure alone"
+)
+
+
+def timeit_deviations(r: Results) -> list[float]:
+    return [abs(p.time_us.median / p.timeit_median_us - 1) for p in r.primitives
+            if p.timeit_median_us]  # fmt: skip
+
+
+def timeit_median(r: Results) -> Reading | None:
+    found = max(timeit_deviations(r), default=None)
+    if found is None:
+        return None
+    return Reading(found, None, NO_TIMEIT_INTERVAL, _primitive_warnings(r))
+
+
+def timeit_fastest(r: Results) -> Reading | None:
+    found = [abs(p.time_us.min / p.timeit_min_us - 1) for p in r.primitives
+             if p.timeit_min_us and p.time_us.min]  # fmt: skip
+    if not found:
+        return None
+    return Reading(max(found), None, NO_TIMEIT_INTERVAL, _primitive_warnings(r))
+
+
+def optimised(r: Results) -> list[CascadeRun]:
+    return [c for c in r.cascade if c.schedule == "optimised"]
+
+
+def cascade_f(r: Results) -> Reading | None:
+    """The worst QBER's mean f; its interval bootstraps every QBER's instances."""
+    runs = optimised(r)
+    if not runs:
+        return None
+    worst = max(c.efficiency for c in runs)
+    groups = [c.efficiencies for c in runs]
+    if any(g is None or len(g) < 2 for g in groups):
+        return Reading(worst, None, "no interval: this run kept only each QBER's mean f")
+    interval = worst_mean_interval(groups)  # type: ignore[arg-type]
+    n = sum(len(g) for g in groups)  # type: ignore[arg-type]
+    return Reading(worst, interval, bootstrap_basis(interval, f"over the {n} instances"))
+
+
+FASTEST_ANCHOR_MS = CASCADE_PYTHON_SECONDS_PER_10K[0] * 1e3
+
+
+def cascade_time(r: Results) -> Reading | None:
+    runs = optimised(r)
+    if not runs:
+        return None
+    slowest = max(runs, key=lambda c: c.time_ms.median)
+    return Reading(
+        slowest.time_ms.median / FASTEST_ANCHOR_MS,
+        None,
+        "no interval: the anchor is one published figure and the instance's rounds are "
+        "summarised, not kept; judged on the figure alone",
+        distribution_warnings(c.time_ms for c in runs),
+    )
+
+
+def held_bracket(search: HeldRate) -> tuple[float, float] | None:
+    """Where the true held rate lies: from the highest rate held to the lowest rate
+    above it that failed (the search's precision above it where no probe says), with
+    no upper bound when the search stopped at its ceiling still holding."""
+    if search.held_per_s is None:
+        return None
+    low = search.held_per_s
+    if search.capped:
+        return low, math.inf
+    failed = [p.offered_per_s for p in search.probes if not p.held and p.offered_per_s > low]
+    return low, min(failed, default=low * (1 + search.precision))
+
+
+def held_ratio(broker: str) -> Callable[[Results], Reading | None]:
+    """Pipeline over pair; the interval is the searches' brackets' ratio: a bound, not
+    a confidence interval (each search's probes decide where its true rate lies)."""
+
+    def read(r: Results) -> Reading | None:
+        pair, pipeline = held.pairs(r).get(broker, (None, None))
+        got = held.ratio(pair, pipeline)
+        if got is None or pair is None or pipeline is None:
+            return None
+        pair_b, pipe_b = held_bracket(pair), held_bracket(pipeline)
+        if pair_b is None or pipe_b is None:
+            return None
+        interval = Interval(pipe_b[0] / pair_b[1], pipe_b[1] / pair_b[0], 1.0, 0)
+        return Reading(got, interval, "bracket of the two searches' bisections")
+
+    return read
+
+
+def fhir_ratio(r: Results) -> Reading | None:
+    found = max((c.ratio for c in r.fhir_cost if c.ratio is not None), default=None)
+    if found is None:
+        return None
+    return Reading(
+        found,
+        None,
+        "no interval: one run with and one without, each a CPU total over its readings; "
+        "judged on the figure alone",
+    )
+
+
+def store_growth(r: Results) -> Reading | None:
+    """The largest size's put over the smallest's (reports.store.growth): paired round
+    by round where the run kept its rounds, with the median ratio's interval and
+    stability, else the ratio of the medians, with no interval."""
+    found, value = ends(r.store), growth(r.store)
+    if found is None or value is None:
+        return None
+    small, large = found
+    if not (small.round_ms and large.round_ms and len(small.round_ms) == len(large.round_ms)):
+        return Reading(value, None, "no interval: this run kept no rounds; the medians' ratio")
+    ratios = paired_ratios(large.round_ms, small.round_ms)
+    if len(ratios) < 2:
+        return Reading(value, None, "no interval: one round")
+    interval = median_interval(ratios)
+    basis = bootstrap_basis(interval, f"{len(ratios)} paired rounds")
+    return Reading(value, interval, basis, check(blocks(ratios)).warnings)

@@ -1,0 +1,159 @@
+"""Targets with a margin: met or MISSED only when the figure's interval lies wholly on
+one side of the limit, "within noise" when it holds the limit, "unstable" whenever a
+figure it rests on is; and the paired suite that gives the timing ratios their
+intervals, timing exactly the calls the separate benchmarks time."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+from test_reports import results
+
+import dthq
+from bench import calls
+from dthq.harness import paired
+from dthq.harness.bootstrap import Interval, worst_mean_interval
+from dthq.harness.paired import Pair, measure, summarise
+from dthq.harness.results_json import from_dict, to_dict
+from reports.verdicts import targets
+from reports.verdicts.outcome import Outcome
+from reports.verdicts.target_figures import Reading
+from reports.verdicts.targets import judge
+
+LIMIT = 3.0
+UNDER, OVER = math.nextafter(LIMIT, 0), math.nextafter(LIMIT, math.inf)
+
+
+def _within(low: float, high: float, *, warnings: tuple[str, ...] = ()) -> Reading:
+    return Reading((low + high) / 2, Interval(low, high), "95 % bootstrap", warnings)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "at_most", "at_least"),
+    [
+        (2.0, UNDER, Outcome.HOLDS, Outcome.DOES_NOT_HOLD),  # high just under the limit
+        (2.0, LIMIT, Outcome.WITHIN_NOISE, Outcome.WITHIN_NOISE),  # high exactly at it
+        (2.0, 4.0, Outcome.WITHIN_NOISE, Outcome.WITHIN_NOISE),  # holding it
+        (LIMIT, 4.0, Outcome.WITHIN_NOISE, Outcome.WITHIN_NOISE),  # low exactly at it
+        (OVER, 4.0, Outcome.DOES_NOT_HOLD, Outcome.HOLDS),  # low just over it
+    ],
+)
+def test_an_interval_decides_only_when_wholly_on_one_side(
+    low: float, high: float, at_most: Outcome, at_least: Outcome
+) -> None:
+    assert judge(_within(low, high), LIMIT) is at_most
+    assert judge(_within(low, high), LIMIT, at_least=True) is at_least
+
+
+def test_unstable_wins_over_met_and_missed() -> None:
+    warned = ("the standard deviation is 23% of the mean (over 10%)",)
+    assert judge(_within(1.0, 2.0, warnings=warned), LIMIT) is Outcome.UNSTABLE
+    assert judge(_within(4.0, 5.0, warnings=warned), LIMIT) is Outcome.UNSTABLE
+    assert judge(None, LIMIT) is Outcome.NOT_MEASURED
+
+
+@pytest.mark.parametrize(
+    ("value", "at_most", "at_least"),
+    [(LIMIT, Outcome.HOLDS, Outcome.HOLDS), (OVER, Outcome.DOES_NOT_HOLD, Outcome.HOLDS),
+     (UNDER, Outcome.HOLDS, Outcome.DOES_NOT_HOLD)],
+)  # fmt: skip
+def test_a_figure_without_an_interval_is_judged_on_itself_the_limit_within(
+    value: float, at_most: Outcome, at_least: Outcome
+) -> None:
+    assert judge(Reading(value), LIMIT) is at_most
+    assert judge(Reading(value), LIMIT, at_least=True) is at_least
+
+
+def test_the_targets_table_shows_each_interval_and_verdict() -> None:
+    found = {t.name: t for t in targets.evaluate(results())}
+    seal = found["DTHQ seal+open of one small reading vs bare AEAD encrypt+decrypt"]
+    assert (seal.measured_text, seal.interval_text, seal.verdict) == (
+        "2.79x", "[2.70, 2.88]x, 95 % bootstrap, 60 paired rounds", "met"
+    )  # fmt: skip
+    floor = found["DTHQ handshake (ML-KEM-768, psk) vs the sum of its primitives"]
+    assert (floor.interval_text, floor.verdict) == (
+        "[1.25, 1.35]x, 95 % bootstrap, 60 paired rounds", "within noise"
+    )  # fmt: skip
+    tls = found["DTHQ handshake (ML-KEM-768, psk) vs TLS 1.3 X25519MLKEM768 in-memory handshake"]
+    assert tls.verdict_text == "unstable (the standard deviation is 23% of the mean (over 10%))"
+    assert found["quick profile wall time"].interval_text == "exact"
+    cascade = found["Cascade reconciliation efficiency f at 1-5 % QBER (worst mean)"]
+    assert cascade.interval_text == "[1.06, 1.08], 95 % bootstrap, over the 2 instances"
+    assert cascade.verdict == "met"
+    rows = targets.section(results()).tables[0].rows
+    assert rows[0][:5] == [seal.name, "2.79x", seal.interval_text, "3x", "met"]
+
+
+def test_without_the_paired_suite_the_timing_ratios_are_not_measured() -> None:
+    found = targets.evaluate(dataclasses.replace(results(), paired=()))
+    assert [t.verdict for t in found[:4]] == ["not measured"] * 4
+    assert found[0].interval_text == "-"
+
+
+def test_a_paired_ratio_summarises_round_by_round() -> None:
+    den = [1e-3, 2e-3, 1e-3] * 3
+    num = [d * r for d, r in zip(den, [3.0, 3.0, 3.3, 2.7, 3.0, 3.0, 3.0, 3.3, 2.7], strict=True)]
+    seconds, pair = {"n": num, "d": den}, Pair("f", "n", "d")
+    got = summarise(pair, seconds, {"n": 1, "d": 2})
+    assert got.ratios == pytest.approx((3.0, 3.0, 3.3, 2.7, 3.0, 3.0, 3.0, 3.3, 2.7))
+    assert got.median == pytest.approx(3.0)
+    assert (got.low, got.high) == (pytest.approx(2.7), pytest.approx(3.3))  # seeded bootstrap
+    assert (got.confidence, got.resamples) == (0.95, 2000)
+    assert (got.numerator_loops, got.denominator_loops) == (1, 2)
+    assert got.denominator_us.median == pytest.approx(1000.0)
+    assert got.cv == pytest.approx(0.0) and got.warnings == ()  # 3 blocks' medians, all 3.0
+    # The shortest raw round: 1 ms (1 loop of 1 ms) is the floor itself; 0.5 ms is under it.
+    assert summarise(pair, seconds, {"n": 1, "d": 1}).warnings == ()
+    half = {"n": num, "d": [d / 2 for d in den]}
+    assert summarise(pair, half, {"n": 1, "d": 1}).warnings == (
+        "the shortest raw value is only 0.5 ms (under 1 ms)",
+    )
+    with pytest.raises(ValueError, match="1 rounds, a paired ratio needs at least 2"):
+        summarise(pair, {"n": [1e-3], "d": [1e-3]}, {"n": 1, "d": 1})
+
+
+def test_measure_times_every_call_in_the_same_rounds() -> None:
+    found = measure({"a": lambda: sum(range(50)), "b": lambda: None},
+                    [Pair("a/b", "a", "b")], rounds=3, min_round_s=1e-4)  # fmt: skip
+    (point,) = found
+    assert len(point.ratios) == 3 and point.low <= point.median <= point.high
+    with pytest.raises(ValueError, match="no call named c"):
+        measure({"a": lambda: None}, [Pair("x", "a", "c")], rounds=3)
+    with pytest.raises(ValueError, match="rounds must be at least 2, got 1"):
+        measure({"a": lambda: None}, [Pair("x", "a", "a")], rounds=1)
+
+
+def test_the_worst_mean_interval_is_of_the_largest_mean() -> None:
+    got = worst_mean_interval([[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]])
+    assert (got.low, got.high) == (2.0, 2.0)
+    with pytest.raises(ValueError, match="at least two values in every group"):
+        worst_mean_interval([[1.0]])
+
+
+def test_the_paired_calls_are_the_benchmarks_calls() -> None:
+    """Same builders, same bytes out: the paired suite times what the figures time."""
+    import bench.test_paired as suite
+    import bench.test_primitives as primitives
+    import bench.test_table3 as table3
+    import bench.test_table4 as table4
+
+    assert table4.table4_al is calls.table4_al and table3.record_path is calls.record_path
+    assert table3.handshake is calls.handshake and primitives.aead_seal_open is calls.aead_seal_open
+    dthq.load_plugins()  # the TLS baselines are entry points, as the bench loads them
+    found = suite.paired_calls()
+    assert found[suite.AL]() == table4._payload(suite.AL_CELL) == calls.PAYLOADS["small"]
+    assert found[suite.AEAD]() == primitives.PAYLOADS["small"]
+    assert found[suite.RECORD]() == found[suite.TLS_RECORD]() == table3.READING
+    assert found[suite.HANDSHAKE]().initiator is not None
+    assert found[suite.FLOOR]() is None
+    assert {p.figure for p in suite.PAIRS} == {
+        paired.SEAL_OPEN, paired.HANDSHAKE_FLOOR, paired.HANDSHAKE_TLS, paired.RECORD_TLS
+    }  # fmt: skip
+
+
+def test_the_paired_section_round_trips_through_json() -> None:
+    r = results()
+    assert len(r.paired) == 4 and r.paired_ratio(paired.SEAL_OPEN).median == 2.79  # type: ignore[union-attr]
+    assert from_dict(to_dict(r)) == r
