@@ -44,6 +44,7 @@ ADDED = {
         "schemes",
         "store",
     ),  # and each pipeline run's processes, pin (test below)
+    13: (),  # no section: each distribution's cv and warnings, optional (test below)
 }
 
 
@@ -140,7 +141,8 @@ def test_the_written_shape_is_the_fields_in_order() -> None:
     assert list(data)[:2] == ["format", "schema_version"]
     assert list(data)[2:] == [f.name for f in dataclasses.fields(Results)]
     p99_free = plain(results().table3[0].timings)["throughput_msg_s"]  # a rate: no min/p95/p99
-    assert set(p99_free) == {"median", "iqr", "rounds", "q1", "q3"}
+    # ... but its time's stability (the fake rounds are there, so it was assessed)
+    assert set(p99_free) == {"median", "iqr", "rounds", "q1", "q3", "cv", "warnings"}
 
 
 @pytest.mark.parametrize(
@@ -148,9 +150,9 @@ def test_the_written_shape_is_the_fields_in_order() -> None:
     [
         (
             lambda d: d.update(schema_version=SCHEMA_VERSION + 1),
-            "schema_version 13, this build reads 1 to 12",
+            "schema_version 14, this build reads 1 to 13",
         ),
-        (lambda d: d.update(schema_version="12"), "schema_version '12', this build reads 1 to 12"),
+        (lambda d: d.update(schema_version="13"), "schema_version '13', this build reads 1 to 13"),
         (lambda d: d["metadata"].update(host="x"), "metadata.host: unknown key"),
         (lambda d: d.update(extra=[]), "extra: unknown key"),
         (lambda d: d["bulk"].append({}), "bulk[0].total_bytes: missing"),

@@ -23,6 +23,11 @@ FORMAT HISTORY (``schema_version``: what it added)
     ``store`` (the twin store's put cost at each row count);
     and ``processes``, ``pin``, ``scheme`` and ``broker_bytes`` in every pipeline run: an
     older run was DTHQ all in one process (false, "none", "dthq", null).
+13. ``cv`` and ``warnings`` in a distribution: its stability (pyperf's checks on its
+    repeated rounds), left out where not assessed; an older file's have none (not
+    assessed), and a pipeline run's per-reading latencies never carry them. The
+    primitives are measured in worker processes and cross-checked against ``timeit``
+    run in processes of its own (same fields as before).
 
 Versions 4 to 7 were added by writers that still said 2 (4 to 6) or 3 (7), so a file
 labelled 2 or 3 may already hold them: each migration adds its section, empty, only
@@ -38,7 +43,7 @@ from typing import Any
 from dthq.harness.results import Metric
 
 FORMAT = "dthq-bench-results"
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 
 Document = dict[str, Any]
 
@@ -179,4 +184,5 @@ MIGRATIONS: dict[int, Callable[[Document], Document]] = {
     9: _adding("soak"),
     10: _adding("chaos"),
     11: _v11_to_v12,
+    12: lambda data: data,  # stability is optional: an older distribution is not assessed
 }

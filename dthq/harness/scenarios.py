@@ -367,6 +367,11 @@ class Profile:
     # The store suite: sizes, and rounds (each times a few puts at every size, in turn).
     store_rows: tuple[int, ...] = STORE_QUICK_ROWS
     store_rounds: int = 30
+    # The primitives, pyperf's way (dthq.harness.primitive_runs): worker processes (and
+    # as many timeit processes between them), interleaved rounds a worker, timeit repeats.
+    primitive_workers: int = 4
+    primitive_rounds: int = 12
+    primitive_repeat: int = 12
 
 
 PROFILES: dict[str, Profile] = {
@@ -402,6 +407,9 @@ PROFILES: dict[str, Profile] = {
         schemes_s=30.0,
         schemes_held=("dthq", "tls", "dthq+tls"),
         store_rows=STORE_ROWS,
+        primitive_workers=8,
+        primitive_rounds=25,
+        primitive_repeat=25,
         store_rounds=100,
     ),
 }
