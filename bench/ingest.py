@@ -120,9 +120,7 @@ def from_benchmark_json(raw: Mapping[str, Any], *, wall_time_s: float | None = N
         by_suite.setdefault(bench["extra_info"]["suite"], []).append(bench)
     metadata = _metadata(raw, wall_time_s)
     tagged = {s: _tagged(s, by_suite.get(s, [])) for s in TAGGED}
-    figures = {
-        s: _figures(s, by_suite.get(s, [])) for s in FIGURES if s is not Suite.PRIMITIVES
-    }
+    figures = {s: _figures(s, by_suite.get(s, [])) for s in FIGURES if s is not Suite.PRIMITIVES}
     return Results(
         metadata=metadata,
         primitives=_primitives(by_suite.get(Suite.PRIMITIVES, [])),

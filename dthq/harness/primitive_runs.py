@@ -108,7 +108,11 @@ def measure(
     specs = by_name()
     out = [
         primitive(
-            name, rounds[name], timed[name], loops[name], plan.blocks_per_worker,
+            name,
+            rounds[name],
+            timed[name],
+            loops[name],
+            plan.blocks_per_worker,
             specs[name].params,
         )
         for name in names
