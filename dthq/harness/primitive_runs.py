@@ -69,8 +69,9 @@ def run_process(request: dict[str, Any], python: str = sys.executable) -> dict[s
         check=False,
     )
     if done.returncode != 0:
-        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
-        raise WorkerFailed(f"{WORKER} ({request['kind']}) exited {done.returncode}: {tail}")
+        lines = done.stderr.strip().splitlines() or ["(nothing on stderr)"]
+        # the exception's own line, not the traceback above it
+        raise WorkerFailed(f"{WORKER} ({request['kind']}) exited {done.returncode}: {lines[-1]}")
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
