@@ -43,7 +43,7 @@ class Plan:
     workers: int  # worker processes, and as many timeit processes between them
     rounds: int  # interleaved rounds a worker times
     repeat: int  # timeit repeats a timeit process takes of each primitive
-    blocks_per_worker: int = 3  # stability values a worker's rounds give
+    blocks_per_worker: int = 2  # stability values a worker's rounds give
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.rounds < 1 or self.repeat < 1:

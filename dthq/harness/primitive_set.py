@@ -11,6 +11,7 @@ primitive's state never crosses a process boundary.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ class PrimitiveSpec:
     round_s: float | None = None
 
 
+@functools.cache  # one reading of each size, built once (each factory uses them)
 def _payloads() -> dict[str, bytes]:
     from dthq.harness.telemetry import TelemetryGenerator
 

@@ -369,9 +369,11 @@ class Profile:
     store_rounds: int = 30
     # The primitives, pyperf's way (dthq.harness.primitive_runs): worker processes (and
     # as many timeit processes between them), interleaved rounds a worker, timeit repeats.
-    primitive_workers: int = 4
-    primitive_rounds: int = 12
-    primitive_repeat: int = 12
+    # Six short processes a side rather than four long ones: a change in the machine's
+    # load is more likely to land on both sides (a process starts in about 0.8 s).
+    primitive_workers: int = 6
+    primitive_rounds: int = 8
+    primitive_repeat: int = 8
 
 
 PROFILES: dict[str, Profile] = {
@@ -407,9 +409,9 @@ PROFILES: dict[str, Profile] = {
         schemes_s=30.0,
         schemes_held=("dthq", "tls", "dthq+tls"),
         store_rows=STORE_ROWS,
-        primitive_workers=8,
-        primitive_rounds=25,
-        primitive_repeat=25,
+        primitive_workers=10,
+        primitive_rounds=20,
+        primitive_repeat=20,
         store_rounds=100,
     ),
 }
