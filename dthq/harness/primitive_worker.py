@@ -53,6 +53,8 @@ def measure_rounds(
     calls: Mapping[str, Call], rounds: int, loops: Mapping[str, int] | None, seed: int
 ) -> dict[str, Any]:
     if loops is None:
+        for fn in calls.values():  # a first call's lazy set-up must not set the loops
+            time_round(fn, 1)
         loops = {
             name: calibrate(fn, _specs[name].round_s or ROUND_S, repeat=3)
             for name, fn in calls.items()
