@@ -80,9 +80,10 @@ CHECKS = (
     f"its shortest raw value (one timed round, all its calls) under {SHORTEST_RAW_S * 1e3:g} "
     "ms. Its values: for a primitive, the medians of blocks of each worker process's "
     "rounds; for a pytest-benchmark figure (Table 3, Table 4, bulk, ...), the medians of "
-    "ten blocks of its rounds in the order they ran. A pipeline run's per-reading "
-    "latencies are not repeated rounds and are not assessed. Tables mark an unstable "
-    "figure '(unstable)'; a target judged on one says 'unstable'."
+    "ten blocks of its rounds in the order they ran. Not assessed: a pipeline run's "
+    "per-reading latencies (not repeated rounds) and the other distributions a suite "
+    "summarises itself (the store's puts, a fleet's or soak's figures). Tables mark an "
+    "unstable figure '(unstable)'; a target judged on one says 'unstable'."
 )
 
 
