@@ -8,61 +8,41 @@ done here, outside every timed region; each builder returns the zero-argument ca
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
 import dthq
 from bench.provision import scheme
-from dthq.crypto.aead import get_aead
-from dthq.crypto.hkdf import hkdf
 from dthq.crypto.kem import get_kem
+from dthq.harness.primitive_set import aead_call, hkdf_call, kem_call, payloads
 from dthq.harness.scenarios import (
-    SIZES,
     TABLE3_SIZE,
     Table3Scenario,
     Table4Scenario,
     table3_scenarios,
 )
-from dthq.harness.telemetry import TelemetryGenerator
 
 Call = Callable[[], Any]
-PAYLOADS = {size: TelemetryGenerator(seed=1).payload(size) for size in SIZES}
+PAYLOADS = payloads()  # the primitives' seeded readings, one of each size
 READING = PAYLOADS[TABLE3_SIZE]  # Table 3's one small reading (the same seeded bytes)
 
 
-# --- primitives ------------------------------------------------------------------------
+# --- primitives (built as the primitives suite builds them) ---------------------------
 
 
 def aead_seal_open(aead: str, backend: str, size: str) -> Call:
     """Encrypt then decrypt ``size``'s payload with a fresh key, nonce and 30-byte AAD."""
-    impl = get_aead(aead, backend)
-    cipher = impl.new(os.urandom(impl.spec.key_size))
-    nonce, aad, data = os.urandom(12), os.urandom(30), PAYLOADS[size]
-
-    def seal_open() -> bytes:
-        return cipher.decrypt(nonce, cipher.encrypt(nonce, data, aad), aad)
-
-    return seal_open
+    return aead_call(aead, backend, size)
 
 
 def kem_op(kem: str, op: str, backend: str | None = None) -> tuple[Call, str]:
     """One KEM operation (keygen, encaps, decaps) and the backend doing it."""
-    impl = get_kem(kem, backend)
-    dk, ek = impl.generate()
-    ct, _ = impl.encapsulate(ek)
-    fn = {
-        "keygen": impl.generate,
-        "encaps": lambda: impl.encapsulate(ek),
-        "decaps": lambda: dk.decapsulate(ct),
-    }[op]
-    return fn, impl.backend
+    return kem_call(kem, op, backend), get_kem(kem, backend).backend
 
 
 def hkdf64() -> Call:
     """HKDF-SHA256 of a random 32-byte key to 64 bytes."""
-    ikm = os.urandom(32)
-    return lambda: hkdf("sha256", ikm, b"salt", b"info", 64)
+    return hkdf_call()
 
 
 # The psk handshake's floor: ML-KEM-768 keygen, encaps, decaps and one HKDF per party.

@@ -86,6 +86,15 @@ def _inject_slowdown() -> Any:
 
 
 @pytest.fixture
+def bench_progress(request: pytest.FixtureRequest) -> Callable[[int, int, str], None]:
+    """Steps inside a long benchmark, on the run's progress bar (a no-op without one)."""
+    from bench.progress import PROGRESS
+
+    bar = request.config.stash.get(PROGRESS, None)
+    return bar.step if bar is not None else lambda *_: None
+
+
+@pytest.fixture
 def every_cpu() -> Iterator[None]:
     """The machine's cores for a benchmark whose processes are placed apart (the bench
     pins itself to one CPU, where they would all share it)."""

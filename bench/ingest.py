@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import dthq
-from bench.tags import FIGURES, MS, TABLE4_TAGGED, TAGGED, US, Suite
+from bench.tags import FIGURES, LISTED, MS, PRIMITIVES_KEY, TABLE4_TAGGED, TAGGED, US, Suite
 from dthq.harness.linkmodel import link_for
 from dthq.harness.results import (
     Distribution,
@@ -31,6 +31,9 @@ from dthq.harness.results import (
 )
 from dthq.harness.results_json import ResultsError, decode, from_dict
 from dthq.harness.scenarios import profile
+from dthq.harness.stability import Stability, blocks, check
+
+BLOCKS = 10  # stability values of a pytest-benchmark figure
 
 
 class _RawShapeError(ResultsError):
@@ -84,9 +87,10 @@ def _raw_nodes(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def distribution(stats: Mapping[str, Any], scale: float) -> Distribution:
-    """pytest-benchmark's summary (its quartile method, as its console shows) plus p95/p99."""
+    """pytest-benchmark's summary (its quartile method, as its console shows) plus p95/p99,
+    and its stability when the rounds are there (``--benchmark-json`` writes them)."""
     data = stats.get("data") or [stats["median"]]
-    return Distribution(
+    summary = Distribution(
         median=stats["median"] * scale,
         iqr=stats["iqr"] * scale,
         rounds=stats["rounds"],
@@ -96,6 +100,16 @@ def distribution(stats: Mapping[str, Any], scale: float) -> Distribution:
         p95=quantile(data, 0.95) * scale,
         p99=quantile(data, 0.99) * scale,
     )
+    if not stats.get("data"):
+        return summary  # not assessed: an older raw file without its rounds
+    return summary.assessed(round_stability(data, stats.get("iterations") or 1))
+
+
+def round_stability(data: list[float], iterations: int) -> Stability:
+    """pyperf's checks on a pytest-benchmark figure: its values are the medians of
+    BLOCKS blocks of its rounds in the order they ran (a single preempted round moves
+    none), its shortest raw value its fastest round (time per call x calls a round)."""
+    return check(blocks(data, BLOCKS), shortest_raw_s=min(data) * iterations)
 
 
 def from_benchmark_json(raw: Mapping[str, Any], *, wall_time_s: float | None = None) -> Results:
@@ -106,7 +120,7 @@ def from_benchmark_json(raw: Mapping[str, Any], *, wall_time_s: float | None = N
         by_suite.setdefault(bench["extra_info"]["suite"], []).append(bench)
     metadata = _metadata(raw, wall_time_s)
     tagged = {s: _tagged(s, by_suite.get(s, [])) for s in TAGGED}
-    figures = {s: _figures(s, by_suite.get(s, [])) for s in FIGURES}
+    figures = {s: _figures(s, by_suite.get(s, [])) for s in FIGURES if s is not Suite.PRIMITIVES}
     return Results(
         metadata=metadata,
         primitives=_primitives(by_suite.get(Suite.PRIMITIVES, [])),
@@ -151,7 +165,7 @@ def _figures(suite: Suite, benches: list[Mapping[str, Any]]) -> tuple[Any, ...]:
     out = []
     for b in benches:
         value, where = b["extra_info"][key], f"benchmark {b.get('name', suite)}"
-        items = value if key == "points" else [value]
+        items = value if key in LISTED else [value]
         if not isinstance(items, list):
             raise ResultsError(f"{where}: {key}: expected a list")
         out += [decode(model, item, where) for item in items]
@@ -178,16 +192,23 @@ def _metadata(raw: Mapping[str, Any], wall_time_s: float | None) -> Metadata:
 
 
 def _primitives(benches: list[Mapping[str, Any]]) -> tuple[Primitive, ...]:
-    out = [
-        Primitive(
-            name=b["extra_info"]["name"],
-            time_us=distribution(b["stats"], US),
-            timeit_median_us=b["extra_info"].get("timeit_median_us"),
-            timeit_min_us=b["extra_info"].get("timeit_min_us"),
-            params=b["extra_info"].get("params", {}),
+    """The primitives suite's one benchmark holds them all (tagged as figures); an older
+    raw file had a benchmark for each, timed by pytest-benchmark."""
+    out: list[Primitive] = []
+    for b in benches:
+        info = b["extra_info"]
+        if PRIMITIVES_KEY in info:
+            out += _figures(Suite.PRIMITIVES, [b])
+            continue
+        out.append(
+            Primitive(
+                name=info["name"],
+                time_us=distribution(b["stats"], US),
+                timeit_median_us=info.get("timeit_median_us"),
+                timeit_min_us=info.get("timeit_min_us"),
+                params=info.get("params", {}),
+            )
         )
-        for b in benches
-    ]
     return tuple(sorted(out, key=lambda p: p.name))
 
 

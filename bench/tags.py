@@ -30,6 +30,7 @@ from dthq.harness.results import (
     PairedRatio,
     PipelineRun,
     PolicyPoint,
+    Primitive,
     QKDKeyCost,
     QKDPoint,
     SchemeRun,
@@ -124,7 +125,9 @@ TAGGED: dict[Suite, Tagged] = {
 
 # Suites whose figures are their own result, not the benchmark's time: the tag key that
 # holds it, in results.json's form, and the model it is read back as.
+PRIMITIVES_KEY = "primitives"
 FIGURES: dict[Suite, tuple[str, type]] = {
+    Suite.PRIMITIVES: (PRIMITIVES_KEY, Primitive),  # all of them, measured in workers
     Suite.QKD_SWEEP: ("points", QKDPoint),  # a SIMULATED sweep: a list of points
     Suite.PIPELINE: ("run", PipelineRun),
     Suite.FLEET: ("run", FleetRun),
@@ -137,6 +140,7 @@ FIGURES: dict[Suite, tuple[str, type]] = {
     Suite.STORE: ("points", StoreCostPoint),  # one point per row count
     Suite.PAIRED: ("points", PairedRatio),  # one point per timing-ratio target
 }
+LISTED = frozenset({"points", PRIMITIVES_KEY})  # the tag keys that hold a list of figures
 
 
 def tag(benchmark: Any, suite: Suite, **info: Any) -> None:
@@ -153,15 +157,6 @@ def tag_figures(benchmark: Any, suite: Suite, figures: Any) -> None:
     """Tag a benchmark of a :data:`FIGURES` suite with its result (a run, a sweep's points)."""
     key, _ = FIGURES[suite]
     benchmark.extra_info.update({"suite": suite.value, key: plain(figures)})
-
-
-def tag_primitive(benchmark: Any, name: str, **params: Any) -> None:
-    benchmark.extra_info.update(suite=Suite.PRIMITIVES.value, name=name, params=params)
-
-
-def tag_timeit(benchmark: Any, median_us: float, min_us: float) -> None:
-    """The direct ``timeit`` cross-check of a primitive."""
-    benchmark.extra_info.update(timeit_median_us=median_us, timeit_min_us=min_us)
 
 
 def tag_table3(

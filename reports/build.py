@@ -18,9 +18,11 @@ from reports import (
     instructions,
     pipeline,
     policy_sweep,
+    primitives,
     qkd,
     schemes,
     soak,
+    stability,
     store,
     table3,
     table4,
@@ -67,6 +69,8 @@ CHAOS_FILES = ("chaos.md",)  # when they hold a fault-suite run
 HELD_FILES = ("held.md", "figure-held.png")  # when they hold held-rate searches
 SCHEME_FILES = ("schemes.md",)  # when they hold the schemes suite's runs
 STORE_FILES = ("store.md",)  # when they hold the store's cost by size
+PRIMITIVE_FILES = ("primitives.md",)  # when they hold primitives
+STABILITY_FILES = ("stability.md",)  # when any of their figures was assessed
 
 Make = Callable[[Results], Section | None]
 # The summary's tables.
@@ -81,6 +85,7 @@ SECTIONS: tuple[Make, ...] = (
     wire.section,
     device.section,
     table5.section,
+    primitives.section,
     instructions.section,
     pipeline.section,
     policy_sweep.section,
@@ -90,6 +95,7 @@ SECTIONS: tuple[Make, ...] = (
     schemes.section,
     store.section,
     fleet.section,
+    stability.section,
 )
 
 

@@ -1,7 +1,7 @@
 """The paper's Table 5 cost equations, and each evaluated with primitive times measured in
 one run.
 
-Terms and the primitives that measure them (bench/test_primitives.py):
+Terms and the primitives that measure them (dthq/harness/primitive_set.py):
 T_M, T_ECM, T_ECC, T_sm: a variable-base P-256 scalar multiplication (OpenSSL ECDH);
 T_ECA: a P-256 point addition (pycryptodome); T_H: SHA-256 of 64 bytes; T_HMac:
 HMAC-SHA256 of 64 bytes; T_E (T_en), T_D: AES-256-GCM encryption and decryption of one

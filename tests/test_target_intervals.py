@@ -13,7 +13,7 @@ from test_reports import results
 
 import dthq
 from bench import calls
-from dthq.harness import paired
+from dthq.harness import paired, primitive_set
 from dthq.harness.bootstrap import Interval, worst_mean_interval
 from dthq.harness.paired import Pair, measure, summarise
 from dthq.harness.results_json import from_dict, to_dict
@@ -135,16 +135,17 @@ def test_the_worst_mean_interval_is_of_the_largest_mean() -> None:
 def test_the_paired_calls_are_the_benchmarks_calls() -> None:
     """Same builders, same bytes out: the paired suite times what the figures time."""
     import bench.test_paired as suite
-    import bench.test_primitives as primitives
     import bench.test_table3 as table3
     import bench.test_table4 as table4
 
     assert table4.table4_al is calls.table4_al and table3.record_path is calls.record_path
-    assert table3.handshake is calls.handshake and primitives.aead_seal_open is calls.aead_seal_open
+    assert table3.handshake is calls.handshake
+    small_aead = primitive_set.by_name()["aead/AES-256-GCM/cryptography/small"].build()
+    assert small_aead is not None and small_aead() == calls.PAYLOADS["small"]
     dthq.load_plugins()  # the TLS baselines are entry points, as the bench loads them
     found = suite.paired_calls()
     assert found[suite.AL]() == table4._payload(suite.AL_CELL) == calls.PAYLOADS["small"]
-    assert found[suite.AEAD]() == primitives.PAYLOADS["small"]
+    assert found[suite.AEAD]() == primitive_set.payloads()["small"]
     assert found[suite.RECORD]() == found[suite.TLS_RECORD]() == table3.READING
     assert found[suite.HANDSHAKE]().initiator is not None
     assert found[suite.FLOOR]() is None

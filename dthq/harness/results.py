@@ -18,9 +18,11 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
+
+from dthq.harness.stability import Stability
 
 # Field metadata results_json.py reads: a field left out of the JSON when it is None,
 # and the keys a mapping field must hold.
@@ -79,6 +81,11 @@ class Distribution:
 
     ``q1``/``q3``/``p95``/``p99`` and ``min`` may be absent only in migrated version-1
     primitives and in rates (a rate has no meaningful fastest round).
+
+    ``cv`` and ``warnings`` are its stability (dthq.harness.stability: pyperf's checks on
+    repeated rounds). ``warnings`` None means *not assessed*: a file older than schema
+    13, or a distribution that is not of repeated rounds (a pipeline run's per-reading
+    latencies, from an HDR histogram, carry none); ``()`` means assessed and stable.
     """
 
     median: float
@@ -89,6 +96,8 @@ class Distribution:
     q3: float | None = _omitted_if_none()
     p95: float | None = _omitted_if_none()
     p99: float | None = _omitted_if_none()
+    cv: float | None = _omitted_if_none()
+    warnings: tuple[str, ...] | None = _omitted_if_none()
 
     @classmethod
     def from_samples(cls, samples: Sequence[float], scale: float = 1.0) -> Distribution:
@@ -151,6 +160,15 @@ class Distribution:
             p99=at(0.99),
         )
 
+    def assessed(self, stability: Stability) -> Distribution:
+        """This distribution with its stability (cv and warnings) filled in."""
+        return replace(self, cv=stability.cv, warnings=stability.warnings)
+
+    @property
+    def stable(self) -> bool | None:
+        """True without warnings, False with any, None when never assessed."""
+        return None if self.warnings is None else not self.warnings
+
     @property
     def relative_noise(self) -> float:
         return self.iqr / self.median if self.median else 0.0
@@ -176,6 +194,9 @@ class Distribution:
             rounds=self.rounds,
             q1=1 / self.q3,
             q3=1 / self.q1,
+            # the time's stability: a rate is as trustworthy as the time it inverts
+            cv=self.cv,
+            warnings=self.warnings,
         )
 
 

@@ -27,7 +27,12 @@ FORMAT HISTORY (``schema_version``: what it added)
     timed in the same interleaved rounds, the per-round ratios, their median's bootstrap
     interval and the ratio's stability); and, optional (absent in older files),
     ``cascade[].efficiencies`` (f of each instance) and ``store[].round_ms`` (each
-    round's median put).
+    round's median put);
+    and ``cv`` and ``warnings`` in a distribution: its stability (pyperf's checks on its
+    repeated rounds), left out where not assessed; an older file's have none (not
+    assessed), and a pipeline run's per-reading latencies never carry them. The
+    primitives are measured in worker processes and cross-checked against ``timeit``
+    run in processes of its own (same fields as before).
 
 Versions 4 to 7 were added by writers that still said 2 (4 to 6) or 3 (7), so a file
 labelled 2 or 3 may already hold them: each migration adds its section, empty, only

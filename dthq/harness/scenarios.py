@@ -370,6 +370,13 @@ class Profile:
     # The paired suite: interleaved rounds (each >= 1 ms a call) of the timing-ratio
     # targets' calls; about 10 ms a round, so the quick profile's cost about 2 s.
     paired_rounds: int = 150
+    # The primitives, pyperf's way (dthq.harness.primitive_runs): worker processes (and
+    # as many timeit processes between them), interleaved rounds a worker, timeit repeats.
+    # Six short processes a side rather than four long ones: a change in the machine's
+    # load is more likely to land on both sides (a process starts in about 0.8 s).
+    primitive_workers: int = 6
+    primitive_rounds: int = 8
+    primitive_repeat: int = 8
 
 
 PROFILES: dict[str, Profile] = {
@@ -405,6 +412,9 @@ PROFILES: dict[str, Profile] = {
         schemes_s=30.0,
         schemes_held=("dthq", "tls", "dthq+tls"),
         store_rows=STORE_ROWS,
+        primitive_workers=10,
+        primitive_rounds=20,
+        primitive_repeat=20,
         store_rounds=100,
         paired_rounds=600,
     ),

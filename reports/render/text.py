@@ -30,13 +30,18 @@ def ms(value: float | None) -> str:
     return f"{value:.3f}" if value < 10 else f"{value:.1f}"
 
 
+UNSTABLE = " (unstable)"  # after a figure that failed a stability check
+
+
 def spread(t: Distribution | None) -> str:
-    """A median with its interquartile range, where the run kept quartiles."""
+    """A median with its interquartile range, where the run kept quartiles, marked when
+    the figure is unstable (the report's Stability section says why)."""
     if t is None:
         return "-"
+    mark = UNSTABLE if t.stable is False else ""
     if t.q1 is None or t.q3 is None:
-        return fmt(t.median)
-    return f"{fmt(t.median)} [{fmt(t.q1)}, {fmt(t.q3)}]"
+        return fmt(t.median) + mark
+    return f"{fmt(t.median)} [{fmt(t.q1)}, {fmt(t.q3)}]{mark}"
 
 
 def markdown(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

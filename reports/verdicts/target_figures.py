@@ -34,7 +34,7 @@ class Reading:
 def distribution_warnings(figures: Iterable[object]) -> tuple[str, ...]:
     """The stability warnings the Distributions a target reads from other suites carry
     (none where a Distribution carries no such field): the one hook for them."""
-    return tuple(w for d in figures for w in getattr(d, "warnings", ()))
+    return tuple(w for d in figures for w in (getattr(d, "warnings", None) or ()))
 
 
 def bootstrap_basis(interval: Interval, what: str) -> str:

@@ -225,7 +225,8 @@ TARGETS: tuple[TargetSpec, ...] = (
     TargetSpec(
         "largest harness-vs-timeit deviation of a primitive median", TIMEIT_TOLERANCE, "",
         fig.timeit_median,
-        lambda r: "pytest-benchmark median against timeit.repeat of the same call, "
+        lambda r: "the harness's median (worker processes, interleaved rounds) against "
+        "timeit.repeat of the same call in processes of its own, between them, "
         f"{len(fig.timeit_deviations(r))} primitives",
     ),
     TargetSpec(
