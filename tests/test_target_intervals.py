@@ -158,3 +158,22 @@ def test_the_paired_section_round_trips_through_json() -> None:
     r = results()
     assert len(r.paired) == 4 and r.paired_ratio(paired.SEAL_OPEN).median == 2.79  # type: ignore[union-attr]
     assert from_dict(to_dict(r)) == r
+
+
+def test_the_timeit_target_names_its_unstable_primitives_once_each() -> None:
+    """Unstable primitives make the timeit targets unstable, each named once (their
+    warnings are in the stability section), not every warning of every one."""
+    from dthq.harness.stability import Stability
+
+    r = results()
+    shaky = ("the standard deviation is 25% of the mean (over 10%)", "the maximum is 60% above")
+    first, second, *rest = r.primitives
+    unstable = [
+        dataclasses.replace(p, time_us=p.time_us.assessed(Stability(0.25, shaky)))
+        for p in (first, second)
+    ]
+    r = dataclasses.replace(r, primitives=(*unstable, *rest))
+    found = {t.name: t for t in targets.evaluate(r)}
+    timeit = found["largest harness-vs-timeit deviation of a primitive median"]
+    assert timeit.outcome is Outcome.UNSTABLE
+    assert timeit.verdict_text == f"unstable (unstable primitives: {first.name}, {second.name})"

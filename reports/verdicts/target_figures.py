@@ -56,7 +56,9 @@ def paired(figure: str) -> Callable[[Results], Reading | None]:
 
 
 def _primitive_warnings(r: Results) -> tuple[str, ...]:
-    return distribution_warnings(p.time_us for p in r.primitives)
+    """Each unstable primitive once, by name (its warnings are in the stability section)."""
+    shaky = [p.name for p in r.primitives if distribution_warnings([p.time_us])]
+    return (f"unstable primitive{'s' * (len(shaky) > 1)}: {', '.join(shaky)}",) if shaky else ()
 
 
 NO_TIMEIT_INTERVAL = (
