@@ -140,7 +140,8 @@ def judge(ratio: float, current: float, limit: Limit, significant: bool) -> tupl
     the statistics say), or significant AND beyond its soft limit. At a limit exactly
     is within it. Returns the verdict and the limit it tripped."""
     if limit.hard is not None and current > limit.hard:
-        return Verdict.SLOWER, f"hard {limit.hard:,.6g}"
+        shown = f"{limit.hard:,.0f}" if limit.hard >= 1000 else f"{limit.hard:.3g}"
+        return Verdict.SLOWER, f"hard {shown}"
     if not significant or abs(ratio - 1) <= limit.soft:
         return Verdict.NOT_SIGNIFICANT, ""
     if ratio > 1:
@@ -166,7 +167,7 @@ def compare(baseline: Runs, current: Runs, limits: Limits) -> list[Change]:
         b, c = base[name], cur[name]
         ratio = c.normalised / b.normalised
         noise = (b.noise + c.noise) / 2
-        limit = limits.of("time", name)
+        limit = limits.of("normalised", name)
         changes.append(_change(name, b.fastest, c.fastest, ratio, noise, limit))
     return changes
 
@@ -226,7 +227,7 @@ class GateReport:
     @property
     def threshold(self) -> float:
         """The metric's default soft limit."""
-        return self.limits.soft[self.metric]
+        return self.limits.soft["normalised" if self.normalised else self.metric]
 
     @property
     def gated(self) -> list[Change]:

@@ -1,7 +1,7 @@
 """Each figure's two limits, as Gungraun sets them: a soft limit (a change, in percent of
 the baseline) and a hard limit (an absolute value the current figure may not exceed,
-in the figure's own unit). A default soft limit per metric, per-figure overrides, one
-file (bench/gate/limits.toml); a bad file is a GateError naming the key.
+in the figure's own unit). A default soft limit per metric (instructions, time, normalised),
+per-figure overrides, one file (bench/gate/limits.toml); a bad file is a GateError naming the key.
 
     [instructions]
     soft = "1%"
@@ -20,7 +20,9 @@ from typing import Any
 from bench.gate.errors import GateError
 
 DEFAULT_FILE = Path(__file__).resolve().parent / "limits.toml"
-METRICS = ("instructions", "time")
+# instructions per operation; seconds per operation of a same-runner A/B (tested); the
+# floor-normalised times of two stored runs (untested: not interleaved pairs)
+METRICS = ("instructions", "time", "normalised")
 
 
 @dataclass(frozen=True)
