@@ -34,7 +34,7 @@ def soft(fraction: float) -> Limits:
 
 def test_the_per_operation_gate() -> None:
     base = [{"a": 1000.0, "b": 100.0, "r": 50.0}, {"a": 1001.0, "b": 100.0, "r": 52.0}]
-    head = [{"a": 1040.0, "b": 97.0, "r": 80.0}, {"a": 1041.0, "b": 97.0, "r": 82.0}]
+    head = [{"a": 1040.0, "b": 96.0, "r": 80.0}, {"a": 1041.0, "b": 96.0, "r": 82.0}]
     changes = {c.figure: c for c in compare_per_op(base, head, soft(0.03), randomised={"r"})}
     assert changes["a"].verdict is Verdict.SLOWER and changes["a"].ratio == pytest.approx(1.04)
     assert changes["b"].verdict is Verdict.FASTER
@@ -220,3 +220,73 @@ def test_against_json_when_the_gate_cannot_run_is_json(monkeypatch: pytest.Monke
     assert out.exit_code == 0, out.output
     got = json.loads(out.stdout)
     assert got["failed"] is False and "shallow clone" in got["gate_not_run"]
+
+
+def test_exit_codes_pass_regression_and_could_not_judge(tmp_path: Path) -> None:
+    base = replace(results(), instructions=COUNTS)
+    dump(base, tmp_path / "a.json")
+    a = str(tmp_path / "a.json")
+    psk = COUNTS[0].per_op  # the handshake's count in the fixture
+    # the same counts, a hard limit just past them and one just under: 0, then 3
+    for hard, code in ((psk + 1, 0), (psk - 1, 3)):
+        (tmp_path / "l.toml").write_text(
+            NO_HARD + f'[instructions.figures."{COUNTS[0].figure}"]\nhard = {hard}\n'
+        )
+        args = ["compare", a, a, "--metric", "instructions", "--limits", str(tmp_path / "l.toml")]
+        out = CliRunner().invoke(main, [*args, "--json"])
+        assert out.exit_code == code, out.output
+        (change,) = [
+            c for c in json.loads(out.output)["changes"] if c["figure"] == COUNTS[0].figure
+        ]
+        assert change["tripped"] == ("" if code == 0 else f"hard {psk - 1:,.0f}")
+        assert change["p_value"] is None  # counts: no test
+    text = CliRunner().invoke(main, args)
+    assert text.exit_code == 3 and "limit tripped" in text.output and "hard " in text.output
+    # a bad limits file: the harness's failure, never a regression
+    (tmp_path / "bad.toml").write_text(NO_HARD.replace('soft = "1%"', 'soft = "x%"', 1))
+    bad = CliRunner().invoke(main, ["compare", a, a, "--limits", str(tmp_path / "bad.toml")])
+    assert bad.exit_code == 2 and "instructions.soft: 'x%' is not a percentage" in bad.output
+    assert "Traceback" not in bad.output
+    pairs = CliRunner().invoke(main, ["compare", a, a, "--pairs", "20"])
+    assert pairs.exit_code == 2 and "--pairs: only with --against REV" in pairs.output
+
+
+def test_too_few_pairs_is_exit_2_before_measuring() -> None:
+    args = ["compare", "--against", "HEAD", "--metric", "time"]
+    args += ["--figures", "handshake/dthq-mlkem768-psk,record/256-far-small", "--pairs", "7"]
+    out = CliRunner().invoke(main, args)  # 2 figures need 8 pairs
+    assert out.exit_code == 2, out.output
+    assert "too few samples to judge: 7 base/head pairs" in out.output and "--pairs 8" in out.output
+
+
+def test_a_crashed_driver_is_exit_2_not_a_regression(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.against
+    from bench.instructions import InstructionCountError
+
+    def crashed(*_: object, **__: object) -> None:
+        raise InstructionCountError("the instruction-count driver failed (exit -11): Segfault")
+
+    monkeypatch.setattr(bench.against, "measure", crashed)
+    out = CliRunner().invoke(main, ["compare", "--against", "HEAD"])
+    assert out.exit_code == 2, out.output
+    assert "error: the gate could not run: the instruction-count driver failed" in out.output
+
+
+@pytest.mark.requires("valgrind")
+def test_missing_valgrind_is_exit_2(tmp_path: Path) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    only_git = tmp_path / "bin"
+    only_git.mkdir()
+    (only_git / "git").symlink_to(shutil.which("git") or "/usr/bin/git")
+    out = subprocess.run(
+        [sys.executable, "-m", "dthq.cli", "compare", "--against", "HEAD",
+         "--figures", "handshake/dthq-mlkem768-psk"],
+        env=dict(os.environ, PATH=str(only_git)), capture_output=True, text=True, timeout=120,
+        cwd=Path(__file__).resolve().parent.parent, check=False,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "valgrind is not installed" in out.stderr

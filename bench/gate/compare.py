@@ -142,7 +142,7 @@ def judge(ratio: float, current: float, limit: Limit, significant: bool) -> tupl
     if limit.hard is not None and current > limit.hard:
         shown = f"{limit.hard:,.0f}" if limit.hard >= 1000 else f"{limit.hard:.3g}"
         return Verdict.SLOWER, f"hard {shown}"
-    if not significant or abs(ratio - 1) <= limit.soft:
+    if not significant or 1 - limit.soft <= ratio <= 1 + limit.soft:  # no float residue
         return Verdict.NOT_SIGNIFICANT, ""
     if ratio > 1:
         return Verdict.SLOWER, f"soft {limit.soft:.1%}"

@@ -76,11 +76,14 @@ def _hard(value: Any, key: str) -> float:
 def _unknown(table: dict[str, Any], allowed: set[str], where: str) -> None:
     extra = sorted(set(table) - allowed)
     if extra:
-        raise GateError(f"{where}.{extra[0]}: unknown key (expected {', '.join(sorted(allowed))})")
+        dot = "" if where.endswith(": ") else "."
+        raise GateError(
+            f"{where}{dot}{extra[0]}: unknown key (expected {', '.join(sorted(allowed))})"
+        )
 
 
 def parse(data: dict[str, Any], source: str) -> Limits:
-    _unknown(data, set(METRICS), source)
+    _unknown(data, set(METRICS), f"{source}: ")
     soft: dict[str, float] = {}
     figures: dict[str, dict[str, Limit]] = {}
     for metric in METRICS:
