@@ -14,6 +14,7 @@ from reports import (
     device,
     fleet,
     forged_hello,
+    gate_power,
     held,
     instructions,
     pipeline,
@@ -120,5 +121,7 @@ def write_report(results: Results, out: Path) -> list[Path]:
     summary = Summary.of(results)
     put("summary.md", summary.markdown())
     verdicts = drawn(VERDICTS)
-    put("report.html", report_html(results, summary, verdicts, drawn(SECTIONS)))
+    # the gate's measured error rates: this directory's gate-power.json, else the reference
+    power = (lambda _: gate_power.section(out),)
+    put("report.html", report_html(results, summary, verdicts, drawn(SECTIONS + power)))
     return written
