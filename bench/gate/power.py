@@ -119,12 +119,14 @@ def main(argv: list[str] | None = None) -> int:
         "figure": FIGURE,
         "measured": "measured on the machine named here, shared with other work",
     }
+    args.out.mkdir(parents=True, exist_ok=True)
     raw["time"] = time_runs(args.comparisons, args.pairs, args.reps, log)
+    # the time part's raw runs kept, should the instruction part not finish
+    (args.out / "gate-power.partial.json").write_text(json.dumps(raw, indent=1))
     if not args.skip_instructions:
         raw["instructions"] = instruction_runs(args.comparisons, args.reps, log)
     raw["wall_s"] = round(time.perf_counter() - start)
     result = raw | {"summary": analyse(raw)}
-    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "gate-power.json").write_text(json.dumps(result, indent=1))
     (args.out / "gate-power.md").write_text(markdown(result))
     print(markdown(result))
