@@ -223,23 +223,34 @@ def test_against_json_when_the_gate_cannot_run_is_json(monkeypatch: pytest.Monke
 
 
 def test_exit_codes_pass_regression_and_could_not_judge(tmp_path: Path) -> None:
-    base = replace(results(), instructions=COUNTS)
-    dump(base, tmp_path / "a.json")
-    a = str(tmp_path / "a.json")
     psk = COUNTS[0].per_op  # the handshake's count in the fixture
-    # the same counts, a hard limit just past them and one just under: 0, then 3
-    for hard, code in ((psk + 1, 0), (psk - 1, 3)):
+    base = replace(results(), instructions=COUNTS)
+    crept = replace(base, instructions=(replace(COUNTS[0], per_op=psk * 1.003), *COUNTS[1:]))
+    dump(base, tmp_path / "a.json")
+    dump(crept, tmp_path / "b.json")
+    a, b = str(tmp_path / "a.json"), str(tmp_path / "b.json")
+    # +0.3 %, inside the 1 % soft limit: the hard limit alone decides, just past or at it
+    for hard, code, tripped in ((psk + 1, 3, f"hard {psk + 1:,.0f}"), (psk * 1.003, 0, "")):
         (tmp_path / "l.toml").write_text(
             NO_HARD + f'[instructions.figures."{COUNTS[0].figure}"]\nhard = {hard}\n'
         )
-        args = ["compare", a, a, "--metric", "instructions", "--limits", str(tmp_path / "l.toml")]
+        args = ["compare", a, b, "--metric", "instructions", "--limits", str(tmp_path / "l.toml")]
         out = CliRunner().invoke(main, [*args, "--json"])
         assert out.exit_code == code, out.output
-        (change,) = [
-            c for c in json.loads(out.output)["changes"] if c["figure"] == COUNTS[0].figure
-        ]
-        assert change["tripped"] == ("" if code == 0 else f"hard {psk - 1:,.0f}")
+        changes = json.loads(out.output)["changes"]
+        (change,) = [c for c in changes if c["figure"] == COUNTS[0].figure]
+        assert change["tripped"] == tripped
         assert change["p_value"] is None  # counts: no test
+    # both sides beyond it: not this environment's limit, a warning, the soft limit decides
+    (tmp_path / "l.toml").write_text(
+        NO_HARD + f'[instructions.figures."{COUNTS[0].figure}"]\nhard = {psk - 1}\n'
+    )
+    stale = CliRunner().invoke(main, args)
+    assert stale.exit_code == 0, stale.output
+    assert "is beyond its hard limit" in stale.output and "not this environment's" in stale.output
+    (tmp_path / "l.toml").write_text(
+        NO_HARD + f'[instructions.figures."{COUNTS[0].figure}"]\nhard = {psk + 1}\n'
+    )
     text = CliRunner().invoke(main, args)
     assert text.exit_code == 3 and "limit tripped" in text.output and "hard " in text.output
     # a bad limits file: the harness's failure, never a regression

@@ -100,6 +100,10 @@ def test_soft_and_hard_limits_at_and_past_each() -> None:
     assert judge(0.99, 50.0, limit, True) == (Verdict.NOT_SIGNIFICANT, "")
     assert judge(0.98, 50.0, limit, True) == (Verdict.FASTER, "")
     assert judge(1.0, 4_000_001.0, Limit(0.01, 4e6), False)[1] == "hard 4,000,000"
+    # a baseline beyond the hard limit too: not this environment's limit, the soft decides
+    assert judge(1.0, 101.0, limit, False, baseline=101.0) == (Verdict.NOT_SIGNIFICANT, "")
+    assert judge(1.0, 101.0, limit, False, baseline=100.0) == (Verdict.SLOWER, "hard 100")
+    assert judge(1.02, 102.0, limit, True, baseline=101.0) == (Verdict.SLOWER, "soft 1.0%")
 
 
 def test_the_shipped_limits_file() -> None:

@@ -15,6 +15,7 @@ from bench.gate.compare import (
     compare_per_op,
     instruction_counts,
     run_gate,
+    stale_hard_limits,
 )
 from bench.gate.limits import Limits
 from bench.gate.paired import check_pairs, compare_paired
@@ -84,7 +85,8 @@ def gate_on_files(
         )
     randomised = set().union(*(r for _, r in base + cur))
     changes = compare_per_op([c for c, _ in base], [c for c, _ in cur], limits, randomised)
-    return GateReport(changes, limits, [], metric="instructions")
+    stale = stale_hard_limits(changes, limits, "instructions")
+    return GateReport(changes, limits, stale, metric="instructions")
 
 
 def gate_against(
@@ -113,8 +115,10 @@ def gate_against(
     randomised = base.randomised | head.randomised
     if metric == "time":
         changes = compare_paired(base.runs, head.runs, limits, randomised)
+        warnings += stale_hard_limits(changes, limits, metric)
         return GateReport(changes, limits, warnings, metric=metric, alpha=ALPHA, pairs=pairs)
     changes = compare_per_op(base.runs, head.runs, limits, randomised)
+    warnings += stale_hard_limits(changes, limits, metric)
     return GateReport(changes, limits, warnings, metric=metric)
 
 

@@ -135,11 +135,16 @@ class Change:
         return not self.figure.startswith("primitive ") and not self.ungated
 
 
-def judge(ratio: float, current: float, limit: Limit, significant: bool) -> tuple[Verdict, str]:
+def judge(
+    ratio: float, current: float, limit: Limit, significant: bool, baseline: float = 0.0
+) -> tuple[Verdict, str]:
     """A figure is slower when it is beyond its hard limit (an absolute value, whatever
-    the statistics say), or significant AND beyond its soft limit. At a limit exactly
-    is within it. Returns the verdict and the limit it tripped."""
-    if limit.hard is not None and current > limit.hard:
+    the statistics say) and its baseline was not, or significant AND beyond its soft
+    limit. At a limit exactly is within it. A baseline beyond the hard limit too says
+    the limit is not this environment's (another Python or OpenSSL): the soft limit
+    decides, and the gate warns (``stale_hard_limits``). Returns the verdict and the
+    limit it tripped."""
+    if limit.hard is not None and current > limit.hard >= baseline:
         shown = f"{limit.hard:,.0f}" if limit.hard >= 1000 else f"{limit.hard:.3g}"
         return Verdict.SLOWER, f"hard {shown}"
     if not significant or 1 - limit.soft <= ratio <= 1 + limit.soft:  # no float residue
@@ -149,11 +154,25 @@ def judge(ratio: float, current: float, limit: Limit, significant: bool) -> tupl
     return Verdict.FASTER, ""
 
 
+def stale_hard_limits(changes: Sequence[Change], limits: Limits, metric: str) -> list[str]:
+    """The figures whose baseline is already beyond its hard limit."""
+    out = []
+    for c in changes:
+        hard = limits.of(metric, c.figure).hard
+        if hard is not None and c.baseline > hard:
+            out.append(
+                f"{c.figure}: the baseline ({c.baseline:,.6g}) is beyond its hard limit "
+                f"({hard:,.6g}) too: {limits.source} is not this environment's; the soft "
+                "limit decides"
+            )
+    return out
+
+
 def _change(
     name: str, b: float, c: float, ratio: float, noise: float, limit: Limit, ungated: str = ""
 ) -> Change:
     """No test: a move is significant when it is beyond the runs' own spread."""
-    verdict, tripped = judge(ratio, c, limit, abs(ratio - 1) > noise)
+    verdict, tripped = judge(ratio, c, limit, abs(ratio - 1) > noise, b)
     return Change(
         name, b, c, ratio, noise, verdict, ungated, tripped if verdict == "slower" else ""
     )

@@ -63,7 +63,8 @@ def compare_paired(
         q1, _, q3 = statistics.quantiles(diffs, n=4, method="inclusive")
         noise = math.exp(q3) - math.exp(q1)  # the pairs' own IQR, as a ratio
         significant = (p if ratio >= 1 else p_faster) <= level
-        verdict, tripped = judge(ratio, min(h), limits.of("time", name), significant)
+        limit = limits.of("time", name)
+        verdict, tripped = judge(ratio, min(h), limit, significant, min(b))
         ungated = RANDOMISED if name in randomised else ""
         changes.append(
             Change(
