@@ -25,15 +25,15 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from enum import StrEnum
 from typing import Any
 
 from bench.gate.environment import environment_differences
 from bench.gate.errors import GateError
 from bench.gate.limits import Limit, Limits
+from bench.gate.verdict import Verdict, judge, stale_hard_limits
 from dthq.harness.results import Distribution, Metric, Results
 
-__all__ = ["GateError", "Limits"]
+__all__ = ["GateError", "Limits", "Verdict", "judge", "stale_hard_limits"]
 
 Figure = tuple[float, float]  # (fastest round, relative noise: IQR / median)
 Runs = Results | Sequence[Results]  # one run, or repeated runs of the same code
@@ -45,12 +45,6 @@ GATED_TABLE3 = (
     Metric.COMP_OVERHEAD,
 )
 GATED_TABLE4 = (Metric.AL, Metric.CC)
-
-
-class Verdict(StrEnum):
-    SLOWER = "slower"
-    FASTER = "faster"
-    NOT_SIGNIFICANT = "not significant"
 
 
 def _fig(t: Distribution) -> Figure:
@@ -133,39 +127,6 @@ class Change:
         """Only our code's figures can fail the gate; the primitives are the reference
         itself (library and machine), reported so a moved floor is visible."""
         return not self.figure.startswith("primitive ") and not self.ungated
-
-
-def judge(
-    ratio: float, current: float, limit: Limit, significant: bool, baseline: float = 0.0
-) -> tuple[Verdict, str]:
-    """A figure is slower when it is beyond its hard limit (an absolute value, whatever
-    the statistics say) and its baseline was not, or significant AND beyond its soft
-    limit. At a limit exactly is within it. A baseline beyond the hard limit too says
-    the limit is not this environment's (another Python or OpenSSL): the soft limit
-    decides, and the gate warns (``stale_hard_limits``). Returns the verdict and the
-    limit it tripped."""
-    if limit.hard is not None and current > limit.hard >= baseline:
-        shown = f"{limit.hard:,.0f}" if limit.hard >= 1000 else f"{limit.hard:.3g}"
-        return Verdict.SLOWER, f"hard {shown}"
-    if not significant or 1 - limit.soft <= ratio <= 1 + limit.soft:  # no float residue
-        return Verdict.NOT_SIGNIFICANT, ""
-    if ratio > 1:
-        return Verdict.SLOWER, f"soft {limit.soft:.1%}"
-    return Verdict.FASTER, ""
-
-
-def stale_hard_limits(changes: Sequence[Change], limits: Limits, metric: str) -> list[str]:
-    """The figures whose baseline is already beyond its hard limit."""
-    out = []
-    for c in changes:
-        hard = limits.of(metric, c.figure).hard
-        if hard is not None and c.baseline > hard:
-            out.append(
-                f"{c.figure}: the baseline ({c.baseline:,.6g}) is beyond its hard limit "
-                f"({hard:,.6g}) too: {limits.source} is not this environment's; the soft "
-                "limit decides"
-            )
-    return out
 
 
 def _change(
