@@ -25,6 +25,7 @@ import platform
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +38,14 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 Log = Callable[[str], None]
 
 
-def instruction_runs(comparisons: int, reps: int, log: Log) -> dict[str, Any]:
-    aa = []
-    for i in range(comparisons + 1):
+def instruction_runs(comparisons: int, reps: int, log: Log, jobs: int = 1) -> dict[str, Any]:
+    def one(i: int) -> dict[str, float]:
         log(f"instructions A/A: unchanged run {i + 1}/{comparisons + 1}")
-        aa.append(instructions.count(ROOT).per_op)
+        return instructions.count(ROOT).per_op
+
+    # counts do not move with the machine's load: the A/A runs may share its cores
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        aa = list(pool.map(one, range(comparisons + 1)))
     log("instructions: calibrating the injected loop")
     calib = instructions.count(ROOT, n=3, only=[FIGURE], calibrate=True)
     per_loop = calib.per_op[LOOP_FIGURE] / 10_000
@@ -104,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=10, help="repeats of each injected step")
     parser.add_argument("--out", type=Path, default=Path("reports/latest"))
     parser.add_argument("--skip-instructions", action="store_true", help="time only")
+    parser.add_argument("--jobs", type=int, default=2, help="instruction A/A runs at once")
     args = parser.parse_args(argv)
     start = time.perf_counter()
 
@@ -124,8 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     # the time part's raw runs kept, should the instruction part not finish
     (args.out / "gate-power.partial.json").write_text(json.dumps(raw, indent=1))
     if not args.skip_instructions:
-        raw["instructions"] = instruction_runs(args.comparisons, args.reps, log)
+        raw["instructions"] = instruction_runs(args.comparisons, args.reps, log, args.jobs)
     raw["wall_s"] = round(time.perf_counter() - start)
+    # kept before the analysis, so a failing analysis loses no measurement
+    (args.out / "gate-power.raw.json").write_text(json.dumps(raw, indent=1))
     result = raw | {"summary": analyse(raw)}
     (args.out / "gate-power.json").write_text(json.dumps(result, indent=1))
     (args.out / "gate-power.md").write_text(markdown(result))
