@@ -59,6 +59,7 @@ FILES = (
     "figure-paper-table3.png",
     "figure-paper-table4.png",
     "figure-latency-box.png",
+    "gate-error-rates.md",  # from gate-power.json here, else bench/gate/power-measured.json
     "report.html",
 )
 FLEET_FILES = ("fleet.md", "figure-fleet-capacity.png")  # when the results hold fleets

@@ -164,4 +164,4 @@ def section(results_dir: Path) -> Section | None:
             ]
         ),
     ]  # fmt: skip
-    return Section("Regression gate: measured error rates", blocks)
+    return Section("Regression gate: measured error rates", blocks, "gate-error-rates.md")
