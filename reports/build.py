@@ -14,6 +14,7 @@ from reports import (
     device,
     fleet,
     forged_hello,
+    gate_power,
     held,
     instructions,
     pipeline,
@@ -60,6 +61,7 @@ FILES = (
     "figure-paper-table3.png",
     "figure-paper-table4.png",
     "figure-latency-box.png",
+    "gate-error-rates.md",  # from gate-power.json here, else bench/gate/power-measured.json
     "report.html",
 )
 FLEET_FILES = ("fleet.md", "figure-fleet-capacity.png")  # when the results hold fleets
@@ -126,5 +128,7 @@ def write_report(results: Results, out: Path) -> list[Path]:
     summary = Summary.of(results)
     put("summary.md", summary.markdown())
     verdicts = drawn(VERDICTS)
-    put("report.html", report_html(results, summary, verdicts, drawn(SECTIONS)))
+    # the gate's measured error rates: this directory's gate-power.json, else the reference
+    power = (lambda _: gate_power.section(out),)
+    put("report.html", report_html(results, summary, verdicts, drawn(SECTIONS + power)))
     return written

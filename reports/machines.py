@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.gate.compare import environment
+from bench.gate.environment import environment
 from dthq.harness.results import Metric, Results
 from dthq.harness.scenarios import PAPER_KEM
 from reports.render.page import document, pictures, table_html

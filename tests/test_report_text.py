@@ -18,6 +18,7 @@ from test_scheme_verdicts import scheme
 from test_store_report import POINTS
 
 from dthq.harness.results import Results
+from reports import gate_power
 from reports.build import write_report
 from reports.verdicts import formal_claims
 
@@ -25,6 +26,8 @@ STORE = POINTS()
 GOLDEN = Path(__file__).parent / "data" / "report-text.json"
 # The formal model's claims, constructed: the report must not change with formal/'s file.
 FORMAL = Path(__file__).parent / "data" / "formal-claims.json"
+# The gate's error rates, constructed (test_gate_power's): nor with a re-measured reference.
+GATE_POWER = Path(__file__).parent / "data" / "gate-power.json"
 
 
 def runs() -> dict[str, Results]:
@@ -58,6 +61,7 @@ def test_the_report_text_is_unchanged(
     tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(formal_claims, "CLAIMS_FILE", FORMAL)
+    monkeypatch.setattr(gate_power, "REFERENCE", GATE_POWER)
     golden = json.loads(GOLDEN.read_text())[name]
     found = texts(runs()[name], tmp_path)
     assert sorted(found) == sorted(golden)
@@ -69,6 +73,7 @@ if __name__ == "__main__":
     import tempfile
 
     formal_claims.CLAIMS_FILE = FORMAL
+    gate_power.REFERENCE = GATE_POWER
     with tempfile.TemporaryDirectory() as tmp:
         made = enumerate(runs().items())
         data = {name: texts(run, Path(tmp) / str(i)) for i, (name, run) in made}

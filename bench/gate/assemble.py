@@ -15,7 +15,11 @@ from bench.gate.compare import (
     compare_per_op,
     instruction_counts,
     run_gate,
+    stale_hard_limits,
 )
+from bench.gate.limits import Limits
+from bench.gate.paired import check_pairs, compare_paired
+from bench.gate.stats import ALPHA
 from dthq.harness.results import Distribution, Results
 
 
@@ -65,11 +69,13 @@ def timed_fields(r: Results) -> list[tuple[str, Distribution]]:
 
 
 def gate_on_files(
-    base_runs: Sequence[Results], cur_runs: Sequence[Results], metric: str, limit: float
+    base_runs: Sequence[Results], cur_runs: Sequence[Results], metric: str, limits: Limits
 ) -> GateReport:
-    """Two stored sides (each one run or several): by time, or by instruction counts."""
+    """Two stored sides (each one run or several): by time (floor-normalised, no
+    significance test: stored runs are not interleaved pairs), or by instruction counts
+    (deterministic: no p-value, a move is judged against its limits)."""
     if metric == "time":
-        return run_gate(base_runs, cur_runs, limit)
+        return run_gate(base_runs, cur_runs, limits)
     base = [instruction_counts(r) for r in base_runs]
     cur = [instruction_counts(r) for r in cur_runs]
     if not all(counts for counts, _ in base + cur):
@@ -78,8 +84,9 @@ def gate_on_files(
             "schema 3): compare by --metric time, or rerun `dthq bench`"
         )
     randomised = set().union(*(r for _, r in base + cur))
-    changes = compare_per_op([c for c, _ in base], [c for c, _ in cur], limit, randomised)
-    return GateReport(changes, limit, [], metric="instructions")
+    changes = compare_per_op([c for c, _ in base], [c for c, _ in cur], limits, randomised)
+    stale = stale_hard_limits(changes, limits, "instructions")
+    return GateReport(changes, limits, stale, metric="instructions")
 
 
 def gate_against(
@@ -87,22 +94,32 @@ def gate_against(
     metric: str,
     which: str,
     only: list[str] | None,
-    limit: float,
+    limits: Limits,
     progress: Callable[[str], None],
+    pairs: int = 12,
 ) -> GateReport:
-    """REV and this checkout, measured now; raises ``bench.against.NoParent`` when there
-    is no REV to measure (a shallow clone)."""
+    """REV and this checkout, measured now (time: ``pairs`` interleaved base/head runs,
+    tested); raises ``bench.against.NoParent`` when there is no REV to measure (a
+    shallow clone)."""
     from bench.against import measure
 
-    base, head = measure(rev, metric, which, only=only, progress=progress)
+    if metric == "time" and only:
+        check_pairs(pairs, len(only))  # before minutes of measuring, where it is known
+    base, head = measure(rev, metric, which, runs=pairs, only=only, progress=progress)
     unknown = sorted(set(only or ()) - set(head.runs[0]) - set(head.missing))
     if unknown:
         raise GateError(f"no gated figure named {', '.join(unknown)}")
     warnings = [
         f"{key} could not be measured in {rev}: {why}" for key, why in sorted(base.missing.items())
     ]
-    changes = compare_per_op(base.runs, head.runs, limit, base.randomised | head.randomised)
-    return GateReport(changes, limit, warnings, metric=metric)
+    randomised = base.randomised | head.randomised
+    if metric == "time":
+        changes = compare_paired(base.runs, head.runs, limits, randomised)
+        warnings += stale_hard_limits(changes, limits, metric)
+        return GateReport(changes, limits, warnings, metric=metric, alpha=ALPHA, pairs=pairs)
+    changes = compare_per_op(base.runs, head.runs, limits, randomised)
+    warnings += stale_hard_limits(changes, limits, metric)
+    return GateReport(changes, limits, warnings, metric=metric)
 
 
 def accepted_by_trailer(gate: GateReport) -> tuple[GateReport, str | None]:

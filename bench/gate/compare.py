@@ -9,9 +9,11 @@ and fails.
 The gate compares each figure's fastest round, not its median: contention only
 ever adds time, so the minimum is the most repeatable estimate of what the code
 costs (the reports show medians). `dthq bench` also pins itself to one CPU, so a
-run does not hop between cores of different load. A change inside the threshold,
-or inside the runs' own IQR noise, is "not significant" (reported apart from
-faster/slower, as pyperf does).
+run does not hop between cores of different load. A change inside its soft limit
+(bench/gate/limits.toml), or inside the runs' own IQR noise, is "not significant"
+(reported apart from faster/slower, as pyperf does); one beyond its hard limit (an
+absolute value) is slower whatever the noise. The paired, tested time gate of a
+same-runner A/B is bench/gate/paired.py.
 
 Either side may be several runs of the same code, taken interleaved (base, head,
 base, head): each figure is then the fastest round over all of that side's runs, so
@@ -23,11 +25,15 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from enum import StrEnum
 from typing import Any
 
-from dthq.errors import DTHQError
+from bench.gate.environment import environment_differences
+from bench.gate.errors import GateError
+from bench.gate.limits import Limit, Limits
+from bench.gate.verdict import Verdict, judge, stale_hard_limits
 from dthq.harness.results import Distribution, Metric, Results
+
+__all__ = ["GateError", "Limits", "Verdict", "judge", "stale_hard_limits"]
 
 Figure = tuple[float, float]  # (fastest round, relative noise: IQR / median)
 Runs = Results | Sequence[Results]  # one run, or repeated runs of the same code
@@ -39,16 +45,6 @@ GATED_TABLE3 = (
     Metric.COMP_OVERHEAD,
 )
 GATED_TABLE4 = (Metric.AL, Metric.CC)
-
-
-class GateError(DTHQError):
-    """Two results that cannot be compared."""
-
-
-class Verdict(StrEnum):
-    SLOWER = "slower"
-    FASTER = "faster"
-    NOT_SIGNIFICANT = "not significant"
 
 
 def _fig(t: Distribution) -> Figure:
@@ -123,6 +119,8 @@ class Change:
     noise: float  # relative IQR of the two runs, averaged
     verdict: Verdict
     ungated: str = ""  # why this figure is reported but cannot fail the gate
+    tripped: str = ""  # the limit a slower verdict crossed: "soft 1.0%" or "hard 4e+06"
+    p_value: float | None = None  # one-sided "slower" p (paired time gate); None: no test
 
     @property
     def gated(self) -> bool:
@@ -131,14 +129,17 @@ class Change:
         return not self.figure.startswith("primitive ") and not self.ungated
 
 
-def _verdict(ratio: float, noise: float, threshold: float) -> Verdict:
-    moved = abs(ratio - 1)
-    if moved <= threshold or moved <= noise:
-        return Verdict.NOT_SIGNIFICANT
-    return Verdict.SLOWER if ratio > 1 else Verdict.FASTER
+def _change(
+    name: str, b: float, c: float, ratio: float, noise: float, limit: Limit, ungated: str = ""
+) -> Change:
+    """No test: a move is significant when it is beyond the runs' own spread."""
+    verdict, tripped = judge(ratio, c, limit, abs(ratio - 1) > noise, b)
+    return Change(
+        name, b, c, ratio, noise, verdict, ungated, tripped if verdict == "slower" else ""
+    )
 
 
-def compare(baseline: Runs, current: Runs, threshold: float) -> list[Change]:
+def compare(baseline: Runs, current: Runs, limits: Limits) -> list[Change]:
     shared_primitives = _primitive_names(baseline) & _primitive_names(current)
     base, cur = pooled(baseline, shared_primitives), pooled(current, shared_primitives)
     changes = []
@@ -146,9 +147,8 @@ def compare(baseline: Runs, current: Runs, threshold: float) -> list[Change]:
         b, c = base[name], cur[name]
         ratio = c.normalised / b.normalised
         noise = (b.noise + c.noise) / 2
-        changes.append(
-            Change(name, b.fastest, c.fastest, ratio, noise, _verdict(ratio, noise, threshold))
-        )
+        limit = limits.of("normalised", name)
+        changes.append(_change(name, b.fastest, c.fastest, ratio, noise, limit))
     return changes
 
 
@@ -158,8 +158,9 @@ RANDOMISED = "randomised: its count moves between runs of the same code"
 def compare_per_op(
     baseline: Sequence[Mapping[str, float]],
     current: Sequence[Mapping[str, float]],
-    threshold: float,
+    limits: Limits,
     randomised: Collection[str] = (),
+    metric: str = "instructions",
 ) -> list[Change]:
     """Per-operation figures (instructions, or seconds from a same-runner A/B), each
     side one or more runs: a figure is its lowest value over a side's runs, its noise
@@ -177,10 +178,8 @@ def compare_per_op(
     for name in sorted(names):
         (b, b_noise), (c, c_noise) = lowest(baseline, name), lowest(current, name)
         ratio, noise = c / b, (b_noise + c_noise) / 2
-        verdict = _verdict(ratio, noise, threshold)
-        changes.append(
-            Change(name, b, c, ratio, noise, verdict, RANDOMISED if name in randomised else "")
-        )
+        ungated = RANDOMISED if name in randomised else ""
+        changes.append(_change(name, b, c, ratio, noise, limits.of(metric, name), ungated))
     return changes
 
 
@@ -197,11 +196,18 @@ class GateReport:
     """The gate's decision over two runs: what moved, and what differs between them."""
 
     changes: list[Change]
-    threshold: float
+    limits: Limits
     warnings: list[str]
     accepted: str | None = None  # a Perf-Regression-Accepted trailer's reason
     normalised: bool = False  # ratios of floor-normalised figures (two stored runs, by time)
     metric: str = "time"  # or "instructions"
+    alpha: float | None = None  # the family-wise level of a paired test; None: no test
+    pairs: int = 0  # interleaved base/head pairs behind a paired test
+
+    @property
+    def threshold(self) -> float:
+        """The metric's default soft limit."""
+        return self.limits.soft["normalised" if self.normalised else self.metric]
 
     @property
     def gated(self) -> list[Change]:
@@ -224,6 +230,9 @@ class GateReport:
             "failed": self.failed,
             "metric": self.metric,
             "threshold": self.threshold,
+            "limits": self.limits.source,
+            "alpha": self.alpha,
+            "pairs": self.pairs,
             "accepted": self.accepted,
             "warnings": self.warnings,
             "changes": [asdict(c) | {"gated": c.gated} for c in self.changes],
@@ -231,42 +240,25 @@ class GateReport:
 
     def summary(self) -> str:
         gated = len(self.gated)
+        test = (
+            f"Wilcoxon signed-rank over {self.pairs} pairs, family-wise alpha {self.alpha:g} "
+            f"(Bonferroni: {self.alpha / max(gated, 1):.2g} a figure)"
+            if self.alpha is not None
+            else "no significance test: a move must pass the runs' own spread"
+        )
         return (
             f"{gated} gated figures: {self.count(Verdict.SLOWER)} slower, "
             f"{self.count(Verdict.FASTER)} faster, {self.count(Verdict.NOT_SIGNIFICANT)} not "
-            f"significant (threshold {self.threshold:.0%}); {len(self.changes) - gated} "
+            f"significant (threshold {self.threshold:.1%}, limits {self.limits.source}; "
+            f"{test}); {len(self.changes) - gated} "
             "reference figures (primitive floor, randomised counts) reported, not gated"
         )
 
 
-def environment(results: Results) -> dict[str, str | None]:
-    """The versions a figure may owe a move to: each library, Python, each OpenSSL."""
-    meta = results.metadata
-    found: dict[str, str | None] = {
-        f"library {name}": version for name, version in sorted(meta.libraries.items())
-    }
-    found["Python"] = meta.machine.get("python")
-    for side, version in sorted((meta.machine.get("openssl") or {}).items()):
-        found[f"OpenSSL of {side}"] = version
-    return found
-
-
-def environment_differences(baseline: Runs, current: Runs) -> list[str]:
-    """Library, Python and OpenSSL versions that differ between two runs: a moved figure
-    may be the library's doing, not ours. Repeated runs of one side are compared by their
-    first run's metadata."""
-    b, c = environment(_runs(baseline)[0]), environment(_runs(current)[0])
-    return [
-        f"{what} differs: {b.get(what) or 'absent'} in the baseline, {c.get(what) or 'absent'} now"
-        for what in sorted(b.keys() | c.keys(), key=list({**b, **c}).index)
-        if b.get(what) != c.get(what)
-    ]
-
-
-def run_gate(baseline: Runs, current: Runs, threshold: float) -> GateReport:
+def run_gate(baseline: Runs, current: Runs, limits: Limits) -> GateReport:
     return GateReport(
-        compare(baseline, current, threshold),
-        threshold,
+        compare(baseline, current, limits),
+        limits,
         environment_differences(baseline, current),
         normalised=True,
     )

@@ -29,6 +29,7 @@ EXTRAS = {
     "pytest_benchmark": "bench",
     "py_arkworks_bls12381": "bench",
     "oqs": "liboqs",
+    "scipy": "bench",  # the regression gate's statistics
 }
 
 

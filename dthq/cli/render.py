@@ -106,12 +106,16 @@ def gate_report(gate: GateReport, show: str, note: str | None) -> None:
                 unit.format(c.current),
                 f"{c.ratio:.3f}",
                 f"{c.noise:.1%}",
+                *([] if gate.alpha is None else [f"{c.p_value:.2g}"]),
                 c.verdict if c.gated else f"{c.verdict} (not gated)",
+                c.tripped or "-",
             ]
             for c in shown
         ]
         ratio = "normalised ratio" if gate.normalised else "ratio"
-        click.echo(table(rows, ["figure", "baseline", "current", ratio, "noise", "verdict"]))
+        p = [] if gate.alpha is None else ["p (slower)"]
+        headers = ["figure", "baseline", "current", ratio, "noise", *p, "verdict", "limit tripped"]
+        click.echo(table(rows, headers))
     for warning in gate.warnings:
         click.echo(f"warning: {warning}", err=True)
     if note:
