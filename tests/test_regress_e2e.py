@@ -13,11 +13,7 @@ from helpers import outside_xdist
 # Five `dthq bench` runs in subprocesses, made once for the module (one xdist worker).
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("regress-e2e")]
 # The primitives are one benchmark (all of them, in worker processes): the gate's floor.
-SUBSET = (
-    "test_primitives"
-    " or test_al and 256-far-small and not qkd"
-    " or dthq-mlkem768-psk and not tcp"
-)
+SUBSET = "test_primitives or test_al and 256-far-small and not qkd or dthq-mlkem768-psk and not tcp"
 
 
 def _bench(out: Path, slowdown: str | None = None) -> Path:
