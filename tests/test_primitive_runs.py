@@ -4,6 +4,7 @@ interleaved rounds, timeit in processes of its own between them (real processes)
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pytest
 
@@ -117,3 +118,34 @@ def test_a_plan_needs_one_of_each() -> None:
     assert Plan(3, 10, 10).processes == 6
     with pytest.raises(ValueError, match="at least one of each"):
         Plan(0, 10, 10)
+
+
+def _interpreter(tmp_path: Any, body: str) -> str:
+    """A stand-in for ``python``: a script that ignores ``-m`` and does ``body``."""
+    script = tmp_path / "python"
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("echo 'not json'", r"\(rounds\) answered no JSON: 'not json\\n'$"),
+        ("echo '{\"rounds\": {}}'", r"\(rounds\) answered without \['absent', 'loops', 'rounds'\]"),
+        ("echo '[1]'", r"\(rounds\) answered without"),
+    ],
+)
+def test_a_worker_answering_junk_fails_with_its_words(
+    tmp_path: Any, body: str, message: str
+) -> None:
+    with pytest.raises(WorkerFailed, match=message):
+        measure(CHEAP, Plan(1, 1, 1), python=_interpreter(tmp_path, body))
+
+
+def test_a_stuck_worker_is_stopped_at_its_timeout(tmp_path: Any, monkeypatch: Any) -> None:
+    from dthq.harness import primitive_runs
+
+    monkeypatch.setattr(primitive_runs, "WORKER_TIMEOUT_S", 0.5)
+    with pytest.raises(WorkerFailed, match=r"\(rounds\) gave no answer in 0.5 s: stopped$"):
+        measure(CHEAP, Plan(1, 1, 1), python=_interpreter(tmp_path, "exec sleep 30"))

@@ -14,6 +14,7 @@ shorter side's.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -67,7 +68,7 @@ def summarise(
         numerator_loops=loops[pair.numerator],
         denominator_loops=loops[pair.denominator],
         ratios=tuple(ratios),
-        median=Distribution.from_samples(ratios).median,
+        median=statistics.median(ratios),
         low=interval.low,
         high=interval.high,
         confidence=interval.confidence,

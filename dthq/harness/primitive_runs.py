@@ -55,24 +55,40 @@ class Plan:
 
 
 Progress = Callable[[int, int, str], None]  # (processes done, of, what ran)
+# A process that has not answered in this long is stuck (a quick one takes seconds, a
+# full one under a minute): stopped, and the run fails rather than waiting forever.
+WORKER_TIMEOUT_S = 600.0
+ANSWER_KEYS = {"rounds": {"loops", "absent", "rounds"}, "timeit": {"timeit"}}
 
 
 def run_process(request: dict[str, Any], python: str = sys.executable) -> dict[str, Any]:
     """One fresh measuring process: ``request`` in, its answer out."""
     if hasattr(os, "sched_getaffinity"):
         request = {**request, "cpus": sorted(os.sched_getaffinity(0))}
-    done = subprocess.run(
-        [python, "-m", WORKER],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    what = f"{WORKER} ({request['kind']})"
+    try:
+        done = subprocess.run(
+            [python, "-m", WORKER],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=WORKER_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        raise WorkerFailed(f"{what} gave no answer in {WORKER_TIMEOUT_S:g} s: stopped") from None
     if done.returncode != 0:
         lines = done.stderr.strip().splitlines() or ["(nothing on stderr)"]
         # the exception's own line, not the traceback above it
-        raise WorkerFailed(f"{WORKER} ({request['kind']}) exited {done.returncode}: {lines[-1]}")
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+        raise WorkerFailed(f"{what} exited {done.returncode}: {lines[-1]}")
+    try:
+        answer = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        raise WorkerFailed(f"{what} answered no JSON: {done.stdout[:80]!r}") from None
+    wanted = ANSWER_KEYS[request["kind"]]
+    if not isinstance(answer, dict) or not wanted <= answer.keys():
+        raise WorkerFailed(f"{what} answered without {sorted(wanted)}: {done.stdout[:80]!r}")
+    return answer
 
 
 def measure(
