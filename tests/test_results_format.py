@@ -89,7 +89,7 @@ def test_every_field_of_the_model_round_trips(tmp_path: Path) -> None:
             default = _default(f)
             value = getattr(next(v for v in _walk(full) if type(v) is cls), f.name)
             assert default is None or value != default, f"{cls.__name__}.{f.name}"
-    # Primitives, rows and cells are looked up by name or key: each is there once.
+    # Primitives, rows, cells and paired ratios are looked up by name or key: each once.
     full = dataclasses.replace(
         full,
         primitives=tuple(
@@ -97,6 +97,11 @@ def test_every_field_of_the_model_round_trips(tmp_path: Path) -> None:
         ),
         table3=tuple(dataclasses.replace(r, key=f"r{i}") for i, r in enumerate(full.table3)),
         table4=tuple(dataclasses.replace(c, key=f"c{i}") for i, c in enumerate(full.table4)),
+        # a paired ratio's interval is a confidence's, below 1 (the reader checks it)
+        paired=tuple(
+            dataclasses.replace(p, figure=f"f{i}", confidence=0.95)
+            for i, p in enumerate(full.paired)
+        ),
     )
     path = dump(full, tmp_path / "results.json")
     assert read_results(path) == full

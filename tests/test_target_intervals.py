@@ -177,3 +177,58 @@ def test_the_timeit_target_names_its_unstable_primitives_once_each() -> None:
     timeit = found["largest harness-vs-timeit deviation of a primitive median"]
     assert timeit.outcome is Outcome.UNSTABLE
     assert timeit.verdict_text == f"unstable (unstable primitives: {first.name}, {second.name})"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"median": 10.0}, r"paired\[0\] \(seal_open/aead\): median 10 is not within \[low"),
+        ({"ratios": [2.79]}, r"paired\[0\] \(seal_open/aead\)\.ratios: expected two or more"),
+        ({"ratios": [2.79, -1.0]}, r"\.ratios: expected two or more ratios, each positive"),
+        ({"ratios": [1.0, 1.0, 1.0]}, r"the median of its ratios is not within \[low, high\]"),
+        ({"confidence": 7}, r"expected 0 < confidence < 1 and resamples >= 1"),
+        ({"numerator_loops": 0}, r"expected loops >= 1 on each side"),
+    ],
+)
+def test_a_crafted_paired_ratio_is_refused_by_name(change: dict, message: str) -> None:
+    from dthq.harness.results_json import ResultsError
+
+    data = to_dict(results())
+    first = data["paired"][0]
+    assert first["figure"] == paired.SEAL_OPEN
+    first.update(change)
+    with pytest.raises(ResultsError, match=message):
+        from_dict(data)
+
+
+def test_a_figure_twice_in_the_paired_section_is_refused() -> None:
+    from dthq.harness.results_json import ResultsError
+
+    data = to_dict(results())
+    data["paired"].append(data["paired"][0])
+    with pytest.raises(ResultsError, match=r"paired\[4\]: 'seal_open/aead' again"):
+        from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("section", "field", "message"),
+    [
+        ("store", "round_ms", r"store\[0\]\.round_ms: expected every round's time positive"),
+        ("cascade", "efficiencies", r"cascade\[0\]\.efficiencies: expected every instance's f"),
+    ],
+)
+def test_kept_samples_must_be_positive(section: str, field: str, message: str) -> None:
+    from dthq.harness.results import Distribution, StoreCostPoint
+    from dthq.harness.results_json import ResultsError
+
+    put = Distribution.from_samples([1e-3, 2e-3], 1e3)
+    data = to_dict(dataclasses.replace(results(), store=(StoreCostPoint(0, 20, 20, put, put),)))
+    assert data[section], f"the fake run has no {section}"
+    data[section][0][field] = [1.0, 0.0]
+    with pytest.raises(ResultsError, match=message):
+        from_dict(data)
+    data[section][0][field] = [1.0, 1e-101]  # past the floor a ratio of two stays finite at
+    with pytest.raises(ResultsError, match=message):
+        from_dict(data)
+    data[section][0][field] = [1.0, 1e-100]  # at it
+    from_dict(data)

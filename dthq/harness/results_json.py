@@ -16,6 +16,7 @@ import enum
 import functools
 import json
 import math
+import statistics
 import types
 import typing
 from collections.abc import Mapping
@@ -98,6 +99,7 @@ def from_dict(data: Any, where: str = "results") -> Results:
     body = {k: v for k, v in data.items() if k not in ("format", "schema_version")}
     results = decode(Results, body, where)
     _unique(results, where)
+    _consistent(results, where)
     return results
 
 
@@ -108,6 +110,7 @@ def _unique(results: Results, where: str) -> None:
         ("primitives", [p.name for p in results.primitives]),
         ("table3", [r.key for r in results.table3]),
         ("table4", [c.key for c in results.table4]),
+        ("paired", [p.figure for p in results.paired]),
     ):
         seen: dict[str, int] = {}
         for i, key in enumerate(keys):
@@ -116,6 +119,43 @@ def _unique(results: Results, where: str) -> None:
                     f"{where}: {section}[{i}]: {key!r} again (first at {section}[{seen[key]}])"
                 )
             seen[key] = i
+
+
+# Samples the report divides or bootstraps: positive, and far enough from the float
+# range's ends that a ratio of two of them or a mean of many stays finite.
+_SANE = (1e-100, 1e100)
+
+
+def _samples_ok(values: Any) -> bool:
+    return all(_SANE[0] <= v <= _SANE[1] for v in values)
+
+
+def _consistent(results: Results, where: str) -> None:
+    """What the shape cannot say about the samples verdicts are computed from: a paired
+    ratio's rounds, interval and loops agree with each other, and kept rounds and
+    instances are positive (else a crafted file reads "met" or divides by zero)."""
+
+    def bad(path: str, why: str) -> ResultsError:
+        return ResultsError(f"{where}: {path}: {why}")
+
+    for i, p in enumerate(results.paired):
+        at = f"paired[{i}] ({p.figure})"
+        if len(p.ratios) < 2 or not _samples_ok(p.ratios):
+            raise bad(f"{at}.ratios", "expected two or more ratios, each positive")
+        if not p.low <= p.median <= p.high:
+            raise bad(at, f"median {p.median:g} is not within [low {p.low:g}, high {p.high:g}]")
+        if not p.low <= statistics.median(p.ratios) <= p.high:
+            raise bad(at, "the median of its ratios is not within [low, high]")
+        if not 0 < p.confidence < 1 or p.resamples < 1:
+            raise bad(at, "expected 0 < confidence < 1 and resamples >= 1")
+        if p.numerator_loops < 1 or p.denominator_loops < 1:
+            raise bad(at, "expected loops >= 1 on each side")
+    for i, point in enumerate(results.store):
+        if point.round_ms is not None and not _samples_ok(point.round_ms):
+            raise bad(f"store[{i}].round_ms", "expected every round's time positive")
+    for i, c in enumerate(results.cascade):
+        if c.efficiencies is not None and not _samples_ok(c.efficiencies):
+            raise bad(f"cascade[{i}].efficiencies", "expected every instance's f positive")
 
 
 def decode(cls: type[T], data: Any, where: str) -> T:
