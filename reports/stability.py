@@ -66,12 +66,14 @@ def _join(where: str, field: str, owner: Any) -> str:
 
 
 def unstable(results: Results) -> dict[str, tuple[str, ...]]:
-    """Every unstable figure of the run, by name, with its warnings."""
-    return {name: d.warnings for name, d in figures(results) if d.warnings}
+    """Every unstable figure of the run, by name, with its warnings: the distributions'
+    and the paired ratios' (whose stability is the ratio's, not either side's)."""
+    found = {name: d.warnings for name, d in figures(results) if d.warnings}
+    return found | {f"paired {p.figure}": p.warnings for p in results.paired if p.warnings}
 
 
 def assessed(results: Results) -> int:
-    return sum(d.warnings is not None for _, d in figures(results))
+    return sum(d.warnings is not None for _, d in figures(results)) + len(results.paired)
 
 
 CHECKS = (
