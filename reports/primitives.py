@@ -41,7 +41,7 @@ COLUMNS: tuple[Column[Primitive], ...] = (
 NOTE = (
     "Each primitive alone, on the payloads the composite benchmarks use. Measured pyperf's "
     "way: worker processes on the bench's CPU, each timing interleaved rounds of every "
-    "primitive (rounds of at least 1.5 ms); 'timeit median' is the standard library's "
+    "primitive (rounds of at least 2.5 ms); 'timeit median' is the standard library's "
     "timeit of the same call in processes of its own, alternating with the workers. "
     "CV: the standard deviation over the mean of the workers' block medians. 'vs timeit': "
     "|median / timeit median - 1| (the target is 10 %). UNSTABLE: see the Stability section."

@@ -1,8 +1,8 @@
 """Paired ratios: a ratio's numerator and denominator timed in the same interleaved
 rounds, in one process, and summarised with an interval and a stability check.
 
-Every call is calibrated to rounds of at least 2 ms, so every round lasts 1 ms
-(:func:`dthq.harness.rounds.calibrate`), and timed once per round in a shuffled order
+Every call is calibrated to rounds of at least 2 ms, a margin over the 1 ms stability
+floor (:func:`dthq.harness.rounds.calibrate`), and timed once per round in a shuffled order
 (:func:`~dthq.harness.rounds.interleaved`), so round i of a numerator and round i of its
 denominator were taken side by side: a burst of load lands on both, and their ratio
 cancels it. The figure is the median of the per-round ratios; its interval is the

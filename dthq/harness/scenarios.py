@@ -368,7 +368,8 @@ class Profile:
     store_rows: tuple[int, ...] = STORE_QUICK_ROWS
     store_rounds: int = 30
     # The paired suite: interleaved rounds (each >= 1 ms a call) of the timing-ratio
-    # targets' calls; about 10 ms a round, so the quick profile's cost about 2 s.
+    # targets' calls; seven calls of at least 2 ms, so the quick profile's 150 rounds
+    # cost about 4 s.
     paired_rounds: int = 150
     # The primitives, pyperf's way (dthq.harness.primitive_runs): worker processes (and
     # as many timeit processes between them), interleaved rounds a worker, timeit repeats.
