@@ -106,9 +106,9 @@ def distribution(stats: Mapping[str, Any], scale: float) -> Distribution:
 
 
 def round_stability(data: list[float], iterations: int) -> Stability:
-    """pyperf's checks on a pytest-benchmark figure: its values are the medians of
-    BLOCKS blocks of its rounds in the order they ran (a single preempted round moves
-    none), its shortest raw value its fastest round (time per call x calls a round)."""
+    """pyperf's checks on a pytest-benchmark figure: its values are the means of BLOCKS
+    blocks of its rounds in the order they ran (pyperf's values are means too), its
+    shortest raw value its fastest round (time per call x calls a round)."""
     return check(blocks(data, BLOCKS), shortest_raw_s=min(data) * iterations)
 
 

@@ -43,7 +43,7 @@ NOTE = (
     "way: worker processes on the bench's CPU, each timing interleaved rounds of every "
     "primitive (rounds of at least 2.5 ms); 'timeit median' is the standard library's "
     "timeit of the same call in processes of its own, alternating with the workers. "
-    "CV: the standard deviation over the mean of the workers' block medians. 'vs timeit': "
+    "CV: the standard deviation over the mean of the workers' block means. 'vs timeit': "
     "|median / timeit median - 1| (the target is 10 %). UNSTABLE: see the Stability section."
 )
 

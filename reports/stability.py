@@ -77,11 +77,13 @@ def assessed(results: Results) -> int:
 
 
 CHECKS = (
-    f"A figure is unstable when pyperf's checks find its standard deviation over "
-    f"{CV_LIMIT:.0%} of its mean, its minimum or maximum {EXTREME:.0%} off the mean, or "
+    f"A figure is unstable when pyperf's checks find its standard deviation "
+    f"{CV_LIMIT:.0%} of its mean or more, its minimum or maximum {EXTREME:.0%} or more off "
+    "the mean, or "
     f"its shortest raw value (one timed round, all its calls) under {SHORTEST_RAW_S * 1e3:g} "
-    "ms. Its values: for a primitive, the medians of blocks of each worker process's "
-    "rounds; for a pytest-benchmark figure (Table 3, Table 4, bulk, ...), the medians of "
+    "ms. Its values, each a mean as pyperf's are (so a preempted round shows): for a "
+    "primitive, the means of blocks of each worker process's rounds; for a "
+    "pytest-benchmark figure (Table 3, Table 4, bulk, ...) or a paired ratio, the means of "
     "ten blocks of its rounds in the order they ran. Not assessed: a pipeline run's "
     "per-reading latencies (not repeated rounds) and the other distributions a suite "
     "summarises itself (the store's puts, a fleet's or soak's figures). Tables mark an "

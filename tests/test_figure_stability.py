@@ -33,12 +33,12 @@ def _stats(data: list[float], iterations: int) -> dict[str, Any]:
 
 
 def test_a_benchmark_figure_is_assessed_from_its_rounds() -> None:
-    # 30 rounds, ten blocks of three: block medians 1 (x9) and 2 (the last block)
+    # 30 rounds, ten blocks of three: block means 1 (x9) and 2 (the last block)
     data = [1e-3] * 27 + [2e-3] * 3
     got = distribution(_stats(data, 1), 1e3)
     assert got.cv == pytest.approx(0.2874798)
     assert got.warnings == (
-        "the standard deviation is 29% of the mean (over 10%)",
+        "the standard deviation is 29% of the mean (10% or more)",
         "the maximum is 82% above the mean",
     )
     assert got.stable is False

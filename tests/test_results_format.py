@@ -97,9 +97,10 @@ def test_every_field_of_the_model_round_trips(tmp_path: Path) -> None:
         ),
         table3=tuple(dataclasses.replace(r, key=f"r{i}") for i, r in enumerate(full.table3)),
         table4=tuple(dataclasses.replace(c, key=f"c{i}") for i, c in enumerate(full.table4)),
-        # a paired ratio's interval is a confidence's, below 1 (the reader checks it)
+        # a paired ratio's interval is a confidence's, below 1, over 10 or more rounds
+        # (the reader checks both)
         paired=tuple(
-            dataclasses.replace(p, figure=f"f{i}", confidence=0.95)
+            dataclasses.replace(p, figure=f"f{i}", confidence=0.95, ratios=(2.5,) * 10)
             for i, p in enumerate(full.paired)
         ),
     )

@@ -90,9 +90,9 @@ def _paired_points(ratios: list[float]) -> tuple[StoreCostPoint, ...]:
 @pytest.mark.parametrize(
     ("ratios", "verdict"),
     [
-        ([1.1] * 9, "met"),  # every round under 1.2x
-        ([1.1, 1.15, 1.2, 1.2, 1.25, 1.2, 1.15, 1.2, 1.2], "within noise"),  # straddling it
-        ([1.3] * 9, "MISSED"),
+        ([1.1] * 11, "met"),  # every round under 1.2x
+        ([1.1, 1.15, 1.2, 1.2, 1.25, 1.2, 1.15, 1.2, 1.2, 1.25, 1.15], "within noise"),
+        ([1.3] * 11, "MISSED"),
     ],
 )
 def test_the_growth_pairs_the_rounds_and_is_judged_on_their_interval(
@@ -102,5 +102,12 @@ def test_the_growth_pairs_the_rounds_and_is_judged_on_their_interval(
     found = {t.name: t for t in evaluate(dataclasses.replace(results(), store=points))}
     target = found[TARGET]
     assert target.verdict == verdict
-    assert "95 % bootstrap, 9 paired rounds" in target.interval_text
-    assert report.growth(points) == pytest.approx(sorted(ratios)[4])  # the median ratio
+    assert "95 % bootstrap, 11 paired rounds" in target.interval_text
+    assert report.growth(points) == pytest.approx(sorted(ratios)[5])  # the median ratio
+
+
+def test_under_ten_kept_rounds_give_no_interval() -> None:
+    points = _paired_points([1.1] * 9)
+    found = {t.name: t for t in evaluate(dataclasses.replace(results(), store=points))}
+    assert found[TARGET].interval_text == "no interval: 9 rounds, under 10"
+    assert found[TARGET].verdict == "met"  # the figure alone, as for every interval-less one

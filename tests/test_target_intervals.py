@@ -93,36 +93,37 @@ def test_without_the_paired_suite_the_timing_ratios_are_not_measured() -> None:
 
 
 def test_a_paired_ratio_summarises_round_by_round() -> None:
-    den = [1e-3, 2e-3, 1e-3] * 3
-    num = [d * r for d, r in zip(den, [3.0, 3.0, 3.3, 2.7, 3.0, 3.0, 3.0, 3.3, 2.7], strict=True)]
+    den = [1e-3, 2e-3, 1e-3] * 3 + [1e-3]
+    each = [3.0, 3.0, 3.3, 2.7, 3.0, 3.0, 3.0, 3.3, 2.7, 3.0]
+    num = [d * r for d, r in zip(den, each, strict=True)]
     seconds, pair = {"n": num, "d": den}, Pair("f", "n", "d")
     got = summarise(pair, seconds, {"n": 1, "d": 2})
-    assert got.ratios == pytest.approx((3.0, 3.0, 3.3, 2.7, 3.0, 3.0, 3.0, 3.3, 2.7))
+    assert got.ratios == pytest.approx(tuple(each))
     assert got.median == pytest.approx(3.0)
-    assert (got.low, got.high) == (pytest.approx(2.7), pytest.approx(3.3))  # seeded bootstrap
+    assert (got.low, got.high) == (3.0, 3.0)  # six of ten at 3.0: nearly every resample
     assert (got.confidence, got.resamples) == (0.95, 2000)
     assert (got.numerator_loops, got.denominator_loops) == (1, 2)
     assert got.denominator_us.median == pytest.approx(1000.0)
-    assert got.cv == pytest.approx(0.0) and got.warnings == ()  # 3 blocks' medians, all 3.0
+    assert got.cv == pytest.approx(0.0) and got.warnings == ()  # 3 blocks' means, all 3.0
     # The shortest raw round: 1 ms (1 loop of 1 ms) is the floor itself; 0.5 ms is under it.
     assert summarise(pair, seconds, {"n": 1, "d": 1}).warnings == ()
     half = {"n": num, "d": [d / 2 for d in den]}
     assert summarise(pair, half, {"n": 1, "d": 1}).warnings == (
         "the shortest raw value is only 0.5 ms (under 1 ms)",
     )
-    with pytest.raises(ValueError, match="1 rounds, a paired ratio needs at least 2"):
-        summarise(pair, {"n": [1e-3], "d": [1e-3]}, {"n": 1, "d": 1})
+    with pytest.raises(ValueError, match="9 rounds, a paired ratio needs at least 10"):
+        summarise(pair, {"n": [1e-3] * 9, "d": [1e-3] * 9}, {"n": 1, "d": 1})
 
 
 def test_measure_times_every_call_in_the_same_rounds() -> None:
     found = measure({"a": lambda: sum(range(50)), "b": lambda: None},
-                    [Pair("a/b", "a", "b")], rounds=3, min_round_s=1e-4)  # fmt: skip
+                    [Pair("a/b", "a", "b")], rounds=10, min_round_s=1e-4)  # fmt: skip
     (point,) = found
-    assert len(point.ratios) == 3 and point.low <= point.median <= point.high
+    assert len(point.ratios) == 10 and point.low <= point.median <= point.high
     with pytest.raises(ValueError, match="no call named c"):
         measure({"a": lambda: None}, [Pair("x", "a", "c")], rounds=3)
-    with pytest.raises(ValueError, match="rounds must be at least 2, got 1"):
-        measure({"a": lambda: None}, [Pair("x", "a", "a")], rounds=1)
+    with pytest.raises(ValueError, match="rounds must be at least 10, got 9"):
+        measure({"a": lambda: None}, [Pair("x", "a", "a")], rounds=9)
 
 
 def test_the_worst_mean_interval_is_of_the_largest_mean() -> None:

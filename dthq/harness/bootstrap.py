@@ -3,6 +3,17 @@
 A ratio of two figures measured in paired interleaved rounds is summarised by the
 median of its per-round ratios: drift between rounds cancels within each pair, and the
 interval is that median's, resampling whole pairs.
+
+Rounds taken one after another are not independent: a burst of load spans several, so
+resampling single rounds would treat one burst as many independent draws and give an
+interval too narrow. Series of rounds are therefore resampled in contiguous blocks (the
+circular moving-block bootstrap, Politis & Romano 1992) of about sqrt(n) rounds: longer
+than the n^(1/3) that is optimal for weak correlation, because a burst of load here
+spans many rounds, and too wide an interval only says "within noise" where too narrow
+a one says "MISSED" falsely. On 200 seeded series of 150 AR(1) rounds with phi 0.8, the
+95 % interval held the true median 86.5 % of the time, against 54 % resampling single
+rounds (tests/test_stability.py); independent values (block 1) get the ordinary
+bootstrap.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ import numpy as np
 
 RESAMPLES = 2000
 CONFIDENCE = 0.95
+MIN_VALUES = 10  # fewer rounds than this give no interval worth the name
 
 
 @dataclass(frozen=True)
@@ -32,19 +44,32 @@ class Interval:
         return -1 if self.high < limit else 1 if self.low > limit else 0
 
 
+def block_length(n: int) -> int:
+    """The block of a series of ``n`` rounds: sqrt(n), at least 1."""
+    return max(1, round(n**0.5))
+
+
 def median_interval(
     values: Sequence[float],
     *,
+    block: int | None = None,
     resamples: int = RESAMPLES,
     confidence: float = CONFIDENCE,
     seed: int = 0,
 ) -> Interval:
-    """The percentile-bootstrap interval of the median of ``values``."""
+    """The percentile-bootstrap interval of the median of ``values``, a series in the
+    order it was taken, resampled in circular blocks of ``block`` (by default
+    :func:`block_length`; 1 for independent values)."""
     data = np.asarray(values, dtype=float)
-    if data.size < 2:
-        raise ValueError("an interval needs at least two values")
+    if data.size < MIN_VALUES:
+        raise ValueError(f"an interval needs at least {MIN_VALUES} values, got {data.size}")
+    size = block_length(data.size) if block is None else block
+    if not 1 <= size <= data.size:
+        raise ValueError(f"a block of {size} values for {data.size} values")
     rng = np.random.default_rng(seed)
-    picks = rng.integers(0, data.size, size=(resamples, data.size))
+    count = -(-data.size // size)
+    starts = rng.integers(0, data.size, size=(resamples, count, 1))
+    picks = ((starts + np.arange(size)) % data.size).reshape(resamples, -1)[:, : data.size]
     medians = np.median(data[picks], axis=1)
     tail = (1 - confidence) / 2
     low, high = np.quantile(medians, [tail, 1 - tail])

@@ -6,10 +6,10 @@ floor (:func:`dthq.harness.rounds.calibrate`), and timed once per round in a shu
 (:func:`~dthq.harness.rounds.interleaved`), so round i of a numerator and round i of its
 denominator were taken side by side: a burst of load lands on both, and their ratio
 cancels it. The figure is the median of the per-round ratios; its interval is the
-percentile bootstrap of that median, resampling whole pairs
-(:mod:`dthq.harness.bootstrap`); its stability is pyperf's checks on the medians of
-blocks of rounds (:mod:`dthq.harness.stability`), the shortest raw round being the
-shorter side's.
+percentile bootstrap of that median, resampling whole pairs in contiguous blocks
+(:mod:`dthq.harness.bootstrap`: a burst spans several rounds); its stability is
+pyperf's checks on the means of blocks of rounds (:mod:`dthq.harness.stability`), the
+shortest raw round being the shorter side's.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from dthq.harness.bootstrap import median_interval, paired_ratios
+from dthq.harness.bootstrap import MIN_VALUES, median_interval, paired_ratios
 from dthq.harness.results import Distribution, PairedRatio
 from dthq.harness.rounds import MIN_ROUND_S, Call, calibrate, interleaved
 from dthq.harness.stability import blocks, check
@@ -28,7 +28,7 @@ SEAL_OPEN = "seal_open/aead"
 HANDSHAKE_FLOOR = "handshake/floor"
 HANDSHAKE_TLS = "handshake/tls"
 RECORD_TLS = "record/tls"
-MIN_PAIRED_ROUNDS = 2  # an interval needs two ratios
+MIN_PAIRED_ROUNDS = MIN_VALUES  # fewer give no interval worth the name
 # Calibrated to twice the 1 ms floor: a warm round runs faster than the calibration's,
 # and every round must still last the floor (stability's shortest-raw-value check).
 CALIBRATION_S = 2 * MIN_ROUND_S
@@ -54,7 +54,9 @@ def summarise(
     """The paired ratio of ``pair`` from each call's seconds per call, round by round."""
     num, den = seconds[pair.numerator], seconds[pair.denominator]
     if len(num) < MIN_PAIRED_ROUNDS:
-        raise ValueError(f"{pair.figure}: {len(num)} rounds, a paired ratio needs at least 2")
+        raise ValueError(
+            f"{pair.figure}: {len(num)} rounds, a paired ratio needs at least {MIN_PAIRED_ROUNDS}"
+        )
     ratios = paired_ratios(num, den)
     interval = median_interval(ratios, seed=seed)
     shortest = min(min(num) * loops[pair.numerator], min(den) * loops[pair.denominator])

@@ -8,7 +8,7 @@ lands on both sides of the cross-check. The first worker calibrates the loops pe
 round; every later process uses them, so both sides time rounds of the same size.
 
 A primitive's Distribution is made of all the workers' rounds; its stability values are
-the medians of blocks of each worker's rounds (``blocks_per_worker`` a worker), so both
+the means of blocks of each worker's rounds (``blocks_per_worker`` a worker), so both
 a noisy stretch inside a process and a process unlike the others show; its shortest raw
 value is its shortest round times its loops. Its timeit figures (median and minimum per
 call) come from the timeit processes only.
@@ -147,7 +147,7 @@ def primitive(
     params: dict[str, Any] | None = None,
 ) -> Primitive:
     """One primitive's figures from its workers' rounds and its timeit repeats (seconds
-    per call), with the stability of its block medians."""
+    per call), with the stability of its block means."""
     every = [t for worker in per_worker for t in worker]
     values = [m for worker in per_worker for m in blocks(worker, blocks_per_worker)]
     stability = check(values, shortest_raw_s=min(every) * loops)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dthq.errors import DTHQError
+from dthq.harness.bootstrap import MIN_VALUES
 from dthq.harness.results import OMIT_IF_NONE, REQUIRED_KEYS, Distribution, Results
 from dthq.harness.results_history import FORMAT, MIGRATIONS, SCHEMA_VERSION
 
@@ -140,8 +141,8 @@ def _consistent(results: Results, where: str) -> None:
 
     for i, p in enumerate(results.paired):
         at = f"paired[{i}] ({p.figure})"
-        if len(p.ratios) < 2 or not _samples_ok(p.ratios):
-            raise bad(f"{at}.ratios", "expected two or more ratios, each positive")
+        if len(p.ratios) < MIN_VALUES or not _samples_ok(p.ratios):
+            raise bad(f"{at}.ratios", f"expected {MIN_VALUES} or more ratios, each positive")
         if not p.low <= p.median <= p.high:
             raise bad(at, f"median {p.median:g} is not within [low {p.low:g}, high {p.high:g}]")
         if not p.low <= statistics.median(p.ratios) <= p.high:

@@ -1,11 +1,12 @@
 """How far a figure can be trusted: its coefficient of variation and pyperf-style warnings.
 
-The checks are those of ``pyperf check``, applied to a figure's *values*: each value a
-summary of many calls (a worker process's median, a block of rounds' median), not a
-single short round, so one preemption does not make a figure unstable by itself.
+The checks are those of ``pyperf check``, applied to a figure's *values*: each value,
+like pyperf's, the mean of many calls (a block of contiguous rounds), not a single short
+round. A mean, not a median: a preemption inside a block shows in its value, as it does
+in pyperf's, instead of being voted away.
 
-- the standard deviation is over 10 % of the mean;
-- the maximum is 50 % above the mean, or the minimum 50 % below it;
+- the standard deviation is 10 % of the mean or more;
+- the maximum is 50 % or more above the mean, or the minimum 50 % or more below it;
 - the shortest raw value (one timed round, all its calls) is under 1 ms, where the
   timer's resolution and a single interrupt are a visible part of it.
 
@@ -50,23 +51,23 @@ def check(values: Sequence[float], shortest_raw_s: float | None = None) -> Stabi
     if mean <= 0:
         return Stability(None, (*warnings, "the mean is not positive"))
     cv = statistics.stdev(values) / mean
-    if cv > CV_LIMIT:
-        warnings.append(f"the standard deviation is {cv:.0%} of the mean (over {CV_LIMIT:.0%})")
-    if max(values) > mean * (1 + EXTREME):
+    if cv >= CV_LIMIT:
+        warnings.append(f"the standard deviation is {cv:.0%} of the mean ({CV_LIMIT:.0%} or more)")
+    if max(values) >= mean * (1 + EXTREME):
         warnings.append(f"the maximum is {max(values) / mean - 1:.0%} above the mean")
-    if min(values) < mean * (1 - EXTREME):
+    if min(values) <= mean * (1 - EXTREME):
         warnings.append(f"the minimum is {1 - min(values) / mean:.0%} below the mean")
     return Stability(cv, tuple(warnings))
 
 
 def blocks(samples: Sequence[float], count: int = 10) -> list[float]:
-    """The medians of ``count`` contiguous blocks of ``samples`` (fewer when there are not
+    """The means of ``count`` contiguous blocks of ``samples`` (fewer when there are not
     three samples a block): values for :func:`check` out of one run's many short rounds."""
     count = max(1, min(count, len(samples) // 3))
     size, extra = divmod(len(samples), count)
     out, start = [], 0
     for i in range(count):
         end = start + size + (i < extra)
-        out.append(statistics.median(samples[start:end]))
+        out.append(statistics.fmean(samples[start:end]))
         start = end
     return out

@@ -9,7 +9,13 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from dthq.harness.bootstrap import Interval, median_interval, paired_ratios, worst_mean_interval
+from dthq.harness.bootstrap import (
+    MIN_VALUES,
+    Interval,
+    median_interval,
+    paired_ratios,
+    worst_mean_interval,
+)
 from dthq.harness.results import CascadeRun, HeldRate, Results
 from dthq.harness.stability import blocks, check
 from reports import held
@@ -175,8 +181,8 @@ def store_growth(r: Results) -> Reading | None:
     if not (small.round_ms and large.round_ms and len(small.round_ms) == len(large.round_ms)):
         return Reading(value, None, "no interval: this run kept no rounds; the medians' ratio")
     ratios = paired_ratios(large.round_ms, small.round_ms)
-    if len(ratios) < 2:
-        return Reading(value, None, "no interval: one round")
+    if len(ratios) < MIN_VALUES:
+        return Reading(value, None, f"no interval: {len(ratios)} rounds, under {MIN_VALUES}")
     interval = median_interval(ratios)
     basis = bootstrap_basis(interval, f"{len(ratios)} paired rounds")
     return Reading(value, interval, basis, check(blocks(ratios)).warnings)
