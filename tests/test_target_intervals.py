@@ -180,13 +180,57 @@ def test_the_timeit_target_names_its_unstable_primitives_once_each() -> None:
     assert timeit.verdict_text == f"unstable (unstable primitives: {first.name}, {second.name})"
 
 
+def _timeit_target(deviations: dict[str, float], shaky: set[str]) -> targets.Target:
+    """The timeit-median target over primitives off timeit by ``deviations``, the
+    ``shaky`` ones unstable."""
+    from dthq.harness.stability import Stability
+
+    base = results().primitives[0]
+    made = []
+    for name, off in deviations.items():
+        p = dataclasses.replace(base, name=name, timeit_median_us=base.time_us.median / (1 + off))
+        if name in shaky:
+            p = dataclasses.replace(p, time_us=p.time_us.assessed(Stability(0.3, ("noisy",))))
+        made.append(p)
+    r = dataclasses.replace(results(), primitives=tuple(made))
+    return {t.name: t for t in targets.evaluate(r)}[
+        "largest harness-vs-timeit deviation of a primitive median"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("deviations", "shaky", "verdict"),
+    [
+        # a stable primitive past 10 %: missed, whatever the unstable one says
+        (
+            {"a": 0.15, "b": 0.01},
+            {"b"},
+            "MISSED on its stable figures alone (unstable primitive: b)",
+        ),
+        (
+            {"a": 0.1001, "b": 0.5},
+            {"b"},
+            "MISSED on its stable figures alone (unstable primitive: b)",
+        ),
+        # the stable ones within (at 10 % itself included): the unstable one decides nothing
+        ({"a": 0.0999, "b": 0.5}, {"b"}, "unstable (unstable primitive: b)"),
+        ({"a": 0.05, "b": 0.01}, {"a", "b"}, "unstable (unstable primitives: a, b)"),
+        ({"a": 0.05, "b": 0.01}, set(), "met"),
+    ],
+)
+def test_a_stable_primitive_that_misses_decides_the_timeit_target(
+    deviations: dict[str, float], shaky: set[str], verdict: str
+) -> None:
+    assert _timeit_target(deviations, shaky).verdict_text == verdict
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
         ({"median": 10.0}, r"paired\[0\] \(seal_open/aead\): median 10 is not within \[low"),
-        ({"ratios": [2.79]}, r"paired\[0\] \(seal_open/aead\)\.ratios: expected two or more"),
-        ({"ratios": [2.79, -1.0]}, r"\.ratios: expected two or more ratios, each positive"),
-        ({"ratios": [1.0, 1.0, 1.0]}, r"the median of its ratios is not within \[low, high\]"),
+        ({"ratios": [2.79] * 9}, r"paired\[0\] \(seal_open/aead\)\.ratios: expected 10 or more"),
+        ({"ratios": [2.79] * 9 + [-1.0]}, r"\.ratios: expected 10 or more ratios, each positive"),
+        ({"ratios": [1.0] * 10}, r"the median of its ratios is not within \[low, high\]"),
         ({"confidence": 7}, r"expected 0 < confidence < 1 and resamples >= 1"),
         ({"numerator_loops": 0}, r"expected loops >= 1 on each side"),
     ],

@@ -16,10 +16,11 @@ from dthq.harness.bootstrap import (
     paired_ratios,
     worst_mean_interval,
 )
-from dthq.harness.results import CascadeRun, HeldRate, Results
+from dthq.harness.results import CascadeRun, HeldRate, Primitive, Results
 from dthq.harness.stability import blocks, check
 from reports import held
 from reports.anchors import CASCADE_PYTHON_SECONDS_PER_10K
+from reports.primitives import deviation
 from reports.store import ends, growth
 
 EXACT = "exact"
@@ -29,12 +30,15 @@ EXACT = "exact"
 class Reading:
     """A target's figure. ``interval`` None: the figure is exact, or no honest interval
     exists (``basis`` says which, and why). ``warnings``: why a figure it rests on is
-    unstable (a target judged on one is not judged)."""
+    unstable (a target judged on one is not judged). ``stable_worst``: for a target on
+    the worst of several figures, the worst of its stable ones alone: where that already
+    misses, the unstable ones cannot save it."""
 
     value: float
     interval: Interval | None = None
     basis: str = EXACT
     warnings: tuple[str, ...] = ()
+    stable_worst: float | None = None
 
 
 def distribution_warnings(figures: Iterable[object]) -> tuple[str, ...]:
@@ -61,35 +65,38 @@ def paired(figure: str) -> Callable[[Results], Reading | None]:
     return read
 
 
-def _primitive_warnings(r: Results) -> tuple[str, ...]:
-    """Each unstable primitive once, by name (its warnings are in the stability section)."""
-    shaky = [p.name for p in r.primitives if distribution_warnings([p.time_us])]
-    return (f"unstable primitive{'s' * (len(shaky) > 1)}: {', '.join(shaky)}",) if shaky else ()
-
-
 NO_TIMEIT_INTERVAL = (
     "no interval: timeit's rounds are summarised, not kept; judged on the figure alone"
 )
 
 
-def timeit_deviations(r: Results) -> list[float]:
-    return [abs(p.time_us.median / p.timeit_median_us - 1) for p in r.primitives
-            if p.timeit_median_us]  # fmt: skip
+def _worst_of_primitives(
+    r: Results, deviation: Callable[[Primitive], float | None]
+) -> Reading | None:
+    """The largest ``deviation`` over the primitives that have one; each unstable one
+    named once (their warnings are in the stability section), and the worst of the
+    stable ones kept apart."""
+    found = [(p, d) for p in r.primitives if (d := deviation(p)) is not None]
+    if not found:
+        return None
+    shaky = [p.name for p, _ in found if distribution_warnings([p.time_us])]
+    warnings = (f"unstable primitive{'s' * (len(shaky) > 1)}: {', '.join(shaky)}",) if shaky else ()
+    stable = [d for p, d in found if p.name not in shaky]
+    worst = max(d for _, d in found)
+    return Reading(worst, None, NO_TIMEIT_INTERVAL, warnings, max(stable, default=None))
 
 
 def timeit_median(r: Results) -> Reading | None:
-    found = max(timeit_deviations(r), default=None)
-    if found is None:
-        return None
-    return Reading(found, None, NO_TIMEIT_INTERVAL, _primitive_warnings(r))
+    return _worst_of_primitives(r, deviation)
 
 
 def timeit_fastest(r: Results) -> Reading | None:
-    found = [abs(p.time_us.min / p.timeit_min_us - 1) for p in r.primitives
-             if p.timeit_min_us and p.time_us.min]  # fmt: skip
-    if not found:
-        return None
-    return Reading(max(found), None, NO_TIMEIT_INTERVAL, _primitive_warnings(r))
+    return _worst_of_primitives(
+        r,
+        lambda p: (
+            abs(p.time_us.min / p.timeit_min_us - 1) if p.timeit_min_us and p.time_us.min else None
+        ),
+    )
 
 
 def optimised(r: Results) -> list[CascadeRun]:

@@ -6,7 +6,9 @@ The rule, one for every target:
 
 - a figure not in this run: *not measured*;
 - a figure it rests on unstable (its stability checks warned): *unstable*, whatever
-  its value;
+  its value; except a target on the worst of several figures (the timeit agreement)
+  whose stable figures alone already miss: *MISSED*, for the unstable ones cannot
+  make the worst better;
 - an interval wholly on the right side of the limit (under it, or over it for a target
   that says "at least"): *met*; wholly on the wrong side: *MISSED*; holding the limit
   (an end exactly at it included): *within noise*;
@@ -34,6 +36,7 @@ from dthq.harness.bootstrap import Interval
 from dthq.harness.results import Results
 from dthq.harness.scenarios import PIPELINE_BROKERS
 from reports import held
+from reports.primitives import deviation
 from reports.section import Section, Table
 from reports.store import GROWTH_LIMIT, ends
 from reports.verdicts import target_figures as fig
@@ -60,6 +63,10 @@ def judge(reading: Reading | None, limit: float, at_least: bool = False) -> Outc
     if reading is None:
         return Outcome.NOT_MEASURED
     if reading.warnings:
+        # a worst-of target whose stable figures already miss: the unstable cannot save it
+        worst = reading.stable_worst
+        if worst is not None and not (worst >= limit if at_least else worst <= limit):
+            return Outcome.DOES_NOT_HOLD
         return Outcome.UNSTABLE
     if reading.interval is None:
         ok = reading.value >= limit if at_least else reading.value <= limit
@@ -112,7 +119,10 @@ class Target:
     @property
     def verdict_text(self) -> str:
         """The verdict with the instability it names, if any."""
-        return self.verdict + (f" ({'; '.join(self.warnings)})" if self.warnings else "")
+        if not self.warnings:
+            return self.verdict
+        alone = " on its stable figures alone" if self.outcome is Outcome.DOES_NOT_HOLD else ""
+        return f"{self.verdict}{alone} ({'; '.join(self.warnings)})"
 
 
 Measure = Callable[[Results], "Reading | float | None"]
@@ -227,7 +237,7 @@ TARGETS: tuple[TargetSpec, ...] = (
         fig.timeit_median,
         lambda r: "the harness's median (worker processes, interleaved rounds) against "
         "timeit.repeat of the same call in processes of its own, between them, "
-        f"{len(fig.timeit_deviations(r))} primitives",
+        f"{sum(deviation(p) is not None for p in r.primitives)} primitives",
     ),
     TargetSpec(
         "largest harness-vs-timeit deviation of a primitive's fastest round (context)",
