@@ -27,6 +27,15 @@ Limits.
   noise, a false change point shows in 9 % of 6-commit series, 7.6 % of 10, 2.6 % of 20,
   1.6 % of 30 and 0.6 % of 60. A 3 % step at the middle of 30 commits is placed exactly
   81 % of the time, within one commit 94 %, and missed 0.4 %.
+- Many series searched at once multiply the false change points: at 1.6 % a series,
+  a history of 174 figures would show about three in pure noise. So the penalty grows
+  with the log of the number of places searched, commits times series (2 ln(n S)
+  instead of 2 ln n, as a BIC penalty grows with the places a change could be). Over
+  3,000 seeded 30-commit series of 1 % noise, with S = 174, it raised no false change
+  point (Gaussian noise, and Student-t noise of 3 degrees of freedom); the price is
+  power: a 3 % step at the middle is found 76 % of the time (100 % with S = 1), a 2 %
+  one 19 % (85 %). A figure that matters is better served by the gate, which judges
+  one change with paired statistics, than by history.
 - A slow drift is cut into steps; a value at or below zero has no logarithm, and a series
   holding one gets no change points.
 """
@@ -42,7 +51,7 @@ import ruptures
 
 MIN_SEGMENT = 3  # measured commits on each side of a change point, while searching
 MIN_SIDE = 2  # and once its position is refined
-PENALTY = 2.0  # per change point, times ln(n), in units of the series' noise
+PENALTY = 2.0  # per change point, times ln(n x series), in units of the series' noise
 NOISE_FLOOR = 1e-3  # relative noise never below 0.1 % (deterministic instruction counts)
 MAD_TO_SD = 1.4826  # the MAD of a normal sample times this is its standard deviation
 
@@ -87,10 +96,15 @@ def _refined(z: np.ndarray, ends: list[int]) -> list[int]:
     return ends
 
 
-def change_points(values: Sequence[float | None], labels: Sequence[str]) -> list[ChangePoint]:
-    """Change points of one series, one value per commit (None where a commit lacks it)."""
+def change_points(
+    values: Sequence[float | None], labels: Sequence[str], *, series: int = 1
+) -> list[ChangePoint]:
+    """Change points of one series, one value per commit (None where a commit lacks it),
+    out of ``series`` searched together (the penalty grows with their number)."""
     if len(values) != len(labels):
         raise ValueError(f"{len(values)} values for {len(labels)} commits")
+    if series < 1:
+        raise ValueError(f"series must be at least 1, got {series}")
     where = [i for i, v in enumerate(values) if v is not None]
     present = [values[i] for i in where]
     if len(present) < 2 * MIN_SEGMENT or any(v <= 0 for v in present):  # type: ignore[operator]
@@ -100,7 +114,7 @@ def change_points(values: Sequence[float | None], labels: Sequence[str]) -> list
     sigma = max(noise(logs), NOISE_FLOOR)
     scaled = ((logs - np.median(logs)) / sigma).reshape(-1, 1)
     search = ruptures.Pelt(model="l1", min_size=MIN_SEGMENT, jump=1).fit(scaled)
-    ends = _refined(scaled[:, 0], search.predict(pen=PENALTY * math.log(len(logs))))
+    ends = _refined(scaled[:, 0], search.predict(pen=PENALTY * math.log(len(logs) * series)))
     starts = [0, *ends[:-1]]
     out = []
     for k in range(1, len(ends)):

@@ -17,6 +17,7 @@ from two commits on and are kept for that reason, and because a history of a few
 from __future__ import annotations
 
 import html
+import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
@@ -59,9 +60,10 @@ class Series:
             last = (label, value)
         return out
 
-    def change_points(self, labels: Sequence[str]) -> list[ChangePoint]:
-        """Where the figure's level shifted (change_points.py holds the method)."""
-        return change_points(self.values, labels)
+    def change_points(self, labels: Sequence[str], searched: int = 1) -> list[ChangePoint]:
+        """Where the figure's level shifted, one of ``searched`` series looked at together
+        (change_points.py holds the method)."""
+        return change_points(self.values, labels, series=searched)
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,17 @@ class History:
 
     @cached_property  # PELT once per series, however many outputs read it
     def changes(self) -> list[tuple[Series, ChangePoint]]:
-        return [(s, c) for s in self.series for c in s.change_points(self.labels)]
+        n = len(self.series)
+        return [(s, c) for s in self.series for c in s.change_points(self.labels, n)]
+
+    def by_commit(self) -> list[tuple[str, int, float]]:
+        """Each commit a change point starts at, oldest first: how many figures stepped
+        there and their median size. A code change moves several figures at one commit;
+        noise scatters lone ones."""
+        at: dict[int, list[float]] = {}
+        for _, c in self.changes:
+            at.setdefault(c.index, []).append(c.size)
+        return [(self.labels[i], len(at[i]), statistics.median(at[i])) for i in sorted(at)]
 
     def figure(self, path: Path) -> Path | None:
         """One panel per kind: every figure's change since its first commit, in %."""
@@ -153,17 +165,30 @@ class History:
             "change_points": [
                 {"figure": s.figure, "kind": s.kind} | asdict(c) for s, c in self.changes
             ],
+            "change_points_by_commit": [
+                {"commit": commit, "figures": count, "median_size": size}
+                for commit, count, size in self.by_commit()
+            ],
         }
 
     def html(self, overview: Path | None) -> str:
         flagged = self.flagged()
         body = [
             f"<p>{len(self.labels)} commits, oldest first: {html.escape(', '.join(self.labels))}."
-            f" {len(self.changes)} change points; {len(flagged)} steps beyond the gate's threshold "
+            f" {len(self.changes)} change points (the {len(self.series)} series searched "
+            "together, the penalty grown to match); "
+            f"{len(flagged)} steps beyond the gate's threshold "
             f"({', '.join(f'{k}: {v:.0%}' for k, v in THRESHOLDS.items())}).</p>",
             pictures([overview] if overview else []),
         ]
         if self.changes:
+            body.append("<h2>Change points by commit</h2>")
+            body.append(
+                table_html(
+                    ["At", "Figures", "Median change"],
+                    [[c, str(n), f"{size:+.1%}"] for c, n, size in self.by_commit()],
+                )
+            )
             body.append("<h2>Change points</h2>")
             body.append(
                 table_html(

@@ -40,6 +40,24 @@ def test_pure_1_percent_noise_has_no_change_point(seed: int) -> None:
     assert change_points(_series(seed, step_at=None), LABELS[:30]) == []
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_searched_with_many_series_noise_stays_quiet_and_a_large_step_shows(seed: int) -> None:
+    """The penalty grows with the series searched together: 174 series of pure noise
+    raise none, and an 8 % step still shows at its commit."""
+    assert change_points(_series(seed, step_at=None), LABELS[:30], series=174) == []
+    [found] = change_points(_series(seed, step=0.08), LABELS[:30], series=174)
+    assert found.commit == "c15"
+
+
+def test_more_series_searched_need_a_larger_step() -> None:
+    # seed 4's 3 % step is found alone and lost among 174: the multiple-testing price
+    values = _series(4, step=0.03)
+    assert [c.commit for c in change_points(values, LABELS[:30], series=1)] == ["c15"]
+    assert change_points(values, LABELS[:30], series=174) == []
+    with pytest.raises(ValueError, match="series must be at least 1, got 0"):
+        change_points(values, LABELS[:30], series=0)
+
+
 def test_a_step_across_gaps_names_the_measured_commits_either_side() -> None:
     values: list[float | None] = list(_series(0))
     for i in (3, 14, 15, 22):  # commits 14 and 15 lack the figure: the step starts at 16

@@ -191,6 +191,12 @@ def test_history_marks_change_points_with_their_commit_and_size(tmp_path: Path) 
     assert abs(psk["size"] - 0.02) < 1e-9
     assert {c["commit"] for c in data["change_points"]} == {"06abababab"}
     assert data["flagged"] == []
+    # Grouped by commit: every change point starts at commit 6, the median +5 %.
+    [grouped] = data["change_points_by_commit"]
+    assert grouped["commit"] == "06abababab" and grouped["figures"] == len(marked)
+    assert abs(grouped["median_size"] - 0.05) < 1e-9
+    assert f"at 06abababab: {len(marked)} figures changed, median +5.0%" in lines
+    assert "<h2>Change points by commit</h2>" in page
 
 
 def test_a_few_commits_have_no_change_points(tmp_path: Path) -> None:
