@@ -7,9 +7,11 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
-from dthq.harness.bootstrap import paired_ratios
+from dthq.harness.bootstrap import MIN_VALUES, median_interval, paired_ratios
 from dthq.harness.results import Results, StoreCostPoint
+from dthq.harness.stability import blocks, check
 from reports.section import Column, Heading, Section, Table, Text
+from reports.verdicts.target_reading import WORDS, Reading, bootstrap_basis, judge
 
 GROWTH_LIMIT = 1.2
 NOTE = (
@@ -37,6 +39,13 @@ def ends(points: Sequence[StoreCostPoint]) -> tuple[StoreCostPoint, StoreCostPoi
     return ordered[0], ordered[-1]
 
 
+def _paired(small: StoreCostPoint, large: StoreCostPoint) -> list[float] | None:
+    """The per-round ratios of the two sizes, where the run kept both sizes' rounds."""
+    if small.round_ms and large.round_ms and len(small.round_ms) == len(large.round_ms):
+        return paired_ratios(large.round_ms, small.round_ms)
+    return None
+
+
 def growth(points: Sequence[StoreCostPoint]) -> float | None:
     """The largest size's put over the smallest's: the median of their per-round ratios
     where the run kept its rounds (paired, as the target's interval is), else the ratio
@@ -44,23 +53,44 @@ def growth(points: Sequence[StoreCostPoint]) -> float | None:
     found = ends(points)
     if found is None:
         return None
-    small, large = found
-    if small.round_ms and large.round_ms and len(small.round_ms) == len(large.round_ms):
-        return statistics.median(paired_ratios(large.round_ms, small.round_ms))
-    return large.put_ms.median / small.put_ms.median
+    ratios = _paired(*found)
+    return statistics.median(ratios) if ratios else found[1].put_ms.median / found[0].put_ms.median
+
+
+def growth_reading(points: Sequence[StoreCostPoint]) -> Reading | None:
+    """The growth as its target reads it: paired round by round, with the median
+    ratio's interval and stability, where the run kept its rounds; else the medians'
+    ratio with no interval."""
+    found, value = ends(points), growth(points)
+    if found is None or value is None:
+        return None
+    ratios = _paired(*found)
+    if ratios is None:
+        return Reading(value, None, "no interval: this run kept no rounds; the medians' ratio")
+    if len(ratios) < MIN_VALUES:
+        return Reading(value, None, f"no interval: {len(ratios)} rounds, under {MIN_VALUES}")
+    interval = median_interval(ratios)
+    basis = bootstrap_basis(interval, f"{len(ratios)} paired rounds")
+    return Reading(value, interval, basis, check(blocks(ratios)).warnings)
 
 
 def verdict(points: Sequence[StoreCostPoint]) -> str:
-    found, ratio = ends(points), growth(points)
-    if found is None or ratio is None:
+    found, reading = ends(points), growth_reading(points)
+    if found is None or reading is None:
         return "one size only: no growth to judge"
     small, large = found
-    word = "flat" if ratio <= GROWTH_LIMIT else "NOT flat"
+    interval = (
+        ""
+        if reading.interval is None
+        else (f" [{reading.interval.low:.2f}, {reading.interval.high:.2f}]")
+    )
+    word = WORDS[judge(reading, GROWTH_LIMIT)]
     cpu = large.cpu_ms.median / small.cpu_ms.median
     return (
         f"a {large.batch}-reading batch over {large.patients} patients: "
         f"{large.put_ms.median:.3f} ms at {large.rows:,} rows, {small.put_ms.median:.3f} ms at "
-        f"{small.rows:,}: {ratio:.2f}x, {word} (limit {GROWTH_LIMIT:g}x); its CPU time "
+        f"{small.rows:,}: {reading.value:.2f}x{interval}, {word} against the target "
+        f"(at most {GROWTH_LIMIT:g}x, judged on the interval as in targets.md); its CPU time "
         f"{cpu:.2f}x"
     )
 

@@ -97,6 +97,8 @@ def test_every_field_of_the_model_round_trips(tmp_path: Path) -> None:
         ),
         table3=tuple(dataclasses.replace(r, key=f"r{i}") for i, r in enumerate(full.table3)),
         table4=tuple(dataclasses.replace(c, key=f"c{i}") for i, c in enumerate(full.table4)),
+        # a Cascade run's f is its instances' mean, and its runs their count
+        cascade=tuple(dataclasses.replace(c, runs=2) for c in full.cascade),
         # a paired ratio's interval is a confidence's, below 1, over 10 or more rounds
         # (the reader checks both)
         paired=tuple(

@@ -50,7 +50,8 @@ def test_the_section_tables_each_size_and_judges_the_growth() -> None:
     ]
     assert report.verdict(POINTS()) == (
         "a 20-reading batch over 20 patients: 2.200 ms at 100,000 rows, 2.000 ms at 0: "
-        "1.10x, flat (limit 1.2x); its CPU time 1.10x"
+        "1.10x, met against the target (at most 1.2x, judged on the interval as in "
+        "targets.md); its CPU time 1.10x"
     )
     assert report.growth(POINTS(2.5)) == pytest.approx(1.25)
     assert report.verdict(POINTS()[:1]) == "one size only: no growth to judge"
@@ -103,6 +104,9 @@ def test_the_growth_pairs_the_rounds_and_is_judged_on_their_interval(
     target = found[TARGET]
     assert target.verdict == verdict
     assert "95 % bootstrap, 11 paired rounds" in target.interval_text
+    # store.md says what targets.md says, the interval beside it
+    assert f", {verdict} against the target" in report.verdict(points)
+    assert f"x [{target.interval.low:.2f}, {target.interval.high:.2f}]," in report.verdict(points)
     assert report.growth(points) == pytest.approx(sorted(ratios)[5])  # the median ratio
 
 

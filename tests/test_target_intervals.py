@@ -276,4 +276,38 @@ def test_kept_samples_must_be_positive(section: str, field: str, message: str) -
     with pytest.raises(ResultsError, match=message):
         from_dict(data)
     data[section][0][field] = [1.0, 1e-100]  # at it
+    if section == "cascade":  # its mean, largest and count must be its instances'
+        data[section][0].update(efficiency=(1.0 + 1e-100) / 2, efficiency_max=1.0, runs=2)
     from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"efficiency": 1.2}, "efficiency 1.2, efficiency_max 1.1 and runs 2 are not the mean"),
+        ({"efficiency_max": 1.0}, "are not the mean, the largest and the count of its 2"),
+        ({"runs": 3}, "runs 3 are not the mean, the largest and the count of its 2 instances"),
+    ],
+)
+def test_a_cascade_mean_must_be_its_instances(change: dict[str, float], message: str) -> None:
+    from dthq.harness.results_json import ResultsError
+
+    data = to_dict(results())
+    data["cascade"][0].update(efficiencies=[1.0, 1.1], efficiency=1.05, efficiency_max=1.1, runs=2)
+    from_dict(data)  # consistent: read
+    data["cascade"][0].update(change)
+    with pytest.raises(ResultsError, match=rf"cascade\[0\]: .*{message}"):
+        from_dict(data)
+
+
+def test_store_sizes_timed_together_keep_as_many_rounds() -> None:
+    from dthq.harness.results import Distribution, StoreCostPoint
+    from dthq.harness.results_json import ResultsError
+
+    put = Distribution.from_samples([1e-3, 2e-3], 1e3)
+    sizes = (StoreCostPoint(0, 20, 20, put, put, (1.0,) * 10),
+             StoreCostPoint(1000, 20, 20, put, put, (1.1,) * 10))  # fmt: skip
+    from_dict(to_dict(dataclasses.replace(results(), store=sizes)))
+    uneven = (sizes[0], dataclasses.replace(sizes[1], round_ms=(1.1,) * 9))
+    with pytest.raises(ResultsError, match="store: the sizes kept different numbers of rounds"):
+        from_dict(to_dict(dataclasses.replace(results(), store=uneven)))

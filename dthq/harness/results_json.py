@@ -154,9 +154,26 @@ def _consistent(results: Results, where: str) -> None:
     for i, point in enumerate(results.store):
         if point.round_ms is not None and not _samples_ok(point.round_ms):
             raise bad(f"store[{i}].round_ms", "expected every round's time positive")
+    if len({len(p.round_ms) for p in results.store if p.round_ms is not None}) > 1:
+        raise bad("store", "the sizes kept different numbers of rounds (they are timed together)")
     for i, c in enumerate(results.cascade):
-        if c.efficiencies is not None and not _samples_ok(c.efficiencies):
+        if c.efficiencies is None:
+            continue
+        if not _samples_ok(c.efficiencies):
             raise bad(f"cascade[{i}].efficiencies", "expected every instance's f positive")
+        # f and its interval are read apart: a file whose mean is not its instances'
+        # would read "met" on one and "MISSED" on the other
+        if (
+            len(c.efficiencies) != c.runs
+            or not math.isclose(c.efficiency, statistics.fmean(c.efficiencies), rel_tol=1e-9)
+            or not math.isclose(c.efficiency_max, max(c.efficiencies), rel_tol=1e-9)
+        ):
+            raise bad(
+                f"cascade[{i}]",
+                f"efficiency {c.efficiency:g}, efficiency_max {c.efficiency_max:g} and runs "
+                f"{c.runs} are not the mean, the largest and the count of its "
+                f"{len(c.efficiencies)} instances",
+            )
 
 
 def decode(cls: type[T], data: Any, where: str) -> T:

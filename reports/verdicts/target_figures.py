@@ -7,48 +7,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from dthq.harness.bootstrap import (
-    MIN_VALUES,
     Interval,
-    median_interval,
-    paired_ratios,
     worst_mean_interval,
 )
 from dthq.harness.results import CascadeRun, HeldRate, Primitive, Results
-from dthq.harness.stability import blocks, check
 from reports import held
 from reports.anchors import CASCADE_PYTHON_SECONDS_PER_10K
 from reports.primitives import deviation
-from reports.store import ends, growth
-
-EXACT = "exact"
-
-
-@dataclass(frozen=True)
-class Reading:
-    """A target's figure. ``interval`` None: the figure is exact, or no honest interval
-    exists (``basis`` says which, and why). ``warnings``: why a figure it rests on is
-    unstable (a target judged on one is not judged). ``stable_worst``: for a target on
-    the worst of several figures, the worst of its stable ones alone: where that already
-    misses, the unstable ones cannot save it."""
-
-    value: float
-    interval: Interval | None = None
-    basis: str = EXACT
-    warnings: tuple[str, ...] = ()
-    stable_worst: float | None = None
+from reports.store import growth_reading
+from reports.verdicts.target_reading import Reading, bootstrap_basis
 
 
 def distribution_warnings(figures: Iterable[object]) -> tuple[str, ...]:
     """The stability warnings the Distributions a target reads from other suites carry
     (none where a Distribution carries no such field): the one hook for them."""
     return tuple(w for d in figures for w in (getattr(d, "warnings", None) or ()))
-
-
-def bootstrap_basis(interval: Interval, what: str) -> str:
-    return f"{interval.confidence * 100:g} % bootstrap, {what}"
 
 
 def paired(figure: str) -> Callable[[Results], Reading | None]:
@@ -178,18 +153,4 @@ def fhir_ratio(r: Results) -> Reading | None:
 
 
 def store_growth(r: Results) -> Reading | None:
-    """The largest size's put over the smallest's (reports.store.growth): paired round
-    by round where the run kept its rounds, with the median ratio's interval and
-    stability, else the ratio of the medians, with no interval."""
-    found, value = ends(r.store), growth(r.store)
-    if found is None or value is None:
-        return None
-    small, large = found
-    if not (small.round_ms and large.round_ms and len(small.round_ms) == len(large.round_ms)):
-        return Reading(value, None, "no interval: this run kept no rounds; the medians' ratio")
-    ratios = paired_ratios(large.round_ms, small.round_ms)
-    if len(ratios) < MIN_VALUES:
-        return Reading(value, None, f"no interval: {len(ratios)} rounds, under {MIN_VALUES}")
-    interval = median_interval(ratios)
-    basis = bootstrap_basis(interval, f"{len(ratios)} paired rounds")
-    return Reading(value, interval, basis, check(blocks(ratios)).warnings)
+    return growth_reading(r.store)
