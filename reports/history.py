@@ -26,7 +26,7 @@ from typing import Any
 
 from bench.gate import compare as gate
 from dthq.harness.results import Results
-from reports.change_points import ChangePoint, change_points
+from reports.change_points import ChangePoint, change_points, searchable
 from reports.render.page import document, pictures, table_html
 from reports.render.plot import plt, save
 
@@ -64,6 +64,25 @@ class Series:
         """Where the figure's level shifted, one of ``searched`` series looked at together
         (change_points.py holds the method)."""
         return change_points(self.values, labels, series=searched)
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """The change points of one kind that start at one commit."""
+
+    commit: str
+    kind: str
+    up: int
+    down: int
+    median_size: float  # of the steps' sizes, up or down
+
+    @property
+    def text(self) -> str:
+        n = self.up + self.down
+        return (
+            f"at {self.commit} ({self.kind}): {n} figure{'s' * (n > 1)} changed ({self.up} up, "
+            f"{self.down} down), median size {self.median_size:.1%}"
+        )
 
 
 @dataclass(frozen=True)
@@ -108,17 +127,21 @@ class History:
 
     @cached_property  # PELT once per series, however many outputs read it
     def changes(self) -> list[tuple[Series, ChangePoint]]:
-        n = len(self.series)
-        return [(s, c) for s in self.series for c in s.change_points(self.labels, n)]
+        searched = max(1, sum(searchable(s.values) for s in self.series))
+        return [(s, c) for s in self.series for c in s.change_points(self.labels, searched)]
 
-    def by_commit(self) -> list[tuple[str, int, float]]:
-        """Each commit a change point starts at, oldest first: how many figures stepped
-        there and their median size. A code change moves several figures at one commit;
-        noise scatters lone ones."""
-        at: dict[int, list[float]] = {}
-        for _, c in self.changes:
-            at.setdefault(c.index, []).append(c.size)
-        return [(self.labels[i], len(at[i]), statistics.median(at[i])) for i in sorted(at)]
+    def by_commit(self) -> list[Grouped]:
+        """Each commit and kind change points start at, oldest first: how many figures
+        stepped there, up and down, and the median size of their steps. A code change
+        moves several figures at one commit; noise scatters lone ones."""
+        at: dict[tuple[int, str], list[float]] = {}
+        for s, c in self.changes:
+            at.setdefault((c.index, s.kind), []).append(c.size)
+        return [
+            Grouped(self.labels[i], kind, sum(v > 0 for v in sizes), sum(v < 0 for v in sizes),
+                    statistics.median(abs(v) for v in sizes))
+            for (i, kind), sizes in sorted(at.items())
+        ]  # fmt: skip
 
     def figure(self, path: Path) -> Path | None:
         """One panel per kind: every figure's change since its first commit, in %."""
@@ -165,10 +188,7 @@ class History:
             "change_points": [
                 {"figure": s.figure, "kind": s.kind} | asdict(c) for s, c in self.changes
             ],
-            "change_points_by_commit": [
-                {"commit": commit, "figures": count, "median_size": size}
-                for commit, count, size in self.by_commit()
-            ],
+            "change_points_by_commit": [asdict(g) for g in self.by_commit()],
         }
 
     def html(self, overview: Path | None) -> str:
@@ -185,8 +205,11 @@ class History:
             body.append("<h2>Change points by commit</h2>")
             body.append(
                 table_html(
-                    ["At", "Figures", "Median change"],
-                    [[c, str(n), f"{size:+.1%}"] for c, n, size in self.by_commit()],
+                    ["At", "Kind", "Up", "Down", "Median size"],
+                    [
+                        [g.commit, g.kind, str(g.up), str(g.down), f"{g.median_size:.1%}"]
+                        for g in self.by_commit()
+                    ],
                 )
             )
             body.append("<h2>Change points</h2>")

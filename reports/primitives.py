@@ -13,6 +13,13 @@ def deviation(p: Primitive) -> float | None:
     return abs(p.time_us.median / p.timeit_median_us - 1) if p.timeit_median_us else None
 
 
+def fastest_deviation(p: Primitive) -> float | None:
+    """|harness fastest round / timeit's fastest - 1|, where the run has both."""
+    if not (p.timeit_min_us and p.time_us.min):
+        return None
+    return abs(p.time_us.min / p.timeit_min_us - 1)
+
+
 def _cv(p: Primitive) -> str:
     return "-" if p.time_us.cv is None else f"{p.time_us.cv:.1%}"
 

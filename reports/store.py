@@ -7,7 +7,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
-from dthq.harness.bootstrap import MIN_VALUES, median_interval, paired_ratios
+from dthq.harness.bootstrap import MIN_INTERVAL_VALUES, median_interval, paired_ratios
 from dthq.harness.results import Results, StoreCostPoint
 from dthq.harness.stability import blocks, check
 from reports.section import Column, Heading, Section, Table, Text
@@ -40,35 +40,30 @@ def ends(points: Sequence[StoreCostPoint]) -> tuple[StoreCostPoint, StoreCostPoi
 
 
 def _paired(small: StoreCostPoint, large: StoreCostPoint) -> list[float] | None:
-    """The per-round ratios of the two sizes, where the run kept both sizes' rounds."""
-    if small.round_ms and large.round_ms and len(small.round_ms) == len(large.round_ms):
+    """The per-round ratios of the two sizes, where the run kept their rounds (the
+    reader has checked both kept as many)."""
+    if small.round_ms and large.round_ms:
         return paired_ratios(large.round_ms, small.round_ms)
     return None
 
 
-def growth(points: Sequence[StoreCostPoint]) -> float | None:
-    """The largest size's put over the smallest's: the median of their per-round ratios
-    where the run kept its rounds (paired, as the target's interval is), else the ratio
-    of their medians."""
+def growth_reading(points: Sequence[StoreCostPoint]) -> Reading | None:
+    """The largest size's put over the smallest's, as its target reads it: the median of
+    their per-round ratios with its interval and stability where the run kept its rounds
+    (under MIN_INTERVAL_VALUES of them, too few to judge: unstable); else the ratio of
+    their medians, with no interval."""
     found = ends(points)
     if found is None:
         return None
-    ratios = _paired(*found)
-    return statistics.median(ratios) if ratios else found[1].put_ms.median / found[0].put_ms.median
-
-
-def growth_reading(points: Sequence[StoreCostPoint]) -> Reading | None:
-    """The growth as its target reads it: paired round by round, with the median
-    ratio's interval and stability, where the run kept its rounds; else the medians'
-    ratio with no interval."""
-    found, value = ends(points), growth(points)
-    if found is None or value is None:
-        return None
-    ratios = _paired(*found)
+    small, large = found
+    ratios = _paired(small, large)
     if ratios is None:
+        value = large.put_ms.median / small.put_ms.median
         return Reading(value, None, "no interval: this run kept no rounds; the medians' ratio")
-    if len(ratios) < MIN_VALUES:
-        return Reading(value, None, f"no interval: {len(ratios)} rounds, under {MIN_VALUES}")
+    value = statistics.median(ratios)
+    if len(ratios) < MIN_INTERVAL_VALUES:
+        few = f"only {len(ratios)} paired rounds (an interval needs {MIN_INTERVAL_VALUES})"
+        return Reading(value, None, f"no interval: {few}", (few,))
     interval = median_interval(ratios)
     basis = bootstrap_basis(interval, f"{len(ratios)} paired rounds")
     return Reading(value, interval, basis, check(blocks(ratios)).warnings)
@@ -85,13 +80,13 @@ def verdict(points: Sequence[StoreCostPoint]) -> str:
         else (f" [{reading.interval.low:.2f}, {reading.interval.high:.2f}]")
     )
     word = WORDS[judge(reading, GROWTH_LIMIT)]
-    cpu = large.cpu_ms.median / small.cpu_ms.median
+    cpu = "-" if small.cpu_ms.median <= 0 else f"{large.cpu_ms.median / small.cpu_ms.median:.2f}x"
     return (
         f"a {large.batch}-reading batch over {large.patients} patients: "
         f"{large.put_ms.median:.3f} ms at {large.rows:,} rows, {small.put_ms.median:.3f} ms at "
         f"{small.rows:,}: {reading.value:.2f}x{interval}, {word} against the target "
         f"(at most {GROWTH_LIMIT:g}x, judged on the interval as in targets.md); its CPU time "
-        f"{cpu:.2f}x"
+        f"{cpu}"
     )
 
 

@@ -191,11 +191,20 @@ def test_history_marks_change_points_with_their_commit_and_size(tmp_path: Path) 
     assert abs(psk["size"] - 0.02) < 1e-9
     assert {c["commit"] for c in data["change_points"]} == {"06abababab"}
     assert data["flagged"] == []
-    # Grouped by commit: every change point starts at commit 6, the median +5 %.
-    [grouped] = data["change_points_by_commit"]
-    assert grouped["commit"] == "06abababab" and grouped["figures"] == len(marked)
-    assert abs(grouped["median_size"] - 0.05) < 1e-9
-    assert f"at 06abababab: {len(marked)} figures changed, median +5.0%" in lines
+    # Grouped by commit and kind: the instruction count's +2 % and the times' +5 %.
+    counted, timed_at = data["change_points_by_commit"]
+    assert counted == {"commit": "06abababab", "kind": INSTRUCTIONS, "up": 1, "down": 0,
+                       "median_size": pytest.approx(0.02)}  # fmt: skip
+    assert (timed_at["kind"], timed_at["up"], timed_at["down"]) == (TIME, len(marked) - 1, 0)
+    assert abs(timed_at["median_size"] - 0.05) < 1e-9
+    assert (
+        f"at 06abababab ({INSTRUCTIONS}): 1 figure changed (1 up, 0 down), median size 2.0%"
+        in lines
+    )
+    n = len(marked) - 1
+    assert f"at 06abababab ({TIME}): {n} figures changed ({n} up, 0 down), median size 5.0%" in (
+        lines
+    )
     assert "<h2>Change points by commit</h2>" in page
 
 
@@ -209,3 +218,22 @@ def test_a_few_commits_have_no_change_points(tmp_path: Path) -> None:
     )
     assert data["change_points"] == []
     assert [f["step"] for f in data["flagged"]] == ["02abababab -> 03abababab"]
+
+
+def test_change_points_are_grouped_by_commit_and_kind_up_and_down_apart() -> None:
+    from reports.history import History, Series
+
+    labels = tuple(f"c{i:02d}" for i in range(12))
+    up, down = (100.0,) * 6 + (105.0,) * 6, (100.0,) * 6 + (95.0,) * 6
+    short = (100.0,) * 5 + (None,) * 7  # too few commits: not counted among those searched
+    found = History(labels, (Series("a", INSTRUCTIONS, up), Series("b", INSTRUCTIONS, down),
+                             Series("t", TIME, up), Series("s", TIME, short)))  # fmt: skip
+    counted, timed = found.by_commit()
+    # +5 % and -5 % do not cancel into "+0 %": the sizes' median is of their magnitudes
+    assert (counted.commit, counted.kind, counted.up, counted.down) == ("c06", INSTRUCTIONS, 1, 1)
+    assert counted.median_size == pytest.approx(0.05)
+    assert (timed.kind, timed.up, timed.down) == (TIME, 1, 0)
+    assert (
+        counted.text
+        == f"at c06 ({INSTRUCTIONS}): 2 figures changed (1 up, 1 down), median size 5.0%"
+    )

@@ -3,6 +3,7 @@ files."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -173,7 +174,7 @@ def fake_qkd_benchmarks(scale: float) -> list[dict[str, Any]]:
         info = {"suite": "qkd_key", "key_bits": bits, "qber": 0.03, "raw_pulses": raw,
                 "rounds": 90, "keys": 2}  # fmt: skip
         out.append({"extra_info": info, "stats": _stats(0.015 * scale)})
-    for schedule, f in (("optimised", [1.06, 1.08]), ("original", [1.16, 1.17])):
+    for schedule, f in (("optimised", [1.06, 1.08] * 5), ("original", [1.16, 1.17] * 5)):
         info = {"suite": "cascade", "schedule": schedule, "bits": 10_000, "qber": 0.03,
                 "efficiencies": f, "rounds": 100, "block_sizes": [32, 128, 5000]}  # fmt: skip
         out.append({"extra_info": info, "stats": _stats(0.013 * scale)})
@@ -270,27 +271,33 @@ def fake_held_benchmarks() -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-# The paired suite's figures: (figure, median, low, high, warnings), chosen so each of
-# the interval verdicts shows: met, within noise, unstable, met.
+# The paired suite's figures: each figure's 60 per-round ratios, made so each of the
+# interval verdicts shows: met (2.79x, +-2 %, against 3x), within noise (1.30x, +-3 %,
+# against 1.3x), unstable (0.28x and 0.52x in alternate runs of six rounds: its block
+# means swing 30 %), met (0.50x, +-2 %, against 1x). The report recomputes each
+# interval and stability from these rounds.
+_JITTER = [((7 * i) % 11 - 5) / 5 for i in range(60)]  # -1..1, a fixed pattern
 PAIRED = (
-    ("seal_open/aead", 2.79, 2.70, 2.88, ()),
-    ("handshake/floor", 1.30, 1.25, 1.35, ()),
-    ("handshake/tls", 0.40, 0.38, 0.60, ("the standard deviation is 23% of the mean (over 10%)",)),
-    ("record/tls", 0.50, 0.48, 0.52, ()),
+    ("seal_open/aead", [2.79 * (1 + 0.02 * j) for j in _JITTER]),
+    ("handshake/floor", [1.30 * (1 + 0.03 * j) for j in _JITTER]),
+    ("handshake/tls", [0.28 if (i // 6) % 2 else 0.52 for i in range(60)]),
+    ("record/tls", [0.50 * (1 + 0.02 * j) for j in _JITTER]),
 )
 
 
 def fake_paired_benchmarks() -> list[dict[str, Any]]:
     """The paired suite's one benchmark: a point per timing-ratio target (:data:`PAIRED`),
-    60 rounds each."""
-    from dthq.harness.results import Distribution, PairedRatio
+    60 rounds each, summarised as the suite summarises them."""
+    from dthq.harness.paired import Pair, summarise
     from dthq.harness.results_json import plain
 
-    def point(figure: str, median: float, low: float, high: float, warn: tuple) -> Any:
-        side = Distribution.from_samples([10e-6] * 60, 1e6)
-        return PairedRatio(figure, f"{figure} numerator", f"{figure} denominator", side, side,
-                           100, 100, (median,) * 60, median, low, high, 0.95, 2000, 0.02,
-                           warn)  # fmt: skip
+    def point(figure: str, ratios: list[float]) -> Any:
+        den = [4e-3] * len(ratios)  # 4 ms a round: every side over the 1 ms floor
+        seconds = {"n": [r * d for r, d in zip(ratios, den, strict=True)], "d": den}
+        made = summarise(Pair(figure, "n", "d"), seconds, {"n": 1, "d": 1})
+        return dataclasses.replace(
+            made, numerator=f"{figure} numerator", denominator=f"{figure} denominator"
+        )
 
     points = [plain(point(*p)) for p in PAIRED]
     return [
@@ -328,7 +335,7 @@ def test_results_model() -> None:
     assert (optimised.efficiency, optimised.efficiency_max, optimised.runs) == (
         pytest.approx(1.07),
         1.08,
-        2,
+        10,
     )
 
 

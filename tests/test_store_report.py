@@ -53,9 +53,9 @@ def test_the_section_tables_each_size_and_judges_the_growth() -> None:
         "1.10x, met against the target (at most 1.2x, judged on the interval as in "
         "targets.md); its CPU time 1.10x"
     )
-    assert report.growth(POINTS(2.5)) == pytest.approx(1.25)
+    assert report.growth_reading(POINTS(2.5)).value == pytest.approx(1.25)  # type: ignore[union-attr]
     assert report.verdict(POINTS()[:1]) == "one size only: no growth to judge"
-    assert report.growth(POINTS()[:1]) is None
+    assert report.growth_reading(POINTS()[:1]) is None
 
 
 @pytest.mark.parametrize(
@@ -107,11 +107,14 @@ def test_the_growth_pairs_the_rounds_and_is_judged_on_their_interval(
     # store.md says what targets.md says, the interval beside it
     assert f", {verdict} against the target" in report.verdict(points)
     assert f"x [{target.interval.low:.2f}, {target.interval.high:.2f}]," in report.verdict(points)
-    assert report.growth(points) == pytest.approx(sorted(ratios)[5])  # the median ratio
+    assert report.growth_reading(points).value == pytest.approx(sorted(ratios)[5])  # type: ignore[union-attr]
 
 
-def test_under_ten_kept_rounds_give_no_interval() -> None:
+def test_under_ten_kept_rounds_are_too_few_to_judge() -> None:
     points = _paired_points([1.1] * 9)
     found = {t.name: t for t in evaluate(dataclasses.replace(results(), store=points))}
-    assert found[TARGET].interval_text == "no interval: 9 rounds, under 10"
-    assert found[TARGET].verdict == "met"  # the figure alone, as for every interval-less one
+    # too few rounds to judge: not "met" on the figure alone, where ten would say more
+    few = "only 9 paired rounds (an interval needs 10)"
+    assert found[TARGET].interval_text == f"no interval: {few}"
+    assert found[TARGET].verdict_text == f"unstable ({few})"
+    assert ", unstable against the target" in report.verdict(points)

@@ -19,8 +19,7 @@ from dthq.harness.paired import Pair, measure, summarise
 from dthq.harness.results_json import from_dict, to_dict
 from reports.verdicts import targets
 from reports.verdicts.outcome import Outcome
-from reports.verdicts.target_figures import Reading
-from reports.verdicts.targets import judge
+from reports.verdicts.target_reading import Reading, judge
 
 LIMIT = 3.0
 UNDER, OVER = math.nextafter(LIMIT, 0), math.nextafter(LIMIT, math.inf)
@@ -48,7 +47,7 @@ def test_an_interval_decides_only_when_wholly_on_one_side(
 
 
 def test_unstable_wins_over_met_and_missed() -> None:
-    warned = ("the standard deviation is 23% of the mean (over 10%)",)
+    warned = ("the standard deviation is 23% of the mean (10% or more)",)
     assert judge(_within(1.0, 2.0, warnings=warned), LIMIT) is Outcome.UNSTABLE
     assert judge(_within(4.0, 5.0, warnings=warned), LIMIT) is Outcome.UNSTABLE
     assert judge(None, LIMIT) is Outcome.NOT_MEASURED
@@ -70,17 +69,17 @@ def test_the_targets_table_shows_each_interval_and_verdict() -> None:
     found = {t.name: t for t in targets.evaluate(results())}
     seal = found["DTHQ seal+open of one small reading vs bare AEAD encrypt+decrypt"]
     assert (seal.measured_text, seal.interval_text, seal.verdict) == (
-        "2.79x", "[2.70, 2.88]x, 95 % bootstrap, 60 paired rounds", "met"
+        "2.79x", "[2.78, 2.80]x, 95 % bootstrap, 60 paired rounds", "met"
     )  # fmt: skip
     floor = found["DTHQ handshake (ML-KEM-768, psk) vs the sum of its primitives"]
     assert (floor.interval_text, floor.verdict) == (
-        "[1.25, 1.35]x, 95 % bootstrap, 60 paired rounds", "within noise"
+        "[1.30, 1.31]x, 95 % bootstrap, 60 paired rounds", "within noise"
     )  # fmt: skip
     tls = found["DTHQ handshake (ML-KEM-768, psk) vs TLS 1.3 X25519MLKEM768 in-memory handshake"]
-    assert tls.verdict_text == "unstable (the standard deviation is 23% of the mean (over 10%))"
+    assert tls.verdict_text == "unstable (the standard deviation is 32% of the mean (10% or more))"
     assert found["quick profile wall time"].interval_text == "exact"
     cascade = found["Cascade reconciliation efficiency f at 1-5 % QBER (worst mean)"]
-    assert cascade.interval_text == "[1.06, 1.08], 95 % bootstrap, over the 2 instances"
+    assert cascade.interval_text == "[1.06, 1.08], 95 % bootstrap, over the 10 instances"
     assert cascade.verdict == "met"
     rows = targets.section(results()).tables[0].rows
     assert rows[0][:5] == [seal.name, "2.79x", seal.interval_text, "3x", "met"]
@@ -127,10 +126,23 @@ def test_measure_times_every_call_in_the_same_rounds() -> None:
 
 
 def test_the_worst_mean_interval_is_of_the_largest_mean() -> None:
-    got = worst_mean_interval([[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]])
+    got = worst_mean_interval([[1.0] * 10, [2.0] * 10])
     assert (got.low, got.high) == (2.0, 2.0)
-    with pytest.raises(ValueError, match="at least two values in every group"):
-        worst_mean_interval([[1.0]])
+    with pytest.raises(ValueError, match="at least 10 values in every group"):
+        worst_mean_interval([[1.0] * 10, [2.0] * 9])
+
+
+def test_a_cascade_of_too_few_instances_is_too_few_to_judge() -> None:
+    r = results()
+    runs = tuple(dataclasses.replace(c, efficiencies=(1.05,) * 9, efficiency=1.05,
+                                     efficiency_max=1.05, runs=9) for c in r.cascade)  # fmt: skip
+    found = {t.name: t for t in targets.evaluate(dataclasses.replace(r, cascade=runs))}
+    few = "only 9 instances at a QBER (an interval needs 10)"
+    target = found["Cascade reconciliation efficiency f at 1-5 % QBER (worst mean)"]
+    assert (target.interval_text, target.verdict_text) == (
+        f"no interval: {few}",
+        f"unstable ({few})",
+    )
 
 
 def test_the_paired_calls_are_the_benchmarks_calls() -> None:
@@ -167,7 +179,7 @@ def test_the_timeit_target_names_its_unstable_primitives_once_each() -> None:
     from dthq.harness.stability import Stability
 
     r = results()
-    shaky = ("the standard deviation is 25% of the mean (over 10%)", "the maximum is 60% above")
+    shaky = ("the standard deviation is 25% of the mean (10% or more)", "the maximum is 60% above")
     first, second, *rest = r.primitives
     unstable = [
         dataclasses.replace(p, time_us=p.time_us.assessed(Stability(0.25, shaky)))
@@ -205,14 +217,14 @@ def _timeit_target(deviations: dict[str, float], shaky: set[str]) -> targets.Tar
         (
             {"a": 0.15, "b": 0.01},
             {"b"},
-            "MISSED on its stable figures alone (unstable primitive: b)",
+            "MISSED on its stable figures alone (0.15; unstable primitive: b)",
         ),
         (
             {"a": 0.1001, "b": 0.5},
             {"b"},
-            "MISSED on its stable figures alone (unstable primitive: b)",
+            "MISSED on its stable figures alone (0.1; unstable primitive: b)",
         ),
-        # the stable ones within (at 10 % itself included): the unstable one decides nothing
+        # the stable ones within (just under 10 %): the unstable one decides nothing
         ({"a": 0.0999, "b": 0.5}, {"b"}, "unstable (unstable primitive: b)"),
         ({"a": 0.05, "b": 0.01}, {"a", "b"}, "unstable (unstable primitives: a, b)"),
         ({"a": 0.05, "b": 0.01}, set(), "met"),
@@ -259,7 +271,11 @@ def test_a_figure_twice_in_the_paired_section_is_refused() -> None:
     ("section", "field", "message"),
     [
         ("store", "round_ms", r"store\[0\]\.round_ms: expected every round's time positive"),
-        ("cascade", "efficiencies", r"cascade\[0\]\.efficiencies: expected every instance's f"),
+        (
+            "cascade",
+            "efficiencies",
+            r"cascade\[0\]\.efficiencies: expected one or more instances' f",
+        ),
     ],
 )
 def test_kept_samples_must_be_positive(section: str, field: str, message: str) -> None:
@@ -297,6 +313,20 @@ def test_a_cascade_mean_must_be_its_instances(change: dict[str, float], message:
     from_dict(data)  # consistent: read
     data["cascade"][0].update(change)
     with pytest.raises(ResultsError, match=rf"cascade\[0\]: .*{message}"):
+        from_dict(data)
+
+
+def test_a_cascade_run_without_instances_and_a_zero_put_are_refused() -> None:
+    from dthq.harness.results import Distribution, StoreCostPoint
+    from dthq.harness.results_json import ResultsError
+
+    data = to_dict(results())
+    data["cascade"][0].update(efficiencies=[], efficiency=1.05, efficiency_max=1.1, runs=0)
+    with pytest.raises(ResultsError, match=r"cascade\[0\]\.efficiencies: expected one or more"):
+        from_dict(data)
+    zero = Distribution.from_samples([0.0, 0.0], 1e3)
+    data = to_dict(dataclasses.replace(results(), store=(StoreCostPoint(0, 20, 20, zero, zero),)))
+    with pytest.raises(ResultsError, match=r"store\[0\]\.put_ms\.median: expected a positive"):
         from_dict(data)
 
 

@@ -152,8 +152,8 @@ def history(results_files: tuple[Path, ...], out: Path, as_json: bool) -> None:
             f"{s.figure} ({s.kind}): change point at {c.commit}, {100 * c.size:+.1f} % "
             f"(segments of {c.segments[0]} and {c.segments[1]} commits)"
         )
-    for commit, count, size in found.by_commit():
-        click.echo(f"at {commit}: {count} figure{'s' * (count > 1)} changed, median {size:+.1%}")
+    for grouped in found.by_commit():
+        click.echo(grouped.text)
     for s, step, moved in found.flagged():
         click.echo(f"{s.figure} ({s.kind}): {moved:+.1%} between {step}")
     click.echo(

@@ -18,17 +18,17 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from dthq.harness.bootstrap import MIN_VALUES, median_interval, paired_ratios
+from dthq.harness.bootstrap import MIN_INTERVAL_VALUES, Interval, median_interval, paired_ratios
 from dthq.harness.results import Distribution, PairedRatio
 from dthq.harness.rounds import MIN_ROUND_S, Call, calibrate, interleaved
-from dthq.harness.stability import blocks, check
+from dthq.harness.stability import Stability, blocks, check
 
 # The paired figures the timing-ratio targets read (reports/verdicts/targets.py).
 SEAL_OPEN = "seal_open/aead"
 HANDSHAKE_FLOOR = "handshake/floor"
 HANDSHAKE_TLS = "handshake/tls"
 RECORD_TLS = "record/tls"
-MIN_PAIRED_ROUNDS = MIN_VALUES  # fewer give no interval worth the name
+MIN_PAIRED_ROUNDS = MIN_INTERVAL_VALUES  # fewer give no interval worth the name
 # Calibrated to twice the 1 ms floor: a warm round runs faster than the calibration's,
 # and every round must still last the floor (stability's shortest-raw-value check).
 CALIBRATION_S = 2 * MIN_ROUND_S
@@ -42,6 +42,21 @@ class Pair:
     figure: str
     numerator: str
     denominator: str
+
+
+def assess(
+    ratios: Sequence[float], shortest_raw_s: float | None, *, seed: int = 0
+) -> tuple[Interval, Stability]:
+    """A paired ratio's interval and stability from its per-round ratios, in round order."""
+    return median_interval(ratios, seed=seed), check(blocks(ratios), shortest_raw_s)
+
+
+def reassessed(p: PairedRatio) -> tuple[Interval, Stability]:
+    """:func:`assess` again from the rounds a results file keeps: what the report judges,
+    so an interval or a stability a file states cannot differ from its own rounds'."""
+    sides = [(p.numerator_us.min, p.numerator_loops), (p.denominator_us.min, p.denominator_loops)]
+    known = [m * 1e-6 * loops for m, loops in sides if m is not None]
+    return assess(p.ratios, min(known) if len(known) == 2 else None)
 
 
 def summarise(
@@ -58,9 +73,8 @@ def summarise(
             f"{pair.figure}: {len(num)} rounds, a paired ratio needs at least {MIN_PAIRED_ROUNDS}"
         )
     ratios = paired_ratios(num, den)
-    interval = median_interval(ratios, seed=seed)
     shortest = min(min(num) * loops[pair.numerator], min(den) * loops[pair.denominator])
-    stability = check(blocks(ratios), shortest)
+    interval, stability = assess(ratios, shortest, seed=seed)
     return PairedRatio(
         figure=pair.figure,
         numerator=pair.numerator,

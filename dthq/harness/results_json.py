@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dthq.errors import DTHQError
-from dthq.harness.bootstrap import MIN_VALUES
+from dthq.harness.bootstrap import MIN_INTERVAL_VALUES
 from dthq.harness.results import OMIT_IF_NONE, REQUIRED_KEYS, Distribution, Results
 from dthq.harness.results_history import FORMAT, MIGRATIONS, SCHEMA_VERSION
 
@@ -141,8 +141,10 @@ def _consistent(results: Results, where: str) -> None:
 
     for i, p in enumerate(results.paired):
         at = f"paired[{i}] ({p.figure})"
-        if len(p.ratios) < MIN_VALUES or not _samples_ok(p.ratios):
-            raise bad(f"{at}.ratios", f"expected {MIN_VALUES} or more ratios, each positive")
+        if len(p.ratios) < MIN_INTERVAL_VALUES or not _samples_ok(p.ratios):
+            raise bad(
+                f"{at}.ratios", f"expected {MIN_INTERVAL_VALUES} or more ratios, each positive"
+            )
         if not p.low <= p.median <= p.high:
             raise bad(at, f"median {p.median:g} is not within [low {p.low:g}, high {p.high:g}]")
         if not p.low <= statistics.median(p.ratios) <= p.high:
@@ -154,13 +156,17 @@ def _consistent(results: Results, where: str) -> None:
     for i, point in enumerate(results.store):
         if point.round_ms is not None and not _samples_ok(point.round_ms):
             raise bad(f"store[{i}].round_ms", "expected every round's time positive")
+        if not _samples_ok([point.put_ms.median]):  # the growth divides by it
+            raise bad(f"store[{i}].put_ms.median", "expected a positive put time")
     if len({len(p.round_ms) for p in results.store if p.round_ms is not None}) > 1:
         raise bad("store", "the sizes kept different numbers of rounds (they are timed together)")
     for i, c in enumerate(results.cascade):
         if c.efficiencies is None:
             continue
-        if not _samples_ok(c.efficiencies):
-            raise bad(f"cascade[{i}].efficiencies", "expected every instance's f positive")
+        if not c.efficiencies or not _samples_ok(c.efficiencies):
+            raise bad(
+                f"cascade[{i}].efficiencies", "expected one or more instances' f, each positive"
+            )
         # f and its interval are read apart: a file whose mean is not its instances'
         # would read "met" on one and "MISSED" on the other
         if (

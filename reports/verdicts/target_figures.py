@@ -8,14 +8,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 
-from dthq.harness.bootstrap import (
-    Interval,
-    worst_mean_interval,
-)
+from dthq.harness.bootstrap import MIN_INTERVAL_VALUES, Interval, worst_mean_interval
+from dthq.harness.paired import reassessed
 from dthq.harness.results import CascadeRun, HeldRate, Primitive, Results
 from reports import held
 from reports.anchors import CASCADE_PYTHON_SECONDS_PER_10K
-from reports.primitives import deviation
+from reports.primitives import deviation, fastest_deviation
 from reports.store import growth_reading
 from reports.verdicts.target_reading import Reading, bootstrap_basis
 
@@ -33,9 +31,9 @@ def paired(figure: str) -> Callable[[Results], Reading | None]:
         p = r.paired_ratio(figure)
         if p is None:
             return None
-        interval = Interval(p.low, p.high, p.confidence, p.resamples)
+        interval, stability = reassessed(p)  # from its rounds, not the file's say-so
         basis = bootstrap_basis(interval, f"{len(p.ratios)} paired rounds")
-        return Reading(p.median, interval, basis, p.warnings)
+        return Reading(p.median, interval, basis, stability.warnings)
 
     return read
 
@@ -48,9 +46,9 @@ NO_TIMEIT_INTERVAL = (
 def _worst_of_primitives(
     r: Results, deviation: Callable[[Primitive], float | None]
 ) -> Reading | None:
-    """The largest ``deviation`` over the primitives that have one; each unstable one
-    named once (their warnings are in the stability section), and the worst of the
-    stable ones kept apart."""
+    """The largest ``deviation`` over the primitives that have one (an at-most target),
+    each unstable one named once (their warnings are in the stability section), and the
+    largest of the stable ones kept apart."""
     found = [(p, d) for p in r.primitives if (d := deviation(p)) is not None]
     if not found:
         return None
@@ -66,12 +64,7 @@ def timeit_median(r: Results) -> Reading | None:
 
 
 def timeit_fastest(r: Results) -> Reading | None:
-    return _worst_of_primitives(
-        r,
-        lambda p: (
-            abs(p.time_us.min / p.timeit_min_us - 1) if p.timeit_min_us and p.time_us.min else None
-        ),
-    )
+    return _worst_of_primitives(r, fastest_deviation)
 
 
 def optimised(r: Results) -> list[CascadeRun]:
@@ -85,8 +78,12 @@ def cascade_f(r: Results) -> Reading | None:
         return None
     worst = max(c.efficiency for c in runs)
     groups = [c.efficiencies for c in runs]
-    if any(g is None or len(g) < 2 for g in groups):
+    if any(g is None for g in groups):
         return Reading(worst, None, "no interval: this run kept only each QBER's mean f")
+    fewest = min(len(g) for g in groups)  # type: ignore[arg-type]
+    if fewest < MIN_INTERVAL_VALUES:
+        few = f"only {fewest} instances at a QBER (an interval needs {MIN_INTERVAL_VALUES})"
+        return Reading(worst, None, f"no interval: {few}", (few,))
     interval = worst_mean_interval(groups)  # type: ignore[arg-type]
     n = sum(len(g) for g in groups)  # type: ignore[arg-type]
     return Reading(worst, interval, bootstrap_basis(interval, f"over the {n} instances"))

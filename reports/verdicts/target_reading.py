@@ -18,8 +18,9 @@ class Reading:
     """A target's figure. ``interval`` None: the figure is exact, or no honest interval
     exists (``basis`` says which, and why). ``warnings``: why a figure it rests on is
     unstable (a target judged on one is not judged). ``stable_worst``: for a target on
-    the worst of several figures, the worst of its stable ones alone: where that already
-    misses, the unstable ones cannot save it."""
+    the worst of several figures, the worst of its stable ones alone, worst in the
+    target's own direction (the largest for an at-most target, the smallest for an
+    at-least one): where that already misses, the unstable ones cannot save it."""
 
     value: float
     interval: Interval | None = None

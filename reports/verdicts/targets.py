@@ -68,6 +68,7 @@ class Target:
     interval: Interval | None = None
     basis: str = ""  # the interval's kind ("95 % bootstrap, 60 paired rounds"), or why none
     warnings: tuple[str, ...] = ()  # why a figure it rests on is unstable
+    stable_worst: float | None = None  # a worst-of target's worst stable figure
 
     @property
     def measured_text(self) -> str:
@@ -96,8 +97,11 @@ class Target:
         """The verdict with the instability it names, if any."""
         if not self.warnings:
             return self.verdict
-        alone = " on its stable figures alone" if self.outcome is Outcome.DOES_NOT_HOLD else ""
-        return f"{self.verdict}{alone} ({'; '.join(self.warnings)})"
+        why = "; ".join(self.warnings)
+        if self.outcome is Outcome.DOES_NOT_HOLD and self.stable_worst is not None:
+            worst = _number(self.stable_worst, self.unit)
+            return f"{self.verdict} on its stable figures alone ({worst}; {why})"
+        return f"{self.verdict} ({why})"
 
 
 Measure = Callable[[Results], "Reading | float | None"]
@@ -131,6 +135,7 @@ class TargetSpec:
             None if got is None else got.interval,
             "" if got is None else got.basis,
             () if got is None else got.warnings,
+            None if got is None else got.stable_worst,
         )
 
 
