@@ -337,12 +337,12 @@ class Profile:
     pipeline_loads: tuple[tuple[int, float], ...] = tuple(
         load for load in PIPELINE_LOADS[:-1] if load not in ((100, 3.0), (100, 5.0))
     )
-    policy_s: float = 20.0  # seconds of sending per policy run
+    policy_s: float = 12.0  # seconds of sending per policy run (the load steps at 2 s)
     sweep_sizes: tuple[int, ...] = SWEEP_QUICK_SIZES  # the §7.1 sweep's message sizes
     sweep_s: float = 5.0  # seconds of sending per sweep point (at least)
     fleet_scenarios: tuple[str, ...] = FLEET_QUICK_SCENARIOS
     fleet_devices: int = 50
-    fleet_s: float = 8.0  # seconds each device sends
+    fleet_s: float = 6.0  # seconds each device sends
     fleet_capacity_sizes: tuple[int, ...] = ()  # the full profile's curve
     fleet_pool_sizes: tuple[int, ...] = ()
     # The memory soak: readings through the memory bus, over how many devices, and the
@@ -362,7 +362,7 @@ class Profile:
     held_precision: float = 0.4  # about 5 probes a search
     held_fhir_s: float = 2.0
     held_fhir_brokers: tuple[str, ...] = ("mosquitto",)
-    schemes_s: float = 5.0  # seconds of sending per scheme (then its two recoveries)
+    schemes_s: float = 3.0  # seconds of sending per scheme (then its two recoveries)
     schemes_held: tuple[str, ...] = ("dthq", "tls")  # the schemes whose held rate is searched
     # The store suite: sizes, and rounds (each times a few puts at every size, in turn).
     store_rows: tuple[int, ...] = STORE_QUICK_ROWS
@@ -373,9 +373,10 @@ class Profile:
     paired_rounds: int = 150
     # The primitives, pyperf's way (dthq.harness.primitive_runs): worker processes (and
     # as many timeit processes between them), interleaved rounds a worker, timeit repeats.
-    # Six short processes a side rather than four long ones: a change in the machine's
-    # load is more likely to land on both sides (a process starts in about 0.8 s).
-    primitive_workers: int = 6
+    # Eight short processes a side rather than four long ones: a change in the machine's
+    # load is more likely to land on both sides, and a process's own layout averages out
+    # over more of them (a process starts in about 0.8 s).
+    primitive_workers: int = 8
     primitive_rounds: int = 8
     primitive_repeat: int = 8
 

@@ -264,7 +264,8 @@ TARGETS: tuple[TargetSpec, ...] = (
     ),
     TargetSpec(
         "quick profile wall time", QUICK_BUDGET_S, "s", lambda r: r.metadata.wall_time_s,
-        lambda _: "whole `dthq bench` run, environment already installed",
+        lambda _: "`dthq bench`: the suites and the instruction counts (all but writing the "
+        "report, which follows), environment already installed",
         applies=lambda r: r.metadata.profile == "quick",
     ),
 )  # fmt: skip
