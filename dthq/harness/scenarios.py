@@ -331,7 +331,7 @@ class Profile:
     bulk_sizes: tuple[int, ...] = ()  # bytes; full profile only
     qkd_sifted_bits: int = 40_000  # sifted bits each QKD sweep point aims for
     cascade_runs: int = 20  # 10,000-bit instances Cascade's mean f is taken over
-    pipeline_s: float = 3.0  # seconds of sending per pipeline load point
+    pipeline_s: float = 2.0  # seconds of sending per pipeline load point
     # The quick profile: the in-between loads (held rates are searched in the held suite)
     # and 1,000 devices at 10 Hz are the full profile's.
     pipeline_loads: tuple[tuple[int, float], ...] = tuple(
@@ -339,7 +339,7 @@ class Profile:
     )
     policy_s: float = 12.0  # seconds of sending per policy run (the load steps at 2 s)
     sweep_sizes: tuple[int, ...] = SWEEP_QUICK_SIZES  # the §7.1 sweep's message sizes
-    sweep_s: float = 5.0  # seconds of sending per sweep point (at least)
+    sweep_s: float = 3.0  # seconds of sending per sweep point (at least)
     fleet_scenarios: tuple[str, ...] = FLEET_QUICK_SCENARIOS
     fleet_devices: int = 50
     fleet_s: float = 6.0  # seconds each device sends
@@ -358,7 +358,7 @@ class Profile:
     # is missing), seconds offered per probe, the searches' relative precision, and the
     # FHIR cost runs' seconds and brokers.
     held_brokers: tuple[str, ...] = ("mosquitto",)
-    held_probe_s: float = 3.0
+    held_probe_s: float = 2.0
     held_precision: float = 0.4  # about 5 probes a search
     held_fhir_s: float = 2.0
     held_fhir_brokers: tuple[str, ...] = ("mosquitto",)
@@ -373,10 +373,9 @@ class Profile:
     paired_rounds: int = 150
     # The primitives, pyperf's way (dthq.harness.primitive_runs): worker processes (and
     # as many timeit processes between them), interleaved rounds a worker, timeit repeats.
-    # Eight short processes a side rather than four long ones: a change in the machine's
-    # load is more likely to land on both sides, and a process's own layout averages out
-    # over more of them (a process starts in about 0.8 s).
-    primitive_workers: int = 8
+    # Six short processes a side rather than four long ones: a change in the machine's
+    # load is more likely to land on both sides (a process starts in about 0.8 s).
+    primitive_workers: int = 6
     primitive_rounds: int = 8
     primitive_repeat: int = 8
 
