@@ -85,7 +85,7 @@ def verdict(points: Sequence[StoreCostPoint]) -> str:
         f"a {large.batch}-reading batch over {large.patients} patients: "
         f"{large.put_ms.median:.3f} ms at {large.rows:,} rows, {small.put_ms.median:.3f} ms at "
         f"{small.rows:,}: {reading.value:.2f}x{interval}, {word} against the target "
-        f"(at most {GROWTH_LIMIT:g}x, judged on the interval as in targets.md); its CPU time "
+        f"(at most {GROWTH_LIMIT:g}x, judged as in targets.md); its CPU time "
         f"{cpu}"
     )
 

@@ -99,6 +99,8 @@ def test_every_field_of_the_model_round_trips(tmp_path: Path) -> None:
         table4=tuple(dataclasses.replace(c, key=f"c{i}") for i, c in enumerate(full.table4)),
         # a Cascade run's f is its instances' mean, and its runs their count
         cascade=tuple(dataclasses.replace(c, runs=2) for c in full.cascade),
+        # a store size is looked up by its rows: each once
+        store=tuple(dataclasses.replace(p, rows=i) for i, p in enumerate(full.store)),
         # a paired ratio's interval is a confidence's, below 1, over 10 or more rounds
         # (the reader checks both)
         paired=tuple(

@@ -50,8 +50,8 @@ def test_the_section_tables_each_size_and_judges_the_growth() -> None:
     ]
     assert report.verdict(POINTS()) == (
         "a 20-reading batch over 20 patients: 2.200 ms at 100,000 rows, 2.000 ms at 0: "
-        "1.10x, met against the target (at most 1.2x, judged on the interval as in "
-        "targets.md); its CPU time 1.10x"
+        "1.10x, met against the target (at most 1.2x, judged as in targets.md); its CPU "
+        "time 1.10x"
     )
     assert report.growth_reading(POINTS(2.5)).value == pytest.approx(1.25)  # type: ignore[union-attr]
     assert report.verdict(POINTS()[:1]) == "one size only: no growth to judge"

@@ -341,3 +341,71 @@ def test_store_sizes_timed_together_keep_as_many_rounds() -> None:
     uneven = (sizes[0], dataclasses.replace(sizes[1], round_ms=(1.1,) * 9))
     with pytest.raises(ResultsError, match="store: the sizes kept different numbers of rounds"):
         from_dict(to_dict(dataclasses.replace(results(), store=uneven)))
+
+
+def test_the_report_judges_a_paired_ratio_on_its_rounds_not_on_what_the_file_says() -> None:
+    """A file that states a wider interval and no warnings than its rounds give: the
+    report shows and judges what the rounds give, in targets.md and stability.md."""
+    from reports import stability
+
+    r = results()
+    tls = r.paired_ratio(paired.HANDSHAKE_TLS)
+    seal = r.paired_ratio(paired.SEAL_OPEN)
+    assert tls is not None and seal is not None and tls.warnings  # the fixture's unstable one
+    claimed = (dataclasses.replace(seal, low=0.1, high=100.0),
+               dataclasses.replace(tls, warnings=(), cv=0.0))  # fmt: skip
+    others = tuple(p for p in r.paired if p.figure not in (seal.figure, tls.figure))
+    crafted = from_dict(to_dict(dataclasses.replace(r, paired=(*claimed, *others))))
+    found = {t.name: t for t in targets.evaluate(crafted)}
+    shown = found["DTHQ seal+open of one small reading vs bare AEAD encrypt+decrypt"]
+    assert shown.interval_text.startswith("[2.78, 2.80]x") and shown.verdict == "met"
+    hs = found["DTHQ handshake (ML-KEM-768, psk) vs TLS 1.3 X25519MLKEM768 in-memory handshake"]
+    assert hs.verdict == "unstable"
+    assert stability.unstable(crafted)["paired handshake/tls"] == tls.warnings
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"median": 2.7901}, r"median 2\.7901 is not the median of its ratios"),
+        ({"numerator_us": None}, r"expected each side's fastest round"),
+    ],
+)
+def test_a_paired_ratio_states_its_own_median_and_fastest_rounds(
+    change: dict[str, object], message: str
+) -> None:
+    from dthq.harness.results_json import ResultsError
+
+    data = to_dict(results())
+    first = data["paired"][0]
+    if change.get("numerator_us", 0) is None:  # a side without its fastest round
+        first["numerator_us"].pop("min")
+    else:
+        first.update(change)
+    first["low"], first["high"] = 0.1, 100.0  # the interval holds any median here
+    with pytest.raises(ResultsError, match=message):
+        from_dict(data)
+
+
+def test_store_rounds_kept_by_some_sizes_only_or_none_or_a_size_twice_are_refused() -> None:
+    from dthq.harness.results import Distribution, StoreCostPoint
+    from dthq.harness.results_json import ResultsError
+
+    put = Distribution.from_samples([1e-3, 2e-3], 1e3)
+    kept = StoreCostPoint(0, 20, 20, put, put, (1.0,) * 10)
+    unkept = StoreCostPoint(1000, 20, 20, put, put)
+    for store, message in (
+        ((kept, unkept), "store: the sizes kept different numbers of rounds"),
+        ((dataclasses.replace(kept, round_ms=()),), r"store\[0\]\.round_ms: expected every"),
+        ((kept, kept), r"store\[1\]: '0' again"),
+    ):
+        with pytest.raises(ResultsError, match=message):
+            from_dict(to_dict(dataclasses.replace(results(), store=store)))
+
+
+def test_cascade_means_of_too_few_instances_read_unstable_even_unkept() -> None:
+    r = results()
+    runs = tuple(dataclasses.replace(c, efficiencies=None, runs=3) for c in r.cascade)
+    found = {t.name: t for t in targets.evaluate(dataclasses.replace(r, cascade=runs))}
+    target = found["Cascade reconciliation efficiency f at 1-5 % QBER (worst mean)"]
+    assert target.verdict_text == "unstable (only 3 instances at a QBER (an interval needs 10))"

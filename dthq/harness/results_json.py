@@ -112,6 +112,7 @@ def _unique(results: Results, where: str) -> None:
         ("table3", [r.key for r in results.table3]),
         ("table4", [c.key for c in results.table4]),
         ("paired", [p.figure for p in results.paired]),
+        ("store", [str(p.rows) for p in results.store]),
     ):
         seen: dict[str, int] = {}
         for i, key in enumerate(keys):
@@ -149,16 +150,20 @@ def _consistent(results: Results, where: str) -> None:
             raise bad(at, f"median {p.median:g} is not within [low {p.low:g}, high {p.high:g}]")
         if not p.low <= statistics.median(p.ratios) <= p.high:
             raise bad(at, "the median of its ratios is not within [low, high]")
+        if not math.isclose(p.median, statistics.median(p.ratios), rel_tol=1e-9):
+            raise bad(at, f"median {p.median:g} is not the median of its ratios")
+        if p.numerator_us.min is None or p.denominator_us.min is None:
+            raise bad(at, "expected each side's fastest round (min): the 1 ms check needs it")
         if not 0 < p.confidence < 1 or p.resamples < 1:
             raise bad(at, "expected 0 < confidence < 1 and resamples >= 1")
         if p.numerator_loops < 1 or p.denominator_loops < 1:
             raise bad(at, "expected loops >= 1 on each side")
     for i, point in enumerate(results.store):
-        if point.round_ms is not None and not _samples_ok(point.round_ms):
+        if point.round_ms is not None and not (point.round_ms and _samples_ok(point.round_ms)):
             raise bad(f"store[{i}].round_ms", "expected every round's time positive")
         if not _samples_ok([point.put_ms.median]):  # the growth divides by it
             raise bad(f"store[{i}].put_ms.median", "expected a positive put time")
-    if len({len(p.round_ms) for p in results.store if p.round_ms is not None}) > 1:
+    if len({None if p.round_ms is None else len(p.round_ms) for p in results.store}) > 1:
         raise bad("store", "the sizes kept different numbers of rounds (they are timed together)")
     for i, c in enumerate(results.cascade):
         if c.efficiencies is None:

@@ -6,6 +6,7 @@ rule that judges a reading against a limit."""
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Iterable
 
 from dthq.harness.bootstrap import MIN_INTERVAL_VALUES, Interval, worst_mean_interval
@@ -31,9 +32,10 @@ def paired(figure: str) -> Callable[[Results], Reading | None]:
         p = r.paired_ratio(figure)
         if p is None:
             return None
-        interval, stability = reassessed(p)  # from its rounds, not the file's say-so
+        # from its rounds, not the file's say-so (the reader checked the median is theirs)
+        interval, stability = reassessed(p)
         basis = bootstrap_basis(interval, f"{len(p.ratios)} paired rounds")
-        return Reading(p.median, interval, basis, stability.warnings)
+        return Reading(statistics.median(p.ratios), interval, basis, stability.warnings)
 
     return read
 
@@ -78,12 +80,13 @@ def cascade_f(r: Results) -> Reading | None:
         return None
     worst = max(c.efficiency for c in runs)
     groups = [c.efficiencies for c in runs]
-    if any(g is None for g in groups):
-        return Reading(worst, None, "no interval: this run kept only each QBER's mean f")
-    fewest = min(len(g) for g in groups)  # type: ignore[arg-type]
+    # the instances a QBER's mean is over: those kept, else the count the run states
+    fewest = min(c.runs if c.efficiencies is None else len(c.efficiencies) for c in runs)
     if fewest < MIN_INTERVAL_VALUES:
         few = f"only {fewest} instances at a QBER (an interval needs {MIN_INTERVAL_VALUES})"
         return Reading(worst, None, f"no interval: {few}", (few,))
+    if any(g is None for g in groups):
+        return Reading(worst, None, "no interval: this run kept only each QBER's mean f")
     interval = worst_mean_interval(groups)  # type: ignore[arg-type]
     n = sum(len(g) for g in groups)  # type: ignore[arg-type]
     return Reading(worst, interval, bootstrap_basis(interval, f"over the {n} instances"))
