@@ -29,7 +29,7 @@ from dthq.harness.results import (
     Table4Cell,
     quantile,
 )
-from dthq.harness.results_json import ResultsError, decode, from_dict
+from dthq.harness.results_json import ResultsError, decode, from_dict, validate
 from dthq.harness.scenarios import profile
 from dthq.harness.stability import Stability, blocks, check
 
@@ -315,7 +315,7 @@ def results_from_bytes(raw: bytes, where: str) -> Results:
     if not _is_benchmark_json(data):
         return from_dict(data, where)
     try:
-        return from_benchmark_json(data)
+        results = from_benchmark_json(data)
     except _RawShapeError as exc:
         raise ResultsError(
             f"{where}: pytest-benchmark JSON not from these bench suites: {exc}"
@@ -327,3 +327,5 @@ def results_from_bytes(raw: bytes, where: str) -> Results:
             f"{where}: pytest-benchmark JSON not from these bench suites "
             f"({type(exc).__name__}: {exc})"
         ) from None
+    validate(results, where)  # the same checks a results file gets: both come from outside
+    return results

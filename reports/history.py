@@ -125,10 +125,15 @@ class History:
     def flagged(self) -> list[tuple[Series, str, float]]:
         return [(s, step, moved) for s in self.series for step, moved in s.steps(self.labels)]
 
+    @property
+    def searched(self) -> int:
+        """The series long enough to search, all searched together (at least one)."""
+        return max(1, sum(searchable(s.values) for s in self.series))
+
     @cached_property  # PELT once per series, however many outputs read it
     def changes(self) -> list[tuple[Series, ChangePoint]]:
-        searched = max(1, sum(searchable(s.values) for s in self.series))
-        return [(s, c) for s in self.series for c in s.change_points(self.labels, searched)]
+        n = self.searched
+        return [(s, c) for s in self.series for c in s.change_points(self.labels, n)]
 
     def by_commit(self) -> list[Grouped]:
         """Each commit and kind change points start at, oldest first: how many figures
@@ -195,7 +200,7 @@ class History:
         flagged = self.flagged()
         body = [
             f"<p>{len(self.labels)} commits, oldest first: {html.escape(', '.join(self.labels))}."
-            f" {len(self.changes)} change points (the {len(self.series)} series searched "
+            f" {len(self.changes)} change points (the {self.searched} series searched "
             "together, the penalty grown to match); "
             f"{len(flagged)} steps beyond the gate's threshold "
             f"({', '.join(f'{k}: {v:.0%}' for k, v in THRESHOLDS.items())}).</p>",

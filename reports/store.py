@@ -7,11 +7,11 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
-from dthq.harness.bootstrap import MIN_INTERVAL_VALUES, median_interval, paired_ratios
+from dthq.harness.bootstrap import MIN_INTERVAL_VALUES, paired_ratios
+from dthq.harness.paired import assess
 from dthq.harness.results import Results, StoreCostPoint
-from dthq.harness.stability import blocks, check
 from reports.section import Column, Heading, Section, Table, Text
-from reports.verdicts.target_reading import WORDS, Reading, bootstrap_basis, judge
+from reports.verdicts.target_reading import WORDS, Reading, bootstrap_basis, judge, too_few
 
 GROWTH_LIMIT = 1.2
 NOTE = (
@@ -62,11 +62,10 @@ def growth_reading(points: Sequence[StoreCostPoint]) -> Reading | None:
         return Reading(value, None, "no interval: this run kept no rounds; the medians' ratio")
     value = statistics.median(ratios)
     if len(ratios) < MIN_INTERVAL_VALUES:
-        few = f"only {len(ratios)} paired rounds (an interval needs {MIN_INTERVAL_VALUES})"
-        return Reading(value, None, f"no interval: {few}", (few,))
-    interval = median_interval(ratios)
+        return too_few(value, len(ratios), "paired rounds")
+    interval, stability = assess(ratios, None)  # as the paired suite's ratios are judged
     basis = bootstrap_basis(interval, f"{len(ratios)} paired rounds")
-    return Reading(value, interval, basis, check(blocks(ratios)).warnings)
+    return Reading(value, interval, basis, stability.warnings)
 
 
 def verdict(points: Sequence[StoreCostPoint]) -> str:
@@ -74,11 +73,8 @@ def verdict(points: Sequence[StoreCostPoint]) -> str:
     if found is None or reading is None:
         return "one size only: no growth to judge"
     small, large = found
-    interval = (
-        ""
-        if reading.interval is None
-        else (f" [{reading.interval.low:.2f}, {reading.interval.high:.2f}]")
-    )
+    band = reading.interval
+    interval = "" if band is None else f" [{band.low:.2f}, {band.high:.2f}]"
     word = WORDS[judge(reading, GROWTH_LIMIT)]
     cpu = "-" if small.cpu_ms.median <= 0 else f"{large.cpu_ms.median / small.cpu_ms.median:.2f}x"
     return (

@@ -6,6 +6,7 @@ intervals, timing exactly the calls the separate benchmarks time."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import pytest
@@ -409,3 +410,18 @@ def test_cascade_means_of_too_few_instances_read_unstable_even_unkept() -> None:
     found = {t.name: t for t in targets.evaluate(dataclasses.replace(r, cascade=runs))}
     target = found["Cascade reconciliation efficiency f at 1-5 % QBER (worst mean)"]
     assert target.verdict_text == "unstable (only 3 instances at a QBER (an interval needs 10))"
+
+
+def test_a_raw_benchmark_json_gets_the_checks_a_results_file_gets() -> None:
+    """``dthq report`` also reads pytest-benchmark JSON: a crafted paired point there
+    is refused as it is in results.json, not judged."""
+    from test_reports import fake_benchmark_json
+
+    from bench.ingest import results_from_bytes
+    from dthq.harness.results_json import ResultsError
+
+    raw = fake_benchmark_json()
+    paired_bench = next(b for b in raw["benchmarks"] if b["extra_info"]["suite"] == "paired")
+    paired_bench["extra_info"]["points"][0]["median"] = 2.7901
+    with pytest.raises(ResultsError, match=r"raw\.json: paired\[0\] .*not the median of its"):
+        results_from_bytes(json.dumps(raw).encode(), "raw.json")

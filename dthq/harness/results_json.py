@@ -99,9 +99,16 @@ def from_dict(data: Any, where: str = "results") -> Results:
         data, version = MIGRATIONS[version](data), version + 1
     body = {k: v for k, v in data.items() if k not in ("format", "schema_version")}
     results = decode(Results, body, where)
+    validate(results, where)
+    return results
+
+
+def validate(results: Results, where: str) -> None:
+    """What every results model read from outside must hold beyond its shape (a results
+    file, or a pytest-benchmark JSON a report is made from): each figure once, and the
+    samples verdicts are computed from consistent. Raises ResultsError."""
     _unique(results, where)
     _consistent(results, where)
-    return results
 
 
 def _unique(results: Results, where: str) -> None:

@@ -6,7 +6,6 @@ rule that judges a reading against a limit."""
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Callable, Iterable
 
 from dthq.harness.bootstrap import MIN_INTERVAL_VALUES, Interval, worst_mean_interval
@@ -16,7 +15,7 @@ from reports import held
 from reports.anchors import CASCADE_PYTHON_SECONDS_PER_10K
 from reports.primitives import deviation, fastest_deviation
 from reports.store import growth_reading
-from reports.verdicts.target_reading import Reading, bootstrap_basis
+from reports.verdicts.target_reading import Reading, bootstrap_basis, too_few
 
 
 def distribution_warnings(figures: Iterable[object]) -> tuple[str, ...]:
@@ -32,10 +31,11 @@ def paired(figure: str) -> Callable[[Results], Reading | None]:
         p = r.paired_ratio(figure)
         if p is None:
             return None
-        # from its rounds, not the file's say-so (the reader checked the median is theirs)
+        # interval and stability from its rounds, not the file's say-so (the reader has
+        # checked the median is its rounds')
         interval, stability = reassessed(p)
         basis = bootstrap_basis(interval, f"{len(p.ratios)} paired rounds")
-        return Reading(statistics.median(p.ratios), interval, basis, stability.warnings)
+        return Reading(p.median, interval, basis, stability.warnings)
 
     return read
 
@@ -83,8 +83,7 @@ def cascade_f(r: Results) -> Reading | None:
     # the instances a QBER's mean is over: those kept, else the count the run states
     fewest = min(c.runs if c.efficiencies is None else len(c.efficiencies) for c in runs)
     if fewest < MIN_INTERVAL_VALUES:
-        few = f"only {fewest} instances at a QBER (an interval needs {MIN_INTERVAL_VALUES})"
-        return Reading(worst, None, f"no interval: {few}", (few,))
+        return too_few(worst, fewest, "instances at a QBER")
     if any(g is None for g in groups):
         return Reading(worst, None, "no interval: this run kept only each QBER's mean f")
     interval = worst_mean_interval(groups)  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dthq.harness.bootstrap import Interval
+from dthq.harness.bootstrap import MIN_INTERVAL_VALUES, Interval
 from reports.verdicts.outcome import Outcome
 
 EXACT = "exact"
@@ -55,6 +55,13 @@ def judge(reading: Reading | None, limit: float, at_least: bool = False) -> Outc
     if side == 0:
         return Outcome.WITHIN_NOISE
     return Outcome.HOLDS if (side > 0) == at_least else Outcome.DOES_NOT_HOLD
+
+
+def too_few(value: float, count: int, what: str) -> Reading:
+    """A figure over fewer than MIN_INTERVAL_VALUES ``what``: no interval, and too few
+    to judge (unstable), rather than judged on the figure alone."""
+    few = f"only {count} {what} (an interval needs {MIN_INTERVAL_VALUES})"
+    return Reading(value, None, f"no interval: {few}", (few,))
 
 
 def bootstrap_basis(interval: Interval, what: str) -> str:
