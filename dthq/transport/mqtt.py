@@ -9,6 +9,9 @@
   published while a consumer is away wait for it.
 - Reconnects with exponential backoff (paho's own, 0.1 s doubling to 2 s), and every
   subscription is renewed on each connect; the time spent disconnected is counted.
+- A cluster's URL names every node (``mqtt://USER:PASSWORD@H:P1,H:P2,H:P3``): a client
+  starts on the node its id hashes to, and each disconnect or failed reconnect moves it
+  to the next (paho itself knows one host only).
 - Acknowledgements are ours, not paho's (its ``manual_ack`` mode): a message of an
   auto-ack subscription is acked when its handlers return, one of a manual-ack
   subscription when :meth:`Message.ack` is called (see :mod:`dthq.transport.bus`). An
@@ -26,6 +29,8 @@ import socket
 import ssl
 import threading
 import time
+import zlib
+from dataclasses import dataclass
 from functools import partial
 from urllib.parse import urlsplit
 
@@ -59,20 +64,54 @@ _SPOKEN: dict[str, int] = {}  # broker URL -> the protocol it answered, for late
 MAX_ROUTES = 4096  # topics whose matching subscriptions are remembered (then forgotten)
 
 
-def parse_broker_url(url: str) -> tuple[str, int]:
-    """``mqtt://HOST[:PORT]`` -> (host, port); anything else is refused with the reason."""
-    parts = urlsplit(url)
-    if parts.scheme != "mqtt":
-        raise UnsupportedError(f"broker URL {url!r}: the scheme must be mqtt:// (no TLS here)")
+@dataclass(frozen=True)
+class BrokerAddress:
+    """Where a broker is: one node, or a cluster's nodes (a client connects to one and
+    rotates to the next when it fails), and the user to log in as (None: ours)."""
+
+    hosts: tuple[tuple[str, int], ...]
+    username: str | None = None
+    password: str | None = None
+
+
+def _host_port(url: str, item: str) -> tuple[str, int]:
+    parts = urlsplit(f"mqtt://{item}")
     try:
         port = parts.port or DEFAULT_PORT
     except ValueError:
         raise UnsupportedError(f"broker URL {url!r}: the port is not a number 1..65535") from None
-    if not parts.hostname:
-        raise UnsupportedError(f"broker URL {url!r} names no host")
-    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
-        raise UnsupportedError(f"broker URL {url!r}: only mqtt://HOST:PORT is understood")
+    if not parts.hostname or parts.username is not None or parts.path:
+        raise UnsupportedError(f"broker URL {url!r}: {item!r} is not HOST[:PORT]")
     return parts.hostname, port
+
+
+def parse_broker(url: str) -> BrokerAddress:
+    """``mqtt://[USER:PASSWORD@]HOST[:PORT][,HOST[:PORT]...]``; anything else is refused
+    with the reason."""
+    parts = urlsplit(url)
+    if parts.scheme != "mqtt":
+        raise UnsupportedError(f"broker URL {url!r}: the scheme must be mqtt:// (no TLS here)")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise UnsupportedError(f"broker URL {url!r}: only mqtt://HOST:PORT is understood")
+    user, at, nodes = parts.netloc.partition("@")
+    if not at:
+        user, nodes = "", user
+    if not nodes:
+        raise UnsupportedError(f"broker URL {url!r} names no host")
+    username = password = None
+    if user:
+        username, colon, password = user.partition(":")
+        if not username or not colon:
+            raise UnsupportedError(f"broker URL {url!r}: a user goes as USER:PASSWORD@")
+    hosts = tuple(_host_port(url, item) for item in nodes.split(","))
+    if len(set(hosts)) != len(hosts):
+        raise UnsupportedError(f"broker URL {url!r} names a node twice")
+    return BrokerAddress(hosts, username, password)
+
+
+def parse_broker_url(url: str) -> tuple[str, int]:
+    """The (host, port) of a broker URL's first node (see :func:`parse_broker`)."""
+    return parse_broker(url).hosts[0]
 
 
 def stop_loop(client: paho.Client) -> None:
@@ -108,7 +147,10 @@ class MQTTBus:
         client's context for a TLS listener (its certificate is its identity there)."""
         self.url = url
         self.tls = tls
-        self.host, self.port = parse_broker_url(url)
+        self.address = parse_broker(url)
+        # Clients of a cluster start on different nodes: the load spreads over them.
+        self._at = zlib.crc32(client_id.encode()) % len(self.address.hosts)
+        self.host, self.port = self.address.hosts[self._at]
         self.client_id = client_id
         self.persistent = persistent
         self.stats = LinkStats()
@@ -188,12 +230,13 @@ class MQTTBus:
         )
         if self.tls is not None:
             client.tls_set_context(self.tls)
-        if not self._anonymous:
-            client.username_pw_set(USERNAME)  # amqtt keeps nothing for anonymous sessions
+        if not self._anonymous:  # amqtt keeps nothing for anonymous sessions
+            client.username_pw_set(self.address.username or USERNAME, self.address.password)
         client.max_inflight_messages_set(1000)
         client.reconnect_delay_set(min_delay=0.1, max_delay=2)  # type: ignore[arg-type]
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         client.on_socket_open = _no_delay
         client.on_subscribe = self._on_subscribe
@@ -204,21 +247,25 @@ class MQTTBus:
             properties.SessionExpiryInterval = SESSION_EXPIRY_S
         self._refused, self._old_protocol = None, False
         self._connected.clear()
-        try:
-            if v5:
-                client.connect(
-                    self.host,
-                    self.port,
-                    keepalive,
-                    clean_start=not self.persistent,
-                    properties=properties,
-                )
-            else:
-                client.connect(self.host, self.port, keepalive)
-        except ssl.SSLError as exc:  # an OSError too: named as what it is
-            raise BusError(f"TLS with {self.url} failed: {exc.reason or exc}") from None
-        except OSError as exc:
-            raise BusError(f"no MQTT broker at {self.url}: {exc.strerror or exc}") from None
+        for tried in range(len(self.address.hosts)):  # the first node that answers
+            try:
+                if v5:
+                    client.connect(
+                        self.host,
+                        self.port,
+                        keepalive,
+                        clean_start=not self.persistent,
+                        properties=properties,
+                    )
+                else:
+                    client.connect(self.host, self.port, keepalive)
+                break
+            except ssl.SSLError as exc:  # an OSError too: named as what it is
+                raise BusError(f"TLS with {self.url} failed: {exc.reason or exc}") from None
+            except OSError as exc:
+                if tried == len(self.address.hosts) - 1:
+                    raise BusError(f"no MQTT broker at {self.url}: {exc.strerror or exc}") from None
+                self._rotate(client)
         client.loop_start()
         deadline = time.monotonic() + CONNECT_TIMEOUT_S
         while not self._connected.wait(0.02):
@@ -253,6 +300,18 @@ class MQTTBus:
             client.subscribe(pattern, qos=qos)
         self._connected.set()
 
+    def _rotate(self, client: paho.Client) -> None:
+        """Aim the next (re)connect at the cluster's next node. paho's host setter
+        refuses while its state is "connection lost", which is when this is needed."""
+        hosts = self.address.hosts
+        if len(hosts) > 1:
+            self._at = (self._at + 1) % len(hosts)
+            self.host, self.port = hosts[self._at]
+            client._host, client._port = self.host, self.port  # no public way, see above
+
+    def _on_connect_fail(self, client, userdata) -> None:  # type: ignore[no-untyped-def]
+        self._rotate(client)
+
     def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:  # type: ignore[no-untyped-def]
         if self.stats.connects == 0 and self._refused is None:
             # Closed before any CONNACK: amqtt does this to an MQTT 5 CONNECT it cannot
@@ -262,6 +321,7 @@ class MQTTBus:
         if self._connected.is_set() and not self._closing:
             self.stats.disconnects += 1
             self._down_since = time.perf_counter()
+            self._rotate(client)  # the node may be gone: the next one takes the session
         self._connected.clear()
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # type: ignore[no-untyped-def]
