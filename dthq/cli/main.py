@@ -12,7 +12,18 @@ from typing import Any, NoReturn
 
 import click
 
-from dthq.cli import benchmarks, chaos, fleet, gate, protocol, qkd, simulate, store, twin
+from dthq.cli import (
+    benchmarks,
+    chaos,
+    cluster,
+    fleet,
+    gate,
+    protocol,
+    qkd,
+    simulate,
+    store,
+    twin,
+)
 from dthq.cli.exit_codes import ExitCode
 from dthq.errors import DTHQError, RunAborted
 
@@ -126,11 +137,12 @@ def main() -> None:
       dthq twin show P00001 --store twin.db --key-file twin.key
       dthq twin serve --patients 12
       dthq chaos --broker mosquitto --duration 60
+      dthq cluster up --nodes 3
       dthq schemes
       dthq backends
     """
 
 
-for _module in (protocol, benchmarks, gate, qkd, store, simulate, fleet, twin, chaos):
+for _module in (protocol, benchmarks, gate, qkd, store, simulate, fleet, twin, chaos, cluster):
     for _command in _module.COMMANDS:
         main.add_command(_command)

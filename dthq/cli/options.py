@@ -57,8 +57,22 @@ def out_dir(default: Path | None, help: str, *, required: bool = False) -> Calla
     )
 
 
+def _broker_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from dthq.transport.cluster_layout import broker_url
+
+    return None if value is None else broker_url(value)
+
+
 def broker(help: str, *, required: bool = False) -> Callable[[F], F]:
-    return click.option("--broker", default=None, required=required, metavar="URL", help=help)
+    """``--broker URL``, or ``cluster`` / ``cluster:DIR`` for ``dthq cluster up``'s."""
+    return click.option(
+        "--broker",
+        default=None,
+        required=required,
+        metavar="URL",
+        callback=_broker_url,
+        help=f"{help} 'cluster' or 'cluster:DIR': the nodes of `dthq cluster up`.",
+    )
 
 
 def seed(default: int | None, help: str) -> Callable[[F], F]:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from functools import cache
 
 from dthq.transport.brokers import find_mosquitto
+from dthq.transport.cluster import find_rabbitmq
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -23,6 +24,10 @@ REQUIREMENTS: dict[str, Callable[[], str | None]] = {
     "mosquitto": lambda: _found(
         find_mosquitto(),
         "mosquitto is not installed (Debian package mosquitto; .ci/run installs it)",
+    ),
+    "rabbitmq": lambda: _found(
+        find_rabbitmq(),
+        "RabbitMQ is not installed (Debian package rabbitmq-server; .ci/run installs it)",
     ),
     "chromium": lambda: _found(
         CHROMIUM, "chromium is not installed (Debian package chromium; .ci/run installs it)"
