@@ -3,6 +3,11 @@ own process, the parties' connections through a proxy that cuts them, the cloud'
 server a stand-in that fails for a while, an attacker on every handshake topic, and each
 process killed with SIGKILL and started again in turn. Then the faults stop, the run
 waits for the pipeline to settle, and the checker classifies every reading generated.
+
+With ``broker="rabbitmq"`` the broker is a 3-node RabbitMQ cluster
+(:mod:`dthq.transport.cluster`), a cutting proxy in front of each node; "SIGKILL broker"
+becomes each node killed in turn, and started again before the next (a quorum of 2 of 3
+must stay), the parties rotating to a live node.
 """
 
 from __future__ import annotations
@@ -30,10 +35,14 @@ from dthq.errors import UnsupportedError
 from dthq.harness.results import ChaosRun, Distribution
 from dthq.pipeline.run import provision
 from dthq.transport.brokers import LOOPBACK, find_mosquitto, free_port
+from dthq.transport.bus import BusError
+from dthq.transport.cluster import RabbitCluster, find_rabbitmq
+from dthq.transport.cluster_layout import PASSWORD, USER
 from dthq.twin.store import Store, head_beside
 
-BROKERS = ("amqtt", "mosquitto")
-PROTOCOL = {"amqtt": 4, "mosquitto": 5}
+BROKERS = ("amqtt", "mosquitto", "rabbitmq")
+PROTOCOL = {"amqtt": 4, "mosquitto": 5, "rabbitmq": 4}
+CLUSTER_NODES = 3
 START_ATTEMPTS = 3
 Progress = Callable[[str], None]
 
@@ -54,9 +63,11 @@ class ChaosConfig:
 
     def __post_init__(self) -> None:
         if self.broker not in BROKERS:
-            raise UnsupportedError(f"broker {self.broker!r}: choose {' or '.join(BROKERS)}")
+            raise UnsupportedError(f"broker {self.broker!r}: choose one of {', '.join(BROKERS)}")
         if self.broker == "mosquitto" and find_mosquitto() is None:
             raise UnsupportedError("mosquitto is not installed (Debian package mosquitto)")
+        if self.broker == "rabbitmq" and find_rabbitmq() is None:
+            raise UnsupportedError("RabbitMQ is not installed (Debian package rabbitmq-server)")
         if not 1 <= self.devices <= 50:
             raise UnsupportedError("--devices must be 1..50")
         if not 0 < self.rate_hz <= 20 or not 5 <= self.duration_s <= 3600:
@@ -124,13 +135,24 @@ class Suite:
     def run(self) -> ChaosRun:
         c = self.c
         with ExitStack() as stack:
-            broker = self._broker()
-            stack.callback(broker.stop)
-            broker.start()
-            proxy = stack.enter_context(
-                CuttingProxy((LOOPBACK, self.broker_port), seed=c.seed, mean_gap_s=None)
-            )
-            url = f"mqtt://{LOOPBACK}:{proxy.port}"
+            if c.broker == "rabbitmq":
+                self.progress("starting the cluster")
+                cluster = stack.enter_context(RabbitCluster(self.dir / "cluster", CLUSTER_NODES))
+                upstreams = [(LOOPBACK, n.mqtt) for n in cluster.nodes]
+                brokers = {f"node {n.index}": _Node(cluster, n.index) for n in cluster.nodes}
+            else:
+                broker = self._broker()
+                stack.callback(broker.stop)
+                broker.start()
+                upstreams = [(LOOPBACK, self.broker_port)]
+                brokers = {"broker": broker}
+            proxies = [
+                stack.enter_context(CuttingProxy(up, seed=c.seed + i, mean_gap_s=None))
+                for i, up in enumerate(upstreams)
+            ]
+            nodes = ",".join(f"{LOOPBACK}:{p.port}" for p in proxies)
+            user = f"{USER}:{PASSWORD}@" if c.broker == "rabbitmq" else ""
+            url = f"mqtt://{user}{nodes}"
             fhir = stack.enter_context(FHIRStub())
             parties = self._parties(url, fhir.url)
             for name in ("cloud", "gateway", "devices"):  # each waits for the one before
@@ -141,9 +163,11 @@ class Suite:
             if attacker is not None:
                 stack.callback(attacker.close)
             if c.cut_mean_s:
-                proxy.cut_every(c.cut_mean_s)
-            self._inject({"broker": broker, **parties}, fhir)
-            proxy.cut_every(None)
+                for proxy in proxies:
+                    proxy.cut_every(c.cut_mean_s)
+            self._inject(brokers, parties, fhir)
+            for proxy in proxies:
+                proxy.cut_every(None)
             if attacker is not None:
                 attacker.close()
             self.progress("settling")
@@ -151,19 +175,24 @@ class Suite:
             summary = _last_json(parties["devices"])
             for name in ("devices", "gateway", "cloud"):
                 parties[name].stop()
-            return self._result(broker, proxy, fhir, attacker, settled, summary)
+            return self._result(proxies, fhir, attacker, settled, summary)
 
-    def _inject(self, parties: dict[str, Party], fhir: FHIRStub) -> None:
-        """The faults, spread over the duration: each process killed in turn, the sink's
-        outage between them; the proxy cuts all along."""
+    def _inject(
+        self, brokers: dict[str, Party | _Node], parties: dict[str, Party], fhir: FHIRStub
+    ) -> None:
+        """The faults, spread over the duration: each process killed in turn (every
+        broker node last), the sink's outage between them; the proxies cut all along."""
         c = self.c
         steps: list[tuple[str, Callable[[], None]]] = []
         if c.kills:
             # The devices first: a reading the pipeline loses after that is still held
             # by the devices process that runs to the end, so it cannot pass for one that
             # died unacknowledged with a killed devices process.
-            for name in ("devices", "gateway", "cloud", "broker"):
-                steps.append((f"SIGKILL {name}", lambda party=parties[name]: self._kill(party)))
+            for name, party in [
+                *((n, parties[n]) for n in ("devices", "gateway", "cloud")),
+                *brokers.items(),
+            ]:
+                steps.append((f"SIGKILL {name}", lambda party=party: self._kill(party)))
         if c.sink_outage_s:
             steps.insert(len(steps) // 2, ("FHIR server down", lambda: self._outage(fhir)))
         start = time.monotonic()
@@ -176,7 +205,7 @@ class Suite:
             self.faults.append((kind, injected, _now_ms()))
         _sleep_until(start + c.duration_s)
 
-    def _kill(self, party: Party) -> None:
+    def _kill(self, party: Party | _Node) -> None:
         party.kill()
         time.sleep(self.c.down_s)
         # As a supervisor would: a party whose start fails while the network flaps (a
@@ -212,7 +241,7 @@ class Suite:
             time.sleep(0.5)
         return False
 
-    def _result(self, broker, proxy, fhir, attacker, settled, summary) -> ChaosRun:  # type: ignore[no-untyped-def]
+    def _result(self, proxies, fhir, attacker, settled, summary) -> ChaosRun:  # type: ignore[no-untyped-def]
         c = self.c
         devices = read_device_log(self.device_log)
         head = head_beside(self.key, self.db)
@@ -226,14 +255,16 @@ class Suite:
         checked = check(log)
         patients = sorted({pid for pid, _ in devices.generated})
         faults = {kind: 1 for kind, _, _ in self.faults}
-        faults["connection cut"] = proxy.stats.cuts
+        faults["connection cut"] = sum(p.stats.cuts for p in proxies)
         if self.restarts_retried:
             faults["a restart that failed and was retried"] = self.restarts_retried
         if attacker is not None:
             for kind, n in attacker.injected.items():
                 faults[f"hostile flight: {kind}"] = n
         recovery = recovery_s(
-            [*self.faults, *(("cut", at, at) for at in proxy.cut_times)], devices, patients
+            [*self.faults, *(("cut", at, at) for p in proxies for at in p.cut_times)],
+            devices,
+            patients,
         )
         established = sum(1 for d in summary.get("devices", {}).values() if d["established"])
         return ChaosRun(
@@ -252,6 +283,23 @@ class Suite:
             fhir_behind=len(behind),
             ok=checked.ok and settled and established == c.devices and verified.ok,
         )
+
+
+class _Node:
+    """A cluster node as the fault schedule sees a party: killed with SIGKILL, then
+    started again with its data (and waited for until it passes messages)."""
+
+    def __init__(self, cluster: RabbitCluster, index: int) -> None:
+        self.cluster, self.index = cluster, index
+
+    def kill(self) -> None:
+        self.cluster.kill(self.index)
+
+    def start(self) -> None:
+        try:
+            self.cluster.restart(self.index)
+        except BusError as exc:
+            raise PartyError(f"node {self.index} did not come back: {exc}") from None
 
 
 def _listening(port: int) -> bool:

@@ -1,8 +1,9 @@
 """The fault suite end to end, bounded: broker, cloud twin, gateway and devices as
-processes through Mosquitto and through amqtt, connections cut, each process SIGKILLed
-and restarted, the FHIR server down for a while, hostile flights on every handshake
-topic; nothing acknowledged is lost, nothing duplicated or unexpected, every device
-established again. And the report's "faults survived" lines on a fixed run."""
+processes through Mosquitto, amqtt and a 3-node RabbitMQ cluster, connections cut, each
+process (each node) SIGKILLed and restarted, the FHIR server down for a while, hostile
+flights on every handshake topic; nothing acknowledged is lost, nothing duplicated or
+unexpected, every device established again. And the report's "faults survived" lines on
+a fixed run."""
 
 from __future__ import annotations
 
@@ -15,6 +16,12 @@ from reports.chaos import chaos_rows, verdict
 BROKERS = [
     pytest.param("amqtt", id="amqtt"),
     pytest.param("mosquitto", id="mosquitto", marks=pytest.mark.requires("mosquitto")),
+    pytest.param(
+        "rabbitmq",
+        id="rabbitmq-3-nodes",
+        # not beside test_cluster.py's cluster: two clusters would crowd 2 cores
+        marks=[pytest.mark.requires("rabbitmq"), pytest.mark.xdist_group("rabbitmq-cluster")],
+    ),
 ]
 
 
@@ -24,7 +31,8 @@ def test_every_reading_survives_the_faults(broker: str, tmp_path) -> None:  # ty
     config = ChaosConfig(broker=broker, duration_s=20, cut_mean_s=2.0, seed=7)
     run = run_suite(config, tmp_path, lambda _: None)
     f, r = run.faults, run.readings
-    for kind in ("gateway", "cloud", "devices", "broker"):
+    brokers = ["node 0", "node 1", "node 2"] if broker == "rabbitmq" else ["broker"]
+    for kind in ("gateway", "cloud", "devices", *brokers):
         assert f[f"SIGKILL {kind}"] == 1
     assert f["FHIR server down"] == 1 and f["connection cut"] >= 1
     for kind in ("garbage", "truncated", "replayed", "forged", "reversed"):

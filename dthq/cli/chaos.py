@@ -13,7 +13,12 @@ from dthq.cli.exit_codes import ExitCode
 
 
 @click.command("chaos")
-@options.chosen("--broker", ("mosquitto", "amqtt"), "mosquitto", "The broker, as a process.")
+@options.chosen(
+    "--broker",
+    ("mosquitto", "amqtt", "rabbitmq"),
+    "mosquitto",
+    "The broker, as a process; rabbitmq: a 3-node cluster, each node killed in turn.",
+)
 @options.ranged("--devices", (1, 50), 3, "Devices (one patient each), in one process.")
 @options.positive("--rate", 20, 2.0, "Readings per second per device.", dest="rate_hz")
 @options.ranged("--duration", (5, 3600), 40.0, "Seconds of faults.", dest="duration_s")
@@ -77,6 +82,7 @@ def chaos(
     Examples:
       dthq chaos --broker mosquitto --duration 60
       dthq chaos --broker amqtt --no-kills --results reports/latest/results.json
+      dthq chaos --broker rabbitmq --duration 60
     """
     from chaos.run import ChaosConfig, run_suite
     from dthq.harness.results_json import plain
@@ -94,7 +100,7 @@ def chaos(
         settle_s=settle,
         seed=seed,
     )
-    steps = 4 * (not no_kills) + (outage > 0) + 3
+    steps = (3 + (3 if broker == "rabbitmq" else 1)) * (not no_kills) + (outage > 0) + 3
     done = [0]
     with render.progress("chaos", as_json) as update:
 
