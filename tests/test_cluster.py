@@ -77,6 +77,17 @@ def test_status_reads_the_state_file_from_another_process(cluster: RabbitCluster
     assert [n["node"] for n in out["nodes"]] == [n.name for n in cluster.nodes]
 
 
+def test_the_bare_paho_pair_logs_in_as_the_urls_user(cluster: RabbitCluster) -> None:
+    from dthq.harness import pair
+
+    client = pair.connect(cluster.url, MQTT_311, f"pair-{os.urandom(3).hex()}")
+    try:  # RabbitMQ refuses a user name without the password the URL carries
+        assert client.is_connected() and client.port == cluster.nodes[0].mqtt
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
 def test_a_second_cluster_in_the_same_folder_is_refused(cluster: RabbitCluster) -> None:
     with pytest.raises(BusError, match=r"already running .*`dthq cluster down`"):
         RabbitCluster(cluster.folder, 3).start()

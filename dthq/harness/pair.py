@@ -31,7 +31,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from dthq.harness.results import HeldProbe
 from dthq.transport.bus import BusError
-from dthq.transport.mqtt import USERNAME, parse_broker_url
+from dthq.transport.mqtt import USERNAME, parse_broker
 
 HEADER = struct.Struct(">QQ")  # sequence number, send time (ns)
 MIN_PAYLOAD = HEADER.size
@@ -45,14 +45,17 @@ def payload(seq: int, sent_ns: int, size: int) -> bytes:
 
 
 def connect(url: str, protocol: int, client_id: str) -> paho.Client:
-    """A paho client connected (CONNACK received) with its network thread running."""
-    host, port = parse_broker_url(url)
+    """A paho client connected (CONNACK received) with its network thread running, on
+    the URL's first node, as the URL's user (else ours)."""
+    address = parse_broker(url)
+    host, port = address.hosts[0]
     client = paho.Client(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=paho.MQTTv5 if protocol == 5 else paho.MQTTv311,
     )
-    client.username_pw_set(USERNAME)  # amqtt refuses anonymous clients
+    # amqtt refuses anonymous clients; RabbitMQ, a user name without a password
+    client.username_pw_set(address.username or USERNAME, address.password)
     client.max_inflight_messages_set(INFLIGHT)
     client.on_socket_open = lambda _c, _u, sock: sock.setsockopt(
         socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
