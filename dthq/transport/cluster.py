@@ -27,6 +27,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass, replace
@@ -56,6 +57,14 @@ def _epmd() -> str:
     if found is None:
         raise BusError("epmd is not installed (Debian package erlang-base)")
     return found
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def _is_ours(pid: int | None, marker: str) -> bool:
@@ -198,14 +207,9 @@ class RabbitCluster:
     def _wait_port(
         self, port: int, proc: subprocess.Popen[bytes] | None, what: str, deadline: float
     ) -> None:
-        import socket
-
         while True:
-            try:
-                with socket.create_connection((LOOPBACK, port), timeout=0.5):
-                    return
-            except OSError:
-                pass
+            if _listening(port):
+                return
             if proc is not None and proc.poll() is not None:
                 raise BusError(
                     f"{what} exited with {proc.returncode} before it listened on "
@@ -263,6 +267,11 @@ class RabbitCluster:
         proc = self._procs.pop(index, None)
         if proc is not None:
             proc.wait(10)
+        # A node that is not our child (started by an earlier `dthq cluster`) is gone
+        # once its listener is: the kernel closes its sockets as it tears it down.
+        deadline = time.monotonic() + 10
+        while _listening(node.mqtt) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def restart(self, index: int, timeout: float = START_S) -> None:
         """Start node ``index`` again (its data kept) and wait for its round trip."""
@@ -275,18 +284,10 @@ class RabbitCluster:
     # stopping, and what is running
 
     def status(self) -> list[NodeStatus]:
-        import socket
-
-        out = []
-        for node in self._layout.nodes:
-            try:
-                with socket.create_connection((LOOPBACK, node.mqtt), timeout=0.5):
-                    listening = True
-            except OSError:
-                listening = False
-            running = _is_ours(node.pid, node.name)
-            out.append(NodeStatus(node.name, node.pid, running, listening, node.mqtt_url))
-        return out
+        return [
+            NodeStatus(n.name, n.pid, _is_ours(n.pid, n.name), _listening(n.mqtt), n.mqtt_url)
+            for n in self._layout.nodes
+        ]
 
     def stop(self) -> None:
         """SIGTERM every node, SIGKILL any left after STOP_S, then the cluster's epmd."""
