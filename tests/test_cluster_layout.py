@@ -149,6 +149,37 @@ def test_a_cluster_url_names_every_node_and_its_user() -> None:
     assert parse_broker("mqtt://h:1") == BrokerAddress((("h", 1),))
     assert parse_broker_url("mqtt://a:p@h1:7,h2:8") == ("h1", 7)
     assert parse_broker("mqtt://u:@h").password == ""  # an empty password is one
+    # percent-encoded, as URLs carry them; a user may hold "@", a host cannot
+    assert parse_broker("mqtt://u%3Ax:p%40ss@h:1") == BrokerAddress((("h", 1),), "u:x", "p@ss")
+    assert parse_broker("mqtt://u:p@ss@h:1").password == "p@ss"
+
+
+def test_a_password_is_never_shown() -> None:
+    from dthq.transport.mqtt import redacted
+
+    assert redacted("mqtt://dthq:secret@h:1,h:2") == "mqtt://dthq:***@h:1,h:2"
+    assert redacted("mqtt://h:1") == "mqtt://h:1"
+    with pytest.raises(UnsupportedError) as refused:
+        parse_broker("mqtt://dthq:secret@h:99999")
+    assert "secret" not in str(refused.value) and "dthq:***@" in str(refused.value)
+
+
+def test_a_secret_file_is_this_users_only_from_the_start(tmp_path: Path) -> None:
+    import os
+
+    from dthq.transport.cluster_folder import write_secret
+
+    path = tmp_path / ".erlang.cookie"
+    os.umask(old := os.umask(0o022))  # whatever the umask, never briefly readable
+    write_secret(path, "one")
+    assert path.read_text() == "one" and path.stat().st_mode & 0o777 == 0o400
+    target = tmp_path / "target"
+    target.write_text("theirs")
+    path.unlink()
+    path.symlink_to(target)
+    write_secret(path, "two")  # the link is replaced, never followed
+    assert target.read_text() == "theirs" and not path.is_symlink()
+    assert old is not None
 
 
 @pytest.mark.parametrize(
@@ -160,7 +191,7 @@ def test_a_cluster_url_names_every_node_and_its_user() -> None:
         ("mqtt://user@h:1", "a user goes as USER:PASSWORD@"),
         ("mqtt://:pw@h:1", "a user goes as USER:PASSWORD@"),
         ("mqtt://u:p@", "names no host"),
-        ("mqtt://u:p@h:1,x@h:2", "'x@h:2' is not HOST"),
+        ("mqtt://u:p@h:1,,h:2", "'' is not HOST"),
         ("mqtts://h:1", "the scheme must be mqtt://"),
         ("mqtt://h:1/x", "only mqtt://HOST:PORT"),
     ],

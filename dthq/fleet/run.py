@@ -30,6 +30,7 @@ from dthq.fleet.config import FleetConfig, member_id, provision, registry_path
 from dthq.harness.results import Distribution, FleetRun
 from dthq.pipeline.cpu import CPUSampler
 from dthq.transport.brokers import EmbeddedBroker, MosquittoBroker, free_port
+from dthq.transport.mqtt import redacted
 
 START_S = 90.0  # the longest wait for a part to come up
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")  # not imported: Locust patches gevent
@@ -115,7 +116,7 @@ class _Fleet:
         """(URL, name and version, MQTT protocol number or 0 to probe)."""
         c = self.c
         if c.broker is not None:
-            return c.broker, c.broker, 0
+            return c.broker, redacted(c.broker), 0  # a results file names no password
         broker = self.stack.enter_context(EMBEDDED[c.embedded]())
         self.cpu.add("broker", broker.pid)
         return broker.url, broker.version, broker.protocol

@@ -59,6 +59,7 @@ from dthq.pipeline.parties import Progress
 from dthq.pipeline.party import encode_config
 from dthq.pipeline.run import EMBEDDED, SimConfig, provision
 from dthq.transport.brokers import MosquittoBroker
+from dthq.transport.mqtt import redacted
 from dthq.transport.tls import TLSMaterial
 
 START_S = 90.0  # the longest wait for a party to come up (devices: all handshakes)
@@ -103,7 +104,7 @@ class _Run:
         the TLS schemes this run's mosquitto with its TLS listener, certificates and ACL."""
         c = self.c
         if c.broker is not None:
-            return c.broker, c.broker, 0
+            return c.broker, redacted(c.broker), 0  # a results file names no password
         if c.scheme != "dthq":  # the material outlives the broker (stack order)
             self.tls = self.stack.enter_context(tls_setup.material(self.registry))
             acl = tls_setup.acl(self.registry)

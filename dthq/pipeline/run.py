@@ -42,7 +42,7 @@ from dthq.pipeline.parties import (
 from dthq.pipeline.provision import CLOUD_ID, Registry
 from dthq.transport.brokers import EmbeddedBroker, MosquittoBroker
 from dthq.transport.bus import BUSES, Bus, MemoryBus, check_qos
-from dthq.transport.mqtt import MQTTBus, parse_broker_url
+from dthq.transport.mqtt import MQTTBus, parse_broker_url, redacted
 
 PINS = ("none", "split")  # how a processes=True run places its parties (see processes.py)
 EMBEDDED = {"amqtt": EmbeddedBroker, "mosquitto": MosquittoBroker}
@@ -207,7 +207,7 @@ class Pipeline:
                 protocol = broker.protocol
                 self.broker = broker
             else:
-                self.broker_name = url
+                self.broker_name = redacted(url)  # a results file names no password
 
             def connect(name: str, persistent: bool, identity: str) -> Bus:
                 tls = None if self.tls is None else self.tls.client_context(identity)

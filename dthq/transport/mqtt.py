@@ -32,7 +32,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from functools import partial
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -54,6 +54,7 @@ from dthq.transport.bus import (
 )
 
 DEFAULT_PORT = 1883
+MQTT_311 = paho.MQTTv311  # 4: what a RabbitMQ node speaks (it closes an MQTT 5 connection)
 USERNAME = "dthq"
 CONNECT_TIMEOUT_S = 10.0
 SESSION_EXPIRY_S = 3600
@@ -74,38 +75,46 @@ class BrokerAddress:
     password: str | None = None
 
 
-def _host_port(url: str, item: str) -> tuple[str, int]:
+def _host_port(shown: str, item: str) -> tuple[str, int]:
     parts = urlsplit(f"mqtt://{item}")
     try:
         port = parts.port or DEFAULT_PORT
     except ValueError:
-        raise UnsupportedError(f"broker URL {url!r}: the port is not a number 1..65535") from None
+        raise UnsupportedError(f"broker URL {shown!r}: the port is not a number 1..65535") from None
     if not parts.hostname or parts.username is not None or parts.path:
-        raise UnsupportedError(f"broker URL {url!r}: {item!r} is not HOST[:PORT]")
+        raise UnsupportedError(f"broker URL {shown!r}: {item!r} is not HOST[:PORT]")
     return parts.hostname, port
+
+
+def redacted(url: str) -> str:
+    """``url`` with its password, if any, shown as ``***`` (for messages and results)."""
+    scheme, sep, rest = url.partition("://")
+    user, at, nodes = rest.rpartition("@")
+    if not sep or not at or ":" not in user:
+        return url
+    return f"{scheme}://{user.partition(':')[0]}:***@{nodes}"
 
 
 def parse_broker(url: str) -> BrokerAddress:
     """``mqtt://[USER:PASSWORD@]HOST[:PORT][,HOST[:PORT]...]``; anything else is refused
-    with the reason."""
+    with the reason (the password never shown)."""
+    shown = redacted(url)
     parts = urlsplit(url)
     if parts.scheme != "mqtt":
-        raise UnsupportedError(f"broker URL {url!r}: the scheme must be mqtt:// (no TLS here)")
+        raise UnsupportedError(f"broker URL {shown!r}: the scheme must be mqtt:// (no TLS here)")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise UnsupportedError(f"broker URL {url!r}: only mqtt://HOST:PORT is understood")
-    user, at, nodes = parts.netloc.partition("@")
-    if not at:
-        user, nodes = "", user
+        raise UnsupportedError(f"broker URL {shown!r}: only mqtt://HOST:PORT is understood")
+    user, _, nodes = parts.netloc.rpartition("@")  # a host holds no "@"; a user may
     if not nodes:
-        raise UnsupportedError(f"broker URL {url!r} names no host")
+        raise UnsupportedError(f"broker URL {shown!r} names no host")
     username = password = None
     if user:
-        username, colon, password = user.partition(":")
+        username, colon, password = (unquote(v) for v in user.partition(":"))
         if not username or not colon:
-            raise UnsupportedError(f"broker URL {url!r}: a user goes as USER:PASSWORD@")
-    hosts = tuple(_host_port(url, item) for item in nodes.split(","))
+            raise UnsupportedError(f"broker URL {shown!r}: a user goes as USER:PASSWORD@")
+    hosts = tuple(_host_port(shown, item) for item in nodes.split(","))
     if len(set(hosts)) != len(hosts):
-        raise UnsupportedError(f"broker URL {url!r} names a node twice")
+        raise UnsupportedError(f"broker URL {shown!r} names a node twice")
     return BrokerAddress(hosts, username, password)
 
 
@@ -146,6 +155,7 @@ class MQTTBus:
         say); otherwise offered 5, falling back once per broker URL. ``tls``: the
         client's context for a TLS listener (its certificate is its identity there)."""
         self.url = url
+        self.shown_url = redacted(url)  # what messages name: no password
         self.tls = tls
         self.address = parse_broker(url)
         # Clients of a cluster start on different nodes: the load spreads over them.
@@ -182,13 +192,23 @@ class MQTTBus:
         kept the moment the session resumes, and each must find its handler."""
         if self._probe:
             self.protocol = self._learn_protocol()
+        for tried in range(len(self.address.hosts)):  # a node that fails: the next one
+            try:
+                self._client = self._connect_one()
+                return
+            except BusError:
+                if tried == len(self.address.hosts) - 1:
+                    raise
+                self._rotate()
+
+    def _connect_one(self) -> paho.Client:
         client = self._connect(self.protocol, self._keepalive)
         if client is None:  # the broker speaks only 3.1.1
             self.protocol = _SPOKEN[self.url] = paho.MQTTv311
             client = self._connect(paho.MQTTv311, self._keepalive)
         if client is None:
-            raise BusError(f"{self.url}: the broker refused MQTT 5 and 3.1.1")
-        self._client = client
+            raise BusError(f"{self.shown_url}: the broker refused MQTT 5 and 3.1.1")
+        return client
 
     def _learn_protocol(self) -> int:
         """The broker's protocol, learnt under a throwaway anonymous id and a clean
@@ -247,25 +267,24 @@ class MQTTBus:
             properties.SessionExpiryInterval = SESSION_EXPIRY_S
         self._refused, self._old_protocol = None, False
         self._connected.clear()
-        for tried in range(len(self.address.hosts)):  # the first node that answers
-            try:
-                if v5:
-                    client.connect(
-                        self.host,
-                        self.port,
-                        keepalive,
-                        clean_start=not self.persistent,
-                        properties=properties,
-                    )
-                else:
-                    client.connect(self.host, self.port, keepalive)
-                break
-            except ssl.SSLError as exc:  # an OSError too: named as what it is
-                raise BusError(f"TLS with {self.url} failed: {exc.reason or exc}") from None
-            except OSError as exc:
-                if tried == len(self.address.hosts) - 1:
-                    raise BusError(f"no MQTT broker at {self.url}: {exc.strerror or exc}") from None
-                self._rotate(client)
+        try:
+            if v5:
+                client.connect(
+                    self.host,
+                    self.port,
+                    keepalive,
+                    clean_start=not self.persistent,
+                    properties=properties,
+                )
+            else:
+                client.connect(self.host, self.port, keepalive)
+        except ssl.SSLError as exc:  # an OSError too: named as what it is
+            raise BusError(f"TLS with {self.shown_url} failed: {exc.reason or exc}") from None
+        except OSError as exc:
+            where = f"{self.host}:{self.port}"
+            raise BusError(
+                f"no MQTT broker at {where} ({self.shown_url}): {exc.strerror or exc}"
+            ) from None
         client.loop_start()
         deadline = time.monotonic() + CONNECT_TIMEOUT_S
         while not self._connected.wait(0.02):
@@ -275,7 +294,7 @@ class MQTTBus:
                 if self._old_protocol and v5:
                     return None
                 raise BusError(
-                    f"{self.url} refused the connection: {self._refused or 'no CONNACK'}"
+                    f"{self.shown_url} refused the connection: {self._refused or 'no CONNACK'}"
                 )
         return client
 
@@ -300,14 +319,15 @@ class MQTTBus:
             client.subscribe(pattern, qos=qos)
         self._connected.set()
 
-    def _rotate(self, client: paho.Client) -> None:
+    def _rotate(self, client: paho.Client | None = None) -> None:
         """Aim the next (re)connect at the cluster's next node. paho's host setter
         refuses while its state is "connection lost", which is when this is needed."""
         hosts = self.address.hosts
         if len(hosts) > 1:
             self._at = (self._at + 1) % len(hosts)
             self.host, self.port = hosts[self._at]
-            client._host, client._port = self.host, self.port  # no public way, see above
+            if client is not None:
+                client._host, client._port = self.host, self.port  # no public way, see above
 
     def _on_connect_fail(self, client, userdata) -> None:  # type: ignore[no-untyped-def]
         self._rotate(client)
@@ -321,7 +341,10 @@ class MQTTBus:
         if self._connected.is_set() and not self._closing:
             self.stats.disconnects += 1
             self._down_since = time.perf_counter()
-            self._rotate(client)  # the node may be gone: the next one takes the session
+        if not self._closing:
+            # The node may be gone, or took the connection and closed it before any
+            # CONNACK (a dying node, a proxy in front of one): the next takes the session.
+            self._rotate(client)
         self._connected.clear()
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # type: ignore[no-untyped-def]
@@ -399,7 +422,7 @@ class MQTTBus:
                     self._subacks.pop(mid, None)
                 if self.stats.disconnects != drops or not self._connected.is_set():
                     return  # the link dropped before the SUBACK: the reconnect renews it
-                raise BusError(f"{self.url}: no SUBACK for {pattern!r}")
+                raise BusError(f"{self.shown_url}: no SUBACK for {pattern!r}")
             with self._lock:
                 self._subacks.pop(mid, None)
 
