@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -34,9 +33,9 @@ from chaos.proxy import CuttingProxy
 from dthq.errors import UnsupportedError
 from dthq.harness.results import ChaosRun, Distribution
 from dthq.pipeline.run import provision
-from dthq.transport.brokers import LOOPBACK, find_mosquitto, free_port
+from dthq.transport.brokers import LOOPBACK, find_mosquitto, free_port, listening
 from dthq.transport.bus import BusError
-from dthq.transport.cluster import RabbitCluster, find_rabbitmq
+from dthq.transport.cluster import RABBITMQ_MISSING, RabbitCluster, find_rabbitmq
 from dthq.transport.cluster_layout import PASSWORD, USER
 from dthq.twin.store import Store, head_beside
 
@@ -67,7 +66,7 @@ class ChaosConfig:
         if self.broker == "mosquitto" and find_mosquitto() is None:
             raise UnsupportedError("mosquitto is not installed (Debian package mosquitto)")
         if self.broker == "rabbitmq" and find_rabbitmq() is None:
-            raise UnsupportedError("RabbitMQ is not installed (Debian package rabbitmq-server)")
+            raise UnsupportedError(RABBITMQ_MISSING)
         if not 1 <= self.devices <= 50:
             raise UnsupportedError("--devices must be 1..50")
         if not 0 < self.rate_hz <= 20 or not 5 <= self.duration_s <= 3600:
@@ -105,7 +104,10 @@ class Suite:
         )  # no persistence: a SIGKILL loses what it held, the receipts must cover it
         port = self.broker_port
         return Party(
-            "broker", [str(find_mosquitto()), "-c", str(conf)], self.dir, lambda _: _listening(port)
+            "broker",
+            [str(find_mosquitto()), "-c", str(conf)],
+            self.dir,
+            lambda _: listening(port, 0.2),
         )
 
     def _parties(self, url: str, fhir_url: str) -> dict[str, Party]:
@@ -300,14 +302,6 @@ class _Node:
             self.cluster.restart(self.index)
         except BusError as exc:
             raise PartyError(f"node {self.index} did not come back: {exc}") from None
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection((LOOPBACK, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 def _last_json(party: Party) -> dict[str, object]:

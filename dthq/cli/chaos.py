@@ -100,7 +100,8 @@ def chaos(
         settle_s=settle,
         seed=seed,
     )
-    steps = (3 + (3 if broker == "rabbitmq" else 1)) * (not no_kills) + (outage > 0) + 3
+    cluster = broker == "rabbitmq"  # a step to start it, and a kill per node
+    steps = (3 + (3 if cluster else 1)) * (not no_kills) + (outage > 0) + 3 + cluster
     done = [0]
     with render.progress("chaos", as_json) as update:
 

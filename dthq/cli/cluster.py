@@ -109,7 +109,7 @@ def status(folder: Path, as_json: bool) -> int:
 
 
 @cluster.command()
-@click.argument("node", type=click.IntRange(0, 4))
+@click.argument("node", type=click.IntRange(min=0))
 @DIR
 @options.json_flag()
 def kill(node: int, folder: Path, as_json: bool) -> int:
@@ -123,7 +123,7 @@ def kill(node: int, folder: Path, as_json: bool) -> int:
 
 
 @cluster.command()
-@click.argument("node", type=click.IntRange(0, 4))
+@click.argument("node", type=click.IntRange(min=0))
 @DIR
 @options.json_flag()
 def start(node: int, folder: Path, as_json: bool) -> int:
@@ -143,7 +143,7 @@ def down(folder: Path, as_json: bool) -> None:
     from dthq.transport.cluster import RabbitCluster
 
     c = RabbitCluster.attach(folder)
-    names = [n.name for n in c.nodes]
+    names = [s.name for s in c.status() if s.running]  # what was still running
     c.stop()
     if as_json:
         render.emit_json({"folder": str(folder), "stopped": names})

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from functools import cache
 
 from dthq.transport.brokers import find_mosquitto
-from dthq.transport.cluster import find_rabbitmq
+from dthq.transport.cluster import RABBITMQ_MISSING, find_rabbitmq
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -27,7 +27,7 @@ REQUIREMENTS: dict[str, Callable[[], str | None]] = {
     ),
     "rabbitmq": lambda: _found(
         find_rabbitmq(),
-        "RabbitMQ is not installed (Debian package rabbitmq-server; .ci/run installs it)",
+        RABBITMQ_MISSING,
     ),
     "chromium": lambda: _found(
         CHROMIUM, "chromium is not installed (Debian package chromium; .ci/run installs it)"

@@ -29,7 +29,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, Self
 
 from dthq.errors import UnsupportedError
 from dthq.transport.bus import BusError
@@ -78,14 +78,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def listening(port: int, timeout: float = 0.5) -> bool:
+    """Something accepts connections on the loopback ``port`` now."""
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def _wait_listening(port: int, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((LOOPBACK, port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.02)
+        if listening(port, 0.2):
+            return
+        time.sleep(0.02)
     raise BusError(f"{what} did not start listening on {LOOPBACK}:{port} in {timeout} s")
 
 
@@ -102,13 +109,8 @@ class Broker(Protocol):
     def stop(self) -> None: ...
 
 
-class _Managed:
-    name = "broker"
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://{LOOPBACK}:{self.port}"
+class Lifecycle:
+    """``with`` starts it and stops it, whatever happens inside."""
 
     def start(self) -> None:
         raise NotImplementedError
@@ -116,12 +118,7 @@ class _Managed:
     def stop(self) -> None:
         raise NotImplementedError
 
-    def restart(self, down_s: float = 0.0) -> None:
-        self.stop()
-        time.sleep(down_s)
-        self.start()
-
-    def __enter__(self) -> _Managed:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -129,6 +126,20 @@ class _Managed:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class _Managed(Lifecycle):
+    name = "broker"
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{LOOPBACK}:{self.port}"
+
+    def restart(self, down_s: float = 0.0) -> None:
+        self.stop()
+        time.sleep(down_s)
+        self.start()
 
 
 class EmbeddedBroker(_Managed):

@@ -27,21 +27,24 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 
-from dthq.transport import cluster_layout
-from dthq.transport.brokers import LOOPBACK, TAIL_BYTES, _die_with_starter
+from dthq.transport import cluster_folder, cluster_layout
+from dthq.transport.brokers import LOOPBACK, TAIL_BYTES, Lifecycle, _die_with_starter, listening
 from dthq.transport.bus import BusError
 from dthq.transport.cluster_config import node_env, write_shared
 from dthq.transport.cluster_layout import Layout, Node
+from dthq.transport.mqtt import MQTT_311
 
 RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+RABBITMQ_MISSING = (
+    f"RabbitMQ is not installed ({RABBITMQ_SERVER}: Debian package rabbitmq-server; "
+    ".ci/run installs it)"
+)
 EPMD_PATHS = ("/usr/bin/epmd", "/usr/lib/erlang/bin/epmd")
 START_S = 180.0  # a cold start of 3 nodes on a loaded 2-core machine (about 25 s idle)
 STOP_S = 30.0  # a graceful stop, then SIGKILL
@@ -59,25 +62,33 @@ def _epmd() -> str:
     return found
 
 
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection((LOOPBACK, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def _is_ours(pid: int | None, marker: str) -> bool:
-    """``pid`` is alive and is the process that carries ``marker`` in its command line or
-    environment (a node's name is in its environment only): a PID from a state file may
-    since name another process, which must not be signalled."""
+def _proc_file(pid: int | None, name: str) -> bytes | None:
     if pid is None:
-        return False
+        return None
     try:
-        proc = Path(f"/proc/{pid}")
-        return any(marker.encode() in (proc / f).read_bytes() for f in ("cmdline", "environ"))
+        return Path(f"/proc/{pid}/{name}").read_bytes()
     except OSError:
-        return False
+        return None
+
+
+def _is_node(pid: int | None, name: str) -> bool:
+    """``pid`` is alive and is the node ``name``: its environment holds exactly that node
+    name (each cluster's names carry its own random tag). A PID from a state file may
+    since name another process, which must not be signalled."""
+    environ = _proc_file(pid, "environ")
+    return environ is not None and f"RABBITMQ_NODENAME={name}".encode() in environ.split(b"\0")
+
+
+def _epmd_argv(port: int) -> list[str]:
+    return [_epmd(), "-address", LOOPBACK, "-port", str(port)]
+
+
+def _is_epmd(pid: int | None, port: int) -> bool:
+    """``pid`` is alive and runs exactly the command line this cluster's epmd was given."""
+    cmdline = _proc_file(pid, "cmdline")
+    return cmdline is not None and cmdline.split(b"\0")[:5] == [
+        a.encode() for a in _epmd_argv(port)
+    ]
 
 
 @dataclass(frozen=True)
@@ -89,12 +100,12 @@ class NodeStatus:
     mqtt_url: str
 
 
-class RabbitCluster:
+class RabbitCluster(Lifecycle):
     """``size`` nodes in ``folder``. ``detach=True`` (``dthq cluster up``) leaves them
     running after this process exits; otherwise they get SIGTERM when it ends."""
 
     name = "rabbitmq"
-    protocol = 4  # MQTT 3.1.1 (paho.MQTTv311): 3.10 closes the connection on MQTT 5
+    protocol = MQTT_311  # 3.10 closes the connection on MQTT 5
 
     def __init__(self, folder: Path, size: int = 3, *, detach: bool = False) -> None:
         self.folder = Path(folder)
@@ -135,38 +146,35 @@ class RabbitCluster:
 
     def start(self) -> None:
         if find_rabbitmq() is None:
-            raise BusError(
-                f"RabbitMQ is not installed ({RABBITMQ_SERVER}: Debian package rabbitmq-server)"
-            )
-        self._refuse_running()
-        layout = cluster_layout.plan(self.folder, self.size)
-        if busy := cluster_layout.busy_ports(layout):
-            raise BusError(f"port {busy[0]} on {LOOPBACK} is already in use")
-        shutil.rmtree(self.folder / "nodes", ignore_errors=True)  # a fresh cluster each time
-        (self.folder / "nodes").mkdir(parents=True, exist_ok=True)
-        write_shared(self.folder)
-        self._epmd = epmd = self._spawn(
-            [_epmd(), "-address", LOOPBACK, "-port", str(layout.epmd_port)],
-            self.folder / "epmd.log",
-        )
-        self.layout = replace(
-            layout, epmd_pid=epmd.pid, started=datetime.now(UTC).isoformat(timespec="seconds")
-        )
+            raise BusError(RABBITMQ_MISSING)
+        with cluster_folder.locked(self.folder):
+            self._refuse_running()
+            layout = cluster_layout.plan(self.folder, self.size)
+            if busy := cluster_layout.busy_ports(layout):
+                raise BusError(f"port {busy[0]} on {LOOPBACK} is already in use")
+            cluster_folder.fresh_nodes(self.folder)
+            write_shared(self.folder)
+            self.layout = replace(layout, started=datetime.now(UTC).isoformat(timespec="seconds"))
+            try:
+                self._start_all(layout)
+            except BaseException:  # a Ctrl-C too: a start that fails leaves nothing behind
+                self.stop()
+                raise
+
+    def _start_all(self, layout: Layout) -> None:
+        self._epmd = epmd = self._spawn(_epmd_argv(layout.epmd_port), self.folder / "epmd.log")
+        self.layout = replace(self._layout, epmd_pid=epmd.pid)
         cluster_layout.write(self.layout)
-        try:
-            self._wait_port(layout.epmd_port, epmd, "epmd", time.monotonic() + 10)
-            # The first node alone, then the rest: classic-config discovery has no lock,
-            # and nodes that all boot at once may each found a cluster of their own.
-            deadline = time.monotonic() + START_S
-            first = layout.nodes[0]
-            self._start_node(first)
-            self._wait_port(first.mqtt, self._procs[0], first.name, deadline)
-            for node in layout.nodes[1:]:
-                self._start_node(node)
-            self.wait_ready(max(1.0, deadline - time.monotonic()))
-        except BaseException:  # a Ctrl-C too: a start that fails leaves nothing behind
-            self.stop()
-            raise
+        self._wait_port(layout.epmd_port, epmd, "epmd", time.monotonic() + 10)
+        # The first node alone, then the rest: classic-config discovery has no lock, and
+        # nodes that all boot at once may each found a cluster of their own.
+        deadline = time.monotonic() + START_S
+        first = layout.nodes[0]
+        self._start_node(first)
+        self._wait_port(first.mqtt, self._procs[0], first.name, deadline)
+        for node in layout.nodes[1:]:
+            self._start_node(node)
+        self.wait_ready(max(1.0, deadline - time.monotonic()))
 
     def _refuse_running(self) -> None:
         """One cluster per folder: a running one is refused, never overwritten."""
@@ -174,7 +182,7 @@ class RabbitCluster:
             old = cluster_layout.read(self.folder)
         except BusError:
             return  # no state, or none worth keeping: the folder is free
-        if any(_is_ours(n.pid, n.name) for n in old.nodes):
+        if any(_is_node(n.pid, n.name) for n in old.nodes) or _is_epmd(old.epmd_pid, old.epmd_port):
             raise BusError(
                 f"a cluster is already running in {self.folder}: `dthq cluster down` stops it"
             )
@@ -208,7 +216,7 @@ class RabbitCluster:
         self, port: int, proc: subprocess.Popen[bytes] | None, what: str, deadline: float
     ) -> None:
         while True:
-            if _listening(port):
+            if listening(port):
                 return
             if proc is not None and proc.poll() is not None:
                 raise BusError(
@@ -222,16 +230,17 @@ class RabbitCluster:
             time.sleep(0.1)
 
     def _last(self, what: str) -> str:
-        """The last lines a node wrote (stdout, then its log): its own words for a failure."""
+        """The last lines a node (or epmd) wrote: its own words for a failure."""
+        logs = {"epmd": [self.folder / "epmd.log"]}
         for node in self._layout.nodes if self.layout else ():
-            if node.name == what:
-                home = self.folder / "nodes" / str(node.index)
-                for path in [home / "stdout.log", *sorted((home / "log").glob("*.log"))]:
-                    with contextlib.suppress(OSError):
-                        text = path.read_bytes()[-TAIL_BYTES:].decode(errors="replace")
-                        lines = [line.strip() for line in text.splitlines() if line.strip()]
-                        if lines:
-                            return " | ".join(lines[-3:])
+            home = self.folder / "nodes" / str(node.index)
+            logs[node.name] = [home / "stdout.log", *sorted((home / "log").glob("*.log"))]
+        for path in logs.get(what, []):
+            with contextlib.suppress(OSError):
+                text = path.read_bytes()[-TAIL_BYTES:].decode(errors="replace")
+                lines = [line.strip() for line in text.splitlines() if line.strip()]
+                if lines:
+                    return " | ".join(lines[-3:])
         return "no output"
 
     def wait_ready(self, timeout: float) -> None:
@@ -244,11 +253,9 @@ class RabbitCluster:
         for node in self.nodes:
             after = self.nodes[(node.index + 1) % len(self.nodes)]
             while not round_trip(after.mqtt_url, node.mqtt_url, ROUND_TRIP_S):
-                proc = self._procs.get(node.index)
-                if proc is not None and proc.poll() is not None:
-                    raise BusError(
-                        f"{node.name} exited with {proc.returncode}: {self._last(node.name)}"
-                    )
+                for n in (node, after):
+                    if not _is_node(n.pid, n.name):  # died (ours or an earlier command's)
+                        raise BusError(f"{n.name} is not running: {self._last(n.name)}")
                 if time.monotonic() > deadline:
                     raise BusError(
                         f"{node.name} never received what {after.name} published "
@@ -262,7 +269,7 @@ class RabbitCluster:
     def kill(self, index: int) -> None:
         """``kill -9`` node ``index`` (as a crash would)."""
         node = self.nodes[index]
-        if _is_ours(node.pid, node.name) and node.pid is not None:
+        if _is_node(node.pid, node.name) and node.pid is not None:
             os.kill(node.pid, signal.SIGKILL)
         proc = self._procs.pop(index, None)
         if proc is not None:
@@ -270,13 +277,13 @@ class RabbitCluster:
         # A node that is not our child (started by an earlier `dthq cluster`) is gone
         # once its listener is: the kernel closes its sockets as it tears it down.
         deadline = time.monotonic() + 10
-        while _listening(node.mqtt) and time.monotonic() < deadline:
+        while listening(node.mqtt) and time.monotonic() < deadline:
             time.sleep(0.05)
 
     def restart(self, index: int, timeout: float = START_S) -> None:
         """Start node ``index`` again (its data kept) and wait for its round trip."""
         node = self.nodes[index]
-        if _is_ours(node.pid, node.name):
+        if _is_node(node.pid, node.name):
             raise BusError(f"{node.name} is still running (pid {node.pid})")
         self._start_node(node)
         self.wait_ready(timeout)
@@ -285,7 +292,7 @@ class RabbitCluster:
 
     def status(self) -> list[NodeStatus]:
         return [
-            NodeStatus(n.name, n.pid, _is_ours(n.pid, n.name), _listening(n.mqtt), n.mqtt_url)
+            NodeStatus(n.name, n.pid, _is_node(n.pid, n.name), listening(n.mqtt), n.mqtt_url)
             for n in self._layout.nodes
         ]
 
@@ -294,20 +301,20 @@ class RabbitCluster:
         if self.layout is None:
             return
         layout = self.layout
-        live = [n for n in layout.nodes if _is_ours(n.pid, n.name)]
+        live = [n for n in layout.nodes if _is_node(n.pid, n.name)]
         for node in live:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(node.pid, signal.SIGTERM)  # type: ignore[arg-type]
         deadline = time.monotonic() + STOP_S
         for node in live:
-            while _is_ours(node.pid, node.name) and time.monotonic() < deadline:
+            while _is_node(node.pid, node.name) and time.monotonic() < deadline:
                 self._reap()
                 time.sleep(0.1)
-            if _is_ours(node.pid, node.name):
+            if _is_node(node.pid, node.name):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(node.pid, signal.SIGKILL)  # type: ignore[arg-type]
         self._reap()
-        if _is_ours(layout.epmd_pid, str(layout.epmd_port)):
+        if _is_epmd(layout.epmd_pid, layout.epmd_port):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(layout.epmd_pid, signal.SIGTERM)  # type: ignore[arg-type]
         for proc in [*self._procs.values(), *([self._epmd] if self._epmd else [])]:
@@ -321,12 +328,3 @@ class RabbitCluster:
     def _reap(self) -> None:
         for proc in self._procs.values():
             proc.poll()  # a child of ours that died is a zombie until reaped
-
-    def __enter__(self) -> RabbitCluster:
-        self.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

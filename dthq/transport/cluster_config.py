@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from dthq.transport.brokers import LOOPBACK
+from dthq.transport.cluster_folder import write_secret
 from dthq.transport.cluster_layout import PASSWORD, USER, Layout, Node
 
 PLUGINS = ("rabbitmq_mqtt", "rabbitmq_consistent_hash_exchange")
@@ -57,7 +58,7 @@ def definitions() -> str:
                     "name": USER,
                     "password_hash": password_hash(PASSWORD),
                     "hashing_algorithm": "rabbit_password_hashing_sha256",
-                    "tags": ["administrator"],
+                    "tags": [],  # MQTT and AMQP need no tag
                 }
             ],
             "vhosts": [{"name": "/"}],
@@ -95,9 +96,7 @@ def node_env(folder: Path, layout: Layout, node: Node) -> dict[str, str]:
 
 def write_shared(folder: Path) -> None:
     """What every node reads: the definitions, the plugins and a fresh cookie."""
-    cookie = folder / ".erlang.cookie"
-    cookie.unlink(missing_ok=True)
-    cookie.write_text(os.urandom(16).hex())
-    cookie.chmod(0o400)  # Erlang refuses a cookie others can read
+    # Erlang refuses a cookie others can read; anyone who reads it controls the nodes.
+    write_secret(folder / ".erlang.cookie", os.urandom(16).hex())
     (folder / "definitions.json").write_text(definitions())
     (folder / "enabled_plugins").write_text(f"[{','.join(PLUGINS)}].\n")

@@ -7,9 +7,7 @@ import threading
 from contextlib import closing
 
 from dthq.transport.bus import BusError
-from dthq.transport.mqtt import MQTTBus
-
-MQTT_311 = 4  # paho.MQTTv311
+from dthq.transport.mqtt import MQTT_311, MQTTBus
 
 
 def round_trip(publish_url: str, subscribe_url: str, timeout: float) -> bool:
