@@ -136,6 +136,7 @@ def from_benchmark_json(raw: Mapping[str, Any], *, wall_time_s: float | None = N
         policy_sweep=figures[Suite.POLICY_SWEEP],
         soak=figures[Suite.SOAK],
         chaos=figures[Suite.CHAOS],
+        failover=figures[Suite.FAILOVER],
         held=figures[Suite.HELD],
         fhir_cost=figures[Suite.FHIR_COST],
         schemes=figures[Suite.SCHEMES],

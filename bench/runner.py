@@ -31,6 +31,7 @@ SUITES = {
     "fleet": "test_fleet.py",
     "soak": "test_soak.py",
     "chaos": "test_chaos.py",
+    "failover": "test_failover.py",
     "held": "test_held.py",
     "schemes": "test_schemes.py",
     "store": "test_store.py",

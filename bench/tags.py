@@ -22,6 +22,7 @@ from dthq.harness.results import (
     CascadeRun,
     ChaosRun,
     Distribution,
+    FailoverRun,
     FHIRCost,
     FleetRun,
     ForgedHello,
@@ -58,6 +59,7 @@ class Suite(StrEnum):
     POLICY_SWEEP = "policy_sweep"
     SOAK = "soak"
     CHAOS = "chaos"
+    FAILOVER = "failover"
     HELD = "held"
     FHIR_COST = "fhir_cost"
     SCHEMES = "schemes"
@@ -134,6 +136,7 @@ FIGURES: dict[Suite, tuple[str, type]] = {
     Suite.POLICY_SWEEP: ("point", PolicyPoint),
     Suite.SOAK: ("run", SoakRun),
     Suite.CHAOS: ("run", ChaosRun),
+    Suite.FAILOVER: ("run", FailoverRun),
     Suite.HELD: ("search", HeldRate),
     Suite.FHIR_COST: ("cost", FHIRCost),
     Suite.SCHEMES: ("run", SchemeRun),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from test_fleet_report import CURVE
+from test_report_scale import failover_run
 from test_reports import COUNTS, results
 from test_scheme_verdicts import scheme
 from test_store_report import POINTS
@@ -38,7 +39,10 @@ def runs() -> dict[str, Results]:
                scheme("dthq+tls", 11.0, None, storm=0.6))  # fmt: skip
     base = dataclasses.replace(results(), schemes=schemes, store=STORE)
     slow = dataclasses.replace(
-        results(dthq_slowdown=3.0, profile="full"), instructions=COUNTS, fleet=CURVE
+        results(dthq_slowdown=3.0, profile="full"),
+        instructions=COUNTS,
+        fleet=CURVE,
+        failover=(failover_run(),),
     )
     empty = dataclasses.replace(
         base, table3=(), table4=(), forged_hello=(), qkd_sweep=(), qkd_keys=(), cascade=(),

@@ -46,6 +46,7 @@ ADDED = {
     ),  # and each pipeline run's processes, pin (test below)
     13: ("paired",),  # and each distribution's optional cv and warnings, the optional
     # cascade[].efficiencies and store[].round_ms (tests below)
+    14: ("failover",),
 }
 
 
@@ -135,7 +136,8 @@ def test_a_file_of_the_old_writer_is_written_back_byte_for_byte(tmp_path: Path) 
         '"schema_version": 3,', f'"schema_version": {SCHEMA_VERSION},'
     ).replace(
         '\n "instructions": [',
-        '\n "policy_sweep": [],\n "soak": [],\n "chaos": [],\n "held": [],\n "fhir_cost": [],'
+        '\n "policy_sweep": [],\n "soak": [],\n "chaos": [],\n "failover": [],\n "held": [],'
+        '\n "fhir_cost": [],'
         '\n "schemes": [],\n "store": [],\n "paired": [],\n "instructions": [',
     ).replace(
         '\n   "rejection_examples": {}\n',
@@ -161,9 +163,9 @@ def test_the_written_shape_is_the_fields_in_order() -> None:
     [
         (
             lambda d: d.update(schema_version=SCHEMA_VERSION + 1),
-            "schema_version 14, this build reads 1 to 13",
+            "schema_version 15, this build reads 1 to 14",
         ),
-        (lambda d: d.update(schema_version="13"), "schema_version '13', this build reads 1 to 13"),
+        (lambda d: d.update(schema_version="14"), "schema_version '14', this build reads 1 to 14"),
         (lambda d: d["metadata"].update(host="x"), "metadata.host: unknown key"),
         (lambda d: d.update(extra=[]), "extra: unknown key"),
         (lambda d: d["bulk"].append({}), "bulk[0].total_bytes: missing"),

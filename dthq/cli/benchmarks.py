@@ -36,7 +36,7 @@ RESULTS = click.argument(
     default=None,
     metavar="EXPR",
     help="Run a subset: a suite (primitives, table3, table4, dos, qkd, pipeline, fleet, soak, "
-    "chaos, held, schemes, store, paired) or a pytest -k expression.",
+    "chaos, failover, held, schemes, store, paired) or a pytest -k expression.",
 )
 @options.out_dir(
     Path("reports/latest"), "Directory for results.json, tables, figures and report.html."

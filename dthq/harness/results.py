@@ -576,6 +576,41 @@ class ChaosRun:
 
 
 @dataclass(frozen=True)
+class NodeKill:
+    """One node of a cluster killed with ``kill -9`` under the failover stream: the
+    clients that were on it, each one's seconds until connected to another node, the
+    seconds the node took to start again and pass messages, and of the messages
+    published from this kill to the next: those the broker acknowledged, those of them
+    that never arrived, and the duplicates that arrived and were removed by sequence
+    number."""
+
+    node: str
+    clients_moved: int
+    reconnect_s: tuple[float, ...]
+    restart_s: float
+    acknowledged: int
+    lost: int
+    duplicates_removed: int
+
+
+@dataclass(frozen=True)
+class FailoverRun:
+    """Failover on a cluster (:mod:`dthq.harness.failover`): a QoS 1 stream at
+    ``rate_per_s`` with a persistent subscriber, each node killed in turn. ``lost`` and
+    ``duplicates_removed`` are over the whole stream."""
+
+    broker: str
+    nodes: int
+    rate_per_s: float
+    window_s: float
+    sent: int
+    acknowledged: int
+    lost: int
+    duplicates_removed: int
+    kills: tuple[NodeKill, ...]
+
+
+@dataclass(frozen=True)
 class PolicyPoint:
     """One gateway policy at one message size of the §7.1 sweep: the pipeline run in
     which every reading's JSON, with its PPG window, was ``message_bytes`` long."""
@@ -773,6 +808,7 @@ class Results:
     policy_sweep: tuple[PolicyPoint, ...] = ()
     soak: tuple[SoakRun, ...] = ()
     chaos: tuple[ChaosRun, ...] = ()
+    failover: tuple[FailoverRun, ...] = ()
     held: tuple[HeldRate, ...] = ()
     fhir_cost: tuple[FHIRCost, ...] = ()
     schemes: tuple[SchemeRun, ...] = ()

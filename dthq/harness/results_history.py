@@ -48,7 +48,7 @@ from typing import Any
 from dthq.harness.results import Metric
 
 FORMAT = "dthq-bench-results"
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 
 Document = dict[str, Any]
 
@@ -190,4 +190,5 @@ MIGRATIONS: dict[int, Callable[[Document], Document]] = {
     10: _adding("chaos"),
     11: _v11_to_v12,
     12: _adding("paired"),
+    13: _adding("failover"),
 }

@@ -354,6 +354,9 @@ class Profile:
     # and seconds of faults each.
     chaos_brokers: tuple[str, ...] = ("amqtt",)
     chaos_s: float = 20.0
+    # Failover on a 3-node RabbitMQ cluster (its cold start alone is about 25 s, which the
+    # quick profile's 10 minutes cannot spare): nodes, or 0 for none.
+    failover_nodes: int = 0
     # Held rates: the brokers searched (the quick profile: Mosquitto, or amqtt where it
     # is missing), seconds offered per probe, the searches' relative precision, and the
     # FHIR cost runs' seconds and brokers.
@@ -403,8 +406,9 @@ PROFILES: dict[str, Profile] = {
         soak_readings=1_000_000,
         soak_patients=100,
         soak_warmup=200_000,
-        chaos_brokers=("amqtt", "mosquitto"),
+        chaos_brokers=("amqtt", "mosquitto", "rabbitmq"),
         chaos_s=120.0,
+        failover_nodes=3,
         held_brokers=("amqtt", "mosquitto"),
         held_probe_s=10.0,
         held_precision=0.05,
