@@ -98,6 +98,10 @@ def _edit(tmp_path: Path, change) -> None:  # type: ignore[no-untyped-def]
         (lambda o: o["epmd"].update(pid=-1), "pid -1 is not a PID"),
         (lambda o: o["nodes"][1].update(name="rabbit@localhost"), "node 1 is named"),
         (lambda o: o["nodes"][1].update(mqtt=o["nodes"][0]["mqtt"]), "share a port"),
+        (lambda o: o.update(extra=1), "the file has an unknown key 'extra'"),
+        (lambda o: o["epmd"].update(host="0.0.0.0"), "epmd has an unknown key 'host'"),
+        (lambda o: o["nodes"][2].update(cmd="x"), "node 2 has an unknown key 'cmd'"),
+        (lambda o: o.update(started=5), "started 5 is not an ISO 8601 time"),
     ],
 )
 def test_a_state_file_that_is_not_exactly_ours_is_refused(

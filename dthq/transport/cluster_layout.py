@@ -29,6 +29,9 @@ MAX_NODES = 5  # a quorum of 3 tolerates one loss; more than 5 on a 2-core box s
 # protects a reading is DTHQ's own authentication.
 USER = PASSWORD = "dthq"
 _TAG = re.compile(r"^[0-9a-f]{8}$")
+_KEYS = frozenset({"version", "tag", "started", "url", "epmd", "nodes"})
+_EPMD_KEYS = frozenset({"port", "pid"})
+_NODE_KEYS = frozenset({"name", "amqp", "mqtt", "dist", "pid"})
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,13 @@ def read(folder: Path) -> Layout:
         raise BusError(f"{what}: epmd and nodes are missing")
     if not 1 <= len(nodes) <= MAX_NODES or not all(isinstance(n, dict) for n in nodes):
         raise BusError(f"{what}: 1 to {MAX_NODES} nodes expected, got {len(nodes)}")
+    for keys, known, where in [
+        (obj.keys(), _KEYS, "the file"),
+        (epmd.keys(), _EPMD_KEYS, "epmd"),
+        *((n.keys(), _NODE_KEYS, f"node {i}") for i, n in enumerate(nodes)),
+    ]:
+        if unknown := sorted(set(keys) - known):
+            raise BusError(f"{what}: {where} has an unknown key {unknown[0]!r}")
     parsed = tuple(
         Node(
             tag,
@@ -190,13 +200,15 @@ def read(folder: Path) -> Layout:
         if n.get("name") != parsed[i].name:
             raise BusError(f"{what}: node {i} is named {n.get('name')!r}, not {parsed[i].name!r}")
     started = obj.get("started", "")
+    if not isinstance(started, str):
+        raise BusError(f"{what}: started {started!r} is not an ISO 8601 time")
     layout = Layout(
         folder,
         tag,
         _int(epmd, "port", what),
         parsed,
         _int(epmd, "pid", what, pid=True),
-        started if isinstance(started, str) else "",
+        started,
     )
     if len(set(layout.ports)) != len(layout.ports):
         raise BusError(f"{what}: two listeners share a port")
