@@ -28,3 +28,5 @@ def test_failover(benchmark: Any, bench_profile: Any) -> None:
         run = benchmark.pedantic(failover.measure, args=(cluster,), rounds=1, iterations=1)
     tag_figures(benchmark, Suite.FAILOVER, run)
     assert run.kills
+    # A run that lost acknowledged messages must not exit 0 (the bench then fails).
+    assert run.lost == 0, f"{run.lost} of {run.acknowledged} acknowledged messages lost"

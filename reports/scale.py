@@ -69,7 +69,7 @@ def verdict(run: FailoverRun) -> str:
     return (
         f"{run.broker}: each of {run.nodes} nodes killed in turn under {run.rate_per_s:g} "
         f"messages/s; {run.acknowledged:,} acknowledged, {word}, "
-        f"{run.duplicates_removed:,} duplicates removed"
+        f"{run.duplicates_removed:,} duplicate{'' if run.duplicates_removed == 1 else 's'} removed"
     )
 
 

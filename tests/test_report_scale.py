@@ -39,6 +39,8 @@ def test_the_verdict_says_nothing_was_lost_or_how_many_were() -> None:
         "977 acknowledged, nothing acknowledged was lost, 2 duplicates removed"
     )
     assert ", 1 LOST," in scale.verdict(failover_run(lost=1))
+    assert scale.verdict(failover_run(duplicates_removed=1)).endswith(", 1 duplicate removed")
+    assert scale.verdict(failover_run(duplicates_removed=0)).endswith(", 0 duplicates removed")
 
 
 def test_no_failover_run_is_no_section_and_one_is_scale_md() -> None:

@@ -36,15 +36,14 @@ def cluster() -> None:
 
 
 def _rows(c: Any) -> list[dict[str, Any]]:
-    by_name = {n.name: n for n in c.nodes}
     return [
         {
-            "node": s.name,
-            "pid": s.pid,
+            "node": s.node.name,
+            "pid": s.node.pid,
             "running": s.running,
             "listening": s.listening,
-            "mqtt": by_name[s.name].mqtt,
-            "amqp": by_name[s.name].amqp,
+            "mqtt": s.node.mqtt,
+            "amqp": s.node.amqp,
         }
         for s in c.status()
     ]
@@ -117,7 +116,8 @@ def kill(node: int, folder: Path, as_json: bool) -> int:
     from dthq.transport.cluster import RabbitCluster
 
     c = RabbitCluster.attach(folder)
-    _index(c, node).kill(node)
+    _check_node(c, node)
+    c.kill(node)
     _show(c, as_json, killed=node)
     return ExitCode.OK  # a node down is what was asked
 
@@ -131,7 +131,8 @@ def start(node: int, folder: Path, as_json: bool) -> int:
     from dthq.transport.cluster import RabbitCluster
 
     c = RabbitCluster.attach(folder)
-    _index(c, node).restart(node)
+    _check_node(c, node)
+    c.restart(node)
     return _show(c, as_json, started=node)
 
 
@@ -143,7 +144,7 @@ def down(folder: Path, as_json: bool) -> None:
     from dthq.transport.cluster import RabbitCluster
 
     c = RabbitCluster.attach(folder)
-    names = [s.name for s in c.status() if s.running]  # what was still running
+    names = [s.node.name for s in c.status() if s.running]  # what was still running
     c.stop()
     if as_json:
         render.emit_json({"folder": str(folder), "stopped": names})
@@ -151,10 +152,9 @@ def down(folder: Path, as_json: bool) -> None:
         click.echo(f"stopped {len(names)} node{'s' if len(names) != 1 else ''} in {folder}")
 
 
-def _index(c: Any, node: int) -> Any:
+def _check_node(c: Any, node: int) -> None:
     if node >= len(c.nodes):
         raise click.UsageError(f"node {node}: the cluster has nodes 0..{len(c.nodes) - 1}")
-    return c
 
 
 COMMANDS = (cluster,)

@@ -38,6 +38,7 @@ from dthq.transport.brokers import LOOPBACK, TAIL_BYTES, Lifecycle, _die_with_st
 from dthq.transport.bus import BusError
 from dthq.transport.cluster_config import node_env, write_shared
 from dthq.transport.cluster_layout import Layout, Node
+from dthq.transport.cluster_probe import round_trip
 from dthq.transport.mqtt import MQTT_311
 
 RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
@@ -93,11 +94,9 @@ def _is_epmd(pid: int | None, port: int) -> bool:
 
 @dataclass(frozen=True)
 class NodeStatus:
-    name: str
-    pid: int | None
+    node: Node
     running: bool  # its PID is alive and is this node
     listening: bool  # its MQTT port accepts connections
-    mqtt_url: str
 
 
 class RabbitCluster(Lifecycle):
@@ -248,8 +247,6 @@ class RabbitCluster(Lifecycle):
         deadline = time.monotonic() + timeout
         for node in self.nodes:
             self._wait_port(node.mqtt, self._procs.get(node.index), node.name, deadline)
-        from dthq.transport.cluster_probe import round_trip
-
         for node in self.nodes:
             after = self.nodes[(node.index + 1) % len(self.nodes)]
             while not round_trip(after.mqtt_url, node.mqtt_url, ROUND_TRIP_S):
@@ -292,8 +289,7 @@ class RabbitCluster(Lifecycle):
 
     def status(self) -> list[NodeStatus]:
         return [
-            NodeStatus(n.name, n.pid, _is_node(n.pid, n.name), listening(n.mqtt), n.mqtt_url)
-            for n in self._layout.nodes
+            NodeStatus(n, _is_node(n.pid, n.name), listening(n.mqtt)) for n in self._layout.nodes
         ]
 
     def stop(self) -> None:
