@@ -62,3 +62,51 @@ def test_ctrl_c_during_an_mqtt_run_exits_3_with_one_line(tmp_path: Path) -> None
     code, stderr = _interrupt(tmp_path, "mqtt", 0.5, 2)
     assert code == 3, f"exit {code}\n{stderr}"
     assert stderr == "error: aborted\n", repr(stderr)
+
+
+# A command whose Ctrl-C lands in a finalizer, where Python swallows any exception.
+SWALLOWING = """
+import time
+import click
+from dthq.cli.main import _Group
+
+class Slow:
+    def __del__(self):
+        print("finalizing", flush=True)
+        time.sleep(3)
+
+@click.group(cls=_Group)
+def cli():
+    pass
+
+@cli.command()
+def run():
+    Slow()  # no reference kept: its __del__ runs at once, in the main thread
+    time.sleep(20)
+
+cli()
+"""
+
+
+@pytest.mark.slow
+def test_a_ctrl_c_swallowed_by_a_finalizer_still_aborts_the_command(tmp_path: Path) -> None:
+    script = tmp_path / "swallowing.py"
+    script.write_text(SWALLOWING)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen(
+        [sys.executable, str(script), "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "finalizing\n"
+        child.send_signal(signal.SIGINT)
+        _, stderr = child.communicate(timeout=10)  # not the 20 s the command would run
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 3, stderr
+    assert stderr == "error: aborted\n"

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import sys
 import threading
 import urllib.error
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import click
@@ -73,6 +75,24 @@ def _interrupted(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _unraisable(previous: Callable[[Any], object]) -> Callable[[Any], object]:
+    """Python swallows an exception raised in a finalizer (a ``__del__``, a weakref
+    callback); a Ctrl-C that lands there would be lost, with later ones ignored. Ours is
+    signalled again, shortly, from another thread: the handler must not run inside this
+    hook (``signal.raise_signal`` would run it at once), where it is swallowed too."""
+
+    def hook(unraisable: Any) -> None:
+        if unraisable.exc_type is KeyboardInterrupt and (
+            signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        ):
+            signal.signal(signal.SIGINT, _interrupted)
+            threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+            return
+        previous(unraisable)
+
+    return hook
+
+
 class _Group(click.Group):
     """Errors a user can cause print one line and exit by their class, never a traceback."""
 
@@ -87,13 +107,17 @@ class _Group(click.Group):
             threading.current_thread() is threading.main_thread()
             and signal.getsignal(signal.SIGINT) is signal.default_int_handler
         )
+        previous = sys.unraisablehook
         if ours:
             signal.signal(signal.SIGINT, _interrupted)
+            sys.unraisablehook = _unraisable(previous)
         try:
             self._main(args, prog_name, **kwargs)
         finally:  # after a Ctrl-C, others stay ignored until the process has exited
             if ours and signal.getsignal(signal.SIGINT) is _interrupted:
                 signal.signal(signal.SIGINT, signal.default_int_handler)
+            if ours:
+                sys.unraisablehook = previous
 
     def _main(self, args: Any, prog_name: str | None, **kwargs: Any) -> NoReturn:
         try:
