@@ -157,6 +157,8 @@ class _Fleet:
         if master.returncode not in (0, 1):  # 1: Locust saw failed requests; they are counted
             tail = _tail(self.log("locust-master"), 3000)
             raise FleetError(f"the Locust master exited with {master.returncode}: {tail}")
+        for proc, *_ in gateways:  # all at once: each drains what it was sent, then stops
+            proc.send_signal(signal.SIGTERM)
         for proc, *_ in gateways:
             _stop(proc)
         self.progress(1.0, "collecting")
@@ -261,7 +263,7 @@ class _Fleet:
             # PUBACKed and not at the twin when the run ended: dropped, or still queued.
             "undelivered": max(0, published - delivered),
             "rejected": sum(rejected.values()),
-            "replayed": locust.get("replayed HELLO", 0),
+            "replayed": locust.get("replayed HELLO", 0) - failures.get("replayed HELLO", 0),
             "patients": len(twin["received"]),
             # A pool: messages a member took from the shared subscription and handed to
             # the device's owner, and how many members established sessions.

@@ -1,6 +1,7 @@
 """The service side of a fleet run, each part in its own process so that its CPU is its
 own: ``python -m dthq.fleet.service gateway ...`` runs the pipeline's
-:class:`~dthq.pipeline.gateway.Gateway` until SIGTERM, then writes what it counted.
+:class:`~dthq.pipeline.gateway.Gateway` until SIGTERM, handles what has come in by then,
+and writes what it counted.
 The embedded broker is a child process of its own already
 (:class:`~dthq.transport.brokers.EmbeddedBroker`).
 """
@@ -26,6 +27,7 @@ from dthq.protocol.cookie import RetryPolicy
 from dthq.transport.mqtt import MQTTBus
 
 CONNECT_S = 60.0  # the twin starts with the Locust master, after the gateway
+QUIET_S, DRAIN_S = 0.3, 5.0  # after SIGTERM: stop once quiet this long, or at the limit
 
 
 def _until_terminated() -> None:
@@ -33,6 +35,19 @@ def _until_terminated() -> None:
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
     done.wait()
+
+
+def _drain(metrics: Metrics, quiet_s: float = QUIET_S, limit_s: float = DRAIN_S) -> None:
+    """Until nothing has come in for ``quiet_s``: the messages the broker took before
+    the run ended (the attacker's last replays, say) are handled, and counted."""
+    deadline = time.monotonic() + limit_s
+    seen = metrics.wire_total()
+    while time.monotonic() < deadline:
+        time.sleep(quiet_s)
+        now = metrics.wire_total()
+        if now == seen:
+            return
+        seen = now
 
 
 def gateway(args: argparse.Namespace) -> None:
@@ -67,6 +82,7 @@ def gateway(args: argparse.Namespace) -> None:
                 raise
     Path(args.ready).write_text("ready")
     _until_terminated()
+    _drain(metrics)
     gw.close()
     bus.close()
     stats = {

@@ -315,6 +315,11 @@ class Metrics:
         with self._lock:
             self.wire[what] += n
 
+    def wire_total(self) -> int:
+        """Every byte counted on the wire so far: it stands still when the traffic has."""
+        with self._lock:
+            return sum(self.wire.values())
+
     def alert(self, pid: str, ts: int, reason: str) -> None:
         """Counted; kept only if among the latest, or the first after ``pid``'s onset
         (the onsets are set before the readings flow)."""
