@@ -72,14 +72,10 @@ def gateway(args: argparse.Namespace) -> None:
         member=args.member,
         clock=SYSTEM_CLOCK,
     )
-    deadline = time.monotonic() + CONNECT_S
-    while True:
-        try:
-            gw.connect(timeout=1.0)
-            break
-        except DTHQError:
-            if time.monotonic() > deadline:
-                raise
+    # One call: the handshake's own backoff sends its HELLO again (1-2 s, then doubling)
+    # while the cloud is not up yet. Starting afresh every second instead would never
+    # finish once a round trip takes longer: each HELLO would void the one before.
+    gw.connect(timeout=CONNECT_S)
     Path(args.ready).write_text("ready")
     _until_terminated()
     _drain(metrics)
